@@ -1,0 +1,251 @@
+import { and, asc, count, eq, gt, isNull, or, sql } from 'drizzle-orm';
+import type { Tx } from '../platform/db/index.ts';
+import { companies, invitations, refreshTokens, type UserRole, users } from '../platform/db/schema.ts';
+
+const userColumns = {
+  id: users.id,
+  companyId: users.companyId,
+  username: users.username,
+  email: users.email,
+  firstName: users.firstName,
+  lastName: users.lastName,
+  role: users.role,
+  isActive: users.isActive,
+  companyName: companies.name,
+};
+
+export type UserRow = {
+  id: number;
+  companyId: number;
+  username: string;
+  email: string;
+  firstName: string;
+  lastName: string;
+  role: UserRole;
+  isActive: boolean;
+  companyName: string;
+};
+
+export async function findUser(tx: Tx, companyId: number, userId: number): Promise<UserRow | undefined> {
+  const [row] = await tx
+    .select(userColumns)
+    .from(users)
+    .innerJoin(companies, eq(companies.id, users.companyId))
+    .where(and(eq(users.companyId, companyId), eq(users.id, userId)));
+  return row;
+}
+
+export async function countActiveUsers(tx: Tx, companyId: number): Promise<number> {
+  const [row] = await tx
+    .select({ n: count() })
+    .from(users)
+    .where(and(eq(users.companyId, companyId), eq(users.isActive, true)));
+  return row?.n ?? 0;
+}
+
+export function listActiveUsers(tx: Tx, companyId: number, limit: number, offset: number): Promise<UserRow[]> {
+  return tx
+    .select(userColumns)
+    .from(users)
+    .innerJoin(companies, eq(companies.id, users.companyId))
+    .where(and(eq(users.companyId, companyId), eq(users.isActive, true)))
+    .orderBy(asc(users.id))
+    .limit(limit)
+    .offset(offset);
+}
+
+export async function updateUser(
+  tx: Tx,
+  companyId: number,
+  userId: number,
+  changes: Partial<{ firstName: string; lastName: string; email: string }>,
+): Promise<void> {
+  await tx
+    .update(users)
+    .set({ ...changes, updatedAt: sql`now()` })
+    .where(and(eq(users.companyId, companyId), eq(users.id, userId)));
+}
+
+export async function emailTakenInCompany(tx: Tx, companyId: number, email: string): Promise<boolean> {
+  const [row] = await tx
+    .select({ id: users.id })
+    .from(users)
+    .where(and(eq(users.companyId, companyId), sql`lower(${users.email}) = lower(${email})`))
+    .limit(1);
+  return row !== undefined;
+}
+
+/** Across companies: a login names a person before any company is known. */
+export async function unsafeFindUserForLogin(
+  tx: Tx,
+  login: string,
+): Promise<{ id: number; companyId: number; passwordHash: string; isActive: boolean } | undefined> {
+  const [row] = await tx
+    .select({ id: users.id, companyId: users.companyId, passwordHash: users.passwordHash, isActive: users.isActive })
+    .from(users)
+    .where(or(sql`lower(${users.username}) = lower(${login})`, sql`lower(${users.email}) = lower(${login})`))
+    .limit(1);
+  return row;
+}
+
+/** Across companies: usernames and emails are unique in the whole service. */
+export async function unsafeTakenIdentity(tx: Tx, username: string, email: string) {
+  const rows = await tx
+    .select({
+      username: sql<boolean>`lower(${users.username}) = lower(${username})`,
+      email: sql<boolean>`lower(${users.email}) = lower(${email})`,
+    })
+    .from(users)
+    .where(or(sql`lower(${users.username}) = lower(${username})`, sql`lower(${users.email}) = lower(${email})`));
+  return { username: rows.some((r) => r.username), email: rows.some((r) => r.email) };
+}
+
+export async function unsafeCompanyNameTaken(tx: Tx, name: string): Promise<boolean> {
+  const [row] = await tx
+    .select({ id: companies.id })
+    .from(companies)
+    .where(sql`lower(${companies.name}) = lower(${name})`)
+    .limit(1);
+  return row !== undefined;
+}
+
+export async function insertCompany(tx: Tx, name: string): Promise<{ id: number; name: string }> {
+  const [row] = await tx.insert(companies).values({ name }).returning({ id: companies.id, name: companies.name });
+  if (row === undefined) throw new Error('insert into companies returned nothing');
+  return row;
+}
+
+export async function insertUser(
+  tx: Tx,
+  values: {
+    companyId: number;
+    username: string;
+    email: string;
+    passwordHash: string;
+    firstName: string;
+    lastName: string;
+    role: UserRole;
+  },
+): Promise<number> {
+  const [row] = await tx.insert(users).values(values).returning({ id: users.id });
+  if (row === undefined) throw new Error('insert into users returned nothing');
+  return row.id;
+}
+
+export async function insertRefreshToken(
+  tx: Tx,
+  values: { companyId: number; userId: number; familyId: string; tokenHash: string; expiresAt: Date },
+): Promise<void> {
+  await tx.insert(refreshTokens).values(values);
+}
+
+/**
+ * Spends a refresh token: only one caller can ever succeed for a given token, however many race.
+ * Returns undefined when the token is unknown, spent, revoked or expired.
+ */
+export async function spendRefreshToken(tx: Tx, companyId: number, tokenHash: string) {
+  const [row] = await tx
+    .update(refreshTokens)
+    .set({ usedAt: sql`now()` })
+    .where(
+      and(
+        eq(refreshTokens.companyId, companyId),
+        eq(refreshTokens.tokenHash, tokenHash),
+        isNull(refreshTokens.usedAt),
+        isNull(refreshTokens.revokedAt),
+        gt(refreshTokens.expiresAt, sql`now()`),
+      ),
+    )
+    .returning({ userId: refreshTokens.userId, familyId: refreshTokens.familyId });
+  return row;
+}
+
+export async function findRefreshToken(tx: Tx, companyId: number, tokenHash: string) {
+  const [row] = await tx
+    .select({ familyId: refreshTokens.familyId, usedAt: refreshTokens.usedAt, revokedAt: refreshTokens.revokedAt })
+    .from(refreshTokens)
+    .where(and(eq(refreshTokens.companyId, companyId), eq(refreshTokens.tokenHash, tokenHash)));
+  return row;
+}
+
+export async function revokeFamily(tx: Tx, companyId: number, familyId: string): Promise<void> {
+  await tx
+    .update(refreshTokens)
+    .set({ revokedAt: sql`now()` })
+    .where(
+      and(
+        eq(refreshTokens.companyId, companyId),
+        eq(refreshTokens.familyId, familyId),
+        isNull(refreshTokens.revokedAt),
+      ),
+    );
+}
+
+export async function insertInvitation(
+  tx: Tx,
+  values: { companyId: number; email: string; role: UserRole; tokenHash: string; invitedBy: number; expiresAt: Date },
+) {
+  const [row] = await tx
+    .insert(invitations)
+    .values(values)
+    .returning({
+      id: invitations.id,
+      email: invitations.email,
+      role: invitations.role,
+      expiresAt: invitations.expiresAt,
+    });
+  if (row === undefined) throw new Error('insert into invitations returned nothing');
+  return row;
+}
+
+const pendingInvitation = (companyId: number) =>
+  and(eq(invitations.companyId, companyId), isNull(invitations.acceptedAt), gt(invitations.expiresAt, sql`now()`));
+
+export async function countPendingInvitations(tx: Tx, companyId: number): Promise<number> {
+  const [row] = await tx.select({ n: count() }).from(invitations).where(pendingInvitation(companyId));
+  return row?.n ?? 0;
+}
+
+export function listPendingInvitations(tx: Tx, companyId: number, limit: number, offset: number) {
+  return tx
+    .select({ id: invitations.id, email: invitations.email, role: invitations.role, expiresAt: invitations.expiresAt })
+    .from(invitations)
+    .where(pendingInvitation(companyId))
+    .orderBy(asc(invitations.id))
+    .limit(limit)
+    .offset(offset);
+}
+
+export async function deletePendingInvitation(tx: Tx, companyId: number, id: number): Promise<boolean> {
+  const rows = await tx
+    .delete(invitations)
+    .where(and(eq(invitations.id, id), pendingInvitation(companyId)))
+    .returning({ id: invitations.id });
+  return rows.length > 0;
+}
+
+/** Across companies: the invitee has no company yet; the token is all they hold. */
+export async function unsafeFindInvitation(tx: Tx, tokenHash: string) {
+  const [row] = await tx
+    .select({
+      id: invitations.id,
+      companyId: invitations.companyId,
+      email: invitations.email,
+      role: invitations.role,
+      expiresAt: invitations.expiresAt,
+      acceptedAt: invitations.acceptedAt,
+    })
+    .from(invitations)
+    .where(eq(invitations.tokenHash, tokenHash));
+  return row;
+}
+
+/** Marks an invitation used; false when another registration got there first. */
+export async function acceptInvitation(tx: Tx, companyId: number, id: number, userId: number): Promise<boolean> {
+  const rows = await tx
+    .update(invitations)
+    .set({ acceptedAt: sql`now()`, acceptedBy: userId })
+    .where(and(eq(invitations.companyId, companyId), eq(invitations.id, id), isNull(invitations.acceptedAt)))
+    .returning({ id: invitations.id });
+  return rows.length > 0;
+}

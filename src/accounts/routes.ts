@@ -1,0 +1,178 @@
+import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
+import { Type } from '@sinclair/typebox';
+import { authOf } from '../platform/auth.ts';
+import { errorResponses, IdParams } from '../platform/http.ts';
+import { PageQuery, pageOf, pageRequest } from '../platform/pagination.ts';
+import * as s from './schemas.ts';
+import type { AccountsService } from './service.ts';
+
+export interface AccountsRoutesOptions {
+  service: AccountsService;
+  /** Throttle for the routes that take credentials, per client address. */
+  authRateLimit: { max: number; timeWindow: number };
+}
+
+const tags = ['auth'];
+
+export const accountsRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = async (
+  app,
+  { service, authRateLimit },
+) => {
+  for (const schema of [
+    s.Company,
+    s.User,
+    s.TokenPair,
+    s.Invitation,
+    s.CreatedInvitation,
+    s.UserPage,
+    s.InvitationPage,
+  ]) {
+    app.addSchema(schema);
+  }
+  const throttled = { public: true, rateLimit: authRateLimit };
+
+  app.post(
+    '/api/auth/register/',
+    {
+      config: throttled,
+      schema: {
+        tags,
+        summary: 'Create an account: a new company (its admin) or, with an invitation, a member of one',
+        security: [],
+        body: s.RegisterBody,
+        response: { 201: s.RegisterResponse, ...errorResponses(400, 429) },
+      },
+    },
+    async (request, reply) => reply.code(201).send(await service.register(request.body)),
+  );
+
+  app.post(
+    '/api/auth/login/',
+    {
+      config: throttled,
+      schema: {
+        tags,
+        summary: 'Log in with a username or an email address',
+        security: [],
+        body: s.LoginBody,
+        response: { 200: Type.Ref(s.TokenPair), ...errorResponses(400, 401, 429) },
+      },
+    },
+    async (request) => service.login(request.body),
+  );
+
+  app.post(
+    '/api/auth/token/refresh/',
+    {
+      config: throttled,
+      schema: {
+        tags,
+        summary: 'Exchange a refresh token for a new pair; the old one is spent',
+        security: [],
+        body: s.RefreshBody,
+        response: { 200: Type.Ref(s.TokenPair), ...errorResponses(400, 401, 429) },
+      },
+    },
+    async (request) => service.refresh(request.body.refresh),
+  );
+
+  app.post(
+    '/api/auth/logout/',
+    {
+      config: { public: true },
+      schema: {
+        tags,
+        summary: 'Sign out: revokes the refresh token and every token rotated from the same login',
+        security: [],
+        body: s.RefreshBody,
+        response: { 204: Type.Null(), ...errorResponses(400, 401) },
+      },
+    },
+    async (request, reply) => {
+      await service.logout(request.body.refresh);
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.get(
+    '/api/auth/profile/',
+    { schema: { tags, summary: 'The caller', response: { 200: Type.Ref(s.User), ...errorResponses(401) } } },
+    async (request) => service.profile(authOf(request)),
+  );
+
+  app.patch(
+    '/api/auth/profile/',
+    {
+      schema: {
+        tags,
+        summary: 'Change the caller’s name or email',
+        body: s.ProfilePatch,
+        response: { 200: Type.Ref(s.User), ...errorResponses(400, 401) },
+      },
+    },
+    async (request) => service.updateProfile(authOf(request), request.body),
+  );
+
+  app.get(
+    '/api/auth/company-users/',
+    {
+      schema: {
+        tags,
+        summary: 'The active users of the caller’s company',
+        querystring: PageQuery,
+        response: { 200: Type.Ref(s.UserPage), ...errorResponses(401, 404) },
+      },
+    },
+    async (request) => {
+      const page = pageRequest(request.query);
+      const { count, users } = await service.companyUsers(authOf(request), page);
+      return pageOf(request, page, count, users);
+    },
+  );
+
+  app.post(
+    '/api/auth/invitations/',
+    {
+      schema: {
+        tags,
+        summary: 'Invite someone to the company (admins only)',
+        body: s.InvitationBody,
+        response: { 201: Type.Ref(s.CreatedInvitation), ...errorResponses(400, 401, 403) },
+      },
+    },
+    async (request, reply) => reply.code(201).send(await service.createInvitation(authOf(request), request.body)),
+  );
+
+  app.get(
+    '/api/auth/invitations/',
+    {
+      schema: {
+        tags,
+        summary: 'Pending invitations of the company (admins only)',
+        querystring: PageQuery,
+        response: { 200: Type.Ref(s.InvitationPage), ...errorResponses(401, 403, 404) },
+      },
+    },
+    async (request) => {
+      const page = pageRequest(request.query);
+      const { count, invitations } = await service.pendingInvitations(authOf(request), page);
+      return pageOf(request, page, count, invitations);
+    },
+  );
+
+  app.delete(
+    '/api/auth/invitations/:id/',
+    {
+      schema: {
+        tags,
+        summary: 'Withdraw a pending invitation (admins only)',
+        params: IdParams,
+        response: { 204: Type.Null(), ...errorResponses(401, 403, 404) },
+      },
+    },
+    async (request, reply) => {
+      await service.revokeInvitation(authOf(request), request.params.id);
+      return reply.code(204).send(null);
+    },
+  );
+};

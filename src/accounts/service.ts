@@ -1,0 +1,265 @@
+import { createHash, randomBytes, randomUUID } from 'node:crypto';
+import { type Auth, type TokenService, tokenNotValid } from '../platform/auth.ts';
+import { pgErrorInfo, UNIQUE_VIOLATION } from '../platform/db/errors.ts';
+import type { Database, Tx } from '../platform/db/index.ts';
+import { type FieldErrors, HttpError, invalid, notFound, permissionDenied } from '../platform/errors.ts';
+import type { PageRequest } from '../platform/pagination.ts';
+import { hashPassword, passwordProblems, verifyPassword } from './passwords.ts';
+import * as q from './queries.ts';
+import type { InvitationBody, LoginBody, ProfilePatch, RegisterBody, User } from './schemas.ts';
+
+const INVITATION_TTL_MS = 7 * 24 * 60 * 60 * 1000;
+
+const TAKEN_MESSAGES: Record<string, [field: string, message: string]> = {
+  users_username_lower_key: ['username', 'A user with that username already exists.'],
+  users_email_lower_key: ['email', 'A user with that email already exists.'],
+  companies_name_lower_key: ['company_name', 'A company with that name already exists.'],
+};
+
+export const sha256 = (value: string) => createHash('sha256').update(value).digest('hex');
+
+export function toUser(row: q.UserRow): User {
+  return {
+    id: row.id,
+    username: row.username,
+    email: row.email,
+    first_name: row.firstName,
+    last_name: row.lastName,
+    role: row.role,
+    company: { id: row.companyId, name: row.companyName },
+  };
+}
+
+const noActiveAccount = () => new HttpError(401, { detail: 'No active account found with the given credentials' });
+
+/**
+ * The caller as the database knows them now. Every method acting for a user starts here, so a
+ * deactivated user's still-valid token opens nothing.
+ */
+export async function requireActor(tx: Tx, auth: Auth): Promise<q.UserRow> {
+  const actor = await q.findUser(tx, auth.companyId, auth.userId);
+  if (actor === undefined) throw new HttpError(401, { detail: 'User not found', code: 'user_not_found' });
+  if (!actor.isActive) throw new HttpError(401, { detail: 'User is inactive', code: 'user_inactive' });
+  return actor;
+}
+
+export async function requireAdmin(tx: Tx, auth: Auth): Promise<q.UserRow> {
+  const actor = await requireActor(tx, auth);
+  if (actor.role !== 'admin') throw permissionDenied('Only company admins can do this.');
+  return actor;
+}
+
+/** Turns a lost race on a unique index into the 400 the pre-check would have given. */
+function rethrowTaken(error: unknown): never {
+  const info = pgErrorInfo(error);
+  const taken =
+    info?.code === UNIQUE_VIOLATION && info.constraint !== undefined ? TAKEN_MESSAGES[info.constraint] : undefined;
+  if (taken !== undefined) throw invalid({ [taken[0]]: [taken[1]] });
+  throw error;
+}
+
+export interface TokenPair {
+  access: string;
+  refresh: string;
+}
+
+export class AccountsService {
+  constructor(
+    private readonly db: Database,
+    private readonly tokens: TokenService,
+  ) {}
+
+  private async issueTokens(tx: Tx, auth: Auth, familyId: string = randomUUID()): Promise<TokenPair> {
+    const refresh = await this.tokens.signRefresh(auth, familyId);
+    await q.insertRefreshToken(tx, {
+      companyId: auth.companyId,
+      userId: auth.userId,
+      familyId,
+      tokenHash: sha256(refresh.token),
+      expiresAt: refresh.expiresAt,
+    });
+    return { access: await this.tokens.signAccess(auth), refresh: refresh.token };
+  }
+
+  async register(body: RegisterBody): Promise<{ user: User } & TokenPair> {
+    const errors: FieldErrors = {};
+    const add = (field: string, message: string) => {
+      errors[field] = [...(errors[field] ?? []), message];
+    };
+    if (body.password !== body.password_confirm) add('password_confirm', "Password fields didn't match.");
+    for (const problem of passwordProblems(body.password, body.username, body.email)) add('password', problem);
+    const hasCompany = body.company_name !== undefined && body.company_name.trim() !== '';
+    const hasInvitation = body.invitation_token !== undefined;
+    if (hasCompany === hasInvitation) {
+      add('non_field_errors', 'Provide either company_name (to create a company) or invitation_token (to join one).');
+    }
+    if (Object.keys(errors).length > 0) throw invalid(errors);
+
+    const passwordHash = await hashPassword(body.password);
+    try {
+      return await this.db.unsafeSystem(async (tx) => {
+        const taken = await q.unsafeTakenIdentity(tx, body.username, body.email);
+        if (taken.username) add('username', 'A user with that username already exists.');
+        if (taken.email) add('email', 'A user with that email already exists.');
+
+        let companyId: number;
+        let role: 'admin' | 'member' = 'admin';
+        let invitationId: number | undefined;
+        if (hasCompany) {
+          const name = (body.company_name as string).trim();
+          if (await q.unsafeCompanyNameTaken(tx, name)) add('company_name', 'A company with that name already exists.');
+          if (Object.keys(errors).length > 0) throw invalid(errors);
+          companyId = (await q.insertCompany(tx, name)).id;
+        } else {
+          const invitation = await q.unsafeFindInvitation(tx, sha256(body.invitation_token as string));
+          if (invitation === undefined) add('invitation_token', 'This invitation is not valid.');
+          else if (invitation.acceptedAt !== null) add('invitation_token', 'This invitation has already been used.');
+          else if (invitation.expiresAt.getTime() <= Date.now())
+            add('invitation_token', 'This invitation has expired.');
+          else if (invitation.email.toLowerCase() !== body.email.toLowerCase()) {
+            add('email', 'This invitation was sent to another email address.');
+          }
+          if (Object.keys(errors).length > 0 || invitation === undefined) throw invalid(errors);
+          companyId = invitation.companyId;
+          role = invitation.role;
+          invitationId = invitation.id;
+        }
+
+        const userId = await q.insertUser(tx, {
+          companyId,
+          username: body.username,
+          email: body.email,
+          passwordHash,
+          firstName: body.first_name ?? '',
+          lastName: body.last_name ?? '',
+          role,
+        });
+        if (invitationId !== undefined && !(await q.acceptInvitation(tx, companyId, invitationId, userId))) {
+          throw invalid({ invitation_token: ['This invitation has already been used.'] });
+        }
+        const tokens = await this.issueTokens(tx, { userId, companyId });
+        const user = await q.findUser(tx, companyId, userId);
+        if (user === undefined) throw new Error('registered user not found');
+        return { user: toUser(user), ...tokens };
+      });
+    } catch (error) {
+      rethrowTaken(error);
+    }
+  }
+
+  async login(body: LoginBody): Promise<TokenPair> {
+    const found = await this.db.unsafeSystem((tx) => q.unsafeFindUserForLogin(tx, body.username));
+    // The hash is checked outside any transaction: it takes milliseconds and PGlite runs one at a time.
+    const ok = await verifyPassword(found?.passwordHash, body.password);
+    if (found === undefined || !ok || !found.isActive) throw noActiveAccount();
+    return this.db.tenant(found.companyId, (tx) =>
+      this.issueTokens(tx, { userId: found.id, companyId: found.companyId }),
+    );
+  }
+
+  /** Rotation with reuse detection: a spent token coming back means it was stolen, so its family dies. */
+  async refresh(token: string): Promise<TokenPair> {
+    const claims = await this.tokens.verify(token, 'refresh');
+    const tokenHash = sha256(token);
+    const outcome = await this.db.tenant(claims.companyId, async (tx) => {
+      const spent = await q.spendRefreshToken(tx, claims.companyId, tokenHash);
+      if (spent === undefined) {
+        const known = await q.findRefreshToken(tx, claims.companyId, tokenHash);
+        if (known !== undefined && known.usedAt !== null && known.revokedAt === null) {
+          await q.revokeFamily(tx, claims.companyId, known.familyId);
+          return { error: 'Token has already been used; every session of this login is now signed out' } as const;
+        }
+        return { error: known?.revokedAt != null ? 'Token is blacklisted' : 'Token is invalid or expired' } as const;
+      }
+      const user = await q.findUser(tx, claims.companyId, spent.userId);
+      if (user === undefined || !user.isActive) {
+        await q.revokeFamily(tx, claims.companyId, spent.familyId);
+        return { error: 'User is inactive' } as const;
+      }
+      return {
+        tokens: await this.issueTokens(tx, { userId: spent.userId, companyId: claims.companyId }, spent.familyId),
+      };
+    });
+    // Thrown after the commit, so a revoked family stays revoked.
+    if ('error' in outcome) throw tokenNotValid(outcome.error);
+    return outcome.tokens;
+  }
+
+  async logout(token: string): Promise<void> {
+    const claims = await this.tokens.verify(token, 'refresh');
+    await this.db.tenant(claims.companyId, async (tx) => {
+      const known = await q.findRefreshToken(tx, claims.companyId, sha256(token));
+      if (known === undefined) throw tokenNotValid();
+      await q.revokeFamily(tx, claims.companyId, known.familyId);
+    });
+  }
+
+  profile(auth: Auth): Promise<User> {
+    return this.db.tenant(auth.companyId, async (tx) => toUser(await requireActor(tx, auth)));
+  }
+
+  async updateProfile(auth: Auth, patch: ProfilePatch): Promise<User> {
+    try {
+      return await this.db.tenant(auth.companyId, async (tx) => {
+        await requireActor(tx, auth);
+        await q.updateUser(tx, auth.companyId, auth.userId, {
+          firstName: patch.first_name,
+          lastName: patch.last_name,
+          email: patch.email,
+        });
+        return toUser(await requireActor(tx, auth));
+      });
+    } catch (error) {
+      rethrowTaken(error);
+    }
+  }
+
+  companyUsers(auth: Auth, page: PageRequest): Promise<{ count: number; users: User[] }> {
+    return this.db.tenant(auth.companyId, async (tx) => {
+      await requireActor(tx, auth);
+      const [total, rows] = [
+        await q.countActiveUsers(tx, auth.companyId),
+        await q.listActiveUsers(tx, auth.companyId, page.size, page.offset),
+      ];
+      return { count: total, users: rows.map(toUser) };
+    });
+  }
+
+  createInvitation(auth: Auth, body: InvitationBody) {
+    return this.db.tenant(auth.companyId, async (tx) => {
+      const admin = await requireAdmin(tx, auth);
+      if (await q.emailTakenInCompany(tx, auth.companyId, body.email)) {
+        throw invalid({ email: ['This person is already a member of your company.'] });
+      }
+      const token = randomBytes(32).toString('base64url');
+      const row = await q.insertInvitation(tx, {
+        companyId: auth.companyId,
+        email: body.email,
+        role: body.role ?? 'member',
+        tokenHash: sha256(token),
+        invitedBy: admin.id,
+        expiresAt: new Date(Date.now() + INVITATION_TTL_MS),
+      });
+      return { id: row.id, email: row.email, role: row.role, token, expires_at: row.expiresAt };
+    });
+  }
+
+  pendingInvitations(auth: Auth, page: PageRequest) {
+    return this.db.tenant(auth.companyId, async (tx) => {
+      await requireAdmin(tx, auth);
+      const total = await q.countPendingInvitations(tx, auth.companyId);
+      const rows = await q.listPendingInvitations(tx, auth.companyId, page.size, page.offset);
+      return {
+        count: total,
+        invitations: rows.map((r) => ({ id: r.id, email: r.email, role: r.role, expires_at: r.expiresAt })),
+      };
+    });
+  }
+
+  revokeInvitation(auth: Auth, id: number): Promise<void> {
+    return this.db.tenant(auth.companyId, async (tx) => {
+      await requireAdmin(tx, auth);
+      if (!(await q.deletePendingInvitation(tx, auth.companyId, id))) throw notFound();
+    });
+  }
+}

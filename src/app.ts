@@ -1,0 +1,108 @@
+import { randomUUID } from 'node:crypto';
+import rateLimit from '@fastify/rate-limit';
+import swagger from '@fastify/swagger';
+import swaggerUi from '@fastify/swagger-ui';
+import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
+import type { Ajv } from 'ajv';
+import Fastify, { type FastifyInstance } from 'fastify';
+import { accountsRoutes } from './accounts/routes.ts';
+import { AccountsService } from './accounts/service.ts';
+import { registerAuthentication, TokenService } from './platform/auth.ts';
+import type { AppConfig } from './platform/config.ts';
+import type { Database } from './platform/db/index.ts';
+import { HttpError, registerErrorHandling } from './platform/errors.ts';
+import { operationsRoutes } from './platform/operations.ts';
+
+export interface AppDeps {
+  config: AppConfig;
+  db: Database;
+}
+
+const REQUEST_ID = /^[\w.:-]{1,128}$/;
+
+/** Keeps access tokens given as ?token= (WebSocket upgrades from browsers) out of the logs. */
+export const redactUrl = (url: string) => url.replace(/([?&](?:token|access|refresh)=)[^&]*/gi, '$1[redacted]');
+
+export async function buildApp({ config, db }: AppDeps): Promise<FastifyInstance> {
+  const app = Fastify({
+    logger: {
+      level: config.logLevel,
+      redact: {
+        paths: [
+          'req.headers.authorization',
+          'req.headers.cookie',
+          'res.headers["set-cookie"]',
+          '*.password',
+          '*.token',
+        ],
+        censor: '[redacted]',
+      },
+      serializers: {
+        req: (req) => ({
+          method: req.method,
+          url: redactUrl(req.url),
+          remoteAddress: req.ip,
+        }),
+      },
+    },
+    genReqId: (req) => {
+      const given = req.headers['x-request-id'];
+      return typeof given === 'string' && REQUEST_ID.test(given) ? given : randomUUID();
+    },
+    trustProxy: config.trustProxy,
+    bodyLimit: 1024 * 1024,
+    routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    ajv: {
+      // DRF reports every invalid field at once; verbose gives the messages the failing schema.
+      customOptions: { allErrors: true, verbose: true },
+      plugins: [(ajv: Ajv) => ajv.addKeyword('errorMessage')],
+    },
+  }).withTypeProvider<TypeBoxTypeProvider>();
+
+  app.addHook('onRequest', async (request, reply) => {
+    reply.header('x-request-id', request.id);
+  });
+  // A POST without a body is validated as an empty object, so the client hears which fields are required.
+  app.addHook('preValidation', async (request) => {
+    if (request.body === undefined && ['POST', 'PUT', 'PATCH'].includes(request.method)) request.body = {};
+  });
+
+  registerErrorHandling(app);
+  const tokens = new TokenService(config.jwtSecret, config.accessTokenTtlSeconds, config.refreshTokenTtlSeconds);
+  await app.register(rateLimit, {
+    global: false,
+    errorResponseBuilder: (_request, context) => {
+      const seconds = Math.max(1, Math.ceil(context.ttl / 1000));
+      return new HttpError(429, { detail: `Request was throttled. Expected available in ${seconds} seconds.` });
+    },
+  });
+
+  await app.register(swagger, {
+    openapi: {
+      openapi: '3.0.3',
+      info: {
+        title: 'Tasks API',
+        version: '1.0.0',
+        description:
+          'Multi-tenant task manager. Authenticate with `Authorization: Bearer <access>` from /api/auth/login/.',
+      },
+      components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
+      security: [{ bearerAuth: [] }],
+    },
+    refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
+  });
+  await app.register(swaggerUi, { routePrefix: '/api/docs', uiConfig: { deepLinking: true } });
+  app.get('/api/schema/', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
+
+  await app.register(operationsRoutes, { db });
+  // Everything under this context is authenticated unless a route says it is public.
+  await app.register(async (api) => {
+    registerAuthentication(api, tokens);
+    await api.register(accountsRoutes, {
+      service: new AccountsService(db, tokens),
+      authRateLimit: { max: config.authRateLimit, timeWindow: 60_000 },
+    });
+  });
+
+  return app;
+}

@@ -1,0 +1,138 @@
+import { randomUUID } from 'node:crypto';
+import type { FastifyInstance, FastifyRequest } from 'fastify';
+import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
+import { HttpError } from './errors.ts';
+
+/** Who is calling: read from a verified access token, before any database work. */
+export interface Auth {
+  userId: number;
+  companyId: number;
+}
+
+export type TokenType = 'access' | 'refresh';
+
+export interface RefreshClaims extends Auth {
+  familyId: string;
+  jti: string;
+  expiresAt: Date;
+}
+
+/** SimpleJWT's answer for any token that does not verify; clients look for its code. */
+export const tokenNotValid = (message = 'Token is invalid or expired') =>
+  new HttpError(
+    401,
+    { detail: 'Given token not valid for any token type', code: 'token_not_valid', messages: [{ message }] },
+    { 'www-authenticate': 'Bearer realm="api"' },
+  );
+
+export const notAuthenticated = () =>
+  new HttpError(
+    401,
+    { detail: 'Authentication credentials were not provided.' },
+    {
+      'www-authenticate': 'Bearer realm="api"',
+    },
+  );
+
+/**
+ * Signs and verifies the service's JWTs: HS256 only (the algorithm is pinned, so `alg: none` or a
+ * public-key confusion cannot pass), with SimpleJWT's claims and a token_type that keeps access
+ * and refresh tokens from standing in for each other.
+ */
+export class TokenService {
+  private readonly key: Uint8Array;
+
+  constructor(
+    secret: string,
+    private readonly accessTtlSeconds: number,
+    readonly refreshTtlSeconds: number,
+  ) {
+    this.key = new TextEncoder().encode(secret);
+  }
+
+  signAccess(auth: Auth): Promise<string> {
+    return this.sign('access', auth, this.accessTtlSeconds, {});
+  }
+
+  async signRefresh(auth: Auth, familyId: string): Promise<{ token: string; jti: string; expiresAt: Date }> {
+    const jti = randomUUID();
+    const token = await this.sign('refresh', auth, this.refreshTtlSeconds, { family_id: familyId }, jti);
+    return { token, jti, expiresAt: new Date(Date.now() + this.refreshTtlSeconds * 1000) };
+  }
+
+  private sign(type: TokenType, auth: Auth, ttl: number, extra: Record<string, unknown>, jti: string = randomUUID()) {
+    return new SignJWT({ token_type: type, user_id: auth.userId, company_id: auth.companyId, ...extra })
+      .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
+      .setIssuedAt()
+      .setExpirationTime(Math.floor(Date.now() / 1000) + ttl)
+      .setJti(jti)
+      .sign(this.key);
+  }
+
+  /** Verifies signature, expiry and type; throws the 401 a client of SimpleJWT expects. */
+  async verify(token: string, type: 'access'): Promise<Auth>;
+  async verify(token: string, type: 'refresh'): Promise<RefreshClaims>;
+  async verify(token: string, type: TokenType): Promise<Auth | RefreshClaims> {
+    let payload: Record<string, unknown>;
+    try {
+      ({ payload } = await jwtVerify(token, this.key, { algorithms: ['HS256'] }));
+    } catch (error) {
+      if (error instanceof joseErrors.JWTExpired) throw tokenNotValid('Token is expired');
+      throw tokenNotValid();
+    }
+    if (payload.token_type !== type) throw tokenNotValid('Token has wrong type');
+    const userId = payload.user_id;
+    const companyId = payload.company_id;
+    if (!Number.isSafeInteger(userId) || !Number.isSafeInteger(companyId)) throw tokenNotValid();
+    const auth = { userId: userId as number, companyId: companyId as number };
+    if (type === 'access') return auth;
+    if (typeof payload.family_id !== 'string' || typeof payload.jti !== 'string' || typeof payload.exp !== 'number') {
+      throw tokenNotValid();
+    }
+    return { ...auth, familyId: payload.family_id, jti: payload.jti, expiresAt: new Date(payload.exp * 1000) };
+  }
+}
+
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Set for every route that is not marked public; a public route has none. */
+    auth: Auth | null;
+  }
+  interface FastifyContextConfig {
+    /** Routes are authenticated unless they say otherwise. */
+    public?: boolean;
+  }
+}
+
+export function bearerToken(request: FastifyRequest): string | undefined {
+  const header = request.headers.authorization;
+  if (header === undefined) return undefined;
+  const [scheme, token, ...rest] = header.split(' ');
+  if (scheme?.toLowerCase() !== 'bearer' || token === undefined || token === '' || rest.length > 0) {
+    throw new HttpError(
+      401,
+      { detail: 'Authorization header must contain two space-delimited values', code: 'bad_authorization_header' },
+      {
+        'www-authenticate': 'Bearer realm="api"',
+      },
+    );
+  }
+  return token;
+}
+
+/** Authentication by default: a route opts out with `config: { public: true }`. */
+export function registerAuthentication(app: FastifyInstance, tokens: TokenService) {
+  app.decorateRequest('auth', null);
+  app.addHook('onRequest', async (request) => {
+    if (request.routeOptions.config.public === true) return;
+    const token = bearerToken(request);
+    if (token === undefined) throw notAuthenticated();
+    request.auth = await tokens.verify(token, 'access');
+  });
+}
+
+/** For handlers of authenticated routes: the caller, whom the hook has already verified. */
+export function authOf(request: FastifyRequest): Auth {
+  if (request.auth === null) throw notAuthenticated();
+  return request.auth;
+}
