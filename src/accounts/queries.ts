@@ -185,15 +185,12 @@ export async function insertInvitation(
   tx: Tx,
   values: { companyId: number; email: string; role: UserRole; tokenHash: string; invitedBy: number; expiresAt: Date },
 ) {
-  const [row] = await tx
-    .insert(invitations)
-    .values(values)
-    .returning({
-      id: invitations.id,
-      email: invitations.email,
-      role: invitations.role,
-      expiresAt: invitations.expiresAt,
-    });
+  const [row] = await tx.insert(invitations).values(values).returning({
+    id: invitations.id,
+    email: invitations.email,
+    role: invitations.role,
+    expiresAt: invitations.expiresAt,
+  });
   if (row === undefined) throw new Error('insert into invitations returned nothing');
   return row;
 }
