@@ -59,8 +59,19 @@ export async function buildApp({ config, db }: AppDeps): Promise<FastifyInstance
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
+  // Bodies are JSON only: anything else is a 415, as in the original.
+  app.removeContentTypeParser('text/plain');
+
+  // While stopping, answers in flight close their keep-alive connection, or close() would wait for the client.
+  let closing = false;
+  app.addHook('preClose', async () => {
+    closing = true;
+  });
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+  });
+  app.addHook('onSend', async (_request, reply) => {
+    if (closing) reply.header('connection', 'close');
   });
   // A POST without a body is validated as an empty object, so the client hears which fields are required.
   app.addHook('preValidation', async (request) => {

@@ -1,0 +1,111 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServerDatabase } from '../test/databases.ts';
+import { PASSWORD, TEST_DB, unique } from '../test/helpers.ts';
+import { freePort, type ServerProcess, startServer, waitForHealthy } from '../test/process.ts';
+
+/** The service as an operator runs it: a real process on a real port. */
+describe(`the server process (${TEST_DB})`, () => {
+  let env: Record<string, string>;
+  let dropDatabase = async () => {};
+  let server: ServerProcess;
+
+  beforeAll(async () => {
+    env = { PORT: String(await freePort()), DATA_DIR: mkdtempSync(path.join(tmpdir(), 'tasks-main-')) };
+    if (TEST_DB === 'postgres') {
+      const created = await createServerDatabase();
+      dropDatabase = created.drop;
+      env.DATABASE_URL = created.url;
+      env.JWT_SECRET = 'a-secret-for-the-process-test-0123456789abcdef';
+    }
+    server = startServer(env);
+    await waitForHealthy(server);
+  });
+  afterAll(async () => {
+    if (server.child.exitCode === null) server.child.kill('SIGKILL');
+    await dropDatabase();
+  });
+
+  const call = (method: string, url: string, body?: unknown, token?: string) =>
+    fetch(`${server.url}${url}`, {
+      method,
+      headers: {
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
+      },
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+
+  it('registers, invites, logs in and refreshes over HTTP', async () => {
+    const username = unique('proc');
+    const registered = await call('POST', '/api/auth/register/', {
+      username,
+      email: `${username}@example.com`,
+      password: PASSWORD,
+      password_confirm: PASSWORD,
+      company_name: unique('Process Co '),
+    });
+    expect(registered.status).toBe(201);
+    const admin = (await registered.json()) as { access: string };
+    const invitation = (await (
+      await call('POST', '/api/auth/invitations/', { email: `${username}-2@example.com` }, admin.access)
+    ).json()) as { token: string };
+    const joined = await call('POST', '/api/auth/register/', {
+      username: `${username}-2`,
+      email: `${username}-2@example.com`,
+      password: PASSWORD,
+      password_confirm: PASSWORD,
+      invitation_token: invitation.token,
+    });
+    expect(joined.status).toBe(201);
+    const login = await call('POST', '/api/auth/login/', { username: `${username}-2`, password: PASSWORD });
+    expect(login.status).toBe(200);
+    const { refresh } = (await login.json()) as { refresh: string };
+    const refreshed = await call('POST', '/api/auth/token/refresh/', { refresh });
+    expect(refreshed.status).toBe(200);
+    const users = (await (await call('GET', '/api/auth/company-users/', undefined, admin.access)).json()) as {
+      count: number;
+    };
+    expect(users.count).toBe(2);
+  });
+
+  it('keeps tokens and passwords out of its logs', () => {
+    const log = server.output();
+    expect(log).toContain('"reqId"');
+    expect(log).not.toContain(PASSWORD);
+    expect(log).not.toMatch(/eyJ[\w-]+\.eyJ/);
+  });
+
+  it.runIf(TEST_DB === 'pglite')('refuses a second process on the same DATA_DIR', async () => {
+    const second = startServer({ ...env, PORT: String(await freePort()) });
+    expect(await second.exited).toBe(1);
+    expect(second.output()).toMatch(/DATA_DIR .* is in use by process/);
+  });
+
+  it('stops on a bad setting with a message naming the variable', async () => {
+    const bad = startServer({ ...env, PORT: 'eighty' });
+    expect(await bad.exited).toBe(1);
+    expect(bad.output()).toContain('PORT: expected a whole number');
+  });
+
+  it('on SIGTERM finishes the request in flight, then exits 0', async () => {
+    const username = unique('term');
+    const seen = server.output().length;
+    const inFlight = call('POST', '/api/auth/register/', {
+      username,
+      email: `${username}@example.com`,
+      password: PASSWORD,
+      password_confirm: PASSWORD,
+      company_name: unique('Term Co '),
+    });
+    // signal only once the server has taken the request in
+    while (!server.output().slice(seen).includes('"url":"/api/auth/register/"'))
+      await new Promise((r) => setTimeout(r, 2));
+    server.child.kill('SIGTERM');
+    expect((await inFlight).status).toBe(201);
+    expect(await server.exited).toBe(0);
+    await expect(fetch(`${server.url}/healthz`)).rejects.toThrow();
+  });
+});

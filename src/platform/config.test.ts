@@ -1,0 +1,61 @@
+import { mkdtempSync, readFileSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { ConfigError, loadConfig, resolveJwtSecret } from './config.ts';
+
+describe('configuration', () => {
+  it('has the contract’s defaults', () => {
+    const config = loadConfig({});
+    expect(config).toMatchObject({
+      port: 8000,
+      databaseUrl: undefined,
+      redisUrl: undefined,
+      jwtSecret: undefined,
+      notificationDelaySeconds: 10,
+      smtpUrl: undefined,
+      emailFrom: 'tasks@localhost',
+      externalTasksUrl: 'https://jsonplaceholder.typicode.com/todos',
+      externalTasksTimeoutMs: 3000,
+      authRateLimit: 20,
+      logLevel: 'info',
+    });
+    expect(config.dataDir).toBe(path.resolve('./data'));
+  });
+
+  it.each([
+    ['PORT', 'eighty'],
+    ['PORT', '70000'],
+    ['DATABASE_URL', 'mysql://localhost/x'],
+    ['REDIS_URL', 'not a url'],
+    ['NOTIFICATION_DELAY_SECONDS', '-1'],
+    ['SMTP_URL', 'http://mail'],
+    ['EMAIL_FROM', 'nobody'],
+    ['EXTERNAL_TASKS_URL', 'ftp://feed'],
+    ['EXTERNAL_TASKS_TIMEOUT_MS', '0'],
+    ['AUTH_RATE_LIMIT', '1.5'],
+    ['LOG_LEVEL', 'loud'],
+    ['JWT_SECRET', 'short'],
+  ])('stops on a bad %s naming the variable', (name, value) => {
+    const attempt = () => loadConfig({ [name]: value });
+    expect(attempt).toThrow(ConfigError);
+    expect(attempt).toThrow(new RegExp(`^${name}: `));
+  });
+
+  it('requires JWT_SECRET with DATABASE_URL', () => {
+    expect(() => loadConfig({ DATABASE_URL: 'postgres://localhost/tasks' })).toThrow(/^JWT_SECRET: .*required/);
+    const secret = 'x'.repeat(40);
+    expect(loadConfig({ DATABASE_URL: 'postgres://localhost/tasks', JWT_SECRET: secret }).jwtSecret).toBe(secret);
+  });
+
+  it('generates the embedded signing key once and keeps it in DATA_DIR', () => {
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'tasks-config-'));
+    const first = resolveJwtSecret(loadConfig({ DATA_DIR: dataDir }));
+    const second = resolveJwtSecret(loadConfig({ DATA_DIR: dataDir }));
+    expect(first.jwtSecret.length).toBeGreaterThanOrEqual(32);
+    expect(second.jwtSecret).toBe(first.jwtSecret);
+    const file = path.join(dataDir, 'jwt_secret');
+    expect(readFileSync(file, 'utf8').trim()).toBe(first.jwtSecret);
+    expect(statSync(file).mode & 0o777).toBe(0o600);
+  });
+});
