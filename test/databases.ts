@@ -41,10 +41,15 @@ export async function onServer<T>(fn: (client: pg.Client) => Promise<T>): Promis
   }
 }
 
-/** A fresh database copied from the migrated template: milliseconds instead of a migration run. */
-export async function createServerDatabase(): Promise<{ url: string; drop: () => Promise<void> }> {
+/**
+ * A fresh database copied from the migrated template (milliseconds instead of a migration run),
+ * or an empty one for tests of migrating itself.
+ */
+export async function createServerDatabase(
+  options: { empty?: boolean } = {},
+): Promise<{ url: string; drop: () => Promise<void> }> {
   const name = `tasks_test_${randomBytes(6).toString('hex')}`;
-  await onServer((c) => c.query(`CREATE DATABASE ${name} TEMPLATE ${TEMPLATE_DB}`));
+  await onServer((c) => c.query(`CREATE DATABASE ${name}${options.empty ? '' : ` TEMPLATE ${TEMPLATE_DB}`}`));
   return {
     url: databaseUrl(name),
     drop: () => onServer((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),

@@ -82,6 +82,17 @@ export class AccountsService {
   }
 
   async register(body: RegisterBody): Promise<{ user: User } & TokenPair> {
+    return this.createAccount(body, (tx, auth) => this.issueTokens(tx, auth));
+  }
+
+  /**
+   * A new user: the admin of a new company, or a member through an invitation. `then` runs in the
+   * same transaction (registration issues tokens there; the CLI needs none).
+   */
+  async createAccount<T extends object>(
+    body: RegisterBody,
+    then: (tx: Tx, auth: Auth) => Promise<T>,
+  ): Promise<{ user: User } & T> {
     const errors: FieldErrors = {};
     const add = (field: string, message: string) => {
       errors[field] = [...(errors[field] ?? []), message];
@@ -137,10 +148,10 @@ export class AccountsService {
         if (invitationId !== undefined && !(await q.acceptInvitation(tx, companyId, invitationId, userId))) {
           throw invalid({ invitation_token: ['This invitation has already been used.'] });
         }
-        const tokens = await this.issueTokens(tx, { userId, companyId });
+        const extra = await then(tx, { userId, companyId });
         const user = await q.findUser(tx, companyId, userId);
         if (user === undefined) throw new Error('registered user not found');
-        return { user: toUser(user), ...tokens };
+        return { user: toUser(user), ...extra };
       });
     } catch (error) {
       rethrowTaken(error);

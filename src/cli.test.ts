@@ -1,0 +1,109 @@
+import { execFile } from 'node:child_process';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServerDatabase } from '../test/databases.ts';
+import { json, TEST_DB, testConfig } from '../test/helpers.ts';
+import { SEED_PASSWORD, seedAccounts } from './accounts/seed.ts';
+import { buildApp } from './app.ts';
+import { openDatabase } from './platform/db/index.ts';
+
+const run = promisify(execFile);
+
+describe(`management CLI (${TEST_DB})`, () => {
+  const env: Record<string, string> = { PATH: process.env.PATH ?? '', LOG_LEVEL: 'silent' };
+  let drop = async () => {};
+  beforeAll(async () => {
+    env.DATA_DIR = mkdtempSync(path.join(tmpdir(), 'tasks-cli-'));
+    if (TEST_DB === 'postgres') {
+      // an empty database: the CLI's migrate has all the work to do
+      const created = await createServerDatabase({ empty: true });
+      drop = created.drop;
+      env.DATABASE_URL = created.url;
+      env.JWT_SECRET = 'cli-test-secret-0123456789-0123456789-abcdef';
+    }
+  });
+  afterAll(() => drop());
+
+  const cli = (...args: string[]) =>
+    run(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { env }).then(
+      (r) => ({ code: 0, out: r.stdout + r.stderr }),
+      (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout + e.stderr }),
+    );
+
+  it('migrates, creates an admin, seeds, and refuses bad input', async () => {
+    expect(await cli('migrate')).toEqual({ code: 0, out: 'Migrations applied.\n' });
+    expect((await cli('migrate')).code).toBe(0);
+
+    const created = await cli(
+      'createadmin',
+      '--company',
+      'Cli Co',
+      '--username',
+      'cliadmin',
+      '--email',
+      'cli@example.com',
+      '--password',
+      'a-good-password',
+    );
+    expect(created.code).toBe(0);
+    expect(created.out).toMatch(/Created company "Cli Co" .* admin cliadmin/);
+
+    const taken = await cli(
+      'createadmin',
+      '--company',
+      'cli co',
+      '--username',
+      'x1',
+      '--email',
+      'x1@x.io',
+      '--password',
+      'another-password',
+    );
+    expect(taken.code).toBe(2);
+    expect(taken.out).toContain('company_name: A company with that name already exists.');
+    const incomplete = await cli('createadmin', '--company', 'Only Co');
+    expect(incomplete.code).toBe(2);
+    expect(incomplete.out).toContain('needs --username, --email, --password');
+    expect((await cli('frobnicate')).code).toBe(2);
+
+    const seeded = await cli('seed');
+    expect(seeded.code).toBe(0);
+    expect(seeded.out).toContain('Seeded 3 companies');
+    expect((await cli('seed')).code).toBe(0);
+
+    // what the CLI wrote is usable through the API
+    const db = await openDatabase({ databaseUrl: env.DATABASE_URL, dataDir: env.DATA_DIR as string });
+    try {
+      const app = await buildApp({ config: testConfig(), db });
+      const admin = await app.inject({
+        method: 'POST',
+        url: '/api/auth/login/',
+        payload: { username: 'cliadmin', password: 'a-good-password' },
+      });
+      expect(admin.statusCode).toBe(200);
+      const member = await app.inject({
+        method: 'POST',
+        url: '/api/auth/login/',
+        payload: { username: 'globex_user2', password: SEED_PASSWORD },
+      });
+      expect(member.statusCode).toBe(200);
+      const users = await app.inject({
+        url: '/api/auth/company-users/',
+        headers: { authorization: `Bearer ${json<{ access: string }>(member).access}` },
+      });
+      expect(json(users)).toMatchObject({ count: 5 });
+      // seeding again added nothing
+      expect((await seedAccounts(db, { usersPerCompany: 5 })).map((c) => c.name)).toEqual([
+        'Acme Corp',
+        'Globex',
+        'Initech',
+      ]);
+      await app.close();
+    } finally {
+      await db.close();
+    }
+  });
+});

@@ -1,0 +1,123 @@
+/**
+ * The management commands, like the original's manage.py: `npm run cli -- <command> [flags]`.
+ */
+import { parseArgs } from 'node:util';
+import { SEED_PASSWORD, seedAccounts } from './accounts/seed.ts';
+import { AccountsService } from './accounts/service.ts';
+import { TokenService } from './platform/auth.ts';
+import { ConfigError, loadConfig, resolveJwtSecret } from './platform/config.ts';
+import { type Database, openDatabase } from './platform/db/index.ts';
+import { DataDirLockedError } from './platform/db/lock.ts';
+import { HttpError } from './platform/errors.ts';
+
+const USAGE = `Usage: npm run cli -- <command> [flags]
+
+Commands:
+  migrate                       apply pending database migrations
+  createadmin --company NAME --username NAME --email ADDRESS --password PASSWORD
+              [--first-name NAME] [--last-name NAME]
+                                create a company and its admin user
+  seed [--companies N] [--users N]
+                                sample data: three companies (or N generated ones), each with an admin
+                                and --users - 1 members (default 5 users), password "${SEED_PASSWORD}"
+`;
+
+type Command = (db: Database, args: string[]) => Promise<void>;
+
+const commands: Record<string, Command> = {
+  async migrate() {
+    // openDatabase + migrate below already did it; saying so is the command's whole output.
+    console.log('Migrations applied.');
+  },
+
+  async createadmin(db, args) {
+    const { values } = parseArgs({
+      args,
+      options: {
+        company: { type: 'string' },
+        username: { type: 'string' },
+        email: { type: 'string' },
+        password: { type: 'string' },
+        'first-name': { type: 'string' },
+        'last-name': { type: 'string' },
+      },
+    });
+    const missing = ['company', 'username', 'email', 'password'].filter(
+      (k) => values[k as keyof typeof values] === undefined,
+    );
+    if (missing.length > 0) throw new UsageError(`createadmin needs --${missing.join(', --')}`);
+    const config = resolveJwtSecret(loadConfig());
+    const accounts = new AccountsService(db, new TokenService(config.jwtSecret, 60, 60));
+    const password = values.password as string;
+    const { user } = await accounts.createAccount(
+      {
+        company_name: values.company,
+        username: values.username as string,
+        email: values.email as string,
+        password,
+        password_confirm: password,
+        first_name: values['first-name'],
+        last_name: values['last-name'],
+      },
+      async () => ({}),
+    );
+    console.log(
+      `Created company "${user.company.name}" (id ${user.company.id}) with admin ${user.username} (id ${user.id}).`,
+    );
+  },
+
+  async seed(db, args) {
+    const { values } = parseArgs({ args, options: { companies: { type: 'string' }, users: { type: 'string' } } });
+    const companies = values.companies === undefined ? undefined : positive('--companies', values.companies);
+    const usersPerCompany = values.users === undefined ? 5 : positive('--users', values.users);
+    const seeded = await seedAccounts(db, { companies, usersPerCompany });
+    for (const company of seeded.slice(0, 5))
+      console.log(`  ${company.name} (id ${company.id}): admin ${company.admin}`);
+    if (seeded.length > 5) console.log(`  ... and ${seeded.length - 5} more`);
+    console.log(`Seeded ${seeded.length} companies with ${usersPerCompany} users each; password "${SEED_PASSWORD}".`);
+  },
+};
+
+class UsageError extends Error {}
+
+function positive(flag: string, value: string): number {
+  if (!/^\d+$/.test(value) || Number(value) < 1) throw new UsageError(`${flag} needs a positive whole number`);
+  return Number(value);
+}
+
+async function main(argv: string[]): Promise<number> {
+  const [name, ...args] = argv;
+  const command = name === undefined ? undefined : commands[name];
+  if (command === undefined) {
+    console.error(name === undefined || name === 'help' ? USAGE : `Unknown command "${name}".\n\n${USAGE}`);
+    return name === 'help' ? 0 : 2;
+  }
+  let db: Database;
+  try {
+    db = await openDatabase(loadConfig());
+  } catch (error) {
+    if (error instanceof ConfigError || error instanceof DataDirLockedError) {
+      console.error(error.message);
+      return 1;
+    }
+    throw error;
+  }
+  try {
+    await db.migrate();
+    await command(db, args);
+    return 0;
+  } catch (error) {
+    if (error instanceof UsageError) console.error(`${error.message}\n\n${USAGE}`);
+    else if (error instanceof HttpError) {
+      for (const [field, messages] of Object.entries(error.body))
+        console.error(`${field}: ${[messages].flat().join(' ')}`);
+    } else if (error instanceof Error && error.name === 'TypeError' && /parseArgs|option/i.test(error.message)) {
+      console.error(`${error.message}\n\n${USAGE}`);
+    } else throw error;
+    return 2;
+  } finally {
+    await db.close();
+  }
+}
+
+process.exitCode = await main(process.argv.slice(2));
