@@ -12,6 +12,9 @@ import type { AppConfig } from './platform/config.ts';
 import type { Database } from './platform/db/index.ts';
 import { HttpError, registerErrorHandling } from './platform/errors.ts';
 import { operationsRoutes } from './platform/operations.ts';
+import { openRedis } from './platform/redis.ts';
+import { tasksRoutes } from './tasks/routes.ts';
+import { TasksService } from './tasks/service.ts';
 
 export interface AppDeps {
   config: AppConfig;
@@ -79,9 +82,20 @@ export async function buildApp({ config, db }: AppDeps): Promise<FastifyInstance
   });
 
   registerErrorHandling(app);
+  // Shared state across processes (rate limits, caches, events) when REDIS_URL is set.
+  const redis = config.redisUrl === undefined ? undefined : openRedis(config.redisUrl, app.log);
+  if (redis !== undefined) {
+    app.addHook('onClose', async () => {
+      await redis.quit().catch(() => redis.disconnect());
+    });
+  }
   const tokens = new TokenService(config.jwtSecret, config.accessTokenTtlSeconds, config.refreshTokenTtlSeconds);
   await app.register(rateLimit, {
     global: false,
+    // With Redis the limits hold across every process; while it is down, requests go through.
+    redis,
+    skipOnError: true,
+    nameSpace: 'tasks-ratelimit:',
     errorResponseBuilder: (_request, context) => {
       const seconds = Math.max(1, Math.ceil(context.ttl / 1000));
       return new HttpError(429, { detail: `Request was throttled. Expected available in ${seconds} seconds.` });
@@ -105,7 +119,7 @@ export async function buildApp({ config, db }: AppDeps): Promise<FastifyInstance
   await app.register(swaggerUi, { routePrefix: '/api/docs', uiConfig: { deepLinking: true } });
   app.get('/api/schema/', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
 
-  await app.register(operationsRoutes, { db });
+  await app.register(operationsRoutes, { db, redis });
   // Everything under this context is authenticated unless a route says it is public.
   await app.register(async (api) => {
     registerAuthentication(api, tokens);
@@ -113,6 +127,7 @@ export async function buildApp({ config, db }: AppDeps): Promise<FastifyInstance
       service: new AccountsService(db, tokens),
       authRateLimit: { max: config.authRateLimit, timeWindow: 60_000 },
     });
+    await api.register(tasksRoutes, { service: new TasksService(db) });
   });
 
   return app;

@@ -1,11 +1,21 @@
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import type { Redis } from 'ioredis';
 import type { Database } from './db/index.ts';
 
 const Status = Type.Object({ status: Type.String(), checks: Type.Optional(Type.Record(Type.String(), Type.String())) });
 
 /** Liveness and readiness for load balancers and orchestrators. */
-export const operationsRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = async (app, { db }) => {
+const withTimeout = <T>(promise: Promise<T>, ms: number) =>
+  Promise.race([
+    promise,
+    new Promise<never>((_, reject) => setTimeout(() => reject(new Error('timed out')), ms).unref()),
+  ]);
+
+export const operationsRoutes: FastifyPluginAsyncTypebox<{ db: Database; redis?: Redis }> = async (
+  app,
+  { db, redis },
+) => {
   app.get(
     '/healthz',
     { schema: { tags: ['operations'], summary: 'The process is up', security: [], response: { 200: Status } } },
@@ -23,13 +33,22 @@ export const operationsRoutes: FastifyPluginAsyncTypebox<{ db: Database }> = asy
       },
     },
     async (request, reply) => {
-      try {
-        await db.ping();
-        return { status: 'ok', checks: { database: 'ok' } };
-      } catch (error) {
-        request.log.warn({ err: error }, 'readiness check failed');
-        return reply.code(503).send({ status: 'unavailable', checks: { database: 'unavailable' } });
-      }
+      const checks: Record<string, string> = {};
+      const probes: Array<[string, () => Promise<unknown>]> = [['database', () => db.ping()]];
+      if (redis !== undefined) probes.push(['redis', () => redis.ping()]);
+      await Promise.all(
+        probes.map(async ([name, probe]) => {
+          try {
+            await withTimeout(probe(), 2_000);
+            checks[name] = 'ok';
+          } catch (error) {
+            request.log.warn({ err: error, dependency: name }, 'readiness check failed');
+            checks[name] = 'unavailable';
+          }
+        }),
+      );
+      const ready = Object.values(checks).every((state) => state === 'ok');
+      return reply.code(ready ? 200 : 503).send({ status: ready ? 'ok' : 'unavailable', checks });
     },
   );
 };
