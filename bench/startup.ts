@@ -1,0 +1,54 @@
+/**
+ * Cold `npm start` to the first 200 from /healthz, on an empty DATA_DIR and on an existing one.
+ * Usage: npx tsx bench/startup.ts [runs=3]
+ */
+import { spawn } from 'node:child_process';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { freePort } from '../test/process.ts';
+
+const root = fileURLToPath(new URL('..', import.meta.url));
+const runs = Number(process.argv[2] ?? 3);
+
+async function timeToHealthy(dataDir: string): Promise<number> {
+  const port = await freePort();
+  const started = performance.now();
+  const child = spawn('npm', ['start'], {
+    cwd: root,
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
+    stdio: 'ignore',
+    detached: true,
+  });
+  try {
+    for (;;) {
+      try {
+        if ((await fetch(`http://127.0.0.1:${port}/healthz`)).status === 200) return performance.now() - started;
+      } catch {
+        // not up yet
+      }
+      if (performance.now() - started > 120_000) throw new Error('no 200 from /healthz within 2 minutes');
+      await new Promise((r) => setTimeout(r, 20));
+    }
+  } finally {
+    // npm runs the server in a child of its own: signal the whole group, then wait for it to go
+    process.kill(-(child.pid as number), 'SIGTERM');
+    await new Promise((r) => child.once('exit', r));
+    await new Promise((r) => setTimeout(r, 300));
+  }
+}
+
+const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+
+const empty: number[] = [];
+const existing: number[] = [];
+for (let i = 0; i < runs; i++) {
+  const dataDir = mkdtempSync(path.join(tmpdir(), 'tasks-startup-'));
+  empty.push(await timeToHealthy(dataDir));
+  existing.push(await timeToHealthy(dataDir));
+  rmSync(dataDir, { recursive: true, force: true });
+}
+const fmt = (xs: number[]) => `median ${(median(xs) / 1000).toFixed(2)} s (runs: ${xs.map((x) => (x / 1000).toFixed(2)).join(', ')})`;
+console.log(`empty DATA_DIR:    ${fmt(empty)}`);
+console.log(`existing DATA_DIR: ${fmt(existing)}`);
