@@ -8,11 +8,14 @@ import { sql } from 'drizzle-orm';
 import {
   boolean,
   check,
+  customType,
   foreignKey,
   index,
   integer,
+  jsonb,
   pgTable,
   primaryKey,
+  smallint,
   text,
   timestamp,
   uniqueIndex,
@@ -108,5 +111,130 @@ export const invitations = pgTable(
   ],
 );
 
+export const TASK_STATUSES = ['todo', 'in_progress', 'done'] as const;
+export type TaskStatus = (typeof TASK_STATUSES)[number];
+/** In rank order: ordering by priority sorts by this position, not alphabetically. */
+export const TASK_PRIORITIES = ['low', 'medium', 'high', 'urgent'] as const;
+export type TaskPriority = (typeof TASK_PRIORITIES)[number];
+
+const tsvector = customType<{ data: string }>({ dataType: () => 'tsvector' });
+
+/**
+ * 'english' rather than 'simple': searches match word stems ("running" finds "runs"), and both
+ * PostgreSQL 15 and PGlite ship the same Snowball dictionary, so both index alike. The config is
+ * named as a constant because a generated column needs an immutable expression; searches must
+ * use the same one (TEXT_SEARCH_CONFIG). Words of other languages are still indexed, unstemmed.
+ */
+export const TEXT_SEARCH_CONFIG = 'english';
+
+export const tasks = pgTable(
+  'tasks',
+  {
+    companyId: integer('company_id')
+      .notNull()
+      .references(() => companies.id, { onDelete: 'cascade' }),
+    id: integer('id').notNull().generatedAlwaysAsIdentity(),
+    title: text('title').notNull(),
+    description: text('description').notNull().default(''),
+    status: text('status', { enum: TASK_STATUSES }).notNull().default('todo'),
+    priority: text('priority', { enum: TASK_PRIORITIES }).notNull().default('medium'),
+    priorityRank: smallint('priority_rank')
+      .notNull()
+      .generatedAlwaysAs(
+        sql`CASE "priority" WHEN 'low' THEN 0 WHEN 'medium' THEN 1 WHEN 'high' THEN 2 WHEN 'urgent' THEN 3 END`,
+      ),
+    dueDate: timestamp('due_date', { withTimezone: true }),
+    assignedTo: integer('assigned_to'),
+    createdBy: integer('created_by').notNull(),
+    createdAt: createdAt(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+    completedAt: timestamp('completed_at', { withTimezone: true }),
+    search: tsvector('search')
+      .notNull()
+      .generatedAlwaysAs(
+        sql`setweight(to_tsvector('english', "title"), 'A') || setweight(to_tsvector('english', "description"), 'B')`,
+      ),
+  },
+  (t) => [
+    primaryKey({ columns: [t.companyId, t.id] }),
+    // The database itself refuses an assignee or author from another company.
+    foreignKey({ columns: [t.companyId, t.assignedTo], foreignColumns: [users.companyId, users.id] }),
+    foreignKey({ columns: [t.companyId, t.createdBy], foreignColumns: [users.companyId, users.id] }).onDelete(
+      'cascade',
+    ),
+    check('tasks_status_check', sql`${t.status} in ('todo', 'in_progress', 'done')`),
+    check('tasks_priority_check', sql`${t.priority} in ('low', 'medium', 'high', 'urgent')`),
+    // One per list ordering and filter; id last, as every ordering ends with it to be stable.
+    // Each serves both directions, read backwards for descending.
+    index('tasks_created_idx').on(t.companyId, t.createdAt, t.id),
+    index('tasks_updated_idx').on(t.companyId, t.updatedAt, t.id),
+    index('tasks_due_idx').on(t.companyId, t.dueDate, t.id),
+    index('tasks_priority_idx').on(t.companyId, t.priorityRank, t.id),
+    index('tasks_status_idx').on(t.companyId, t.status, t.createdAt, t.id),
+    index('tasks_assigned_idx').on(t.companyId, t.assignedTo, t.createdAt, t.id),
+    index('tasks_created_by_idx').on(t.companyId, t.createdBy, t.createdAt, t.id),
+    index('tasks_search_idx').using('gin', t.search),
+  ],
+);
+
+export const TASK_HISTORY_ACTIONS = ['created', 'updated', 'deleted'] as const;
+export type TaskHistoryAction = (typeof TASK_HISTORY_ACTIONS)[number];
+
+/**
+ * Who changed which task field from what to what. task_id deliberately has no foreign key: the
+ * history of a deleted task outlives it.
+ */
+export const taskHistory = pgTable(
+  'task_history',
+  {
+    companyId: integer('company_id')
+      .notNull()
+      .references(() => companies.id, { onDelete: 'cascade' }),
+    id: integer('id').notNull().generatedAlwaysAsIdentity(),
+    taskId: integer('task_id').notNull(),
+    actorId: integer('actor_id').notNull(),
+    action: text('action', { enum: TASK_HISTORY_ACTIONS }).notNull(),
+    /** {field: [old, new]} in the task's JSON form. */
+    changes: jsonb('changes').$type<Record<string, [unknown, unknown]>>().notNull(),
+    at: timestamp('at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.companyId, t.id] }),
+    foreignKey({ columns: [t.companyId, t.actorId], foreignColumns: [users.companyId, users.id] }).onDelete('cascade'),
+    check('task_history_action_check', sql`${t.action} in ('created', 'updated', 'deleted')`),
+    index('task_history_task_idx').on(t.companyId, t.taskId, t.at, t.id),
+  ],
+);
+
+/**
+ * The first answer to a POST made with an Idempotency-Key, replayed for the same user's retries.
+ * The row is claimed in the same transaction that creates the task, so a concurrent duplicate
+ * waits on it and then finds the answer instead of creating a second task.
+ */
+export const idempotencyKeys = pgTable(
+  'idempotency_keys',
+  {
+    companyId: integer('company_id').notNull(),
+    userId: integer('user_id').notNull(),
+    key: text('key').notNull(),
+    statusCode: integer('status_code'),
+    body: jsonb('body'),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.companyId, t.userId, t.key] }),
+    foreignKey({ columns: [t.companyId, t.userId], foreignColumns: [users.companyId, users.id] }).onDelete('cascade'),
+    index('idempotency_keys_created_idx').on(t.createdAt),
+  ],
+);
+
 /** The tables that row-level security confines to one company. */
-export const TENANT_TABLES = ['companies', 'users', 'refresh_tokens', 'invitations'] as const;
+export const TENANT_TABLES = [
+  'companies',
+  'users',
+  'refresh_tokens',
+  'invitations',
+  'tasks',
+  'task_history',
+  'idempotency_keys',
+] as const;

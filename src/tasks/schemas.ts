@@ -1,0 +1,177 @@
+import { type Static, type TSchema, Type } from '@sinclair/typebox';
+import { TASK_PRIORITIES, TASK_STATUSES } from '../platform/db/schema.ts';
+import { Page, PageQuery } from '../platform/pagination.ts';
+
+/**
+ * `type: [t, 'null']` rather than a union: a wrong value then gets one message ("A valid integer
+ * is required.") instead of one per branch. The route type provider cannot infer it, so handlers
+ * take the body as its Static type below.
+ */
+const nullable = <T extends TSchema>(schema: T) =>
+  Type.Unsafe<Static<T> | null>({ ...schema, type: [schema.type, 'null'] });
+
+export const Status = Type.Union([Type.Literal('todo'), Type.Literal('in_progress'), Type.Literal('done')], {
+  description: TASK_STATUSES.join(' | '),
+});
+export const Priority = Type.Union(
+  [Type.Literal('low'), Type.Literal('medium'), Type.Literal('high'), Type.Literal('urgent')],
+  { description: `${TASK_PRIORITIES.join(' < ')}; default medium` },
+);
+
+const DATE_OR_DATE_TIME_MESSAGE =
+  'Datetime has wrong format. Use one of these formats instead: YYYY-MM-DD, YYYY-MM-DDThh:mm[:ss[.uuuuuu]][+HH:MM|-HH:MM|Z].';
+
+/**
+ * A date, or a date-time with an optional UTC offset (none means UTC), as DRF accepts. The shape
+ * is checked here, the calendar (no 31 February) by parseInstant in the service.
+ */
+export const Instant = Type.String({
+  pattern: '^\\d{4}-\\d{2}-\\d{2}([T ]([01]\\d|2[0-3]):[0-5]\\d(:[0-5]\\d(\\.\\d{1,6})?)?(Z|[+-]\\d{2}:?\\d{2})?)?$',
+  errorMessage: DATE_OR_DATE_TIME_MESSAGE,
+});
+export const INVALID_INSTANT = DATE_OR_DATE_TIME_MESSAGE;
+
+const UserId = Type.Integer({ minimum: 1, maximum: 2_147_483_647 });
+const DateTime = Type.String({ format: 'date-time' });
+
+export const Task = Type.Object(
+  {
+    id: Type.Integer(),
+    title: Type.String(),
+    description: Type.String(),
+    status: Status,
+    priority: Priority,
+    due_date: nullable(DateTime),
+    assigned_to: nullable(Type.Integer()),
+    created_by: Type.Integer(),
+    company: Type.Integer(),
+    created_at: DateTime,
+    updated_at: DateTime,
+    completed_at: nullable(DateTime),
+  },
+  { $id: 'Task', title: 'Task' },
+);
+export type Task = Static<typeof Task>;
+
+export const TaskPage = Page(Type.Ref(Task), 'TaskPage');
+
+const editable = {
+  title: Type.String({ minLength: 1, maxLength: 200 }),
+  description: Type.String({ maxLength: 10_000 }),
+  status: Status,
+  priority: Priority,
+  due_date: nullable(Instant),
+  assigned_to: nullable(UserId),
+};
+
+/** created_by and company are the caller's: sent anyway, they are dropped, never used. */
+export const TaskBody = Type.Object(
+  {
+    title: editable.title,
+    description: Type.Optional(editable.description),
+    status: Type.Optional(editable.status),
+    priority: Type.Optional(editable.priority),
+    due_date: Type.Optional(editable.due_date),
+    assigned_to: Type.Optional(editable.assigned_to),
+  },
+  { additionalProperties: false },
+);
+export type TaskBody = Static<typeof TaskBody>;
+
+export const TaskPatch = Type.Partial(TaskBody, { additionalProperties: false });
+export type TaskPatch = Static<typeof TaskPatch>;
+
+export const ORDER_KEYS = ['created_at', 'updated_at', 'due_date', 'priority'] as const;
+export type OrderKey = (typeof ORDER_KEYS)[number];
+const ORDER_TERM = `-?(${ORDER_KEYS.join('|')})`;
+
+export const TaskListQuery = Type.Composite([
+  PageQuery,
+  Type.Object({
+    status: Type.Optional(Status),
+    priority: Type.Optional(Priority),
+    assigned_to: Type.Optional(UserId),
+    created_by: Type.Optional(UserId),
+    due_before: Type.Optional(Instant),
+    due_after: Type.Optional(Instant),
+    updated_after: Type.Optional(Instant),
+    search: Type.Optional(
+      Type.String({
+        maxLength: 500,
+        description: 'Full-text search over title (weighted higher) and description, in web-search syntax.',
+      }),
+    ),
+    ordering: Type.Optional(
+      Type.String({
+        maxLength: 200,
+        pattern: `^${ORDER_TERM}(,${ORDER_TERM})*$`,
+        errorMessage: `Invalid ordering. Use ${ORDER_KEYS.join(', ')}, each optionally prefixed with "-" for descending, separated by commas.`,
+        description:
+          'created_at, updated_at, due_date or priority, "-" first for descending, comma-separated; default -created_at (by relevance when searching).',
+      }),
+    ),
+  }),
+]);
+export type TaskListQuery = Static<typeof TaskListQuery>;
+
+export const Statistics = Type.Object(
+  {
+    total: Type.Integer(),
+    by_status: Type.Object({ todo: Type.Integer(), in_progress: Type.Integer(), done: Type.Integer() }),
+    by_priority: Type.Object({
+      low: Type.Integer(),
+      medium: Type.Integer(),
+      high: Type.Integer(),
+      urgent: Type.Integer(),
+    }),
+    overdue: Type.Integer(),
+    completion_rate: Type.Number({ description: 'done / total in percent, one decimal' }),
+    avg_completion_hours: nullable(Type.Number()),
+    by_assignee: Type.Array(
+      Type.Object({ user_id: Type.Integer(), username: Type.String(), total: Type.Integer(), done: Type.Integer() }),
+    ),
+    unassigned: Type.Integer(),
+    created_per_day: Type.Array(Type.Object({ date: Type.String({ format: 'date' }), count: Type.Integer() }), {
+      description: 'The last 30 UTC dates, oldest first.',
+    }),
+  },
+  { $id: 'TaskStatistics', title: 'TaskStatistics' },
+);
+export type Statistics = Static<typeof Statistics>;
+
+export const HistoryEntry = Type.Object(
+  {
+    id: Type.Integer(),
+    task: Type.Integer(),
+    actor: Type.Integer(),
+    action: Type.Union([Type.Literal('created'), Type.Literal('updated'), Type.Literal('deleted')]),
+    changes: Type.Record(Type.String(), Type.Tuple([Type.Unknown(), Type.Unknown()]), {
+      description: '{field: [old, new]}',
+    }),
+    at: DateTime,
+  },
+  { $id: 'TaskHistoryEntry', title: 'TaskHistoryEntry' },
+);
+export type HistoryEntry = Static<typeof HistoryEntry>;
+
+export const HistoryPage = Page(Type.Ref(HistoryEntry), 'TaskHistoryPage');
+
+export const ExternalTask = Type.Object({
+  id: Type.String(),
+  external_id: Type.Integer(),
+  title: Type.String(),
+  status: Type.Union([Type.Literal('done'), Type.Literal('todo')]),
+  source: Type.Literal('external'),
+});
+
+export const LocalTask = Type.Composite([Task, Type.Object({ source: Type.Literal('local') })]);
+
+export const ExternalTasksAnswer = Type.Object(
+  {
+    results: Type.Array(Type.Union([LocalTask, ExternalTask])),
+    local_count: Type.Integer(),
+    external_count: Type.Integer(),
+    external_error: nullable(Type.String()),
+  },
+  { $id: 'ExternalTasks', title: 'ExternalTasks' },
+);

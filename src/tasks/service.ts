@@ -1,0 +1,327 @@
+import { createHash } from 'node:crypto';
+import { type SQL, sql } from 'drizzle-orm';
+import type { UserRow } from '../accounts/queries.ts';
+import { requireActor } from '../accounts/service.ts';
+import type { Auth } from '../platform/auth.ts';
+import type { Database, Tx } from '../platform/db/index.ts';
+import type { TaskHistoryAction } from '../platform/db/schema.ts';
+import { type FieldErrors, HttpError, invalid, notFound } from '../platform/errors.ts';
+import type { PageRequest } from '../platform/pagination.ts';
+import * as q from './queries.ts';
+import {
+  type HistoryEntry,
+  INVALID_INSTANT,
+  type OrderKey,
+  type Statistics,
+  type Task,
+  type TaskBody,
+  type TaskListQuery,
+  type TaskPatch,
+} from './schemas.ts';
+
+const iso = (value: Date | null) => (value === null ? null : value.toISOString());
+
+export function toTask(row: q.TaskRow): Task {
+  return {
+    id: row.id,
+    title: row.title,
+    description: row.description,
+    status: row.status,
+    priority: row.priority,
+    due_date: iso(row.dueDate),
+    assigned_to: row.assignedTo,
+    created_by: row.createdBy,
+    company: row.companyId,
+    created_at: row.createdAt.toISOString(),
+    updated_at: row.updatedAt.toISOString(),
+    completed_at: iso(row.completedAt),
+  };
+}
+
+/** A hash of the whole representation: any change a client could see changes it. */
+export const etagOf = (task: Task) =>
+  `"${createHash('sha256').update(JSON.stringify(task)).digest('base64url').slice(0, 27)}"`;
+
+/** If-Match per RFC 9110: `*` or a list of tags; weak tags compare by their opaque part. */
+function ifMatchAccepts(header: string, etag: string): boolean {
+  if (header.trim() === '*') return true;
+  return header.split(',').some((tag) => tag.trim().replace(/^W\//, '') === etag);
+}
+
+const preconditionFailed = () =>
+  new HttpError(412, { detail: 'The task has changed since it was read; fetch it again and retry.' });
+
+const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
+
+/**
+ * A date (midnight UTC) or date-time (UTC when it names no offset), or undefined when the
+ * calendar has no such moment: Date would silently roll 31 April over into May.
+ */
+export function parseInstant(value: string): Date | undefined {
+  const normalised = value.replace(' ', 'T');
+  const withZone =
+    DATE_ONLY.test(normalised) || /(Z|[+-]\d{2}:?\d{2})$/.test(normalised) ? normalised : `${normalised}Z`;
+  const date = new Date(withZone.replace(/([+-]\d{2})(\d{2})$/, '$1:$2'));
+  if (Number.isNaN(date.getTime())) return undefined;
+  const [year, month, day] = normalised.slice(0, 10).split('-').map(Number);
+  const local = new Date(Date.UTC(year ?? 0, (month ?? 1) - 1, day ?? 0));
+  const sameDay = local.getUTCFullYear() === year && local.getUTCMonth() + 1 === month && local.getUTCDate() === day;
+  return sameDay ? date : undefined;
+}
+
+/** Already checked against the schema's pattern; a key named twice counts once. */
+function parseOrdering(value: string): q.OrderTerm[] {
+  const terms: q.OrderTerm[] = [];
+  for (const part of value.split(',')) {
+    const descending = part.startsWith('-');
+    const key = (descending ? part.slice(1) : part) as OrderKey;
+    if (!terms.some((t) => t.key === key)) terms.push({ key, descending });
+  }
+  return terms;
+}
+
+interface ListRequest {
+  filter: q.TaskFilter;
+  ordering: q.OrderTerm[] | undefined;
+}
+
+/** The list's query string in the database's terms; every bad value reported at once, as DRF does. */
+function listRequest(query: TaskListQuery): ListRequest {
+  const errors: FieldErrors = {};
+  const instant = (field: 'due_before' | 'due_after' | 'updated_after') => {
+    const raw = query[field];
+    if (raw === undefined) return undefined;
+    const parsed = parseInstant(raw);
+    if (parsed === undefined) errors[field] = [INVALID_INSTANT];
+    return parsed;
+  };
+  const filter: q.TaskFilter = {
+    status: query.status,
+    priority: query.priority,
+    assignedTo: query.assigned_to,
+    createdBy: query.created_by,
+    dueUntil: instant('due_before'),
+    dueFrom: instant('due_after'),
+    updatedFrom: instant('updated_after'),
+    search: query.search?.trim() || undefined,
+  };
+  if (Object.keys(errors).length > 0) throw invalid(errors);
+  return { filter, ordering: query.ordering === undefined ? undefined : parseOrdering(query.ordering) };
+}
+
+const TRACKED_FIELDS = [
+  'title',
+  'description',
+  'status',
+  'priority',
+  'due_date',
+  'assigned_to',
+  'completed_at',
+] as const satisfies readonly (keyof Task)[];
+
+/** {field: [old, new]} for each tracked field that differs; a missing side is null. */
+function changesBetween(before: Task | null, after: Task | null): Record<string, [unknown, unknown]> {
+  const changes: Record<string, [unknown, unknown]> = {};
+  for (const field of TRACKED_FIELDS) {
+    const old = before?.[field] ?? null;
+    const now = after?.[field] ?? null;
+    if (old !== now) changes[field] = [old, now];
+  }
+  return changes;
+}
+
+/** completed_at follows the status: set when it becomes done, cleared when it leaves done. */
+function completedAtFor(status: q.TaskRow['status'] | undefined, previous: q.TaskRow['status'] | null) {
+  if (status === undefined) return {};
+  if (status !== 'done') return { completedAt: null };
+  return previous === 'done' ? {} : { completedAt: sql`now()` as SQL };
+}
+
+export interface CreateResult {
+  task: Task;
+  /** True when the answer is the stored one of an earlier request with the same Idempotency-Key. */
+  replayed: boolean;
+}
+
+export class TasksService {
+  constructor(private readonly db: Database) {}
+
+  /** The client's fields in the table's terms, checked: dates exist, the assignee is an active colleague. */
+  private async values(tx: Tx, companyId: number, body: TaskPatch): Promise<Partial<q.TaskValues>> {
+    let dueDate: Date | null | undefined;
+    if (body.due_date !== undefined) {
+      dueDate = body.due_date === null ? null : parseInstant(body.due_date);
+      if (dueDate === undefined) throw invalid({ due_date: [INVALID_INSTANT] });
+    }
+    const assignee = body.assigned_to;
+    if (assignee !== undefined && assignee !== null && !(await q.isActiveUser(tx, companyId, assignee))) {
+      throw invalid({ assigned_to: [`Invalid pk "${assignee}" - object does not exist.`] });
+    }
+    const values: Partial<q.TaskValues> = {
+      title: body.title,
+      description: body.description,
+      status: body.status,
+      priority: body.priority,
+      dueDate,
+      assignedTo: assignee,
+    };
+    return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined));
+  }
+
+  private record(
+    tx: Tx,
+    actor: UserRow,
+    taskId: number,
+    action: TaskHistoryAction,
+    before: Task | null,
+    after: Task | null,
+  ) {
+    return q.insertHistory(tx, {
+      companyId: actor.companyId,
+      taskId,
+      actorId: actor.id,
+      action,
+      changes: changesBetween(before, after),
+    });
+  }
+
+  private list(auth: Auth, query: TaskListQuery, page: PageRequest, only: Partial<q.TaskFilter> = {}) {
+    const { filter, ordering } = listRequest(query);
+    const scoped = { ...filter, ...only };
+    return this.db.tenant(auth.companyId, async (tx) => {
+      await requireActor(tx, auth);
+      const total = await q.countTasks(tx, auth.companyId, scoped);
+      const rows = await q.listTasks(tx, auth.companyId, scoped, ordering, page.size, page.offset);
+      return { count: total, tasks: rows.map(toTask) };
+    });
+  }
+
+  listTasks(auth: Auth, query: TaskListQuery, page: PageRequest) {
+    return this.list(auth, query, page);
+  }
+
+  myTasks(auth: Auth, query: TaskListQuery, page: PageRequest) {
+    return this.list(auth, query, page, { assignedTo: auth.userId });
+  }
+
+  get(auth: Auth, id: number): Promise<Task> {
+    return this.db.tenant(auth.companyId, async (tx) => {
+      await requireActor(tx, auth);
+      const row = await q.findTask(tx, auth.companyId, id);
+      if (row === undefined) throw notFound();
+      return toTask(row);
+    });
+  }
+
+  /**
+   * With an Idempotency-Key, the key is claimed in the task's own transaction: a retry after a
+   * commit finds the stored answer, a concurrent duplicate waits for the first and then finds it,
+   * and a failed first attempt leaves no trace, so the retry runs afresh.
+   */
+  create(auth: Auth, body: TaskBody, idempotencyKey?: string): Promise<CreateResult> {
+    return this.db.tenant(auth.companyId, async (tx) => {
+      const actor = await requireActor(tx, auth);
+      if (
+        idempotencyKey !== undefined &&
+        !(await q.claimIdempotencyKey(tx, auth.companyId, actor.id, idempotencyKey))
+      ) {
+        const answer = await q.findIdempotentAnswer(tx, auth.companyId, actor.id, idempotencyKey);
+        if (answer === undefined) throw new Error('idempotency key claimed without an answer');
+        return { task: answer.body as Task, replayed: true };
+      }
+      const values = await this.values(tx, auth.companyId, body);
+      const row = await q.insertTask(tx, {
+        title: body.title,
+        description: '',
+        status: 'todo',
+        priority: 'medium',
+        dueDate: null,
+        assignedTo: null,
+        ...values,
+        companyId: auth.companyId,
+        createdBy: actor.id,
+        completedAt: values.status === 'done' ? sql`now()` : null,
+      });
+      const task = toTask(row);
+      await this.record(tx, actor, task.id, 'created', null, task);
+      if (idempotencyKey !== undefined) {
+        await q.saveIdempotentAnswer(tx, auth.companyId, actor.id, idempotencyKey, { statusCode: 201, body: task });
+      }
+      return { task, replayed: false };
+    });
+  }
+
+  /** PUT and PATCH alike: only the fields given change (DRF's PUT keeps omitted optional fields too). */
+  update(auth: Auth, id: number, body: TaskPatch, ifMatch?: string): Promise<Task> {
+    return this.db.tenant(auth.companyId, async (tx) => {
+      const actor = await requireActor(tx, auth);
+      const current = await q.findTask(tx, auth.companyId, id, { forUpdate: true });
+      if (current === undefined) throw notFound();
+      const before = toTask(current);
+      if (ifMatch !== undefined && !ifMatchAccepts(ifMatch, etagOf(before))) throw preconditionFailed();
+      const values = await this.values(tx, auth.companyId, body);
+      const row = await q.updateTask(tx, auth.companyId, id, {
+        ...values,
+        ...completedAtFor(values.status, current.status),
+      });
+      const after = toTask(row);
+      if (Object.keys(changesBetween(before, after)).length > 0) {
+        await this.record(tx, actor, id, 'updated', before, after);
+      }
+      return after;
+    });
+  }
+
+  delete(auth: Auth, id: number): Promise<void> {
+    return this.db.tenant(auth.companyId, async (tx) => {
+      const actor = await requireActor(tx, auth);
+      const current = await q.findTask(tx, auth.companyId, id, { forUpdate: true });
+      if (current === undefined) throw notFound();
+      await q.deleteTask(tx, auth.companyId, id);
+      await this.record(tx, actor, id, 'deleted', toTask(current), null);
+    });
+  }
+
+  /** A live task's history is anyone's in the company; a deleted one's, its admins' only. */
+  history(auth: Auth, id: number, page: PageRequest): Promise<{ count: number; entries: HistoryEntry[] }> {
+    return this.db.tenant(auth.companyId, async (tx) => {
+      const actor = await requireActor(tx, auth);
+      const live = (await q.findTask(tx, auth.companyId, id)) !== undefined;
+      if (!live && actor.role !== 'admin') throw notFound();
+      const total = await q.countHistory(tx, auth.companyId, id);
+      if (!live && total === 0) throw notFound();
+      const rows = await q.listHistory(tx, auth.companyId, id, page.size, page.offset);
+      return {
+        count: total,
+        entries: rows.map((r) => ({
+          id: r.id,
+          task: r.taskId,
+          actor: r.actorId,
+          action: r.action,
+          changes: r.changes,
+          at: r.at.toISOString(),
+        })),
+      };
+    });
+  }
+
+  statistics(auth: Auth): Promise<Statistics> {
+    return this.db.tenant(auth.companyId, async (tx) => {
+      await requireActor(tx, auth);
+      const summary = await q.taskSummary(tx, auth.companyId);
+      const byAssignee = await q.tasksByAssignee(tx, auth.companyId);
+      const perDay = await q.tasksCreatedPerDay(tx, auth.companyId);
+      return {
+        total: summary.total,
+        by_status: { todo: summary.todo, in_progress: summary.in_progress, done: summary.done },
+        by_priority: { low: summary.low, medium: summary.medium, high: summary.high, urgent: summary.urgent },
+        overdue: summary.overdue,
+        completion_rate: summary.completion_rate,
+        avg_completion_hours: summary.avg_completion_hours,
+        by_assignee: byAssignee,
+        unassigned: summary.unassigned,
+        created_per_day: perDay,
+      };
+    });
+  }
+}
