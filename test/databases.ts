@@ -7,7 +7,6 @@ import { MIGRATIONS_FOLDER } from '../src/platform/db/index.ts';
 
 /** The server the postgres project runs against; a database is made per test file from a template. */
 export const SERVER_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-export const TEMPLATE_DB = 'tasks_test_template';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 export const CACHE_DIR = path.join(root, '.test-cache');
@@ -24,6 +23,9 @@ export function migrationsFingerprint(): string {
 }
 
 export const snapshotPath = () => path.join(CACHE_DIR, `pglite-${migrationsFingerprint()}.tar`);
+
+/** Named by the migrations it holds, so concurrent runs of the same code share it and others don't touch it. */
+export const templateDatabase = () => `tasks_tpl_${migrationsFingerprint()}`;
 
 export function databaseUrl(name: string): string {
   const url = new URL(SERVER_URL);
@@ -49,7 +51,7 @@ export async function createServerDatabase(
   options: { empty?: boolean } = {},
 ): Promise<{ url: string; drop: () => Promise<void> }> {
   const name = `tasks_test_${randomBytes(6).toString('hex')}`;
-  await onServer((c) => c.query(`CREATE DATABASE ${name}${options.empty ? '' : ` TEMPLATE ${TEMPLATE_DB}`}`));
+  await onServer((c) => c.query(`CREATE DATABASE ${name}${options.empty ? '' : ` TEMPLATE ${templateDatabase()}`}`));
   return {
     url: databaseUrl(name),
     drop: () => onServer((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
