@@ -145,7 +145,7 @@ export const HistoryEntry = Type.Object(
     task: Type.Integer(),
     actor: Type.Integer(),
     action: Type.Union([Type.Literal('created'), Type.Literal('updated'), Type.Literal('deleted')]),
-    changes: Type.Record(Type.String(), Type.Tuple([Type.Unknown(), Type.Unknown()]), {
+    changes: Type.Record(Type.String(), Type.Array(Type.Any(), { minItems: 2, maxItems: 2 }), {
       description: '{field: [old, new]}',
     }),
     at: DateTime,

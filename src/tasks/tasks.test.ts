@@ -139,7 +139,7 @@ describe('create', () => {
     [{ title: 'ok', assigned_to: 1.5 }, { assigned_to: ['A valid integer is required.'] }],
     [{ title: { $ne: 1 } }, { title: ['Not a valid string.'] }],
     [{ title: 'ok', status: 'DONE' }, { status: ['"DONE" is not a valid choice.'] }],
-  ])('refuses %j with 400 %j', async (payload, errors) => {
+  ])('refuses body %# with 400', async (payload, errors) => {
     const response = await call(admin, 'POST', '/api/tasks/', payload);
     expect(response.statusCode).toBe(400);
     expect(json(response)).toEqual(errors);
@@ -394,5 +394,81 @@ describe('Idempotency-Key', () => {
       const response = await call(admin, 'POST', '/api/tasks/', { title: 'x' }, { 'idempotency-key': key });
       expect(response.statusCode).toBe(400);
     }
+  });
+});
+
+describe('history', () => {
+  type Entry = {
+    id: number;
+    task: number;
+    actor: number;
+    action: string;
+    changes: Record<string, unknown>;
+    at: string;
+  };
+  const history = async (session: Session, id: number) => {
+    const response = await call(session, 'GET', `/api/tasks/${id}/history/`);
+    return { status: response.statusCode, page: response.statusCode === 200 ? json<Page<Entry>>(response) : undefined };
+  };
+
+  it('records who changed which field from what to what, newest first', async () => {
+    const task = await createTask(admin, { title: 'Tracked', priority: 'low' });
+    await call(member, 'PATCH', `/api/tasks/${task.id}/`, { status: 'done', priority: 'low' });
+    await call(admin, 'PATCH', `/api/tasks/${task.id}/`, { title: 'Tracked' });
+    await call(admin, 'PUT', `/api/tasks/${task.id}/`, { title: 'Renamed', assigned_to: member.user.id });
+
+    const { status, page } = await history(member, task.id);
+    expect(status).toBe(200);
+    expect(page?.count).toBe(3);
+    const [renamed, done, created] = page?.results ?? [];
+    expect(renamed).toMatchObject({
+      task: task.id,
+      actor: admin.user.id,
+      action: 'updated',
+      changes: { title: ['Tracked', 'Renamed'], assigned_to: [null, member.user.id] },
+      at: expect.stringMatching(ISO),
+    });
+    expect(Object.keys(renamed?.changes ?? {}).sort()).toEqual(['assigned_to', 'title']);
+    expect(done).toMatchObject({ actor: member.user.id, action: 'updated' });
+    expect(done?.changes).toEqual({ status: ['todo', 'done'], completed_at: [null, expect.stringMatching(ISO)] });
+    expect(created).toMatchObject({ actor: admin.user.id, action: 'created' });
+    expect(created?.changes).toMatchObject({
+      title: [null, 'Tracked'],
+      priority: [null, 'low'],
+      status: [null, 'todo'],
+    });
+  });
+
+  it('pages the history', async () => {
+    const task = await createTask(admin);
+    for (const title of ['b', 'c', 'd']) await call(admin, 'PATCH', `/api/tasks/${task.id}/`, { title });
+    const response = await call(admin, 'GET', `/api/tasks/${task.id}/history/?page_size=3&page=2`);
+    expect(response.statusCode).toBe(200);
+    const page = json<Page<Entry>>(response);
+    expect(page.count).toBe(4);
+    expect(page.results.map((e) => e.action)).toEqual(['created']);
+  });
+
+  it('keeps a deleted task’s history for the company’s admins only', async () => {
+    const task = await createTask(member, { title: 'Short-lived' });
+    await call(member, 'DELETE', `/api/tasks/${task.id}/`);
+    expect((await history(member, task.id)).status).toBe(404);
+    const { status, page } = await history(admin, task.id);
+    expect(status).toBe(200);
+    expect(page?.results[0]).toMatchObject({
+      action: 'deleted',
+      actor: member.user.id,
+      changes: { title: ['Short-lived', null] },
+    });
+    expect(page?.results.map((e) => e.action)).toEqual(['deleted', 'created']);
+    // never existed, or another company's admin asking
+    expect((await history(admin, 2_000_000_000)).status).toBe(404);
+    expect((await history(outsider, task.id)).status).toBe(404);
+  });
+
+  it('is written in the same transaction as the change: a refused change leaves none', async () => {
+    const task = await createTask(admin);
+    await call(admin, 'PATCH', `/api/tasks/${task.id}/`, { title: 'ok', assigned_to: outsider.user.id });
+    expect((await history(admin, task.id)).page?.count).toBe(1);
   });
 });
