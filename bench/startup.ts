@@ -49,6 +49,7 @@ for (let i = 0; i < runs; i++) {
   existing.push(await timeToHealthy(dataDir));
   rmSync(dataDir, { recursive: true, force: true });
 }
-const fmt = (xs: number[]) => `median ${(median(xs) / 1000).toFixed(2)} s (runs: ${xs.map((x) => (x / 1000).toFixed(2)).join(', ')})`;
+const fmt = (xs: number[]) =>
+  `median ${(median(xs) / 1000).toFixed(2)} s (runs: ${xs.map((x) => (x / 1000).toFixed(2)).join(', ')})`;
 console.log(`empty DATA_DIR:    ${fmt(empty)}`);
 console.log(`existing DATA_DIR: ${fmt(existing)}`);

@@ -3,8 +3,14 @@ import { createTestContext, json, type TestContext } from '../../test/helpers.ts
 
 const REDIS_URL = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
 const login = (ctx: TestContext, ip: string) =>
-  ctx.app.inject({ method: 'POST', url: '/api/auth/login/', remoteAddress: ip, payload: { username: 'x', password: 'y' } });
-const randomIp = () => `10.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}`;
+  ctx.app.inject({
+    method: 'POST',
+    url: '/api/auth/login/',
+    remoteAddress: ip,
+    payload: { username: 'x', password: 'y' },
+  });
+const randomIp = () =>
+  `10.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}.${Math.floor(Math.random() * 250)}`;
 
 describe('with REDIS_URL', () => {
   let one: TestContext;
