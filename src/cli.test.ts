@@ -33,7 +33,8 @@ describe(`management CLI (${TEST_DB})`, () => {
       (e: { code: number; stdout: string; stderr: string }) => ({ code: e.code, out: e.stdout + e.stderr }),
     );
 
-  it('migrates, creates an admin, seeds, and refuses bad input', async () => {
+  // Each command is a process that opens the database: seconds apiece on PGlite.
+  it('migrates, creates an admin, seeds, and refuses bad input', { timeout: 180_000 }, async () => {
     expect(await cli('migrate')).toEqual({ code: 0, out: 'Migrations applied.\n' });
     expect((await cli('migrate')).code).toBe(0);
 
