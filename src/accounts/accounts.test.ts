@@ -466,3 +466,57 @@ describe('invitations and company users', () => {
     expect(garbage.statusCode).toBe(404);
   });
 });
+
+describe('team management', () => {
+  const patchRole = (session: Session, id: number, role: string) =>
+    ctx.app.inject({
+      method: 'PATCH',
+      url: `/api/auth/company-users/${id}/`,
+      headers: bearer(session.access),
+      payload: { role },
+    });
+  const remove = (session: Session, id: number) =>
+    ctx.app.inject({ method: 'DELETE', url: `/api/auth/company-users/${id}/`, headers: bearer(session.access) });
+
+  it('lets an admin change roles, keeping at least one admin', async () => {
+    const admin = await registerCompany(ctx.app);
+    const member = await addMember(ctx.app, admin);
+    const promoted = await patchRole(admin, member.user.id, 'admin');
+    expect(promoted.statusCode).toBe(200);
+    expect(json(promoted)).toMatchObject({ id: member.user.id, role: 'admin' });
+    expect((await patchRole(admin, member.user.id, 'member')).statusCode).toBe(200);
+    const last = await patchRole(admin, admin.user.id, 'member');
+    expect(last.statusCode).toBe(400);
+    expect(json(last)).toEqual({ role: ['The company must keep at least one admin.'] });
+    expect((await patchRole(admin, member.user.id, 'owner')).statusCode).toBe(400);
+    expect((await patchRole(member, admin.user.id, 'member')).statusCode).toBe(403);
+  });
+
+  it('lets an admin remove someone: their tokens stop working at once', async () => {
+    const admin = await registerCompany(ctx.app);
+    const member = await addMember(ctx.app, admin);
+    expect((await remove(member, admin.user.id)).statusCode).toBe(403);
+    expect((await remove(admin, admin.user.id)).statusCode).toBe(400);
+    expect((await remove(admin, member.user.id)).statusCode).toBe(204);
+    const profile = await ctx.app.inject({ url: '/api/auth/profile/', headers: bearer(member.access) });
+    expect(profile.statusCode).toBe(401);
+    expect((await post('/api/auth/token/refresh/', { refresh: member.refresh })).statusCode).toBe(401);
+    expect((await post('/api/auth/login/', { username: member.user.username, password: PASSWORD })).statusCode).toBe(
+      401,
+    );
+    const users = json<{ count: number }>(
+      await ctx.app.inject({ url: '/api/auth/company-users/', headers: bearer(admin.access) }),
+    );
+    expect(users.count).toBe(1);
+    expect((await remove(admin, member.user.id)).statusCode).toBe(404);
+  });
+
+  it('cannot reach another company’s people', async () => {
+    const admin = await registerCompany(ctx.app);
+    const stranger = await registerCompany(ctx.app);
+    expect((await remove(admin, stranger.user.id)).statusCode).toBe(404);
+    expect((await patchRole(admin, stranger.user.id, 'member')).statusCode).toBe(404);
+    const still = await ctx.app.inject({ url: '/api/auth/profile/', headers: bearer(stranger.access) });
+    expect(json(still)).toMatchObject({ role: 'admin' });
+  });
+});

@@ -246,3 +246,32 @@ export async function acceptInvitation(tx: Tx, companyId: number, id: number, us
     .returning({ id: invitations.id });
   return rows.length > 0;
 }
+
+export async function countActiveAdmins(tx: Tx, companyId: number): Promise<number> {
+  const [row] = await tx
+    .select({ n: count() })
+    .from(users)
+    .where(and(eq(users.companyId, companyId), eq(users.isActive, true), eq(users.role, 'admin')));
+  return row?.n ?? 0;
+}
+
+export async function setRole(tx: Tx, companyId: number, userId: number, role: UserRole): Promise<void> {
+  await tx
+    .update(users)
+    .set({ role, updatedAt: sql`now()` })
+    .where(and(eq(users.companyId, companyId), eq(users.id, userId)));
+}
+
+/** Removal keeps the row (tasks and history still name the person) but ends every way in. */
+export async function deactivateUser(tx: Tx, companyId: number, userId: number): Promise<void> {
+  await tx
+    .update(users)
+    .set({ isActive: false, updatedAt: sql`now()` })
+    .where(and(eq(users.companyId, companyId), eq(users.id, userId)));
+  await tx
+    .update(refreshTokens)
+    .set({ revokedAt: sql`now()` })
+    .where(
+      and(eq(refreshTokens.companyId, companyId), eq(refreshTokens.userId, userId), isNull(refreshTokens.revokedAt)),
+    );
+}

@@ -175,4 +175,34 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = 
       return reply.code(204).send(null);
     },
   );
+
+  app.patch(
+    '/api/auth/company-users/:id/',
+    {
+      schema: {
+        tags,
+        summary: 'Change a colleague’s role (admins only)',
+        params: IdParams,
+        body: s.RoleBody,
+        response: { 200: Type.Ref(s.User), ...errorResponses(400, 401, 403, 404) },
+      },
+    },
+    async (request) => service.changeRole(authOf(request), request.params.id, request.body.role),
+  );
+
+  app.delete(
+    '/api/auth/company-users/:id/',
+    {
+      schema: {
+        tags,
+        summary: 'Remove someone from the company (admins only): their sessions and live connections end',
+        params: IdParams,
+        response: { 204: Type.Null(), ...errorResponses(400, 401, 403, 404) },
+      },
+    },
+    async (request, reply) => {
+      await service.removeUser(authOf(request), request.params.id);
+      return reply.code(204).send(null);
+    },
+  );
 };

@@ -102,3 +102,6 @@ export const CreatedInvitation = Type.Object(
 );
 
 export const InvitationPage = Page(Type.Ref(Invitation), 'InvitationPage');
+
+export const RoleBody = Type.Object({ role: Role }, { additionalProperties: false });
+export type RoleBody = Static<typeof RoleBody>;

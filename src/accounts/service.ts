@@ -63,10 +63,16 @@ export interface TokenPair {
   refresh: string;
 }
 
+/** What the rest of the service hears about accounts, after the change has committed. */
+export interface AccountEvents {
+  userRemoved(companyId: number, userId: number): Promise<void>;
+}
+
 export class AccountsService {
   constructor(
     private readonly db: Database,
     private readonly tokens: TokenService,
+    private readonly events: AccountEvents = { userRemoved: async () => {} },
   ) {}
 
   private async issueTokens(tx: Tx, auth: Auth, familyId: string = randomUUID()): Promise<TokenPair> {
@@ -272,5 +278,31 @@ export class AccountsService {
       await requireAdmin(tx, auth);
       if (!(await q.deletePendingInvitation(tx, auth.companyId, id))) throw notFound();
     });
+  }
+
+  /** An admin changes a colleague's role; the company always keeps at least one admin. */
+  changeRole(auth: Auth, userId: number, role: 'admin' | 'member'): Promise<User> {
+    return this.db.tenant(auth.companyId, async (tx) => {
+      await requireAdmin(tx, auth);
+      const target = await q.findUser(tx, auth.companyId, userId);
+      if (target === undefined || !target.isActive) throw notFound();
+      if (target.role === 'admin' && role !== 'admin' && (await q.countActiveAdmins(tx, auth.companyId)) <= 1) {
+        throw invalid({ role: ['The company must keep at least one admin.'] });
+      }
+      await q.setRole(tx, auth.companyId, userId, role);
+      return toUser({ ...target, role });
+    });
+  }
+
+  /** An admin removes someone from the company: their sessions end and their sockets close at once. */
+  async removeUser(auth: Auth, userId: number): Promise<void> {
+    await this.db.tenant(auth.companyId, async (tx) => {
+      await requireAdmin(tx, auth);
+      const target = await q.findUser(tx, auth.companyId, userId);
+      if (target === undefined || !target.isActive) throw notFound();
+      if (target.id === auth.userId) throw invalid({ non_field_errors: ['You cannot remove yourself.'] });
+      await q.deactivateUser(tx, auth.companyId, userId);
+    });
+    await this.events.userRemoved(auth.companyId, userId);
   }
 }
