@@ -11,10 +11,13 @@ export interface Auth {
 
 export type TokenType = 'access' | 'refresh';
 
-export interface RefreshClaims extends Auth {
+export interface AccessClaims extends Auth {
+  expiresAt: Date;
+}
+
+export interface RefreshClaims extends AccessClaims {
   familyId: string;
   jti: string;
-  expiresAt: Date;
 }
 
 /** SimpleJWT's answer for any token that does not verify; clients look for its code. */
@@ -70,9 +73,9 @@ export class TokenService {
   }
 
   /** Verifies signature, expiry and type; throws the 401 a client of SimpleJWT expects. */
-  async verify(token: string, type: 'access'): Promise<Auth>;
+  async verify(token: string, type: 'access'): Promise<AccessClaims>;
   async verify(token: string, type: 'refresh'): Promise<RefreshClaims>;
-  async verify(token: string, type: TokenType): Promise<Auth | RefreshClaims> {
+  async verify(token: string, type: TokenType): Promise<AccessClaims | RefreshClaims> {
     let payload: Record<string, unknown>;
     try {
       ({ payload } = await jwtVerify(token, this.key, { algorithms: ['HS256'] }));
@@ -84,12 +87,15 @@ export class TokenService {
     const userId = payload.user_id;
     const companyId = payload.company_id;
     if (!Number.isSafeInteger(userId) || !Number.isSafeInteger(companyId)) throw tokenNotValid();
-    const auth = { userId: userId as number, companyId: companyId as number };
-    if (type === 'access') return auth;
-    if (typeof payload.family_id !== 'string' || typeof payload.jti !== 'string' || typeof payload.exp !== 'number') {
-      throw tokenNotValid();
-    }
-    return { ...auth, familyId: payload.family_id, jti: payload.jti, expiresAt: new Date(payload.exp * 1000) };
+    if (typeof payload.exp !== 'number') throw tokenNotValid();
+    const claims = {
+      userId: userId as number,
+      companyId: companyId as number,
+      expiresAt: new Date(payload.exp * 1000),
+    };
+    if (type === 'access') return claims;
+    if (typeof payload.family_id !== 'string' || typeof payload.jti !== 'string') throw tokenNotValid();
+    return { ...claims, familyId: payload.family_id, jti: payload.jti };
   }
 }
 

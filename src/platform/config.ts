@@ -23,6 +23,8 @@ export interface Config {
   authRateLimit: number;
   trustProxy: boolean;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** How often WebSocket clients are pinged; one that misses a ping is dropped at the next. */
+  wsPingIntervalMs: number;
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
 }
@@ -121,6 +123,7 @@ export function loadConfig(env: Env = process.env): Config {
     authRateLimit: integer(env, 'AUTH_RATE_LIMIT', 20, 1, 1_000_000),
     trustProxy: boolean(env, 'TRUST_PROXY', false),
     logLevel: logLevel as Config['logLevel'],
+    wsPingIntervalMs: integer(env, 'WS_PING_INTERVAL_SECONDS', 30, 1, 3600) * 1000,
     accessTokenTtlSeconds: 15 * 60,
     refreshTokenTtlSeconds: 7 * 24 * 60 * 60,
   };
