@@ -13,6 +13,7 @@ import type { Database } from './platform/db/index.ts';
 import { HttpError, registerErrorHandling } from './platform/errors.ts';
 import { operationsRoutes } from './platform/operations.ts';
 import { openRedis } from './platform/redis.ts';
+import { externalFeed } from './tasks/external.ts';
 import { tasksRoutes } from './tasks/routes.ts';
 import { TasksService } from './tasks/service.ts';
 
@@ -127,7 +128,7 @@ export async function buildApp({ config, db }: AppDeps): Promise<FastifyInstance
       service: new AccountsService(db, tokens),
       authRateLimit: { max: config.authRateLimit, timeWindow: 60_000 },
     });
-    await api.register(tasksRoutes, { service: new TasksService(db) });
+    await api.register(tasksRoutes, { service: new TasksService(db, externalFeed(config, redis)) });
   });
 
   return app;

@@ -29,7 +29,9 @@ const IfMatchHeaders = Type.Object({
 });
 
 export const tasksRoutes: FastifyPluginAsyncTypebox<TasksRoutesOptions> = async (app, { service }) => {
-  for (const schema of [s.Task, s.TaskPage, s.Statistics, s.HistoryEntry, s.HistoryPage]) app.addSchema(schema);
+  for (const schema of [s.Task, s.TaskPage, s.Statistics, s.HistoryEntry, s.HistoryPage, s.ExternalTasksAnswer]) {
+    app.addSchema(schema);
+  }
   const taskRef = Type.Ref(s.Task);
   // django-filter skips a filter sent empty (`?status=` from an "all" choice); so do these lists.
   app.addHook('preValidation', async (request) => {
@@ -104,6 +106,19 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<TasksRoutesOptions> = async 
       },
     },
     async (request) => service.statistics(authOf(request)),
+  );
+
+  app.get(
+    '/api/tasks/external-tasks/',
+    {
+      schema: {
+        tags,
+        summary: 'A page of the company’s tasks, then the external feed’s; a failing feed leaves only the local ones',
+        querystring: s.TaskListQuery,
+        response: { 200: Type.Ref(s.ExternalTasksAnswer), ...errorResponses(400, 401, 404) },
+      },
+    },
+    async (request) => service.external(authOf(request), request.query, pageRequest(request.query)),
   );
 
   app.get(

@@ -175,3 +175,4 @@ export const ExternalTasksAnswer = Type.Object(
   },
   { $id: 'ExternalTasks', title: 'ExternalTasks' },
 );
+export type ExternalTasksAnswer = Static<typeof ExternalTasksAnswer>;

@@ -7,8 +7,10 @@ import type { Database, Tx } from '../platform/db/index.ts';
 import type { TaskHistoryAction } from '../platform/db/schema.ts';
 import { type FieldErrors, HttpError, invalid, notFound } from '../platform/errors.ts';
 import type { PageRequest } from '../platform/pagination.ts';
+import type { ExternalFeed } from './external.ts';
 import * as q from './queries.ts';
 import {
+  type ExternalTasksAnswer,
   type HistoryEntry,
   INVALID_INSTANT,
   type OrderKey,
@@ -144,7 +146,10 @@ export interface CreateResult {
 }
 
 export class TasksService {
-  constructor(private readonly db: Database) {}
+  constructor(
+    private readonly db: Database,
+    private readonly feed: ExternalFeed,
+  ) {}
 
   /** The client's fields in the table's terms, checked: dates exist, the assignee is an active colleague. */
   private async values(tx: Tx, companyId: number, body: TaskPatch): Promise<Partial<q.TaskValues>> {
@@ -303,6 +308,21 @@ export class TasksService {
         })),
       };
     });
+  }
+
+  /**
+   * A page of the list (its filters and ordering apply) followed by the external feed's items. The
+   * feed is fetched while the database works; it is the same for everyone, so starting it before
+   * the caller is checked reveals nothing. A failed feed is an error message, never a failed answer.
+   */
+  async external(auth: Auth, query: TaskListQuery, page: PageRequest): Promise<ExternalTasksAnswer> {
+    const [local, feed] = await Promise.all([this.list(auth, query, page), this.feed.load()]);
+    return {
+      results: [...local.tasks.map((task) => ({ ...task, source: 'local' as const })), ...feed.items],
+      local_count: local.tasks.length,
+      external_count: feed.items.length,
+      external_error: feed.error,
+    };
   }
 
   statistics(auth: Auth): Promise<Statistics> {
