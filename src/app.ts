@@ -8,11 +8,15 @@ import Fastify, { type FastifyInstance } from 'fastify';
 import { accountsRoutes } from './accounts/routes.ts';
 import { AccountsService } from './accounts/service.ts';
 import { registerAuthentication, TokenService } from './platform/auth.ts';
+import { type Bus, InProcessBus, RedisBus } from './platform/bus.ts';
 import type { AppConfig } from './platform/config.ts';
 import type { Database } from './platform/db/index.ts';
 import { HttpError, registerErrorHandling } from './platform/errors.ts';
 import { operationsRoutes } from './platform/operations.ts';
 import { openRedis } from './platform/redis.ts';
+import { Hub } from './realtime/hub.ts';
+import { realtimeRoutes } from './realtime/routes.ts';
+import { RealtimeService } from './realtime/service.ts';
 import { externalFeed } from './tasks/external.ts';
 import { tasksRoutes } from './tasks/routes.ts';
 import { TasksService } from './tasks/service.ts';
@@ -121,14 +125,21 @@ export async function buildApp({ config, db }: AppDeps): Promise<FastifyInstance
   app.get('/api/schema/', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
 
   await app.register(operationsRoutes, { db, redis });
+
+  // Live updates: this process's sockets, fed by a bus that spans every process when Redis is there.
+  const bus: Bus = redis === undefined ? new InProcessBus() : new RedisBus(redis, app.log);
+  app.addHook('onClose', () => bus.close());
+  const hub = new Hub();
+  const realtime = new RealtimeService(db, bus, hub, app.log);
+  await app.register(realtimeRoutes, { tokens, hub, realtime, pingIntervalMs: config.wsPingIntervalMs });
   // Everything under this context is authenticated unless a route says it is public.
   await app.register(async (api) => {
     registerAuthentication(api, tokens);
     await api.register(accountsRoutes, {
-      service: new AccountsService(db, tokens),
+      service: new AccountsService(db, tokens, realtime),
       authRateLimit: { max: config.authRateLimit, timeWindow: 60_000 },
     });
-    await api.register(tasksRoutes, { service: new TasksService(db, externalFeed(config, redis)) });
+    await api.register(tasksRoutes, { service: new TasksService(db, externalFeed(config, redis), realtime) });
   });
 
   return app;

@@ -7,6 +7,7 @@ import type { Database, Tx } from '../platform/db/index.ts';
 import type { TaskHistoryAction } from '../platform/db/schema.ts';
 import { type FieldErrors, HttpError, invalid, notFound } from '../platform/errors.ts';
 import type { PageRequest } from '../platform/pagination.ts';
+import type { TaskEvents } from '../realtime/service.ts';
 import type { ExternalFeed } from './external.ts';
 import * as q from './queries.ts';
 import {
@@ -149,6 +150,7 @@ export class TasksService {
   constructor(
     private readonly db: Database,
     private readonly feed: ExternalFeed,
+    private readonly events: TaskEvents,
   ) {}
 
   /** The client's fields in the table's terms, checked: dates exist, the assignee is an active colleague. */
@@ -223,8 +225,8 @@ export class TasksService {
    * commit finds the stored answer, a concurrent duplicate waits for the first and then finds it,
    * and a failed first attempt leaves no trace, so the retry runs afresh.
    */
-  create(auth: Auth, body: TaskBody, idempotencyKey?: string): Promise<CreateResult> {
-    return this.db.tenant(auth.companyId, async (tx) => {
+  async create(auth: Auth, body: TaskBody, idempotencyKey?: string): Promise<CreateResult> {
+    const result = await this.db.tenant(auth.companyId, async (tx): Promise<CreateResult> => {
       const actor = await requireActor(tx, auth);
       if (
         idempotencyKey !== undefined &&
@@ -254,11 +256,14 @@ export class TasksService {
       }
       return { task, replayed: false };
     });
+    // Published only once the transaction has committed; a replay changed nothing.
+    if (!result.replayed) await this.events.taskChanged(auth.companyId, 'task_created', result.task);
+    return result;
   }
 
   /** PUT and PATCH alike: only the fields given change (DRF's PUT keeps omitted optional fields too). */
-  update(auth: Auth, id: number, body: TaskPatch, ifMatch?: string): Promise<Task> {
-    return this.db.tenant(auth.companyId, async (tx) => {
+  async update(auth: Auth, id: number, body: TaskPatch, ifMatch?: string): Promise<Task> {
+    const { after, changed } = await this.db.tenant(auth.companyId, async (tx) => {
       const actor = await requireActor(tx, auth);
       const current = await q.findTask(tx, auth.companyId, id, { forUpdate: true });
       if (current === undefined) throw notFound();
@@ -270,21 +275,24 @@ export class TasksService {
         ...completedAtFor(values.status, current.status),
       });
       const after = toTask(row);
-      if (Object.keys(changesBetween(before, after)).length > 0) {
-        await this.record(tx, actor, id, 'updated', before, after);
-      }
-      return after;
+      const changed = Object.keys(changesBetween(before, after)).length > 0;
+      if (changed) await this.record(tx, actor, id, 'updated', before, after);
+      return { after, changed };
     });
+    if (changed) await this.events.taskChanged(auth.companyId, 'task_updated', after);
+    return after;
   }
 
-  delete(auth: Auth, id: number): Promise<void> {
-    return this.db.tenant(auth.companyId, async (tx) => {
+  async delete(auth: Auth, id: number): Promise<void> {
+    const deleted = await this.db.tenant(auth.companyId, async (tx) => {
       const actor = await requireActor(tx, auth);
       const current = await q.findTask(tx, auth.companyId, id, { forUpdate: true });
       if (current === undefined) throw notFound();
       await q.deleteTask(tx, auth.companyId, id);
       await this.record(tx, actor, id, 'deleted', toTask(current), null);
+      return toTask(current);
     });
+    await this.events.taskChanged(auth.companyId, 'task_deleted', deleted);
   }
 
   /** A live task's history is anyone's in the company; a deleted one's, its admins' only. */

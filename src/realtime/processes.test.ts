@@ -1,0 +1,75 @@
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServerDatabase } from '../../test/databases.ts';
+import { PASSWORD, TEST_DB, unique } from '../../test/helpers.ts';
+import { freePort, type ServerProcess, startServer, waitForHealthy } from '../../test/process.ts';
+import { TestSocket } from '../../test/ws.ts';
+
+/** Two API processes on one PostgreSQL and one Redis, as in production. */
+describe.runIf(TEST_DB === 'postgres')('events across processes', () => {
+  const servers: ServerProcess[] = [];
+  let drop = async () => {};
+
+  beforeAll(async () => {
+    const database = await createServerDatabase();
+    drop = database.drop;
+    for (let i = 0; i < 2; i++) {
+      servers.push(
+        startServer({
+          PORT: String(await freePort()),
+          DATA_DIR: mkdtempSync(path.join(tmpdir(), 'tasks-proc-')),
+          DATABASE_URL: database.url,
+          REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
+          JWT_SECRET: 'processes-test-secret-0123456789-0123456789',
+          LOG_LEVEL: 'warn',
+        }),
+      );
+    }
+    await Promise.all(servers.map((s) => waitForHealthy(s)));
+  });
+  afterAll(async () => {
+    for (const server of servers) server.child.kill('SIGTERM');
+    await Promise.all(servers.map((s) => s.exited));
+    await drop();
+  });
+
+  const post = async (server: ServerProcess, url: string, body: unknown, token?: string) => {
+    const response = await fetch(`${server.url}${url}`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify(body),
+    });
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  };
+
+  it('delivers a write made through one process to a socket on the other, and to no other company', async () => {
+    const [one, two] = servers as [ServerProcess, ServerProcess];
+    const register = async () => {
+      const username = unique('p');
+      const answer = await post(one, '/api/auth/register/', {
+        username,
+        email: `${username}@example.com`,
+        password: PASSWORD,
+        password_confirm: PASSWORD,
+        company_name: unique('Proc Co '),
+      });
+      return answer.body.access as string;
+    };
+    const [mine, theirs] = [await register(), await register()];
+    const wsUrl = (s: ServerProcess) => `${s.url.replace('http', 'ws')}/ws/tasks/`;
+    const onOne = await TestSocket.open(wsUrl(one), { token: mine });
+    const onTwo = await TestSocket.open(wsUrl(two), { token: mine });
+    const stranger = await TestSocket.open(wsUrl(one), { token: theirs });
+    await Promise.all([onOne, onTwo, stranger].map((s) => s.ofType('connection_established')));
+
+    const created = await post(two, '/api/tasks/', { title: 'Across processes' }, mine);
+    expect(created.status).toBe(201);
+    expect(await onOne.ofType('task_created')).toEqual({ type: 'task_created', task: created.body });
+    expect(await onTwo.ofType('task_created')).toEqual({ type: 'task_created', task: created.body });
+    await new Promise((r) => setTimeout(r, 500));
+    expect(stranger.messages.map((m) => m.type)).toEqual(['connection_established']);
+    for (const s of [onOne, onTwo, stranger]) s.close();
+  });
+});

@@ -1,0 +1,62 @@
+import type { FastifyBaseLogger } from 'fastify';
+import { requireActor } from '../accounts/service.ts';
+import type { Auth } from '../platform/auth.ts';
+import type { Bus } from '../platform/bus.ts';
+import type { Database } from '../platform/db/index.ts';
+import type { Hub } from './hub.ts';
+
+export type TaskEventType = 'task_created' | 'task_updated' | 'task_deleted';
+
+/** What writers call once their transaction has committed. */
+export interface TaskEvents {
+  taskChanged(companyId: number, type: TaskEventType, task: { id: number } & Record<string, unknown>): Promise<void>;
+}
+
+/** Close code for a socket whose user may no longer see the company's events. */
+export const CLOSE_REMOVED = 4403;
+
+/*
+ * Bus messages: "t <companyId> <event JSON>" for task events (serialized once, by the writer) and
+ * "u <companyId> <userId>" for a user who must be disconnected everywhere.
+ */
+const TASK = 't';
+const USER_REMOVED = 'u';
+
+export class RealtimeService implements TaskEvents {
+  constructor(
+    private readonly db: Database,
+    private readonly bus: Bus,
+    private readonly hub: Hub,
+    private readonly log: Pick<FastifyBaseLogger, 'warn'>,
+  ) {
+    bus.subscribe((message) => this.deliver(message));
+  }
+
+  /** The caller, if they may watch their company: with the name the welcome message shows. */
+  authorize(auth: Auth): Promise<{ companyName: string }> {
+    return this.db.tenant(auth.companyId, async (tx) => ({ companyName: (await requireActor(tx, auth)).companyName }));
+  }
+
+  async taskChanged(companyId: number, type: TaskEventType, task: { id: number } & Record<string, unknown>) {
+    await this.bus.publish(`${TASK} ${companyId} ${JSON.stringify({ type, task })}`);
+  }
+
+  async userRemoved(companyId: number, userId: number) {
+    await this.bus.publish(`${USER_REMOVED} ${companyId} ${userId}`);
+  }
+
+  private deliver(message: string): void {
+    const first = message.indexOf(' ');
+    const second = message.indexOf(' ', first + 1);
+    const kind = message.slice(0, first);
+    const companyId = Number(message.slice(first + 1, second));
+    const rest = message.slice(second + 1);
+    if (!Number.isSafeInteger(companyId) || second < 0) {
+      this.log.warn({ message: message.slice(0, 100) }, 'malformed bus message');
+      return;
+    }
+    if (kind === TASK) this.hub.send(companyId, rest);
+    else if (kind === USER_REMOVED)
+      this.hub.disconnectUser(companyId, Number(rest), CLOSE_REMOVED, 'Removed from the company');
+  }
+}
