@@ -158,10 +158,10 @@ describe('task events', () => {
 
   const request = (session: Session, method: 'POST' | 'PATCH' | 'DELETE' | 'PUT', path: string, payload?: object) =>
     ctx.app.inject({ method, url: path, headers: bearer(session.access), payload });
-  const sockets = async (...sessions: Session[]) => {
+  const sockets = async <T extends Session[]>(...sessions: T): Promise<{ [K in keyof T]: TestSocket }> => {
     const opened = await Promise.all(sessions.map((s) => TestSocket.open(url, { token: s.access })));
     await Promise.all(opened.map((s) => s.ofType('connection_established')));
-    return opened;
+    return opened as { [K in keyof T]: TestSocket };
   };
 
   it('reaches every socket of the company, and none of another', async () => {
@@ -170,30 +170,30 @@ describe('task events', () => {
     expect(created.statusCode).toBe(201);
     const task = json<{ id: number; updated_at: string }>(created);
     for (const socket of [sa, sa2]) {
-      expect(await socket?.ofType('task_created')).toEqual({ type: 'task_created', task: json(created) });
+      expect(await socket.ofType('task_created')).toEqual({ type: 'task_created', task: json(created) });
     }
     const updated = await request(a2, 'PATCH', `/api/tasks/${task.id}/`, { status: 'done' });
     for (const socket of [sa, sa2]) {
-      const event = await socket?.ofType('task_updated');
+      const event = await socket.ofType('task_updated');
       expect(event).toEqual({ type: 'task_updated', task: json(updated) });
-      expect((event?.task as { updated_at: string }).updated_at).toBe(json<{ updated_at: string }>(updated).updated_at);
+      expect((event.task as { updated_at: string }).updated_at).toBe(json<{ updated_at: string }>(updated).updated_at);
     }
     expect((await request(a, 'DELETE', `/api/tasks/${task.id}/`)).statusCode).toBe(204);
     for (const socket of [sa, sa2]) {
-      expect(await socket?.ofType('task_deleted')).toMatchObject({ type: 'task_deleted', task: { id: task.id } });
+      expect(await socket.ofType('task_deleted')).toMatchObject({ type: 'task_deleted', task: { id: task.id } });
     }
     await new Promise((r) => setTimeout(r, QUIET_MS));
     for (const socket of [sb, sb2]) {
-      expect(socket?.messages.map((m) => m.type)).toEqual(['connection_established']);
+      expect(socket.messages.map((m) => m.type)).toEqual(['connection_established']);
     }
-    for (const socket of [sa, sa2, sb, sb2]) socket?.close();
+    for (const socket of [sa, sa2, sb, sb2]) socket.close();
   });
 
   it('publishes nothing for a write that was refused or rolled back', async () => {
     const [sa] = await sockets(a);
     const created = json<{ id: number }>(await request(a, 'POST', '/api/tasks/', { title: 'Quiet' }));
-    await sa?.ofType('task_created');
-    const before = sa?.messages.length ?? 0;
+    await sa.ofType('task_created');
+    const before = sa.messages.length ?? 0;
     // refused inside the transaction: the task row was locked and read, then nothing committed
     const stale = await ctx.app.inject({
       method: 'PATCH',
@@ -205,21 +205,21 @@ describe('task events', () => {
     expect((await request(a, 'PATCH', `/api/tasks/${created.id}/`, { assigned_to: b.user.id })).statusCode).toBe(400);
     expect((await request(a, 'POST', '/api/tasks/', { title: '' })).statusCode).toBe(400);
     await new Promise((r) => setTimeout(r, QUIET_MS));
-    expect(sa?.messages.length).toBe(before);
-    sa?.close();
+    expect(sa.messages.length).toBe(before);
+    sa.close();
   });
 
   it('disconnects a user removed from the company at once', async () => {
     const member = await addMember(ctx.app, a);
     const [socket] = await sockets(member);
     expect((await request(a, 'DELETE', `/api/auth/company-users/${member.user.id}/`)).statusCode).toBe(204);
-    expect((await socket?.waitClosed())?.code).toBe(4403);
+    expect((await socket.waitClosed())?.code).toBe(4403);
   });
 
   it('drops a stalled client while a healthy one keeps receiving', async () => {
     const [healthy, stalled] = await sockets(a, a);
     // the stalled client stops reading: the server's send buffer for it grows
-    const raw = (stalled as TestSocket).socket as unknown as { _socket: { pause(): void; resume(): void } };
+    const raw = stalled.socket as unknown as { _socket: { pause(): void; resume(): void } };
     raw._socket.pause();
     // 30 kB an event: well past what loopback's socket buffers absorb before the server's queue grows
     const description = '€'.repeat(10_000);
@@ -227,13 +227,10 @@ describe('task events', () => {
     for (let i = 0; i < count; i++) {
       expect((await request(a, 'POST', '/api/tasks/', { title: `Bulk ${i}`, description })).statusCode).toBe(201);
     }
-    await healthy?.next(
-      () => (healthy?.messages.filter((m) => m.type === 'task_created').length ?? 0) >= count,
-      20_000,
-    );
+    await healthy.next(() => (healthy.messages.filter((m) => m.type === 'task_created').length ?? 0) >= count, 20_000);
     raw._socket.resume();
-    expect([1013, 1006]).toContain((await stalled?.waitClosed(15_000))?.code);
-    expect(healthy?.closed).toBeUndefined();
-    healthy?.close();
+    expect([1013, 1006]).toContain((await stalled.waitClosed(15_000))?.code);
+    expect(healthy.closed).toBeUndefined();
+    healthy.close();
   });
 });

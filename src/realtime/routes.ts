@@ -45,7 +45,9 @@ export const realtimeRoutes: FastifyPluginAsync<RealtimeRoutesOptions> = async (
     options: { maxPayload: MAX_FRAME_BYTES },
     // Clients reconnect elsewhere on 1001 (going away) during a rolling restart.
     preClose(done) {
-      hub.forEach((socket) => socket.close(CLOSE_GOING_AWAY, 'Server shutting down'));
+      hub.forEach((socket) => {
+        socket.close(CLOSE_GOING_AWAY, 'Server shutting down');
+      });
       done();
     },
   });
