@@ -1,0 +1,78 @@
+/**
+ * The plans and timings of the SQL behind each task endpoint, on PostgreSQL with 100,000 tasks in
+ * the caller's company among 1,000 companies: the real query functions run with auto_explain
+ * reporting every statement's EXPLAIN ANALYZE back to this client.
+ * Usage: npx tsx bench/tasks-explain.ts
+ */
+import type pg from 'pg';
+import { seedAccounts } from '../src/accounts/seed.ts';
+import { openPostgres } from '../src/platform/db/index.ts';
+import * as q from '../src/tasks/queries.ts';
+import { seedTasks } from '../src/tasks/seed.ts';
+import { createServerDatabase } from '../test/databases.ts';
+
+const created = await createServerDatabase({ empty: true });
+const db = openPostgres({ url: created.url, poolSize: 1 });
+try {
+  await db.migrate();
+  const companies = await seedAccounts(db, { companies: 1000, usersPerCompany: 5 });
+  const [first, ...others] = companies.map((c) => c.id) as [number, ...number[]];
+  await seedTasks(db, { companyIds: [first], tasksPerCompany: 100_000 });
+  await seedTasks(db, { companyIds: others, tasksPerCompany: 100 });
+  const pool = db.client as pg.Pool;
+  // As the owner: the application's roles may not vacuum. Autovacuum would get there by itself.
+  await pool.query('vacuum analyze');
+  const client = await pool.connect();
+  await client.query(
+    "load 'auto_explain'; set auto_explain.log_min_duration = 0; set auto_explain.log_analyze = on; set auto_explain.log_buffers = on; set auto_explain.log_level = notice; set client_min_messages = notice",
+  );
+  const plans: string[] = [];
+  client.on('notice', (notice) => {
+    if (notice.message?.includes('Query Text') && !notice.message.includes('set_config')) plans.push(notice.message);
+  });
+  client.release();
+
+  const page = { limit: 20, offset: 0 };
+  const cases: Array<[string, (tx: Parameters<Parameters<typeof db.tenant>[1]>[0]) => Promise<unknown>]> = [
+    ['list: count', (tx) => q.countTasks(tx, first, {})],
+    ['list: page of 20, -created_at', (tx) => q.listTasks(tx, first, {}, undefined, page.limit, page.offset)],
+    ['list: status=done count', (tx) => q.countTasks(tx, first, { status: 'done' })],
+    ['list: status=done page', (tx) => q.listTasks(tx, first, { status: 'done' }, undefined, 20, 0)],
+    [
+      'list: ordering=-priority page',
+      (tx) => q.listTasks(tx, first, {}, [{ key: 'priority', descending: true }], 20, 0),
+    ],
+    ['list: search count', (tx) => q.countTasks(tx, first, { search: 'review invoices' })],
+    ['list: search page (ranked)', (tx) => q.listTasks(tx, first, { search: 'review invoices' }, undefined, 20, 0)],
+    ['get one', (tx) => q.findTask(tx, first, 50_000)],
+    ['statistics: summary', (tx) => q.taskSummary(tx, first)],
+    ['statistics: by assignee', (tx) => q.tasksByAssignee(tx, first)],
+    ['statistics: per day', (tx) => q.tasksCreatedPerDay(tx, first)],
+  ];
+  // warm the cache, as a running server would have it
+  for (const [, run] of cases) await db.tenant(first, run);
+  for (const [label, run] of cases) {
+    plans.length = 0;
+    const started = performance.now();
+    await db.tenant(first, run);
+    console.log(`\n=== ${label}: ${(performance.now() - started).toFixed(1)} ms in the client`);
+    for (const plan of plans) console.log(plan);
+  }
+  // Without the instrumentation, which costs more than the work on the whole-company scans.
+  const quiet = await pool.connect();
+  await quiet.query('set auto_explain.log_min_duration = -1');
+  quiet.release();
+  console.log('\n=== median of 9 runs, no EXPLAIN');
+  for (const [label, run] of cases) {
+    const times: number[] = [];
+    for (let i = 0; i < 9; i++) {
+      const started = performance.now();
+      await db.tenant(first, run);
+      times.push(performance.now() - started);
+    }
+    console.log(`  ${label.padEnd(32)} ${(times.sort((a, b) => a - b)[4] ?? 0).toFixed(1)} ms`);
+  }
+} finally {
+  await db.close();
+  await created.drop();
+}

@@ -1,0 +1,1 @@
+CREATE INDEX "tasks_statistics_idx" ON "tasks" USING btree ("company_id","status","priority","assigned_to","due_date","created_at","completed_at");
