@@ -9,6 +9,7 @@ import {
   type Session,
   type TestContext,
 } from '../../test/helpers.ts';
+import { queryRows } from '../platform/db/index.ts';
 import type { Statistics, Task } from './schemas.ts';
 
 let ctx: TestContext;
@@ -153,6 +154,16 @@ describe('list', () => {
     expect(await titles('search=%22running%20fast%22')).toEqual(['Bravo']);
     expect(await titles('search=runner&ordering=-created_at')).toEqual(['Bravo', 'Alpha runner']);
     expect(await titles('search=%20%20')).toHaveLength(4);
+  });
+
+  it('lets searches use the GIN index under row-level security (the match operator is leakproof)', async () => {
+    const [row] = await ctx.db.unsafeSystem((tx) =>
+      queryRows<{ leakproof: boolean }>(
+        tx,
+        sql`select proleakproof as leakproof from pg_proc where oid = 'ts_match_vq(tsvector, tsquery)'::regprocedure`,
+      ),
+    );
+    expect(row?.leakproof).toBe(true);
   });
 
   it('treats injection text and pattern characters in search as plain words', async () => {
