@@ -72,8 +72,9 @@ describe(`management CLI (${TEST_DB})`, () => {
 
     const seeded = await cli('seed');
     expect(seeded.code).toBe(0);
-    expect(seeded.out).toContain('Seeded 3 companies');
-    expect((await cli('seed')).code).toBe(0);
+    expect(seeded.out).toContain('Seeded 3 companies with 5 users each and 150 new tasks');
+    // a second run adds nothing: every company has its users and tasks already
+    expect((await cli('seed')).out).toContain('and 0 new tasks');
 
     // what the CLI wrote is usable through the API
     const db = await openDatabase({ databaseUrl: env.DATABASE_URL, dataDir: env.DATA_DIR as string });
@@ -96,6 +97,11 @@ describe(`management CLI (${TEST_DB})`, () => {
         headers: { authorization: `Bearer ${json<{ access: string }>(member).access}` },
       });
       expect(json(users)).toMatchObject({ count: 5 });
+      const tasks = await app.inject({
+        url: '/api/tasks/',
+        headers: { authorization: `Bearer ${json<{ access: string }>(member).access}` },
+      });
+      expect(json(tasks)).toMatchObject({ count: 50 });
       // seeding again added nothing
       expect((await seedAccounts(db, { usersPerCompany: 5 })).map((c) => c.name)).toEqual([
         'Acme Corp',

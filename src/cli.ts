@@ -9,6 +9,7 @@ import { ConfigError, loadConfig, resolveJwtSecret } from './platform/config.ts'
 import { type Database, openDatabase } from './platform/db/index.ts';
 import { DataDirLockedError } from './platform/db/lock.ts';
 import { HttpError } from './platform/errors.ts';
+import { seedTasks } from './tasks/seed.ts';
 
 const USAGE = `Usage: npm run cli -- <command> [flags]
 
@@ -17,9 +18,11 @@ Commands:
   createadmin --company NAME --username NAME --email ADDRESS --password PASSWORD
               [--first-name NAME] [--last-name NAME]
                                 create a company and its admin user
-  seed [--companies N] [--users N]
+  seed [--companies N] [--users N] [--tasks N] [--heavy N]
                                 sample data: three companies (or N generated ones), each with an admin
-                                and --users - 1 members (default 5 users), password "${SEED_PASSWORD}"
+                                and --users - 1 members (default 5 users), password "${SEED_PASSWORD}",
+                                and --tasks tasks each (default 50; --heavy: this many in the first
+                                company instead). Companies that already have tasks get none.
 `;
 
 type Command = (db: Database, args: string[]) => Promise<void>;
@@ -67,14 +70,35 @@ const commands: Record<string, Command> = {
   },
 
   async seed(db, args) {
-    const { values } = parseArgs({ args, options: { companies: { type: 'string' }, users: { type: 'string' } } });
+    const { values } = parseArgs({
+      args,
+      options: {
+        companies: { type: 'string' },
+        users: { type: 'string' },
+        tasks: { type: 'string' },
+        heavy: { type: 'string' },
+      },
+    });
     const companies = values.companies === undefined ? undefined : positive('--companies', values.companies);
     const usersPerCompany = values.users === undefined ? 5 : positive('--users', values.users);
+    const tasksPerCompany = values.tasks === undefined ? 50 : positive('--tasks', values.tasks);
+    const heavy = values.heavy === undefined ? undefined : positive('--heavy', values.heavy);
     const seeded = await seedAccounts(db, { companies, usersPerCompany });
-    for (const company of seeded.slice(0, 5))
+    const ids = seeded.map((c) => c.id);
+    let tasks = 0;
+    if (heavy !== undefined) {
+      tasks += await seedTasks(db, { companyIds: ids.slice(0, 1), tasksPerCompany: heavy, onlyEmpty: true });
+      tasks += await seedTasks(db, { companyIds: ids.slice(1), tasksPerCompany, onlyEmpty: true });
+    } else {
+      tasks += await seedTasks(db, { companyIds: ids, tasksPerCompany, onlyEmpty: true });
+    }
+    for (const company of seeded.slice(0, 5)) {
       console.log(`  ${company.name} (id ${company.id}): admin ${company.admin}`);
+    }
     if (seeded.length > 5) console.log(`  ... and ${seeded.length - 5} more`);
-    console.log(`Seeded ${seeded.length} companies with ${usersPerCompany} users each; password "${SEED_PASSWORD}".`);
+    console.log(
+      `Seeded ${seeded.length} companies with ${usersPerCompany} users each and ${tasks} new tasks; password "${SEED_PASSWORD}".`,
+    );
   },
 };
 

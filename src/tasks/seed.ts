@@ -7,6 +7,8 @@ export interface SeedTasksOptions {
   tasksPerCompany: number;
   /** Creation dates spread over this many days back from now (default 60). */
   days?: number;
+  /** Leave companies that already have tasks alone, so seeding twice does not double them. */
+  onlyEmpty?: boolean;
 }
 
 /**
@@ -55,6 +57,7 @@ export async function seedTasks(db: Database, options: SeedTasksOptions): Promis
           ) u
           cross join generate_series(1, ${options.tasksPerCompany}::int) g
           where cardinality(u.user_ids) > 0
+            and not (${options.onlyEmpty === true} and exists (select 1 from tasks t where t.company_id = c.company_id))
         ) s
         returning 1
       )
