@@ -291,6 +291,25 @@ export function listHistory(tx: Tx, companyId: number, taskId: number, limit: nu
     .offset(offset);
 }
 
+const deletedSince = (companyId: number, since: Date) =>
+  and(eq(taskHistory.companyId, companyId), eq(taskHistory.action, 'deleted'), gte(taskHistory.at, since));
+
+export async function countDeleted(tx: Tx, companyId: number, since: Date): Promise<number> {
+  const [row] = await tx.select({ n: count() }).from(taskHistory).where(deletedSince(companyId, since));
+  return row?.n ?? 0;
+}
+
+/** Oldest first, so a client paging through them ends at the newest. */
+export function listDeleted(tx: Tx, companyId: number, since: Date, limit: number, offset: number) {
+  return tx
+    .select({ id: taskHistory.taskId, at: taskHistory.at })
+    .from(taskHistory)
+    .where(deletedSince(companyId, since))
+    .orderBy(asc(taskHistory.at), asc(taskHistory.id))
+    .limit(limit)
+    .offset(offset);
+}
+
 const IDEMPOTENCY_TTL = sql`interval '24 hours'`;
 
 /**

@@ -29,7 +29,16 @@ const IfMatchHeaders = Type.Object({
 });
 
 export const tasksRoutes: FastifyPluginAsyncTypebox<TasksRoutesOptions> = async (app, { service }) => {
-  for (const schema of [s.Task, s.TaskPage, s.Statistics, s.HistoryEntry, s.HistoryPage, s.ExternalTasksAnswer]) {
+  for (const schema of [
+    s.Task,
+    s.TaskPage,
+    s.Statistics,
+    s.HistoryEntry,
+    s.HistoryPage,
+    s.ExternalTasksAnswer,
+    s.DeletedTask,
+    s.DeletedPage,
+  ]) {
     app.addSchema(schema);
   }
   const taskRef = Type.Ref(s.Task);
@@ -119,6 +128,23 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<TasksRoutesOptions> = async 
       },
     },
     async (request) => service.external(authOf(request), request.query, pageRequest(request.query)),
+  );
+
+  app.get(
+    '/api/tasks/deleted/',
+    {
+      schema: {
+        tags,
+        summary: 'Ids of tasks deleted since a moment: with updated_after, how a reconnecting client catches up',
+        querystring: s.DeletedQuery,
+        response: { 200: Type.Ref(s.DeletedPage), ...errorResponses(400, 401, 404) },
+      },
+    },
+    async (request) => {
+      const page = pageRequest(request.query);
+      const { count, tasks } = await service.deleted(authOf(request), request.query.since, page);
+      return pageOf(request, page, count, tasks);
+    },
   );
 
   app.get(

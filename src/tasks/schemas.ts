@@ -176,3 +176,17 @@ export const ExternalTasksAnswer = Type.Object(
   { $id: 'ExternalTasks', title: 'ExternalTasks' },
 );
 export type ExternalTasksAnswer = Static<typeof ExternalTasksAnswer>;
+
+export const DeletedQuery = Type.Composite([
+  PageQuery,
+  Type.Object({ since: { ...Instant, description: 'Ids of tasks deleted after this date or date-time.' } }),
+]);
+export type DeletedQuery = Static<typeof DeletedQuery>;
+
+export const DeletedTask = Type.Object(
+  { id: Type.Integer(), deleted_at: DateTime },
+  { $id: 'DeletedTask', title: 'DeletedTask' },
+);
+export type DeletedTask = Static<typeof DeletedTask>;
+
+export const DeletedPage = Page(Type.Ref(DeletedTask), 'DeletedTaskPage');

@@ -11,6 +11,7 @@ import type { TaskEvents } from '../realtime/service.ts';
 import type { ExternalFeed } from './external.ts';
 import * as q from './queries.ts';
 import {
+  type DeletedTask,
   type ExternalTasksAnswer,
   type HistoryEntry,
   INVALID_INSTANT,
@@ -293,6 +294,21 @@ export class TasksService {
       return toTask(current);
     });
     await this.events.taskChanged(auth.companyId, 'task_deleted', deleted);
+  }
+
+  /**
+   * Ids deleted at or after `since`: with `updated_after` on the list, what a client that was
+   * offline needs to catch up (a deletion at the very instant given is included, not missed).
+   */
+  deleted(auth: Auth, since: string, page: PageRequest): Promise<{ count: number; tasks: DeletedTask[] }> {
+    const from = parseInstant(since);
+    if (from === undefined) throw invalid({ since: [INVALID_INSTANT] });
+    return this.db.tenant(auth.companyId, async (tx) => {
+      await requireActor(tx, auth);
+      const total = await q.countDeleted(tx, auth.companyId, from);
+      const rows = await q.listDeleted(tx, auth.companyId, from, page.size, page.offset);
+      return { count: total, tasks: rows.map((r) => ({ id: r.id, deleted_at: r.at.toISOString() })) };
+    });
   }
 
   /** A live task's history is anyone's in the company; a deleted one's, its admins' only. */
