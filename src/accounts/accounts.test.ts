@@ -1,3 +1,4 @@
+import { eq } from 'drizzle-orm';
 import { SignJWT } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -11,6 +12,7 @@ import {
   type TestContext,
   unique,
 } from '../../test/helpers.ts';
+import { schema } from '../platform/db/index.ts';
 
 let ctx: TestContext;
 beforeAll(async () => {
@@ -518,5 +520,30 @@ describe('team management', () => {
     expect((await patchRole(admin, stranger.user.id, 'member')).statusCode).toBe(404);
     const still = await ctx.app.inject({ url: '/api/auth/profile/', headers: bearer(stranger.access) });
     expect(json(still)).toMatchObject({ role: 'admin' });
+  });
+});
+
+describe('an expired invitation', () => {
+  it('is refused, and no longer listed as pending', async () => {
+    const admin = await registerCompany(ctx.app);
+    const email = `${unique('late')}@example.com`;
+    const invitation = json<{ id: number; token: string }>(
+      await post('/api/auth/invitations/', { email }, bearer(admin.access)),
+    );
+    // eight days later
+    await ctx.db.unsafeSystem((tx) =>
+      tx
+        .update(schema.invitations)
+        .set({ expiresAt: new Date(Date.now() - 86_400_000) })
+        .where(eq(schema.invitations.id, invitation.id)),
+    );
+    const joined = await post('/api/auth/register/', {
+      ...registration({ email, company_name: undefined }),
+      invitation_token: invitation.token,
+    });
+    expect(joined.statusCode).toBe(400);
+    expect(json(joined)).toEqual({ invitation_token: ['This invitation has expired.'] });
+    const pending = await ctx.app.inject({ url: '/api/auth/invitations/', headers: bearer(admin.access) });
+    expect(json(pending)).toMatchObject({ count: 0 });
   });
 });
