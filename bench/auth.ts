@@ -26,7 +26,7 @@ async function bench(driver: 'pglite' | 'postgres') {
   const env: Record<string, string> = {
     PORT: String(await freePort()),
     DATA_DIR: mkdtempSync(path.join(tmpdir(), 'tasks-bench-')),
-    AUTH_RATE_LIMIT: '100000000',
+    AUTH_RATE_LIMIT: '1000000',
     LOG_LEVEL: 'warn',
   };
   let drop = async () => {};
