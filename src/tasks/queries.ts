@@ -185,28 +185,44 @@ export interface TaskSummary {
   avg_completion_hours: number | null;
 }
 
-/** Every scalar of the statistics in one pass over the company's tasks. */
+/**
+ * Every scalar of the statistics in one pass over the company's tasks: grouped first by (status,
+ * priority), which the statistics index delivers in order, so each row feeds a few plain counters
+ * instead of a dozen filtered aggregates; the dozen groups are then folded into the figures.
+ */
 export async function taskSummary(tx: Tx, companyId: number): Promise<TaskSummary> {
   const [row] = await queryRows<Record<keyof TaskSummary, string | number | null>>(
     tx,
     sql`
+    with groups as (
+      select status, priority, count(*) as n,
+             count(*) filter (where assigned_to is null) as unassigned,
+             count(*) filter (where due_date < now()) as past_due,
+             count(completed_at) as completed,
+             sum(completed_at - created_at) as time_to_complete
+      from ${tasks}
+      where company_id = ${companyId}
+      group by status, priority
+    )
     select
-      count(*)::int as total,
-      count(*) filter (where status = 'todo')::int as todo,
-      count(*) filter (where status = 'in_progress')::int as in_progress,
-      count(*) filter (where status = 'done')::int as done,
-      count(*) filter (where priority = 'low')::int as low,
-      count(*) filter (where priority = 'medium')::int as medium,
-      count(*) filter (where priority = 'high')::int as high,
-      count(*) filter (where priority = 'urgent')::int as urgent,
-      count(*) filter (where due_date < now() and status <> 'done')::int as overdue,
-      count(*) filter (where assigned_to is null)::int as unassigned,
-      coalesce(round(100.0 * count(*) filter (where status = 'done') / nullif(count(*), 0), 1), 0)::float8
+      coalesce(sum(n), 0)::int as total,
+      coalesce(sum(n) filter (where status = 'todo'), 0)::int as todo,
+      coalesce(sum(n) filter (where status = 'in_progress'), 0)::int as in_progress,
+      coalesce(sum(n) filter (where status = 'done'), 0)::int as done,
+      coalesce(sum(n) filter (where priority = 'low'), 0)::int as low,
+      coalesce(sum(n) filter (where priority = 'medium'), 0)::int as medium,
+      coalesce(sum(n) filter (where priority = 'high'), 0)::int as high,
+      coalesce(sum(n) filter (where priority = 'urgent'), 0)::int as urgent,
+      coalesce(sum(past_due) filter (where status <> 'done'), 0)::int as overdue,
+      coalesce(sum(unassigned), 0)::int as unassigned,
+      coalesce(round(100.0 * sum(n) filter (where status = 'done') / nullif(sum(n), 0), 1), 0)::float8
         as completion_rate,
-      round((avg(extract(epoch from completed_at - created_at)) filter (where status = 'done'))::numeric / 3600, 2)::float8
-        as avg_completion_hours
-    from ${tasks}
-    where company_id = ${companyId}`,
+      round(
+        extract(epoch from sum(time_to_complete) filter (where status = 'done'))
+          / nullif(sum(completed) filter (where status = 'done'), 0) / 3600,
+        2
+      )::float8 as avg_completion_hours
+    from groups`,
   );
   if (row === undefined) throw new Error('aggregate returned no row');
   return Object.fromEntries(

@@ -1,0 +1,235 @@
+/**
+ * The task endpoints under load on PostgreSQL: 100,000 tasks in the caller's company among 1,000
+ * companies, 50 connections. For each endpoint, in the same run: the server's req/s, p50 and p99
+ * (autocannon), then pgbench replaying the exact SQL that endpoint sent (captured from the driver,
+ * transaction and tenant settings included), so the ratio endpoint / database is like for like.
+ * Usage: npx tsx bench/tasks.ts [seconds=10]
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import autocannon from 'autocannon';
+import type pg from 'pg';
+import { SEED_PASSWORD, seedAccounts } from '../src/accounts/seed.ts';
+import type { Auth } from '../src/platform/auth.ts';
+import { openPostgres } from '../src/platform/db/index.ts';
+import { pageRequest } from '../src/platform/pagination.ts';
+import { ExternalFeed, MemoryFeedCache } from '../src/tasks/external.ts';
+import { seedTasks } from '../src/tasks/seed.ts';
+import { TasksService } from '../src/tasks/service.ts';
+import { createServerDatabase } from '../test/databases.ts';
+import { freePort, startServer, waitForHealthy } from '../test/process.ts';
+
+const duration = Number(process.argv[2] ?? 10);
+const CONNECTIONS = 50;
+const TASKS = 100_000;
+/** A task of the caller's company for GET and PATCH; PATCH in pgbench spreads over :id instead. */
+const SAMPLE_ID = 54_321;
+
+type Statement = { text: string; values: unknown[] };
+
+/** Records every statement the pool's clients send, to replay it with pgbench. */
+function capture(pool: pg.Pool) {
+  let log: Statement[] | undefined;
+  pool.on('connect', (client) => {
+    const original = client.query.bind(client) as (...args: unknown[]) => unknown;
+    (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
+      const [first, second] = args;
+      const config = typeof first === 'string' ? { text: first } : (first as { text: string; values?: unknown[] });
+      const values = config.values ?? second ?? [];
+      const text = config.text;
+      log?.push({ text, values: Array.isArray(values) ? values : [] });
+      return original(...args);
+    };
+  });
+  return async (fn: () => Promise<unknown>): Promise<Statement[]> => {
+    log = [];
+    await fn();
+    const recorded = log;
+    log = undefined;
+    return recorded;
+  };
+}
+
+const literal = (value: unknown) => {
+  if (value === null || value === undefined) return 'null';
+  const text = value instanceof Date ? value.toISOString() : String(value);
+  return `'${text.replace(/'/g, "''")}'`;
+};
+
+/** One pgbench transaction: the statements with their parameters inlined, :id for the sample task. */
+function pgbenchScript(statements: Statement[]): string {
+  const lines = statements.map(({ text, values }) => {
+    const inlined = text.replace(/\$(\d+)/g, (_m, n: string) => {
+      const value = values[Number(n) - 1];
+      return value === SAMPLE_ID ? ':id' : literal(value);
+    });
+    return `${inlined.replace(/\s+/g, ' ').trim()};`;
+  });
+  return [`\\set id random(1, ${TASKS})`, ...lines].join('\n');
+}
+
+function percentile(sorted: number[], p: number) {
+  return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? 0;
+}
+
+function runPgbench(url: string, script: string) {
+  const dir = mkdtempSync(path.join(tmpdir(), 'pgbench-'));
+  const file = path.join(dir, 'script.sql');
+  writeFileSync(file, script);
+  const output = execFileSync(
+    'pgbench',
+    [
+      '-n',
+      '-c',
+      String(CONNECTIONS),
+      '-j',
+      '2',
+      '-T',
+      String(duration),
+      '-l',
+      '--log-prefix',
+      path.join(dir, 'log'),
+      '-f',
+      file,
+      url,
+    ],
+    { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] },
+  );
+  const tps = Number(/tps = ([\d.]+) \(without initial connection time\)/.exec(output)?.[1] ?? 0);
+  const latencies = readdirSync(dir)
+    .filter((f) => f.startsWith('log'))
+    .flatMap((f) =>
+      readFileSync(path.join(dir, f), 'utf8')
+        .trim()
+        .split('\n')
+        .map((line) => Number(line.split(' ')[2]) / 1000),
+    )
+    .sort((a, b) => a - b);
+  return { tps, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
+}
+
+const created = await createServerDatabase({ empty: true });
+const db = openPostgres({ url: created.url, poolSize: 2 });
+const record = capture(db.client as pg.Pool);
+const server = { stop: async () => {} };
+try {
+  console.log('seeding 1,000 companies, 100,000 tasks in the first, 100 in each other ...');
+  await db.migrate();
+  const companies = await seedAccounts(db, { companies: 1000, usersPerCompany: 5 });
+  const [first, ...others] = companies;
+  if (first === undefined) throw new Error('no company seeded');
+  await seedTasks(db, { companyIds: [first.id], tasksPerCompany: TASKS });
+  await seedTasks(db, { companyIds: others.map((c) => c.id), tasksPerCompany: 100 });
+  await (db.client as pg.Pool).query('vacuum analyze');
+
+  const env = {
+    PORT: String(await freePort()),
+    DATA_DIR: mkdtempSync(path.join(tmpdir(), 'tasks-bench-')),
+    DATABASE_URL: created.url,
+    JWT_SECRET: 'bench-secret-0123456789-0123456789-0123456789',
+    AUTH_RATE_LIMIT: '1000000',
+    LOG_LEVEL: 'warn',
+  };
+  const process_ = startServer(env);
+  server.stop = async () => {
+    process_.child.kill('SIGTERM');
+    await process_.exited;
+  };
+  await waitForHealthy(process_);
+  const login = await fetch(`${process_.url}/api/auth/login/`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username: first.admin, password: SEED_PASSWORD }),
+  });
+  const { access } = (await login.json()) as { access: string };
+  const profile = (await (
+    await fetch(`${process_.url}/api/auth/profile/`, { headers: { authorization: `Bearer ${access}` } })
+  ).json()) as { id: number };
+  const auth: Auth = { userId: profile.id, companyId: first.id };
+  const service = new TasksService(
+    db,
+    new ExternalFeed({ url: 'http://127.0.0.1:9/', timeoutMs: 1, cache: new MemoryFeedCache() }),
+    // Events go to sockets, not to the database: nothing to replay.
+    { taskChanged: async () => {} },
+  );
+  const page = pageRequest({});
+  const headers = { authorization: `Bearer ${access}`, 'content-type': 'application/json' };
+
+  const cases: Array<{ name: string; request: autocannon.Request; sql: () => Promise<unknown> }> = [
+    {
+      name: 'GET /api/auth/profile/ (baseline)',
+      request: { method: 'GET', path: '/api/auth/profile/' },
+      sql: () => service.get(auth, SAMPLE_ID),
+    },
+    {
+      name: 'GET /api/tasks/',
+      request: { method: 'GET', path: '/api/tasks/' },
+      sql: () => service.listTasks(auth, {}, page),
+    },
+    {
+      name: 'GET /api/tasks/?search=review invoices',
+      request: { method: 'GET', path: '/api/tasks/?search=review%20invoices' },
+      sql: () => service.listTasks(auth, { search: 'review invoices' }, page),
+    },
+    {
+      name: 'GET /api/tasks/?status=done',
+      request: { method: 'GET', path: '/api/tasks/?status=done' },
+      sql: () => service.listTasks(auth, { status: 'done' }, page),
+    },
+    {
+      name: 'GET /api/tasks/{id}/',
+      request: { method: 'GET', path: `/api/tasks/${SAMPLE_ID}/` },
+      sql: () => service.get(auth, SAMPLE_ID),
+    },
+    {
+      name: 'POST /api/tasks/',
+      request: { method: 'POST', path: '/api/tasks/', body: JSON.stringify({ title: 'Bench task', priority: 'high' }) },
+      sql: () => service.create(auth, { title: 'Bench task', priority: 'high' }),
+    },
+    {
+      name: 'PATCH /api/tasks/{id}/',
+      request: {
+        method: 'PATCH',
+        setupRequest: (request) => ({
+          ...request,
+          path: `/api/tasks/${1 + Math.floor(Math.random() * TASKS)}/`,
+          body: JSON.stringify({ priority: Math.random() < 0.5 ? 'low' : 'urgent' }),
+        }),
+      },
+      sql: () => service.update(auth, SAMPLE_ID, { priority: 'urgent' }),
+    },
+    {
+      name: 'GET /api/tasks/statistics/',
+      request: { method: 'GET', path: '/api/tasks/statistics/' },
+      sql: () => service.statistics(auth),
+    },
+  ];
+
+  console.log(
+    `\n${CONNECTIONS} connections, ${duration} s each          endpoint: req/s  p50  p99  | pgbench: tps  p50  p99 | ratio`,
+  );
+  for (const { name, request, sql } of cases) {
+    const result = await autocannon({
+      url: process_.url,
+      connections: CONNECTIONS,
+      duration,
+      headers,
+      requests: [request],
+    });
+    const failures = result.non2xx + result.errors + result.timeouts;
+    const script = pgbenchScript(await record(sql));
+    const bench = runPgbench(created.url, script);
+    console.log(
+      `  ${name.padEnd(40)} ${result.requests.average.toFixed(0).padStart(6)} ${String(result.latency.p50).padStart(4)} ${String(result.latency.p99).padStart(4)} ms` +
+        ` | ${bench.tps.toFixed(0).padStart(6)} ${bench.p50.toFixed(1).padStart(5)} ${bench.p99.toFixed(1).padStart(6)} ms` +
+        ` | ${(result.requests.average / bench.tps).toFixed(2)}${failures > 0 ? `  (${failures} failed requests)` : ''}`,
+    );
+    if (process.env.BENCH_SHOW_SQL) console.log(script);
+  }
+} finally {
+  await server.stop();
+  await db.close();
+  await created.drop();
+}
