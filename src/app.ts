@@ -12,6 +12,7 @@ import { type Bus, InProcessBus, RedisBus } from './platform/bus.ts';
 import type { AppConfig } from './platform/config.ts';
 import type { Database } from './platform/db/index.ts';
 import { HttpError, registerErrorHandling } from './platform/errors.ts';
+import { registerMetrics } from './platform/metrics.ts';
 import { operationsRoutes } from './platform/operations.ts';
 import { openRedis } from './platform/redis.ts';
 import { Hub } from './realtime/hub.ts';
@@ -125,12 +126,14 @@ export async function buildApp({ config, db }: AppDeps): Promise<FastifyInstance
   app.get('/api/schema/', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
 
   await app.register(operationsRoutes, { db, redis });
+  const metrics = registerMetrics(app, { db, token: config.metricsToken });
 
   // Live updates: this process's sockets, fed by a bus that spans every process when Redis is there.
   const bus: Bus = redis === undefined ? new InProcessBus() : new RedisBus(redis, app.log);
   app.addHook('onClose', () => bus.close());
   const hub = new Hub();
-  const realtime = new RealtimeService(db, bus, hub, app.log);
+  const realtime = new RealtimeService(db, bus, hub, app.log, (n) => metrics.eventsDelivered.inc(n));
+  metrics.openSockets(() => hub.size);
   await app.register(realtimeRoutes, { tokens, hub, realtime, pingIntervalMs: config.wsPingIntervalMs });
   // Everything under this context is authenticated unless a route says it is public.
   await app.register(async (api) => {

@@ -22,6 +22,8 @@ export interface Config {
   externalTasksTimeoutMs: number;
   authRateLimit: number;
   trustProxy: boolean;
+  /** When set, /metrics answers only requests bearing it. */
+  metricsToken: string | undefined;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
   /** How often WebSocket clients are pinged; one that misses a ping is dropped at the next. */
   wsPingIntervalMs: number;
@@ -122,6 +124,7 @@ export function loadConfig(env: Env = process.env): Config {
     externalTasksTimeoutMs: integer(env, 'EXTERNAL_TASKS_TIMEOUT_MS', 3000, 1, 600_000),
     authRateLimit: integer(env, 'AUTH_RATE_LIMIT', 20, 1, 1_000_000),
     trustProxy: boolean(env, 'TRUST_PROXY', false),
+    metricsToken: read(env, 'METRICS_TOKEN'),
     logLevel: logLevel as Config['logLevel'],
     wsPingIntervalMs: integer(env, 'WS_PING_INTERVAL_SECONDS', 30, 1, 3600) * 1000,
     accessTokenTtlSeconds: 15 * 60,

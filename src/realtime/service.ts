@@ -28,6 +28,7 @@ export class RealtimeService implements TaskEvents {
     private readonly bus: Bus,
     private readonly hub: Hub,
     private readonly log: Pick<FastifyBaseLogger, 'warn'>,
+    private readonly onDelivered: (sockets: number) => void = () => {},
   ) {
     bus.subscribe((message) => this.deliver(message));
   }
@@ -55,7 +56,7 @@ export class RealtimeService implements TaskEvents {
       this.log.warn({ message: message.slice(0, 100) }, 'malformed bus message');
       return;
     }
-    if (kind === TASK) this.hub.send(companyId, rest);
+    if (kind === TASK) this.onDelivered(this.hub.send(companyId, rest));
     else if (kind === USER_REMOVED)
       this.hub.disconnectUser(companyId, Number(rest), CLOSE_REMOVED, 'Removed from the company');
   }
