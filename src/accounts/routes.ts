@@ -1,5 +1,8 @@
+import cookie from '@fastify/cookie';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
+import type { FastifyReply, FastifyRequest } from 'fastify';
+import { decodeJwt } from 'jose';
 import { authOf } from '../platform/auth.ts';
 import { errorResponses, IdParams } from '../platform/http.ts';
 import { PageQuery, pageOf, pageRequest } from '../platform/pagination.ts';
@@ -13,6 +16,47 @@ export interface AccountsRoutesOptions {
 }
 
 const tags = ['auth'];
+
+/**
+ * The web app keeps its refresh token where scripts cannot read it: it sends this header and the
+ * token travels in an httpOnly cookie instead of the body. API clients that do not send it get
+ * exactly the contract's bodies. The custom header also means a cross-site form or script cannot
+ * make the browser spend the cookie (it would need a CORS preflight, which nothing here allows).
+ */
+export const COOKIE_MODE_HEADER = 'x-auth-cookie';
+export const REFRESH_COOKIE = 'tasks_refresh';
+const REFRESH_COOKIE_PATH = '/api/auth/';
+
+const wantsCookie = (request: FastifyRequest) => request.headers[COOKIE_MODE_HEADER] === '1';
+
+function setRefreshCookie(request: FastifyRequest, reply: FastifyReply, refresh: string) {
+  const { exp } = decodeJwt(refresh);
+  reply.setCookie(REFRESH_COOKIE, refresh, {
+    httpOnly: true,
+    sameSite: 'strict',
+    // Plain http on localhost has to work; behind TLS (or a proxy saying so) the cookie is https-only.
+    secure: request.protocol === 'https',
+    path: REFRESH_COOKIE_PATH,
+    expires: exp === undefined ? undefined : new Date(exp * 1000),
+  });
+}
+
+/** In cookie mode the body's refresh token is withheld: the cookie is the only copy. */
+function deliver<T extends { refresh: string }>(request: FastifyRequest, reply: FastifyReply, answer: T): T {
+  if (!wantsCookie(request)) return answer;
+  setRefreshCookie(request, reply, answer.refresh);
+  return { ...answer, refresh: '' };
+}
+
+/** Refresh and logout in cookie mode: a body without `refresh` takes the cookie's. */
+async function refreshFromCookie(request: FastifyRequest) {
+  if (!wantsCookie(request)) return;
+  const body = request.body;
+  const stored = request.cookies[REFRESH_COOKIE];
+  if (typeof body === 'object' && body !== null && !('refresh' in body) && stored !== undefined && stored !== '') {
+    (body as { refresh?: string }).refresh = stored;
+  }
+}
 
 export const accountsRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = async (
   app,
@@ -30,6 +74,7 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = 
     app.addSchema(schema);
   }
   const throttled = { public: true, rateLimit: authRateLimit };
+  await app.register(cookie);
 
   app.post(
     '/api/auth/register/',
@@ -43,7 +88,7 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = 
         response: { 201: s.RegisterResponse, ...errorResponses(400, 429) },
       },
     },
-    async (request, reply) => reply.code(201).send(await service.register(request.body)),
+    async (request, reply) => reply.code(201).send(deliver(request, reply, await service.register(request.body))),
   );
 
   app.post(
@@ -58,7 +103,7 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = 
         response: { 200: Type.Ref(s.TokenPair), ...errorResponses(400, 401, 429) },
       },
     },
-    async (request) => service.login(request.body),
+    async (request, reply) => deliver(request, reply, await service.login(request.body)),
   );
 
   app.post(
@@ -72,8 +117,14 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = 
         body: s.RefreshBody,
         response: { 200: Type.Ref(s.TokenPair), ...errorResponses(400, 401, 429) },
       },
+      preValidation: refreshFromCookie,
+      // A refused cookie is dead (spent, revoked or expired): the browser should stop sending it.
+      onSend: async (request, reply) => {
+        if (wantsCookie(request) && reply.statusCode === 401)
+          reply.clearCookie(REFRESH_COOKIE, { path: REFRESH_COOKIE_PATH });
+      },
     },
-    async (request) => service.refresh(request.body.refresh),
+    async (request, reply) => deliver(request, reply, await service.refresh(request.body.refresh)),
   );
 
   app.post(
@@ -86,6 +137,11 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = 
         security: [],
         body: s.RefreshBody,
         response: { 204: Type.Null(), ...errorResponses(400, 401) },
+      },
+      preValidation: refreshFromCookie,
+      // Signed out in the browser whatever the token's fate: a dead one is no use to keep.
+      onSend: async (request, reply) => {
+        if (wantsCookie(request)) reply.clearCookie(REFRESH_COOKIE, { path: REFRESH_COOKIE_PATH });
       },
     },
     async (request, reply) => {
