@@ -7,6 +7,7 @@ import {
   type TaskPriority,
   type TaskStatus,
   TEXT_SEARCH_CONFIG,
+  taskCounts,
   taskHistory,
   tasks,
   users,
@@ -87,7 +88,18 @@ function filterWhere(companyId: number, filter: TaskFilter): SQL | undefined {
   );
 }
 
+/** Without filters, or with a status only, the kept counters answer; otherwise the rows are counted. */
 export async function countTasks(tx: Tx, companyId: number, filter: TaskFilter): Promise<number> {
+  const { status, ...others } = filter;
+  if (Object.values(others).every((value) => value === undefined)) {
+    const [row] = await tx
+      .select({ n: sql<number>`coalesce(sum(${taskCounts.n}), 0)::int` })
+      .from(taskCounts)
+      .where(
+        and(eq(taskCounts.companyId, companyId), status === undefined ? undefined : eq(taskCounts.status, status)),
+      );
+    return row?.n ?? 0;
+  }
   const [row] = await tx.select({ n: count() }).from(tasks).where(filterWhere(companyId, filter));
   return row?.n ?? 0;
 }

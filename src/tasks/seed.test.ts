@@ -59,6 +59,16 @@ describe('seedTasks', () => {
     expect(assignees.map((a) => a.id).sort()).toEqual([...members].sort());
   });
 
+  it('keeps the task counts right', async () => {
+    const [row] = await ctx.db.tenant(one.user.company.id, (tx) =>
+      queryRows<{ n: number }>(
+        tx,
+        sql`select sum(n)::int as n from task_counts where company_id = ${one.user.company.id}`,
+      ),
+    );
+    expect(row?.n).toBe(1000);
+  });
+
   it('gives the API something to search and count', async () => {
     const [row] = await ctx.db.tenant(one.user.company.id, (tx) =>
       queryRows<{ n: number }>(

@@ -472,3 +472,38 @@ describe('history', () => {
     expect((await history(admin, task.id)).page?.count).toBe(1);
   });
 });
+
+describe('kept counts', () => {
+  const counted = (session: Session) =>
+    ctx.db.tenant(session.user.company.id, (tx) =>
+      queryRows<{ status: string; n: number }>(
+        tx,
+        sql`select status, count(*)::int as n from tasks where company_id = ${session.user.company.id} group by status`,
+      ),
+    );
+
+  it('match the rows after creates, status changes in both directions at once, and deletes', async () => {
+    const created = await Promise.all(
+      Array.from({ length: 12 }, (_, i) =>
+        createTask(i % 2 === 0 ? admin : member, { status: i % 3 === 0 ? 'done' : 'todo' }),
+      ),
+    );
+    const flips = await Promise.all(
+      created.map((task) =>
+        call(admin, 'PATCH', `/api/tasks/${task.id}/`, { status: task.status === 'done' ? 'todo' : 'done' }),
+      ),
+    );
+    expect(flips.map((r) => r.statusCode)).toEqual(Array(12).fill(200));
+    await Promise.all(created.slice(0, 4).map((task) => call(member, 'DELETE', `/api/tasks/${task.id}/`)));
+
+    for (const session of [admin, outsider]) {
+      const rows = await counted(session);
+      const total = rows.reduce((sum, r) => sum + r.n, 0);
+      expect((await list(session, 'page_size=1')).count).toBe(total);
+      for (const status of ['todo', 'in_progress', 'done']) {
+        const expected = rows.find((r) => r.status === status)?.n ?? 0;
+        expect((await list(session, `status=${status}&page_size=1`)).count, status).toBe(expected);
+      }
+    }
+  });
+});

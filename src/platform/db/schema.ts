@@ -187,6 +187,23 @@ export const tasks = pgTable(
   ],
 );
 
+/**
+ * The number of tasks of each company and status, kept by triggers on tasks (drizzle/0007), so a
+ * list without filters, or with only a status, counts in microseconds instead of scanning the
+ * company's tasks. Spread over a few shard rows per status, so concurrent writes in one company
+ * rarely wait on the same row. Exact: the triggers run in the writing transaction.
+ */
+export const taskCounts = pgTable(
+  'task_counts',
+  {
+    companyId: integer('company_id').notNull(),
+    status: text('status', { enum: TASK_STATUSES }).notNull(),
+    shard: smallint('shard').notNull(),
+    n: integer('n').notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.companyId, t.status, t.shard] })],
+);
+
 export const TASK_HISTORY_ACTIONS = ['created', 'updated', 'deleted'] as const;
 export type TaskHistoryAction = (typeof TASK_HISTORY_ACTIONS)[number];
 
@@ -247,4 +264,5 @@ export const TENANT_TABLES = [
   'tasks',
   'task_history',
   'idempotency_keys',
+  'task_counts',
 ] as const;
