@@ -130,6 +130,7 @@ try {
     DATABASE_URL: created.url,
     JWT_SECRET: 'bench-secret-0123456789-0123456789-0123456789',
     AUTH_RATE_LIMIT: '1000000',
+    RATE_LIMIT: '1000000',
     LOG_LEVEL: 'warn',
   };
   const process_ = startServer(env);
