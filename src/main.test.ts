@@ -88,6 +88,46 @@ describe(`the server process (${TEST_DB})`, () => {
     const bad = startServer({ ...env, PORT: 'eighty' });
     expect(await bad.exited).toBe(1);
     expect(bad.output()).toContain('PORT: expected a whole number');
+    const badRole = startServer({ ...env, ROLE: 'cron' });
+    expect(await badRole.exited).toBe(1);
+    expect(badRole.output()).toContain('ROLE: expected one of all, api, worker, got "cron"');
+  });
+
+  it.runIf(TEST_DB === 'pglite')('refuses a split role on the embedded database, which one process holds', async () => {
+    const worker = startServer({ ...env, PORT: String(await freePort()), ROLE: 'worker' });
+    expect(await worker.exited).toBe(1);
+    expect(worker.output()).toContain('ROLE: worker needs DATABASE_URL');
+  });
+
+  it.runIf(TEST_DB === 'postgres')('runs a worker with only health endpoints, stopped by SIGTERM', async () => {
+    const worker = startServer({ ...env, PORT: String(await freePort()), ROLE: 'worker' });
+    try {
+      await waitForHealthy(worker);
+      expect((await fetch(`${worker.url}/readyz`)).status).toBe(200);
+      expect((await fetch(`${worker.url}/api/auth/login/`, { method: 'POST' })).status).toBe(404);
+      expect(worker.output()).toContain('"role":"worker"');
+      worker.child.kill('SIGTERM');
+      expect(await worker.exited).toBe(0);
+    } finally {
+      if (worker.child.exitCode === null) worker.child.kill('SIGKILL');
+    }
+  });
+
+  it.runIf(TEST_DB === 'postgres')('runs an API process beside the main one on the same database', async () => {
+    const api = startServer({ ...env, PORT: String(await freePort()), ROLE: 'api' });
+    try {
+      await waitForHealthy(api);
+      const login = await fetch(`${api.url}/api/auth/login/`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ username: 'nobody', password: PASSWORD }),
+      });
+      expect(login.status).toBe(401);
+      api.child.kill('SIGTERM');
+      expect(await api.exited).toBe(0);
+    } finally {
+      if (api.child.exitCode === null) api.child.kill('SIGKILL');
+    }
   });
 
   it('on SIGTERM finishes the request in flight, then exits 0', async () => {

@@ -1,7 +1,20 @@
+import Fastify, { type FastifyInstance } from 'fastify';
 import { buildApp } from './app.ts';
 import { type AppConfig, ConfigError, loadConfig, resolveJwtSecret } from './platform/config.ts';
 import { type Database, openDatabase } from './platform/db/index.ts';
 import { DataDirLockedError } from './platform/db/lock.ts';
+import { Jobs } from './platform/jobs.ts';
+import { operationsRoutes } from './platform/operations.ts';
+
+/**
+ * A worker serves no API, but still answers /healthz and /readyz on PORT so that an orchestrator can
+ * probe it like the API processes and restart one that lost its database.
+ */
+async function buildHealthServer(config: AppConfig, db: Database): Promise<FastifyInstance> {
+  const app = Fastify({ logger: { level: config.logLevel } });
+  await app.register(operationsRoutes, { db });
+  return app;
+}
 
 async function start() {
   let config: AppConfig;
@@ -18,16 +31,19 @@ async function start() {
     throw error;
   }
   await db.migrate();
-  const app = await buildApp({ config, db });
+  const app = config.role === 'worker' ? await buildHealthServer(config, db) : await buildApp({ config, db });
+  // Every role starts the queue: an api process sends jobs in its transactions, the others also work them.
+  const jobs = new Jobs(db, { logger: app.log, processing: config.role !== 'api' });
+  await jobs.start();
 
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    app.log.info({ signal }, 'stopping: finishing in-flight requests');
+    app.log.info({ signal }, 'stopping: finishing in-flight requests and running jobs');
     try {
-      // Stops accepting, waits for requests in flight, then closes what the app opened.
-      await app.close();
+      // Stops accepting, waits for requests in flight and running jobs, then closes what the app opened.
+      await Promise.all([app.close(), jobs.stop()]);
       await db.close();
       app.log.info('stopped');
       process.exit(0);
@@ -41,8 +57,8 @@ async function start() {
 
   await app.listen({ port: config.port, host: config.host });
   app.log.info(
-    { database: db.driver === 'pglite' ? `embedded (${config.dataDir})` : 'postgresql' },
-    `serving on ${config.publicUrl}`,
+    { role: config.role, database: db.driver === 'pglite' ? `embedded (${config.dataDir})` : 'postgresql' },
+    config.role === 'worker' ? `working jobs; health on port ${config.port}` : `serving on ${config.publicUrl}`,
   );
 }
 

@@ -25,6 +25,8 @@ export interface Config {
   /** When set, /metrics answers only requests bearing it. */
   metricsToken: string | undefined;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
+  /** all: API and jobs in one process; api: HTTP and WebSocket only; worker: jobs only. */
+  role: (typeof ROLES)[number];
   /** How often WebSocket clients are pinged; one that misses a ping is dropped at the next. */
   wsPingIntervalMs: number;
   accessTokenTtlSeconds: number;
@@ -84,6 +86,7 @@ function boolean(env: Env, name: string, fallback: boolean): boolean {
 }
 
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+const ROLES = ['all', 'api', 'worker'] as const;
 const MIN_SECRET_LENGTH = 32;
 
 export function loadConfig(env: Env = process.env): Config {
@@ -102,6 +105,14 @@ export function loadConfig(env: Env = process.env): Config {
   const emailFrom = read(env, 'EMAIL_FROM') ?? 'tasks@localhost';
   if (!/^[^\s@<>]+@[^\s@<>]+$/.test(emailFrom) && !/^[^<>]*<[^\s@<>]+@[^\s@<>]+>$/.test(emailFrom)) {
     throw new ConfigError('EMAIL_FROM', `is not an email address: "${emailFrom}"`);
+  }
+  const role = read(env, 'ROLE') ?? 'all';
+  if (!(ROLES as readonly string[]).includes(role)) {
+    throw new ConfigError('ROLE', `expected one of ${ROLES.join(', ')}, got "${role}"`);
+  }
+  if (role !== 'all' && databaseUrl === undefined) {
+    // The embedded database opens in one process only, so an api process would have no worker.
+    throw new ConfigError('ROLE', `${role} needs DATABASE_URL; with the embedded database run ROLE=all`);
   }
   const port = integer(env, 'PORT', 8000, 0, 65535);
   return {
@@ -126,6 +137,7 @@ export function loadConfig(env: Env = process.env): Config {
     trustProxy: boolean(env, 'TRUST_PROXY', false),
     metricsToken: read(env, 'METRICS_TOKEN'),
     logLevel: logLevel as Config['logLevel'],
+    role: role as Config['role'],
     wsPingIntervalMs: integer(env, 'WS_PING_INTERVAL_SECONDS', 30, 1, 3600) * 1000,
     accessTokenTtlSeconds: 15 * 60,
     refreshTokenTtlSeconds: 7 * 24 * 60 * 60,

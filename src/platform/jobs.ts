@@ -1,7 +1,6 @@
 import type { PGlite } from '@electric-sql/pglite';
 import type pg from 'pg';
 import PgBoss from 'pg-boss';
-import type { BaseLogger } from 'pino';
 import type { Database, Tx } from './db/index.ts';
 
 /** pg-boss creates and migrates this schema itself; it is not one of our tenant tables. */
@@ -65,8 +64,14 @@ export interface WorkOptions {
   pollingIntervalSeconds?: number;
 }
 
+/** What Jobs logs through: a pino or Fastify logger. */
+export interface JobsLogger {
+  warn(details: object, message: string): void;
+  error(details: object, message: string): void;
+}
+
 export interface JobsOptions {
-  logger: BaseLogger;
+  logger: JobsLogger;
   /**
    * Worker roles: run pg-boss's maintenance (expiring lost jobs, archiving) and its cron clock.
    * A process that only sends jobs leaves both to the workers.
@@ -152,7 +157,7 @@ function inTransaction(tx: Tx): PgBoss.Db {
 export class Jobs {
   readonly #boss: PgBoss;
   readonly #connection: Connection;
-  readonly #logger: BaseLogger;
+  readonly #logger: JobsLogger;
   readonly #pollingIntervalMs: number;
   readonly #queues = new Set<string>();
   readonly #workers: Promise<void>[] = [];
