@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -96,8 +97,21 @@ export async function buildApp({ config, db }: AppDeps): Promise<FastifyInstance
     });
   }
   const tokens = new TokenService(config.jwtSecret, config.accessTokenTtlSeconds, config.refreshTokenTtlSeconds);
+  await app.register(helmet, {
+    // The API docs page and the web app load only their own scripts; the socket is same-origin.
+    contentSecurityPolicy: { directives: { 'connect-src': ["'self'"] } },
+  });
   await app.register(rateLimit, {
-    global: false,
+    // Every API route is limited per user (per address before login), RATE_LIMIT a minute; the
+    // credential routes have their own, stricter limit per address. Counted after authentication.
+    global: true,
+    max: config.rateLimit,
+    timeWindow: 60_000,
+    hook: 'preHandler',
+    // auth is only decorated inside the API context; elsewhere it is absent, not null
+    keyGenerator: (request) => (request.auth ? `user:${request.auth.userId}` : `ip:${request.ip}`),
+    allowList: (request) => !(request.routeOptions.url ?? '').startsWith('/api/'),
+    enableDraftSpec: true,
     // With Redis the limits hold across every process; while it is down, requests go through.
     redis,
     skipOnError: true,
@@ -140,7 +154,8 @@ export async function buildApp({ config, db }: AppDeps): Promise<FastifyInstance
     registerAuthentication(api, tokens);
     await api.register(accountsRoutes, {
       service: new AccountsService(db, tokens, realtime),
-      authRateLimit: { max: config.authRateLimit, timeWindow: 60_000 },
+      // Counted on arrival, before validation: a brute-force attempt is throttled whatever it sends.
+      authRateLimit: { max: config.authRateLimit, timeWindow: 60_000, hook: 'onRequest' },
     });
     await api.register(tasksRoutes, { service: new TasksService(db, externalFeed(config, redis), realtime) });
   });

@@ -34,7 +34,7 @@ export async function openTestDatabase(): Promise<TestDatabase> {
 
 export function testConfig(overrides: Partial<AppConfig> = {}): AppConfig {
   return {
-    ...loadConfig({ LOG_LEVEL: 'silent', AUTH_RATE_LIMIT: '10000' }),
+    ...loadConfig({ LOG_LEVEL: 'silent', AUTH_RATE_LIMIT: '10000', RATE_LIMIT: '1000000' }),
     jwtSecret: 'test-secret-that-is-long-enough-for-hs256-0123456789',
     ...overrides,
   };

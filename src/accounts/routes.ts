@@ -12,7 +12,7 @@ import type { AccountsService } from './service.ts';
 export interface AccountsRoutesOptions {
   service: AccountsService;
   /** Throttle for the routes that take credentials, per client address. */
-  authRateLimit: { max: number; timeWindow: number };
+  authRateLimit: { max: number; timeWindow: number; hook: 'onRequest' };
 }
 
 const tags = ['auth'];

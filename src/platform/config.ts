@@ -21,6 +21,8 @@ export interface Config {
   externalTasksUrl: string;
   externalTasksTimeoutMs: number;
   authRateLimit: number;
+  /** Requests a minute per user on the whole API. */
+  rateLimit: number;
   trustProxy: boolean;
   /** When set, /metrics answers only requests bearing it. */
   metricsToken: string | undefined;
@@ -134,6 +136,7 @@ export function loadConfig(env: Env = process.env): Config {
     ) as string,
     externalTasksTimeoutMs: integer(env, 'EXTERNAL_TASKS_TIMEOUT_MS', 3000, 1, 600_000),
     authRateLimit: integer(env, 'AUTH_RATE_LIMIT', 20, 1, 1_000_000),
+    rateLimit: integer(env, 'RATE_LIMIT', 600, 1, 1_000_000),
     trustProxy: boolean(env, 'TRUST_PROXY', false),
     metricsToken: read(env, 'METRICS_TOKEN'),
     logLevel: logLevel as Config['logLevel'],

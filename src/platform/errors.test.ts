@@ -152,3 +152,45 @@ describe('throttling', () => {
     }
   });
 });
+
+describe('the per-user limit on the whole API', () => {
+  let ctx: TestContext;
+  beforeAll(async () => {
+    ctx = await createTestContext({ rateLimit: 3 });
+  });
+  afterAll(() => ctx.close());
+
+  it('answers 429 with Retry-After and RateLimit headers past RATE_LIMIT a minute, per user', async () => {
+    const one = await registerCompany(ctx.app);
+    const two = await registerCompany(ctx.app);
+    const profile = (access: string) => ctx.app.inject({ url: '/api/auth/profile/', headers: bearer(access) });
+    const first = await profile(one.access);
+    expect(first.statusCode).toBe(200);
+    expect(first.headers['ratelimit-limit']).toBe('3');
+    expect(first.headers['ratelimit-remaining']).toBe('2');
+    await profile(one.access);
+    await profile(one.access);
+    const throttled = await profile(one.access);
+    expect(throttled.statusCode).toBe(429);
+    expect(Number(throttled.headers['retry-after'])).toBeGreaterThan(0);
+    expect(json<{ detail: string }>(throttled).detail).toMatch(/^Request was throttled/);
+    expect((await profile(two.access)).statusCode).toBe(200);
+    // operations endpoints are not the API: never throttled
+    for (let i = 0; i < 5; i++) expect((await ctx.app.inject({ url: '/healthz' })).statusCode).toBe(200);
+  });
+});
+
+describe('security headers', () => {
+  let ctx: TestContext;
+  beforeAll(async () => {
+    ctx = await createTestContext();
+  });
+  afterAll(() => ctx.close());
+
+  it('sets helmet’s headers on every answer', async () => {
+    const response = await ctx.app.inject({ url: '/api/nothing/' });
+    expect(response.headers['x-content-type-options']).toBe('nosniff');
+    expect(response.headers['content-security-policy']).toContain("default-src 'self'");
+    expect(response.headers['strict-transport-security']).toBeDefined();
+  });
+});
