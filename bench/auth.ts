@@ -27,6 +27,7 @@ async function bench(driver: 'pglite' | 'postgres') {
     PORT: String(await freePort()),
     DATA_DIR: mkdtempSync(path.join(tmpdir(), 'tasks-bench-')),
     AUTH_RATE_LIMIT: '1000000',
+    RATE_LIMIT: '1000000',
     LOG_LEVEL: 'warn',
   };
   let drop = async () => {};

@@ -22,6 +22,7 @@ const env: Record<string, string> = {
   DATA_DIR: mkdtempSync(path.join(tmpdir(), 'tasks-wsbench-')),
   LOG_LEVEL: 'warn',
   AUTH_RATE_LIMIT: '1000000',
+  RATE_LIMIT: '1000000',
 };
 let drop = async () => {};
 if (driver === 'postgres') {

@@ -25,6 +25,7 @@ async function run(label: string, processes: number) {
     JWT_SECRET: 'fanout-bench-secret-0123456789-0123456789',
     LOG_LEVEL: 'warn',
     AUTH_RATE_LIMIT: '1000000',
+    RATE_LIMIT: '1000000',
     ...(processes > 1 ? { REDIS_URL: 'redis://127.0.0.1:6379' } : {}),
   };
   const servers: ServerProcess[] = [];
