@@ -230,6 +230,8 @@ export const taskHistory = pgTable(
     foreignKey({ columns: [t.companyId, t.actorId], foreignColumns: [users.companyId, users.id] }).onDelete('cascade'),
     check('task_history_action_check', sql`${t.action} in ('created', 'updated', 'deleted')`),
     index('task_history_task_idx').on(t.companyId, t.taskId, t.at, t.id),
+    // What GET /api/tasks/deleted/?since= reads: a company's deletions in time order.
+    index('task_history_deleted_idx').on(t.companyId, t.at, t.id).where(sql`${t.action} = 'deleted'`),
   ],
 );
 

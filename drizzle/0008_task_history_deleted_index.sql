@@ -1,0 +1,1 @@
+CREATE INDEX "task_history_deleted_idx" ON "task_history" USING btree ("company_id","at","id") WHERE "task_history"."action" = 'deleted';
