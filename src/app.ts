@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import cors from '@fastify/cors';
 import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
@@ -100,6 +101,19 @@ export async function buildApp({ config, db }: AppDeps): Promise<FastifyInstance
   await app.register(helmet, {
     // The API docs page and the web app load only their own scripts; the socket is same-origin.
     contentSecurityPolicy: { directives: { 'connect-src': ["'self'"] } },
+  });
+  // Browsers on other origins may call the API only when CORS_ORIGINS names them.
+  await app.register(cors, {
+    origin: config.corsOrigins.length === 0 ? false : config.corsOrigins,
+    credentials: true,
+    exposedHeaders: [
+      'ETag',
+      'Retry-After',
+      'RateLimit-Limit',
+      'RateLimit-Remaining',
+      'RateLimit-Reset',
+      'X-Request-Id',
+    ],
   });
   await app.register(rateLimit, {
     // Every API route is limited per user (per address before login), RATE_LIMIT a minute; the

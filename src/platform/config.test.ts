@@ -59,3 +59,17 @@ describe('configuration', () => {
     expect(statSync(file).mode & 0o777).toBe(0o600);
   });
 });
+
+describe('CORS_ORIGINS', () => {
+  it('takes a comma-separated list of origins', () => {
+    expect(loadConfig({ CORS_ORIGINS: 'https://a.example, http://localhost:5173' }).corsOrigins).toEqual([
+      'https://a.example',
+      'http://localhost:5173',
+    ]);
+    expect(loadConfig({}).corsOrigins).toEqual([]);
+  });
+
+  it.each(['*', 'a.example', 'https://a.example/path', 'ftp://a.example'])('refuses %s', (value) => {
+    expect(() => loadConfig({ CORS_ORIGINS: value })).toThrow(/^CORS_ORIGINS: /);
+  });
+});

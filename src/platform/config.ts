@@ -24,6 +24,8 @@ export interface Config {
   /** Requests a minute per user on the whole API. */
   rateLimit: number;
   trustProxy: boolean;
+  /** Origins allowed to call the API from a browser; empty: same origin only. */
+  corsOrigins: string[];
   /** When set, /metrics answers only requests bearing it. */
   metricsToken: string | undefined;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -87,6 +89,24 @@ function boolean(env: Env, name: string, fallback: boolean): boolean {
   throw new ConfigError(name, `expected true or false, got "${raw}"`);
 }
 
+function origins(env: Env, name: string): string[] {
+  const raw = read(env, name);
+  if (raw === undefined) return [];
+  return raw.split(',').map((part) => {
+    const origin = part.trim();
+    let parsed: URL;
+    try {
+      parsed = new URL(origin);
+    } catch {
+      throw new ConfigError(name, `"${origin}" is not an origin such as https://app.example.com`);
+    }
+    if (!['http:', 'https:'].includes(parsed.protocol) || parsed.origin !== origin.replace(/\/$/, '')) {
+      throw new ConfigError(name, `"${origin}" is not an origin such as https://app.example.com`);
+    }
+    return parsed.origin;
+  });
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const ROLES = ['all', 'api', 'worker'] as const;
 const MIN_SECRET_LENGTH = 32;
@@ -139,6 +159,7 @@ export function loadConfig(env: Env = process.env): Config {
     rateLimit: integer(env, 'RATE_LIMIT', 600, 1, 1_000_000),
     trustProxy: boolean(env, 'TRUST_PROXY', false),
     metricsToken: read(env, 'METRICS_TOKEN'),
+    corsOrigins: origins(env, 'CORS_ORIGINS'),
     logLevel: logLevel as Config['logLevel'],
     role: role as Config['role'],
     wsPingIntervalMs: integer(env, 'WS_PING_INTERVAL_SECONDS', 30, 1, 3600) * 1000,

@@ -194,3 +194,26 @@ describe('security headers', () => {
     expect(response.headers['strict-transport-security']).toBeDefined();
   });
 });
+
+describe('CORS', () => {
+  it('answers browsers of the origins in CORS_ORIGINS only', async () => {
+    const ctx = await createTestContext({ corsOrigins: ['https://app.example.com'] });
+    try {
+      const allowed = await ctx.app.inject({
+        method: 'OPTIONS',
+        url: '/api/auth/login/',
+        headers: {
+          origin: 'https://app.example.com',
+          'access-control-request-method': 'POST',
+          'access-control-request-headers': 'content-type',
+        },
+      });
+      expect(allowed.statusCode).toBe(204);
+      expect(allowed.headers['access-control-allow-origin']).toBe('https://app.example.com');
+      const other = await ctx.app.inject({ url: '/healthz', headers: { origin: 'https://evil.example' } });
+      expect(other.headers['access-control-allow-origin']).toBeUndefined();
+    } finally {
+      await ctx.close();
+    }
+  });
+});
