@@ -81,6 +81,21 @@ describe(`jobs (${TEST_DB})`, () => {
     await expect(database.db.unsafeSystem((tx) => jobs.send(tx, unique('missing'), {}))).rejects.toThrow(/createQueue/);
   });
 
+  it("keeps one waiting job per singletonKey on a 'short' queue", async () => {
+    const { queue, runs, record } = await worked({ policy: 'short' });
+    const ids = await database.db.unsafeSystem(async (tx) => [
+      await jobs.send(tx, queue, { n: 1 }, { singletonKey: 'task-7', startAfterSeconds: 1 }),
+      await jobs.send(tx, queue, { n: 2 }, { singletonKey: 'task-7', startAfterSeconds: 1 }),
+      await jobs.send(tx, queue, { n: 3 }, { singletonKey: 'task-8', startAfterSeconds: 1 }),
+    ]);
+    expect(ids[0]).not.toBeNull();
+    expect(ids[1]).toBeNull();
+    await jobs.work<{ n: number }>(queue, async (job) => void record(job));
+    await until(() => runs.length === 2);
+    await sleep(700);
+    expect(runs.map((r) => r.data.n).sort()).toEqual([1, 3]);
+  });
+
   it('runs a delayed job after its delay, not before', async () => {
     const { queue, runs, record } = await worked();
     await jobs.work<{ n: number }>(queue, async (job) => void record(job));
@@ -190,6 +205,7 @@ describe.runIf(TEST_DB === 'postgres')('jobs with two workers on one PostgreSQL 
     const runs: number[] = [];
     const clocks = { cronMonitorIntervalSeconds: 1, cronWorkerIntervalSeconds: 1 };
     for (const jobs of await Promise.all([startWorker(clocks), startWorker(clocks)])) {
+      await jobs.createQueue(queue);
       await jobs.schedule(queue, '* * * * *');
       await jobs.work(queue, async () => void runs.push(Date.now()));
     }

@@ -58,7 +58,7 @@ export interface Job<T> {
 export type JobHandler<T> = (job: Job<T>) => Promise<void>;
 
 export interface WorkOptions {
-  /** Jobs fetched at once; they run one after another, each completed or failed on its own. */
+  /** Jobs fetched at once; they run one after another, each completed or failed on its own, and stop() waits for all. */
   batchSize?: number;
   /** How long an idle worker waits before looking again: delayed jobs start up to this late. */
   pollingIntervalSeconds?: number;
@@ -158,7 +158,7 @@ export class Jobs {
   readonly #boss: PgBoss;
   readonly #connection: Connection;
   readonly #logger: JobsLogger;
-  readonly #pollingIntervalMs: number;
+  readonly #pollingIntervalSeconds: number;
   readonly #queues = new Set<string>();
   readonly #workers: Promise<void>[] = [];
   readonly #wakers = new Set<() => void>();
@@ -166,7 +166,7 @@ export class Jobs {
 
   constructor(db: Database, options: JobsOptions) {
     this.#logger = options.logger;
-    this.#pollingIntervalMs = (options.pollingIntervalSeconds ?? 1) * 1000;
+    this.#pollingIntervalSeconds = options.pollingIntervalSeconds ?? 1;
     this.#connection = connectionFor(db);
     this.#boss = new PgBoss(
       defined({
@@ -188,19 +188,27 @@ export class Jobs {
     await this.#connection.executeSql(GRANTS, []);
   }
 
-  /** Idempotent; the settings given here replace those stored, so the code is what counts. */
+  /**
+   * Every queue is created here, at start, before send(), work() or schedule() use it. Idempotent, and
+   * the settings (pg-boss's defaults where not given) replace the stored ones, so the code is what counts.
+   */
   async createQueue(name: string, options: QueueOptions = {}): Promise<void> {
-    const settings = defined({
+    const settings = {
       name,
-      policy: options.policy,
-      retryLimit: options.retryLimit,
-      retryDelay: options.retryDelaySeconds,
-      retryBackoff: options.retryBackoff,
-      expireInSeconds: options.expireInSeconds,
-    });
+      policy: options.policy ?? 'standard',
+      retryLimit: options.retryLimit ?? 2,
+      retryDelay: options.retryDelaySeconds ?? 0,
+      retryBackoff: options.retryBackoff ?? false,
+      expireInSeconds: options.expireInSeconds ?? 15 * 60,
+    };
     await this.#boss.createQueue(name, settings);
     await this.#boss.updateQueue(name, settings);
     this.#queues.add(name);
+  }
+
+  #requireQueue(queue: string): void {
+    // pg-boss's insert joins the queue table, so a job for a queue never created would vanish silently.
+    if (!this.#queues.has(queue)) throw new Error(`queue "${queue}" must be created with createQueue() first`);
   }
 
   /**
@@ -208,8 +216,7 @@ export class Jobs {
    * Returns its id, or null when the queue's policy already holds a job with this singletonKey.
    */
   async send(tx: Tx, queue: string, data: object, options: SendOptions = {}): Promise<string | null> {
-    // pg-boss's insert joins the queue table, so a job for a queue never created would vanish silently.
-    if (!this.#queues.has(queue)) throw new Error(`queue "${queue}" must be created with createQueue() first`);
+    this.#requireQueue(queue);
     return this.#boss.send(
       queue,
       data,
@@ -231,9 +238,9 @@ export class Jobs {
    */
   async work<T>(queue: string, handler: JobHandler<T>, options: WorkOptions = {}): Promise<void> {
     if (this.#stopping) throw new Error('jobs are stopping');
-    if (!this.#queues.has(queue)) await this.createQueue(queue);
+    this.#requireQueue(queue);
     const batchSize = options.batchSize ?? 1;
-    const intervalMs = (options.pollingIntervalSeconds ?? this.#pollingIntervalMs / 1000) * 1000;
+    const intervalMs = (options.pollingIntervalSeconds ?? this.#pollingIntervalSeconds) * 1000;
     const loop = async () => {
       while (!this.#stopping) {
         let jobs: PgBoss.JobWithMetadata<T>[] = [];
@@ -288,7 +295,7 @@ export class Jobs {
    * lets one process at a time turn schedules into jobs, and at most one a minute per schedule.
    */
   async schedule(queue: string, cron: string, data: object = {}): Promise<void> {
-    if (!this.#queues.has(queue)) await this.createQueue(queue);
+    this.#requireQueue(queue);
     await this.#boss.schedule(queue, cron, data, { tz: 'UTC' });
   }
 
