@@ -12,7 +12,7 @@ import { freePort, startServer, waitForHealthy } from '../test/process.ts';
 
 const which = process.argv[2] ?? 'both';
 const duration = Number(process.argv[3] ?? 10);
-const PASSWORD = 'bench-password-123';
+const PASSWORD = 'correct-horse-battery-staple';
 
 async function load(title: string, options: autocannon.Options) {
   const result = await autocannon({ connections: 50, duration, ...options });
@@ -51,6 +51,7 @@ async function bench(driver: 'pglite' | 'postgres') {
         company_name: 'Bench Co',
       }),
     });
+    if (register.status !== 201) throw new Error(`register: ${register.status} ${await register.text()}`);
     const { access } = (await register.json()) as { access: string };
     console.log(`${driver}:`);
     await load('POST /api/auth/login/', {
