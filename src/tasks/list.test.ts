@@ -315,6 +315,18 @@ describe('statistics', () => {
     expect(stats.avg_completion_hours).toBe(3);
   });
 
+  it('answers concurrent callers alike, and reflects a write made before the request', async () => {
+    const boss = await registerCompany(ctx.app);
+    await insert(boss, [{ title: 'one' }, { title: 'two', status: 'done', completed_at: '2026-01-01T01:00:00Z' }]);
+    const answers = await Promise.all(Array.from({ length: 8 }, () => get(boss, '/api/tasks/statistics/')));
+    for (const answer of answers) expect(json<Statistics>(answer)).toMatchObject({ total: 2, completion_rate: 50 });
+    await insert(boss, [{ title: 'three' }]);
+    const after = await Promise.all([get(boss, '/api/tasks/statistics/'), get(boss, '/api/tasks/statistics/')]);
+    expect(after.map((r) => json<Statistics>(r).total)).toEqual([3, 3]);
+    const outsider = await registerCompany(ctx.app);
+    expect(json<Statistics>(await get(outsider, '/api/tasks/statistics/')).total).toBe(0);
+  });
+
   it('answers zeros and nulls for a company without tasks', async () => {
     const empty = await registerCompany(ctx.app);
     const stats = json<Statistics>(await get(empty, '/api/tasks/statistics'));

@@ -8,6 +8,7 @@ import type { TaskHistoryAction } from '../platform/db/schema.ts';
 import { type FieldErrors, HttpError, invalid, notFound } from '../platform/errors.ts';
 import type { PageRequest } from '../platform/pagination.ts';
 import type { TaskEvents } from '../realtime/service.ts';
+import { Coalescer } from './coalesce.ts';
 import type { ExternalFeed } from './external.ts';
 import * as q from './queries.ts';
 import {
@@ -153,6 +154,8 @@ export class TasksService {
     private readonly feed: ExternalFeed,
     private readonly events: TaskEvents,
   ) {}
+
+  private readonly statisticsRuns = new Coalescer<number, Statistics>();
 
   /** The client's fields in the table's terms, checked: dates exist, the assignee is an active colleague. */
   private async values(tx: Tx, companyId: number, body: TaskPatch): Promise<Partial<q.TaskValues>> {
@@ -349,12 +352,20 @@ export class TasksService {
     };
   }
 
-  statistics(auth: Auth): Promise<Statistics> {
-    return this.db.tenant(auth.companyId, async (tx) => {
-      await requireActor(tx, auth);
-      const summary = await q.taskSummary(tx, auth.companyId);
-      const byAssignee = await q.tasksByAssignee(tx, auth.companyId);
-      const perDay = await q.tasksCreatedPerDay(tx, auth.companyId);
+  /**
+   * Checked per caller, computed once for the callers of a company that arrive together: the
+   * aggregates read every task of the company, so under load they would otherwise queue.
+   */
+  async statistics(auth: Auth): Promise<Statistics> {
+    await this.db.tenant(auth.companyId, (tx) => requireActor(tx, auth));
+    return this.statisticsRuns.run(auth.companyId, () => this.computeStatistics(auth.companyId));
+  }
+
+  private computeStatistics(companyId: number): Promise<Statistics> {
+    return this.db.tenant(companyId, async (tx) => {
+      const summary = await q.taskSummary(tx, companyId);
+      const byAssignee = await q.tasksByAssignee(tx, companyId);
+      const perDay = await q.tasksCreatedPerDay(tx, companyId);
       return {
         total: summary.total,
         by_status: { todo: summary.todo, in_progress: summary.in_progress, done: summary.done },
