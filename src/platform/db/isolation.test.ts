@@ -1,7 +1,14 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createTestContext, openTestDatabase, registerCompany, type TestContext } from '../../../test/helpers.ts';
-import { queryRows, schema } from './index.ts';
+import {
+  bearer,
+  createTestContext,
+  openTestDatabase,
+  registerCompany,
+  type TestContext,
+} from '../../../test/helpers.ts';
+import { queryRows, schema, type Tx } from './index.ts';
+import { TENANT_TABLES } from './schema.ts';
 
 /**
  * The backstop: even a query with no company filter at all sees only the rows of the company the
@@ -14,20 +21,43 @@ describe(`row-level security (${process.env.TEST_DB})`, () => {
 
   beforeAll(async () => {
     ctx = await createTestContext();
-    a = (await registerCompany(ctx.app)).user.company.id;
-    b = (await registerCompany(ctx.app)).user.company.id;
-    await registerCompany(ctx.app);
+    // every tenant table gets rows of each company: users, tokens, invitations, tasks, their
+    // history and counters, an idempotency key
+    for (let i = 0; i < 3; i++) {
+      const admin = await registerCompany(ctx.app);
+      const headers = bearer(admin.access);
+      await ctx.app.inject({
+        method: 'POST',
+        url: '/api/auth/invitations/',
+        headers,
+        payload: { email: `x${i}@example.com` },
+      });
+      await ctx.app.inject({
+        method: 'POST',
+        url: '/api/tasks/',
+        headers: { ...headers, 'idempotency-key': `key-${i}` },
+        payload: { title: 'A task' },
+      });
+      if (i === 0) a = admin.user.company.id;
+      if (i === 1) b = admin.user.company.id;
+    }
   });
   afterAll(() => ctx.close());
 
+  /** The companies whose rows each tenant table shows, asked with no WHERE clause at all. */
   const unfiltered = async (companyId: number | null) => {
-    const run = async (tx: Parameters<Parameters<typeof ctx.db.unsafeSystem>[0]>[0]) => ({
-      companies: (await tx.select({ id: schema.companies.id }).from(schema.companies)).map((r) => r.id),
-      users: (await tx.select({ companyId: schema.users.companyId }).from(schema.users)).map((r) => r.companyId),
-      tokens: (await tx.select({ companyId: schema.refreshTokens.companyId }).from(schema.refreshTokens)).map(
-        (r) => r.companyId,
-      ),
-    });
+    const run = async (tx: Tx) => {
+      const seen: Record<string, number[]> = {};
+      for (const table of TENANT_TABLES) {
+        const column = sql.identifier(table === 'companies' ? 'id' : 'company_id');
+        const rows = await queryRows<{ c: number }>(
+          tx,
+          sql`select distinct ${column} as c from ${sql.identifier(table)}`,
+        );
+        seen[table] = rows.map((r) => r.c).sort();
+      }
+      return seen;
+    };
     if (companyId !== null) return ctx.db.tenant(companyId, run);
     // the application role with no company set, as a request would be if it forgot to set one
     return ctx.db.unsafeSystem(async (tx) => {
@@ -35,16 +65,30 @@ describe(`row-level security (${process.env.TEST_DB})`, () => {
       return run(tx);
     });
   };
+  const everywhere = (companies: number[]) => Object.fromEntries(TENANT_TABLES.map((t) => [t, companies]));
+
+  it('has rows of every company in every tenant table', async () => {
+    const all = await ctx.db.unsafeSystem(async (tx) => {
+      const counts: Record<string, number> = {};
+      for (const table of TENANT_TABLES) {
+        const [row] = await queryRows<{ n: number }>(
+          tx,
+          sql`select count(distinct ${sql.identifier(table === 'companies' ? 'id' : 'company_id')})::int as n from ${sql.identifier(table)}`,
+        );
+        counts[table] = row?.n ?? 0;
+      }
+      return counts;
+    });
+    expect(all).toEqual(Object.fromEntries(TENANT_TABLES.map((t) => [t, 3])));
+  });
 
   it('shows no tenant rows when no company is set', async () => {
-    expect(await unfiltered(null)).toEqual({ companies: [], users: [], tokens: [] });
+    expect(await unfiltered(null)).toEqual(everywhere([]));
   });
 
   it('shows company A only its own rows, with no WHERE clause', async () => {
-    const seen = await unfiltered(a);
-    expect(seen.companies).toEqual([a]);
-    expect(new Set(seen.users)).toEqual(new Set([a]));
-    expect(new Set(seen.tokens)).toEqual(new Set([a]));
+    expect(await unfiltered(a)).toEqual(everywhere([a]));
+    expect(await unfiltered(b)).toEqual(everywhere([b]));
   });
 
   it('refuses to write a row into another company', async () => {
@@ -64,23 +108,21 @@ describe(`row-level security (${process.env.TEST_DB})`, () => {
 
   it('keeps the setting inside its transaction', async () => {
     await ctx.db.tenant(a, async () => {});
-    expect(await unfiltered(null)).toEqual({ companies: [], users: [], tokens: [] });
+    expect(await unfiltered(null)).toEqual(everywhere([]));
   });
 
-  it('makes the owner obey the policies too (FORCE), and the app role own nothing', async () => {
+  it('leaves every tenant table owned by neither application role (FORCE is checked in schema.test.ts)', async () => {
     const rows = await ctx.db.unsafeSystem((tx) =>
-      queryRows<{ relname: string; relforcerowsecurity: boolean; owner: string }>(
+      queryRows<{ relname: string; owner: string }>(
         tx,
-        sql`
-        select c.relname, c.relforcerowsecurity, pg_get_userbyid(c.relowner) as owner
-        from pg_class c join pg_namespace n on n.oid = c.relnamespace
-        where n.nspname = 'public' and c.relkind = 'r' and c.relname in ('companies', 'users', 'refresh_tokens', 'invitations')`,
+        sql`select c.relname, pg_get_userbyid(c.relowner) as owner
+            from pg_class c where c.relnamespace = 'public'::regnamespace and c.relkind = 'r'`,
       ),
     );
-    expect(rows).toHaveLength(4);
-    for (const row of rows) {
-      expect(row.relforcerowsecurity).toBe(true);
-      expect(row.owner).not.toBe('tasks_app');
+    for (const table of TENANT_TABLES) {
+      const row = rows.find((r) => r.relname === table);
+      expect(row, table).toBeDefined();
+      expect(['tasks_app', 'tasks_system'], table).not.toContain(row?.owner);
     }
   });
 });
