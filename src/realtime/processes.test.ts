@@ -28,7 +28,8 @@ describe.runIf(TEST_DB === 'postgres')('events across processes', () => {
       );
     }
     await Promise.all(servers.map((s) => waitForHealthy(s)));
-  });
+    // two processes compiling and starting at once on a busy machine
+  }, 180_000);
   afterAll(async () => {
     for (const server of servers) server.child.kill('SIGTERM');
     await Promise.all(servers.map((s) => s.exited));

@@ -3,7 +3,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import { type ExtractTablesWithRelations, type SQL, sql } from 'drizzle-orm';
-import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
+import { drizzle as drizzlePg, type NodePgDatabase, NodePgSession, NodePgTransaction } from 'drizzle-orm/node-postgres';
 import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
 import type { PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core';
 import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
@@ -42,12 +42,11 @@ export interface Database {
   readonly client: PGlite | pg.Pool;
 }
 
-interface Driver {
-  transaction<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
-}
+/** Runs fn in a transaction that first runs `setup`: parameterless SQL that sets role and company. */
+type Transact = <T>(setup: string, fn: (tx: Tx) => Promise<T>) => Promise<T>;
 
 function scoped(
-  driver: Driver,
+  transact: Transact,
   kind: Database['driver'],
   client: PGlite | pg.Pool,
   extra: {
@@ -60,23 +59,53 @@ function scoped(
     driver: kind,
     client,
     tenant(companyId, fn) {
+      // Checked here because it is written into the SQL text (so the setup can share BEGIN's round trip).
       if (!Number.isSafeInteger(companyId) || companyId <= 0) throw new Error(`invalid company id ${companyId}`);
-      return driver.transaction(async (tx) => {
-        await tx.execute(
-          sql`select set_config('role', 'tasks_app', true), set_config('app.company_id', ${String(companyId)}, true)`,
-        );
-        return fn(tx);
-      });
+      return transact(
+        `select set_config('role', 'tasks_app', true), set_config('app.company_id', '${companyId}', true)`,
+        fn,
+      );
     },
     unsafeSystem(fn) {
-      return driver.transaction(async (tx) => {
-        await tx.execute(sql`select set_config('role', 'tasks_system', true)`);
-        return fn(tx);
-      });
+      return transact(`select set_config('role', 'tasks_system', true)`, fn);
     },
     ...extra,
   };
 }
+
+/**
+ * Drizzle's transaction costs four round trips for a one-query request (BEGIN, the setup, the
+ * query, COMMIT). Sending BEGIN and the setup as one simple-protocol message saves one of them;
+ * the transaction object is drizzle's own, bound to the checked-out client.
+ */
+function pgTransact(pool: pg.Pool, db: NodePgDatabase<Schema>): Transact {
+  const { dialect, schema: relations, options } = (db as unknown as { session: SessionParts }).session;
+  return async (setup, fn) => {
+    const client = await pool.connect();
+    let broken: Error | undefined;
+    try {
+      await client.query(`begin; ${setup}`);
+      const session = new NodePgSession(client, dialect, relations, options);
+      const result = await fn(new NodePgTransaction(dialect, session, relations) as unknown as Tx);
+      await client.query('commit');
+      return result;
+    } catch (error) {
+      await client.query('rollback').catch((rollbackError: Error) => {
+        // A connection that cannot even roll back is not given to anyone else.
+        broken = rollbackError;
+      });
+      throw error;
+    } finally {
+      client.release(broken);
+    }
+  };
+}
+
+type SessionParts = {
+  dialect: ConstructorParameters<typeof NodePgSession>[1];
+  schema: ConstructorParameters<typeof NodePgSession>[2];
+  options: ConstructorParameters<typeof NodePgSession>[3];
+};
 
 export interface PostgresOptions {
   url: string;
@@ -89,7 +118,7 @@ export function openPostgres(options: PostgresOptions): Database {
   // An idle client losing its connection (a database restart) must not crash the process.
   pool.on('error', (error) => options.onError?.(error));
   const db = drizzlePg(pool, { schema });
-  return scoped(db as unknown as Driver, 'postgres', pool, {
+  return scoped(pgTransact(pool, db), 'postgres', pool, {
     async migrate() {
       const client = await pool.connect();
       try {
@@ -135,7 +164,13 @@ export async function openPglite(options: PgliteOptions = {}): Promise<Database>
     throw error;
   }
   const db = drizzlePglite(client, { schema });
-  return scoped(db as unknown as Driver, 'pglite', client, {
+  // In-process: no round trips to save, so drizzle's own transaction does.
+  const transact: Transact = (setup, fn) =>
+    db.transaction(async (tx) => {
+      await tx.execute(sql.raw(setup));
+      return fn(tx as unknown as Tx);
+    });
+  return scoped(transact, 'pglite', client, {
     async migrate() {
       await migratePglite(db, { migrationsFolder: MIGRATIONS_FOLDER });
     },
