@@ -17,6 +17,7 @@ import { HttpError, registerErrorHandling } from './platform/errors.ts';
 import { registerMetrics } from './platform/metrics.ts';
 import { operationsRoutes } from './platform/operations.ts';
 import { openRedis } from './platform/redis.ts';
+import { registerWebApp } from './platform/web.ts';
 import { Hub } from './realtime/hub.ts';
 import { realtimeRoutes } from './realtime/routes.ts';
 import { RealtimeService } from './realtime/service.ts';
@@ -173,6 +174,8 @@ export async function buildApp({ config, db }: AppDeps): Promise<FastifyInstance
     });
     await api.register(tasksRoutes, { service: new TasksService(db, externalFeed(config, redis), realtime) });
   });
+  // The web app at `/`, on the API's origin so its cookie and socket need no CORS.
+  await registerWebApp(app);
 
   return app;
 }

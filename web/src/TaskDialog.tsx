@@ -1,0 +1,285 @@
+import { type FormEvent, useEffect, useRef, useState } from 'react';
+import {
+  ApiError,
+  call,
+  displayName,
+  PRIORITIES,
+  type Priority,
+  STATUSES,
+  type Status,
+  type Task,
+  type TaskFields,
+  type User,
+} from './api.ts';
+import { errorsOf, Field, FormAlert } from './forms.tsx';
+import { Modal } from './Modal.tsx';
+
+export const STATUS_LABELS: Record<Status, string> = { todo: 'To do', in_progress: 'In progress', done: 'Done' };
+export const PRIORITY_LABELS: Record<Priority, string> = {
+  low: 'Low',
+  medium: 'Medium',
+  high: 'High',
+  urgent: 'Urgent',
+};
+
+/** A datetime-local input's value (local time, minutes) for an instant, and back. */
+function toLocalInput(iso: string | null): string {
+  if (iso === null) return '';
+  const date = new Date(iso);
+  const local = new Date(date.getTime() - date.getTimezoneOffset() * 60_000);
+  return local.toISOString().slice(0, 16);
+}
+const fromLocalInput = (value: string) => (value === '' ? null : new Date(value).toISOString());
+
+interface Draft {
+  title: string;
+  description: string;
+  status: Status;
+  priority: Priority;
+  due: string;
+  assignee: string;
+}
+
+const draftOf = (task: TaskFields): Draft => ({
+  title: task.title,
+  description: task.description,
+  status: task.status,
+  priority: task.priority,
+  due: toLocalInput(task.due_date),
+  assignee: task.assigned_to === null ? '' : String(task.assigned_to),
+});
+
+const fieldsOf = (draft: Draft): TaskFields => ({
+  title: draft.title.trim(),
+  description: draft.description,
+  status: draft.status,
+  priority: draft.priority,
+  due_date: fromLocalInput(draft.due),
+  assigned_to: draft.assignee === '' ? null : Number(draft.assignee),
+});
+
+const NEW_TASK: TaskFields = {
+  title: '',
+  description: '',
+  status: 'todo',
+  priority: 'medium',
+  due_date: null,
+  assigned_to: null,
+};
+
+const newKey = () =>
+  typeof crypto.randomUUID === 'function'
+    ? crypto.randomUUID()
+    : `${Date.now()}-${Math.random().toString(36).slice(2)}`;
+
+export interface TaskDialogProps {
+  /** The task to edit, as the board has it now (live events keep it current); none to create one. */
+  task: Task | undefined;
+  users: User[];
+  onSaved: (task: Task) => void;
+  /** Told while a change to an existing task is on its way, so its echo over the socket is not news. */
+  onWriting: (id: number, writing: boolean) => void;
+  onDelete: (task: Task) => void;
+  onClose: () => void;
+}
+
+export function TaskDialog({ task, users, onSaved, onWriting, onDelete, onClose }: TaskDialogProps) {
+  const [draft, setDraft] = useState<Draft>(() => draftOf(task ?? NEW_TASK));
+  // Typing may start before the fresh copy arrives: then the typing wins.
+  const touched = useRef(false);
+  // The version this edit started from: saving sends its ETag, so a change made meanwhile is not overwritten.
+  const [base, setBase] = useState<{ task: Task; etag: string } | undefined>();
+  const [errors, setErrors] = useState<Record<string, string[]>>({});
+  const [conflict, setConflict] = useState(false);
+  const [pending, setPending] = useState(false);
+  // One key per dialog: a retried create (a lost answer, a double click) makes one task.
+  const [idempotencyKey] = useState(newKey);
+  const taskId = task?.id;
+
+  useEffect(() => {
+    if (taskId === undefined) return;
+    let cancelled = false;
+    call<Task>('GET', `/api/tasks/${taskId}/`)
+      .then(({ data, headers }) => {
+        if (cancelled) return;
+        setBase({ task: data, etag: headers.get('etag') ?? '' });
+        if (!touched.current) setDraft(draftOf(data));
+      })
+      .catch((error: unknown) => {
+        if (!cancelled) setErrors(errorsOf(error));
+      });
+    return () => {
+      cancelled = true;
+    };
+  }, [taskId]);
+
+  const changedElsewhere = task !== undefined && base !== undefined && task.updated_at > base.task.updated_at;
+
+  const takeTheirs = () => {
+    if (task === undefined) return;
+    setConflict(false);
+    setErrors({});
+    setBase(undefined);
+    touched.current = false;
+    setDraft(draftOf(task));
+    call<Task>('GET', `/api/tasks/${task.id}/`)
+      .then(({ data, headers }) => {
+        setBase({ task: data, etag: headers.get('etag') ?? '' });
+        setDraft(draftOf(data));
+      })
+      .catch((error: unknown) => setErrors(errorsOf(error)));
+  };
+
+  const save = async (overwrite: boolean) => {
+    setPending(true);
+    setErrors({});
+    if (task !== undefined) onWriting(task.id, true);
+    try {
+      const body = fieldsOf(draft);
+      const answer =
+        task === undefined
+          ? await call<Task>('POST', '/api/tasks/', { body, headers: { 'idempotency-key': idempotencyKey } })
+          : await call<Task>('PATCH', `/api/tasks/${task.id}/`, {
+              body,
+              headers: overwrite || base === undefined ? {} : { 'if-match': base.etag },
+            });
+      onSaved(answer.data);
+    } catch (error) {
+      if (error instanceof ApiError && error.status === 412) setConflict(true);
+      else setErrors(errorsOf(error));
+      setPending(false);
+    } finally {
+      if (task !== undefined) onWriting(task.id, false);
+    }
+  };
+
+  const submit = (event: FormEvent) => {
+    event.preventDefault();
+    void save(false);
+  };
+  const set =
+    <K extends keyof Draft>(key: K) =>
+    (value: Draft[K]) => {
+      touched.current = true;
+      setDraft((current) => ({ ...current, [key]: value }));
+    };
+
+  return (
+    <Modal title={task === undefined ? 'New task' : 'Edit task'} onClose={onClose} className="task-dialog">
+      <form onSubmit={submit} noValidate>
+        {conflict || changedElsewhere ? (
+          <div className="alert warning" role="alert">
+            <p>
+              {conflict
+                ? 'Someone else changed this task after you opened it, so it was not saved.'
+                : 'Someone else has just changed this task.'}
+            </p>
+            <div className="actions">
+              <button type="button" onClick={takeTheirs}>
+                Load their version
+              </button>
+              {conflict ? (
+                <button type="button" className="danger" onClick={() => void save(true)}>
+                  Save mine over it
+                </button>
+              ) : null}
+            </div>
+          </div>
+        ) : null}
+        <FormAlert messages={errors.non_field_errors ?? errors.detail} />
+        <Field label="Title" errors={errors.title}>
+          {(props) => (
+            <input
+              {...props}
+              name="title"
+              required
+              maxLength={200}
+              value={draft.title}
+              onChange={(event) => set('title')(event.target.value)}
+              // biome-ignore lint/a11y/noAutofocus: the dialog opens to type a title
+              autoFocus
+            />
+          )}
+        </Field>
+        <Field label="Description" errors={errors.description}>
+          {(props) => (
+            <textarea
+              {...props}
+              name="description"
+              rows={4}
+              maxLength={10_000}
+              value={draft.description}
+              onChange={(event) => set('description')(event.target.value)}
+            />
+          )}
+        </Field>
+        <div className="row">
+          <Field label="Status" errors={errors.status}>
+            {(props) => (
+              <select {...props} value={draft.status} onChange={(event) => set('status')(event.target.value as Status)}>
+                {STATUSES.map((status) => (
+                  <option key={status} value={status}>
+                    {STATUS_LABELS[status]}
+                  </option>
+                ))}
+              </select>
+            )}
+          </Field>
+          <Field label="Priority" errors={errors.priority}>
+            {(props) => (
+              <select
+                {...props}
+                value={draft.priority}
+                onChange={(event) => set('priority')(event.target.value as Priority)}
+              >
+                {PRIORITIES.map((priority) => (
+                  <option key={priority} value={priority}>
+                    {PRIORITY_LABELS[priority]}
+                  </option>
+                ))}
+              </select>
+            )}
+          </Field>
+        </div>
+        <div className="row">
+          <Field label="Assignee" errors={errors.assigned_to}>
+            {(props) => (
+              <select {...props} value={draft.assignee} onChange={(event) => set('assignee')(event.target.value)}>
+                <option value="">Unassigned</option>
+                {users.map((user) => (
+                  <option key={user.id} value={String(user.id)}>
+                    {displayName(user)}
+                  </option>
+                ))}
+              </select>
+            )}
+          </Field>
+          <Field label="Due" errors={errors.due_date}>
+            {(props) => (
+              <input
+                {...props}
+                type="datetime-local"
+                value={draft.due}
+                onChange={(event) => set('due')(event.target.value)}
+              />
+            )}
+          </Field>
+        </div>
+        <div className="actions">
+          {task === undefined ? null : (
+            <button type="button" className="danger quiet" onClick={() => onDelete(task)}>
+              Delete…
+            </button>
+          )}
+          <span className="spacer" />
+          <button type="button" onClick={onClose}>
+            Cancel
+          </button>
+          <button type="submit" className="primary" disabled={pending || (task !== undefined && base === undefined)}>
+            {pending ? 'Saving…' : task === undefined ? 'Create task' : 'Save'}
+          </button>
+        </div>
+      </form>
+    </Modal>
+  );
+}

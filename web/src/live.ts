@@ -1,0 +1,107 @@
+import { freshAccess, onAccessChange, refresh, type Task } from './api.ts';
+
+export type LiveStatus = 'connecting' | 'live' | 'reconnecting';
+
+export type TaskEvent =
+  | { type: 'task_created' | 'task_updated'; task: Task }
+  | { type: 'task_deleted'; task: Pick<Task, 'id'> & Partial<Task> };
+
+export interface LiveOptions {
+  onEvent: (event: TaskEvent) => void;
+  onStatus: (status: LiveStatus) => void;
+  /** After every (re)connection: fetch what changed while no socket was listening. */
+  catchUp: () => Promise<void>;
+  /** The server says this user is no longer in the company. */
+  onRemoved: () => void;
+}
+
+const CLOSE_UNAUTHORIZED = 4401;
+const CLOSE_REMOVED = 4403;
+const MAX_BACKOFF_MS = 15_000;
+
+/**
+ * The board's socket on /ws/tasks/. It reconnects on its own with exponential backoff and jitter
+ * (so a restarted server is not hit by every browser at once), renews its token in place when the
+ * access token rotates, and catches up after every connection.
+ */
+export class LiveConnection {
+  private socket: WebSocket | undefined;
+  private attempt = 0;
+  private timer: number | undefined;
+  private stopped = false;
+  private readonly unsubscribe: () => void;
+
+  constructor(private readonly options: LiveOptions) {
+    this.unsubscribe = onAccessChange((token) => {
+      if (token !== undefined && this.socket?.readyState === WebSocket.OPEN) {
+        this.socket.send(JSON.stringify({ type: 'authenticate', token }));
+      }
+    });
+    options.onStatus('connecting');
+    void this.connect();
+  }
+
+  stop() {
+    this.stopped = true;
+    this.unsubscribe();
+    window.clearTimeout(this.timer);
+    this.socket?.close(1000, 'Leaving');
+  }
+
+  private async connect() {
+    let token: string | undefined;
+    try {
+      token = await freshAccess();
+    } catch {
+      this.retry();
+      return;
+    }
+    if (this.stopped || token === undefined) return;
+    const scheme = window.location.protocol === 'https:' ? 'wss:' : 'ws:';
+    const socket = new WebSocket(`${scheme}//${window.location.host}/ws/tasks/?token=${encodeURIComponent(token)}`);
+    this.socket = socket;
+    socket.onmessage = (message) => {
+      let data: { type?: string };
+      try {
+        data = JSON.parse(String(message.data)) as { type?: string };
+      } catch {
+        return;
+      }
+      if (data.type === 'connection_established') {
+        this.options
+          .catchUp()
+          .then(() => {
+            this.attempt = 0;
+            if (socket === this.socket) this.options.onStatus('live');
+          })
+          // the socket stays; a failed catch-up is retried by reconnecting
+          .catch(() => socket.close(4000, 'Catch-up failed'));
+      } else if (data.type === 'task_created' || data.type === 'task_updated' || data.type === 'task_deleted') {
+        this.options.onEvent(data as TaskEvent);
+      }
+    };
+    socket.onclose = (event) => {
+      if (socket !== this.socket || this.stopped) return;
+      if (event.code === CLOSE_REMOVED) {
+        this.options.onRemoved();
+        return;
+      }
+      if (event.code === CLOSE_UNAUTHORIZED) {
+        // Expired or revoked: the next attempt takes a fresh token, or finds the session over.
+        void refresh()
+          .catch(() => undefined)
+          .then(() => this.retry());
+        return;
+      }
+      this.retry();
+    };
+  }
+
+  private retry() {
+    if (this.stopped) return;
+    this.options.onStatus('reconnecting');
+    const ceiling = Math.min(MAX_BACKOFF_MS, 500 * 2 ** this.attempt);
+    this.attempt += 1;
+    this.timer = window.setTimeout(() => void this.connect(), ceiling / 2 + (Math.random() * ceiling) / 2);
+  }
+}
