@@ -1,6 +1,5 @@
 import { randomUUID } from 'node:crypto';
 import cors from '@fastify/cors';
-import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
@@ -17,6 +16,7 @@ import { HttpError, registerErrorHandling } from './platform/errors.ts';
 import { registerMetrics } from './platform/metrics.ts';
 import { operationsRoutes } from './platform/operations.ts';
 import { openRedis } from './platform/redis.ts';
+import { registerSecurityHeaders } from './platform/security-headers.ts';
 import { registerWebApp } from './platform/web.ts';
 import { Hub } from './realtime/hub.ts';
 import { realtimeRoutes } from './realtime/routes.ts';
@@ -99,10 +99,7 @@ export async function buildApp({ config, db }: AppDeps): Promise<FastifyInstance
     });
   }
   const tokens = new TokenService(config.jwtSecret, config.accessTokenTtlSeconds, config.refreshTokenTtlSeconds);
-  await app.register(helmet, {
-    // The API docs page and the web app load only their own scripts; the socket is same-origin.
-    contentSecurityPolicy: { directives: { 'connect-src': ["'self'"] } },
-  });
+  registerSecurityHeaders(app);
   // Browsers on other origins may call the API only when CORS_ORIGINS names them.
   await app.register(cors, {
     origin: config.corsOrigins.length === 0 ? false : config.corsOrigins,

@@ -1,4 +1,4 @@
-import { randomUUID } from 'node:crypto';
+import { randomUUID, webcrypto } from 'node:crypto';
 import type { FastifyInstance, FastifyRequest } from 'fastify';
 import { errors as joseErrors, jwtVerify, SignJWT } from 'jose';
 import { HttpError } from './errors.ts';
@@ -43,14 +43,21 @@ export const notAuthenticated = () =>
  * and refresh tokens from standing in for each other.
  */
 export class TokenService {
-  private readonly key: Uint8Array;
+  /** Imported once: given raw bytes, jose imports the key again for every token. */
+  private readonly key: Promise<webcrypto.CryptoKey>;
 
   constructor(
     secret: string,
     private readonly accessTtlSeconds: number,
     readonly refreshTtlSeconds: number,
   ) {
-    this.key = new TextEncoder().encode(secret);
+    this.key = webcrypto.subtle.importKey(
+      'raw',
+      new TextEncoder().encode(secret),
+      { name: 'HMAC', hash: 'SHA-256' },
+      false,
+      ['sign', 'verify'],
+    );
   }
 
   signAccess(auth: Auth): Promise<string> {
@@ -63,13 +70,19 @@ export class TokenService {
     return { token, jti, expiresAt: new Date(Date.now() + this.refreshTtlSeconds * 1000) };
   }
 
-  private sign(type: TokenType, auth: Auth, ttl: number, extra: Record<string, unknown>, jti: string = randomUUID()) {
+  private async sign(
+    type: TokenType,
+    auth: Auth,
+    ttl: number,
+    extra: Record<string, unknown>,
+    jti: string = randomUUID(),
+  ) {
     return new SignJWT({ token_type: type, user_id: auth.userId, company_id: auth.companyId, ...extra })
       .setProtectedHeader({ alg: 'HS256', typ: 'JWT' })
       .setIssuedAt()
       .setExpirationTime(Math.floor(Date.now() / 1000) + ttl)
       .setJti(jti)
-      .sign(this.key);
+      .sign(await this.key);
   }
 
   /** Verifies signature, expiry and type; throws the 401 a client of SimpleJWT expects. */
@@ -78,7 +91,7 @@ export class TokenService {
   async verify(token: string, type: TokenType): Promise<AccessClaims | RefreshClaims> {
     let payload: Record<string, unknown>;
     try {
-      ({ payload } = await jwtVerify(token, this.key, { algorithms: ['HS256'] }));
+      ({ payload } = await jwtVerify(token, await this.key, { algorithms: ['HS256'] }));
     } catch (error) {
       if (error instanceof joseErrors.JWTExpired) throw tokenNotValid('Token is expired');
       throw tokenNotValid();
