@@ -329,7 +329,10 @@ describe('web app', () => {
       await api('POST', '/api/tasks/', token, task);
     }
     await card(pageA, 'Set up the status page').waitFor();
-    // Once the highlights have faded.
+    // A freshly drawn page, without highlights, so that the pictures only change when the app does.
+    await pageA.reload();
+    await boardIsLive(pageA);
+    await card(pageA, 'Set up the status page').waitFor();
     await pageA.waitForFunction("document.querySelector('li.card.flash') === null");
     mkdirSync(SCREENSHOTS, { recursive: true });
     await pageA.screenshot({ path: join(SCREENSHOTS, 'board.png'), animations: 'disabled' });
