@@ -279,6 +279,29 @@ describe('web app', () => {
     expect(Math.max(movedMs, createdMs)).toBeLessThan(LIVE_MS);
   });
 
+  it('tells an editor that someone else changed the task, instead of overwriting it', async () => {
+    await card(pageA, 'Book the venue').getByRole('button').click();
+    const edit = pageA.getByRole('dialog', { name: 'Edit task' });
+    await expect.poll(() => edit.getByRole('button', { name: 'Save' }).isEnabled()).toBe(true);
+    await edit.getByLabel('Priority').selectOption('high');
+
+    await card(pageB, 'Book the venue').getByRole('button').focus();
+    await pageB.keyboard.press('Shift+ArrowRight');
+    await edit.getByText('Someone else has just changed this task.').waitFor({ timeout: LIVE_MS });
+
+    await edit.getByRole('button', { name: 'Save' }).click();
+    await edit.getByText('Someone else changed this task after you opened it, so it was not saved.').waitFor();
+    await edit.getByRole('button', { name: 'Load their version' }).click();
+    await expect.poll(() => edit.getByLabel('Status').inputValue()).toBe('in_progress');
+    await expect.poll(() => edit.getByRole('button', { name: 'Save' }).isEnabled()).toBe(true);
+    await edit.getByLabel('Priority').selectOption('high');
+    await edit.getByRole('button', { name: 'Save' }).click();
+    await edit.waitFor({ state: 'hidden' });
+    await card(column(pageB, 'in_progress'), 'Book the venue')
+      .filter({ hasText: 'High' })
+      .waitFor({ timeout: LIVE_MS });
+  });
+
   it('shows another company nothing of it', async () => {
     pageC = await newPage();
     await signUp(pageC, 'Globex', carol);
