@@ -42,9 +42,12 @@ export async function registerWebApp(app: FastifyInstance, root = WEB_DIST): Pro
     // One route per built file rather than a catch-all, which would turn unknown API paths into 405s.
     wildcard: false,
     index: false,
-    setHeaders: (reply, path) => {
+    // Caching is decided here, per file, instead of one max-age for all.
+    cacheControl: false,
+    setHeaders: (response, path) => {
       // Built file names carry a hash of their content, so they never change under their name.
-      if (path.startsWith(join(root, 'assets'))) reply.header('cache-control', 'public, max-age=31536000, immutable');
+      const immutable = path.startsWith(join(root, 'assets'));
+      response.setHeader('cache-control', immutable ? 'public, max-age=31536000, immutable' : 'no-cache');
     },
   });
 
