@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServerDatabase } from '../test/databases.ts';
 import { PASSWORD, TEST_DB, unique } from '../test/helpers.ts';
 import { freePort, type ServerProcess, startServer, waitForHealthy } from '../test/process.ts';
+import { TestSocket } from '../test/ws.ts';
 
 /** The service as an operator runs it: a real process on a real port. */
 describe(`the server process (${TEST_DB})`, () => {
@@ -69,6 +70,13 @@ describe(`the server process (${TEST_DB})`, () => {
       count: number;
     };
     expect(users.count).toBe(2);
+    // a browser's socket carries its token in the URL, which the server logs (redacted)
+    const socket = await TestSocket.open(`${server.url.replace('http', 'ws')}/ws/tasks/`, {
+      token: admin.access,
+      via: 'query',
+    });
+    await socket.ofType('connection_established');
+    socket.close();
   });
 
   it('keeps tokens and passwords out of its logs', () => {
@@ -76,6 +84,7 @@ describe(`the server process (${TEST_DB})`, () => {
     expect(log).toContain('"reqId"');
     expect(log).not.toContain(PASSWORD);
     expect(log).not.toMatch(/eyJ[\w-]+\.eyJ/);
+    expect(log).toContain('/ws/tasks/?token=[redacted]');
   });
 
   it.runIf(TEST_DB === 'pglite')('refuses a second process on the same DATA_DIR', async () => {
