@@ -8,6 +8,7 @@ export const JOBS_SCHEMA = 'pgboss';
 
 /** Concurrent GRANTs on one object fail ("tuple concurrently updated"), so starting processes take turns. */
 const GRANTS_LOCK_KEY = 7_246_814;
+const START_LOCK_KEY = 7_246_815;
 
 /**
  * The application roles enqueue jobs inside their own transactions, so they need to insert into the
@@ -157,6 +158,7 @@ function inTransaction(tx: Tx): PgBoss.Db {
 export class Jobs {
   readonly #boss: PgBoss;
   readonly #connection: Connection;
+  readonly #db: Database;
   readonly #logger: JobsLogger;
   readonly #pollingIntervalSeconds: number;
   readonly #queues = new Set<string>();
@@ -165,6 +167,7 @@ export class Jobs {
   #stopping = false;
 
   constructor(db: Database, options: JobsOptions) {
+    this.#db = db;
     this.#logger = options.logger;
     this.#pollingIntervalSeconds = options.pollingIntervalSeconds ?? 1;
     this.#connection = connectionFor(db);
@@ -184,8 +187,30 @@ export class Jobs {
 
   /** Creates or migrates pg-boss's schema and grants the application roles what send() needs. Run after migrations. */
   async start(): Promise<void> {
-    await this.#boss.start();
-    await this.#connection.executeSql(GRANTS, []);
+    await this.#oneProcessAtATime(async () => {
+      await this.#boss.start();
+      await this.#connection.executeSql(GRANTS, []);
+    });
+  }
+
+  /**
+   * Processes starting together on one PostgreSQL would race to create pg-boss's schema, and
+   * CREATE SCHEMA IF NOT EXISTS still fails for the loser; a session lock makes them take turns.
+   * PGlite is one process by construction.
+   */
+  async #oneProcessAtATime(fn: () => Promise<void>): Promise<void> {
+    if (this.#db.driver !== 'postgres') return fn();
+    const client = await (this.#db.client as pg.Pool).connect();
+    try {
+      await client.query('select pg_advisory_lock($1)', [START_LOCK_KEY]);
+      try {
+        await fn();
+      } finally {
+        await client.query('select pg_advisory_unlock($1)', [START_LOCK_KEY]);
+      }
+    } finally {
+      client.release();
+    }
   }
 
   /**
