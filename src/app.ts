@@ -63,6 +63,8 @@ export async function buildApp({ config, db }: AppDeps): Promise<FastifyInstance
     },
     trustProxy: config.trustProxy,
     bodyLimit: 1024 * 1024,
+    // A client that trickles its request (slowloris) is cut off instead of holding a socket.
+    requestTimeout: 30_000,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
     ajv: {
       // DRF reports every invalid field at once; verbose gives the messages the failing schema.

@@ -6,6 +6,7 @@ import { createServerDatabase } from '../test/databases.ts';
 import { PASSWORD, TEST_DB, unique } from '../test/helpers.ts';
 import { freePort, type ServerProcess, startServer, waitForHealthy } from '../test/process.ts';
 import { TestSocket } from '../test/ws.ts';
+import { openDatabase } from './platform/db/index.ts';
 
 /** The service as an operator runs it: a real process on a real port. */
 describe(`the server process (${TEST_DB})`, () => {
@@ -156,5 +157,39 @@ describe(`the server process (${TEST_DB})`, () => {
     expect((await inFlight).status).toBe(201);
     expect(await server.exited).toBe(0);
     await expect(fetch(`${server.url}/healthz`)).rejects.toThrow();
+  });
+});
+
+describe(`MIGRATE_ON_START=false (${TEST_DB})`, () => {
+  it('refuses to start on a database whose migrations are behind, and starts once they are applied', async () => {
+    const env: Record<string, string> = {
+      PORT: String(await freePort()),
+      DATA_DIR: mkdtempSync(path.join(tmpdir(), 'tasks-nomigrate-')),
+      MIGRATE_ON_START: 'false',
+    };
+    let drop = async () => {};
+    if (TEST_DB === 'postgres') {
+      const created = await createServerDatabase({ empty: true });
+      drop = created.drop;
+      env.DATABASE_URL = created.url;
+      env.JWT_SECRET = 'migrate-test-secret-0123456789-0123456789';
+    }
+    try {
+      const behind = startServer(env);
+      expect(await behind.exited).toBe(1);
+      expect(behind.output()).toMatch(/the database is \d+ migration\(s\) behind .*npm run cli -- migrate/);
+
+      const db = await openDatabase({ databaseUrl: env.DATABASE_URL, dataDir: env.DATA_DIR as string });
+      await db.migrate();
+      expect(await db.pendingMigrations()).toBe(0);
+      await db.close();
+
+      const current = startServer(env);
+      await waitForHealthy(current);
+      current.child.kill('SIGTERM');
+      expect(await current.exited).toBe(0);
+    } finally {
+      await drop();
+    }
   });
 });

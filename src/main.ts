@@ -30,7 +30,18 @@ async function start() {
     }
     throw error;
   }
-  await db.migrate();
+  if (config.migrateOnStart) {
+    await db.migrate();
+  } else {
+    const pending = await db.pendingMigrations();
+    if (pending > 0) {
+      console.error(
+        `Cannot start: the database is ${pending} migration(s) behind this code and MIGRATE_ON_START is false; run \`npm run cli -- migrate\` first`,
+      );
+      await db.close();
+      process.exit(1);
+    }
+  }
   const app = config.role === 'worker' ? await buildHealthServer(config, db) : await buildApp({ config, db });
   // Every role starts the queue: an api process sends jobs in its transactions, the others also work them.
   const jobs = new Jobs(db, { logger: app.log, processing: config.role !== 'api' });

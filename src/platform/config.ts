@@ -26,6 +26,8 @@ export interface Config {
   trustProxy: boolean;
   /** Origins allowed to call the API from a browser; empty: same origin only. */
   corsOrigins: string[];
+  /** Apply pending migrations at start (under a lock); false makes migrating a step of the rollout. */
+  migrateOnStart: boolean;
   /** When set, /metrics answers only requests bearing it. */
   metricsToken: string | undefined;
   logLevel: 'fatal' | 'error' | 'warn' | 'info' | 'debug' | 'trace' | 'silent';
@@ -159,6 +161,7 @@ export function loadConfig(env: Env = process.env): Config {
     rateLimit: integer(env, 'RATE_LIMIT', 600, 1, 1_000_000),
     trustProxy: boolean(env, 'TRUST_PROXY', false),
     metricsToken: read(env, 'METRICS_TOKEN'),
+    migrateOnStart: boolean(env, 'MIGRATE_ON_START', true),
     corsOrigins: origins(env, 'CORS_ORIGINS'),
     logLevel: logLevel as Config['logLevel'],
     role: role as Config['role'],

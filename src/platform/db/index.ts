@@ -4,6 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { PGlite } from '@electric-sql/pglite';
 import { type ExtractTablesWithRelations, type SQL, sql } from 'drizzle-orm';
+import { readMigrationFiles } from 'drizzle-orm/migrator';
 import { drizzle as drizzlePg, type NodePgDatabase, NodePgSession, NodePgTransaction } from 'drizzle-orm/node-postgres';
 import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
 import type { PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core';
@@ -37,6 +38,8 @@ export interface Database {
   unsafeSystem<T>(fn: (tx: Tx) => Promise<T>): Promise<T>;
   /** Applies pending migrations; safe when several processes start at once. */
   migrate(): Promise<void>;
+  /** How many migrations this code has that the database has not applied yet. */
+  pendingMigrations(): Promise<number>;
   ping(): Promise<void>;
   close(): Promise<void>;
   /** The driver's own client, for libraries that need one (pg-boss). */
@@ -59,6 +62,21 @@ function scoped(
   return {
     driver: kind,
     client,
+    async pendingMigrations() {
+      // Drizzle's own rule: a migration is pending when it is newer than the newest one applied.
+      let newest = 0;
+      try {
+        const { rows } = await (
+          client as { query(text: string): Promise<{ rows: Array<{ created_at: string }> }> }
+        ).query('select created_at from drizzle.__drizzle_migrations order by created_at desc limit 1');
+        newest = Number(rows[0]?.created_at ?? 0);
+      } catch (error) {
+        // A database no migration has touched yet has no bookkeeping table: everything is pending.
+        const code = (error as { code?: string }).code;
+        if (code !== '42P01' && code !== '3F000') throw error;
+      }
+      return readMigrationFiles({ migrationsFolder: MIGRATIONS_FOLDER }).filter((m) => m.folderMillis > newest).length;
+    },
     tenant(companyId, fn) {
       // Checked here because it is written into the SQL text (so the setup can share BEGIN's round trip).
       if (!Number.isSafeInteger(companyId) || companyId <= 0) throw new Error(`invalid company id ${companyId}`);
