@@ -234,10 +234,8 @@ export class AccountsService {
   companyUsers(auth: Auth, page: PageRequest): Promise<{ count: number; users: User[] }> {
     return this.db.tenant(auth.companyId, async (tx) => {
       await requireActor(tx, auth);
-      const [total, rows] = [
-        await q.countActiveUsers(tx, auth.companyId),
-        await q.listActiveUsers(tx, auth.companyId, page.size, page.offset),
-      ];
+      const total = await q.countActiveUsers(tx, auth.companyId);
+      const rows = await q.listActiveUsers(tx, auth.companyId, page.size, page.offset);
       return { count: total, users: rows.map(toUser) };
     });
   }
