@@ -4,9 +4,10 @@
  * reporting every statement's EXPLAIN ANALYZE back to this client.
  * Usage: npx tsx bench/tasks-explain.ts
  */
+import { sql } from 'drizzle-orm';
 import type pg from 'pg';
 import { seedAccounts } from '../src/accounts/seed.ts';
-import { openPostgres } from '../src/platform/db/index.ts';
+import { openPostgres, queryRows, queryText } from '../src/platform/db/index.ts';
 import * as q from '../src/tasks/queries.ts';
 import { seedTasks } from '../src/tasks/seed.ts';
 import { createServerDatabase } from '../test/databases.ts';
@@ -32,22 +33,40 @@ try {
   });
   client.release();
 
-  const page = { limit: 20, offset: 0 };
-  const cases: Array<[string, (tx: Parameters<Parameters<typeof db.tenant>[1]>[0]) => Promise<unknown>]> = [
-    ['list: count', (tx) => q.countTasks(tx, first, {})],
-    ['list: page of 20, -created_at', (tx) => q.listTasks(tx, first, {}, undefined, page.limit, page.offset)],
-    ['list: status=done count', (tx) => q.countTasks(tx, first, { status: 'done' })],
-    ['list: status=done page', (tx) => q.listTasks(tx, first, { status: 'done' }, undefined, 20, 0)],
+  // The statements name the caller, whose check they include: the first company's admin.
+  const [admin, member] = await db.unsafeSystem((tx) =>
+    queryRows<{ id: number }>(tx, sql`select id from users where company_id = ${first} order by role, id limit 2`),
+  );
+  const userId = admin?.id ?? 0;
+  // The seed assigns tasks to the members, not to the admin.
+  const assignee = member?.id ?? 0;
+  // As tenantQuery runs them: in the caller's transaction, with the plan mode asked for.
+  const inTx =
+    (tx: Parameters<Parameters<typeof db.tenant>[1]>[0]): q.Run =>
+    async (text, values, options) => {
+      if (options?.plan !== undefined) {
+        await queryText(tx, "select set_config('plan_cache_mode', $1, true)", [`force_${options.plan}_plan`]);
+      }
+      return queryText(tx, text, values);
+    };
+  type Run = (tx: Parameters<Parameters<typeof db.tenant>[1]>[0]) => Promise<unknown>;
+  const cases: Array<[string, Run]> = [
+    ['list: caller, count, page of 20, -created_at', (tx) => q.listPage(inTx(tx), first, userId, {}, undefined, 20, 0)],
+    ['list: status=done', (tx) => q.listPage(inTx(tx), first, userId, { status: 'done' }, undefined, 20, 0)],
     [
-      'list: ordering=-priority page',
-      (tx) => q.listTasks(tx, first, {}, [{ key: 'priority', descending: true }], 20, 0),
+      'list: ordering=-priority',
+      (tx) => q.listPage(inTx(tx), first, userId, {}, [{ key: 'priority', descending: true }], 20, 0),
     ],
-    ['list: search count', (tx) => q.countTasks(tx, first, { search: 'review invoices' })],
-    ['list: search page (ranked)', (tx) => q.listTasks(tx, first, { search: 'review invoices' }, undefined, 20, 0)],
-    ['get one', (tx) => q.findTask(tx, first, 50_000)],
-    ['statistics: summary', (tx) => q.taskSummary(tx, first)],
-    ['statistics: by assignee', (tx) => q.tasksByAssignee(tx, first)],
-    ['statistics: per day', (tx) => q.tasksCreatedPerDay(tx, first)],
+    [
+      'list: priority=high&assigned_to (rows counted)',
+      (tx) => q.listPage(inTx(tx), first, userId, { priority: 'high', assignedTo: assignee }, undefined, 20, 0),
+    ],
+    [
+      'list: search (ranked)',
+      (tx) => q.listPage(inTx(tx), first, userId, { search: 'review invoices' }, undefined, 20, 0),
+    ],
+    ['get one: caller and task', (tx) => q.findCheckedTask(inTx(tx), first, userId, 50_000)],
+    ['statistics: caller and every figure', (tx) => q.checkedStatistics(inTx(tx), first, userId)],
   ];
   // warm the cache, as a running server would have it
   for (const [, run] of cases) await db.tenant(first, run);
@@ -70,7 +89,7 @@ try {
       await db.tenant(first, run);
       times.push(performance.now() - started);
     }
-    console.log(`  ${label.padEnd(32)} ${(times.sort((a, b) => a - b)[4] ?? 0).toFixed(1)} ms`);
+    console.log(`  ${label.padEnd(48)} ${(times.sort((a, b) => a - b)[4] ?? 0).toFixed(1)} ms`);
   }
 } finally {
   await db.close();

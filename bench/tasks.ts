@@ -3,7 +3,8 @@
  * companies, 50 connections. For each endpoint, in the same run: the server's req/s, p50 and p99
  * (autocannon), then pgbench replaying the exact SQL that endpoint sent (captured from the driver,
  * transaction and tenant settings included), so the ratio endpoint / database is like for like.
- * Usage: npx tsx bench/tasks.ts [seconds=10]
+ * Each endpoint is warmed up for 2 s first.
+ * Usage: [BENCH_ONLY=regex] [BENCH_PGBENCH=like-endpoint] npx tsx bench/tasks.ts [seconds=10]
  */
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -22,12 +23,21 @@ import { createServerDatabase } from '../test/databases.ts';
 import { freePort, startServer, waitForHealthy } from '../test/process.ts';
 
 const duration = Number(process.argv[2] ?? 10);
+/** Only the endpoints whose names match (e.g. BENCH_ONLY='tasks/$|statistics'). */
+const only = new RegExp(process.env.BENCH_ONLY ?? '');
+/**
+ * How pgbench replays the SQL: by default each statement in turn with the simple protocol (parsed
+ * and planned every time), as this benchmark always has; `like-endpoint` prepares each statement
+ * once per connection and pipelines what the endpoint pipelines, so the ratio is Node's overhead alone.
+ */
+const likeEndpoint = process.env.BENCH_PGBENCH === 'like-endpoint';
 const CONNECTIONS = 50;
 const TASKS = 100_000;
 /** A task of the caller's company for GET and PATCH; PATCH in pgbench spreads over :id instead. */
 const SAMPLE_ID = 54_321;
 
-type Statement = { text: string; values: unknown[] };
+/** pipelined: sent without waiting for the answer to the one before (tenantQuery's BEGIN, statement, COMMIT). */
+type Statement = { text: string; values: unknown[]; pipelined: boolean };
 
 /** Records every statement the pool's clients send, to replay it with pgbench. */
 function capture(pool: pg.Pool) {
@@ -39,7 +49,8 @@ function capture(pool: pg.Pool) {
       const config = typeof first === 'string' ? { text: first } : (first as { text: string; values?: unknown[] });
       const values = config.values ?? second ?? [];
       const text = config.text;
-      log?.push({ text, values: Array.isArray(values) ? values : [] });
+      const pipelined = (client as unknown as { pipeline?: boolean }).pipeline === true;
+      log?.push({ text, values: Array.isArray(values) ? values : [], pipelined });
       return original(...args);
     };
   });
@@ -58,23 +69,34 @@ const literal = (value: unknown) => {
   return `'${text.replace(/'/g, "''")}'`;
 };
 
-/** One pgbench transaction: the statements with their parameters inlined, :id for the sample task. */
-function pgbenchScript(statements: Statement[]): string {
-  const lines = statements.map(({ text, values }) => {
+/**
+ * One pgbench transaction: the statements with their parameters inlined, :id for the sample task.
+ * Like the endpoint (BENCH_PGBENCH=like-endpoint), statements the endpoint pipelines are pipelined
+ * and every statement is prepared once per connection, as the endpoint's named statements are.
+ */
+function pgbenchScript(statements: Statement[], likeEndpoint: boolean): string {
+  const lines: string[] = [`\\set id random(1, ${TASKS})`];
+  let inPipeline = false;
+  for (const { text, values, pipelined } of statements) {
+    if (likeEndpoint && pipelined !== inPipeline) {
+      lines.push(pipelined ? '\\startpipeline' : '\\endpipeline');
+      inPipeline = pipelined;
+    }
     const inlined = text.replace(/\$(\d+)/g, (_m, n: string) => {
       const value = values[Number(n) - 1];
       return value === SAMPLE_ID ? ':id' : literal(value);
     });
-    return `${inlined.replace(/\s+/g, ' ').trim()};`;
-  });
-  return [`\\set id random(1, ${TASKS})`, ...lines].join('\n');
+    lines.push(`${inlined.replace(/\s+/g, ' ').trim()};`);
+  }
+  if (inPipeline) lines.push('\\endpipeline');
+  return lines.join('\n');
 }
 
 function percentile(sorted: number[], p: number) {
   return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? 0;
 }
 
-function runPgbench(url: string, script: string) {
+function runPgbench(url: string, script: string, likeEndpoint: boolean) {
   const dir = mkdtempSync(path.join(tmpdir(), 'pgbench-'));
   const file = path.join(dir, 'script.sql');
   writeFileSync(file, script);
@@ -91,6 +113,7 @@ function runPgbench(url: string, script: string) {
       '-l',
       '--log-prefix',
       path.join(dir, 'log'),
+      ...(likeEndpoint ? ['-M', 'prepared'] : []),
       '-f',
       file,
       url,
@@ -154,6 +177,8 @@ try {
     new ExternalFeed({ url: 'http://127.0.0.1:9/', timeoutMs: 1, cache: new MemoryFeedCache() }),
     // Events go to sockets, not to the database: nothing to replay.
     { taskChanged: async () => {} },
+    // The replayed writes change no assignee or status: no email to record.
+    { onTaskWritten: async () => {} },
   );
   const page = pageRequest({});
   const headers = { authorization: `Bearer ${access}`, 'content-type': 'application/json' };
@@ -212,6 +237,9 @@ try {
     `\n${CONNECTIONS} connections, ${duration} s each          endpoint: req/s  p50  p99  | pgbench: tps  p50  p99 | ratio`,
   );
   for (const { name, request, sql } of cases) {
+    if (!only.test(name)) continue;
+    // Unmeasured: JIT, each pooled connection's first parse of the statements, the heap's growth.
+    await autocannon({ url: process_.url, connections: CONNECTIONS, duration: 2, headers, requests: [request] });
     const result = await autocannon({
       url: process_.url,
       connections: CONNECTIONS,
@@ -220,8 +248,8 @@ try {
       requests: [request],
     });
     const failures = result.non2xx + result.errors + result.timeouts;
-    const script = pgbenchScript(await record(sql));
-    const bench = runPgbench(created.url, script);
+    const script = pgbenchScript(await record(sql), likeEndpoint);
+    const bench = runPgbench(created.url, script, likeEndpoint);
     console.log(
       `  ${name.padEnd(40)} ${result.requests.average.toFixed(0).padStart(6)} ${String(result.latency.p50).padStart(4)} ${String(result.latency.p99).padStart(4)} ms` +
         ` | ${bench.tps.toFixed(0).padStart(6)} ${bench.p50.toFixed(1).padStart(5)} ${bench.p99.toFixed(1).padStart(6)} ms` +

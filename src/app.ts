@@ -5,14 +5,17 @@ import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Ajv } from 'ajv';
-import Fastify, { type FastifyInstance } from 'fastify';
+import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { accountsRoutes } from './accounts/routes.ts';
 import { AccountsService } from './accounts/service.ts';
+import { notificationsRoutes } from './notifications/routes.ts';
+import { NotificationsService } from './notifications/service.ts';
 import { registerAuthentication, TokenService } from './platform/auth.ts';
 import { type Bus, InProcessBus, RedisBus } from './platform/bus.ts';
 import type { AppConfig } from './platform/config.ts';
 import type { Database } from './platform/db/index.ts';
 import { HttpError, registerErrorHandling } from './platform/errors.ts';
+import type { Jobs } from './platform/jobs.ts';
 import { registerMetrics } from './platform/metrics.ts';
 import { operationsRoutes } from './platform/operations.ts';
 import { openRedis } from './platform/redis.ts';
@@ -28,6 +31,8 @@ import { TasksService } from './tasks/service.ts';
 export interface AppDeps {
   config: AppConfig;
   db: Database;
+  /** Started, with the notification queues created: requests enqueue jobs in their transactions. */
+  jobs: Jobs;
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
@@ -35,7 +40,7 @@ const REQUEST_ID = /^[\w.:-]{1,128}$/;
 /** Keeps access tokens given as ?token= (WebSocket upgrades from browsers) out of the logs. */
 export const redactUrl = (url: string) => url.replace(/([?&](?:token|access|refresh)=)[^&]*/gi, '$1[redacted]');
 
-export async function buildApp({ config, db }: AppDeps): Promise<FastifyInstance> {
+export async function buildApp({ config, db, jobs }: AppDeps): Promise<FastifyInstance> {
   const app = Fastify({
     logger: {
       level: config.logLevel,
@@ -66,6 +71,13 @@ export async function buildApp({ config, db }: AppDeps): Promise<FastifyInstance
     // A client that trickles its request (slowloris) is cut off instead of holding a socket.
     requestTimeout: 30_000,
     routerOptions: { ignoreTrailingSlash: true, maxParamLength: 200 },
+    // Paths the router cannot even read get the API's error shape too: broken percent-escapes are
+    // a 400, a parameter too long to be an id names nothing (404).
+    frameworkErrors: (error, _request, reply) => {
+      const answer = reply as unknown as FastifyReply;
+      if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') return answer.code(404).send({ detail: 'Not found.' });
+      return answer.code(400).send({ detail: 'The request path is not valid.' });
+    },
     ajv: {
       // DRF reports every invalid field at once; verbose gives the messages the failing schema.
       customOptions: { allErrors: true, verbose: true },
@@ -83,6 +95,10 @@ export async function buildApp({ config, db }: AppDeps): Promise<FastifyInstance
   });
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
+    // As Django does (DisallowedHost): links in answers are built from the Host, which must be one.
+    if (!URL.canParse(`${request.protocol}://${request.host}`)) {
+      throw new HttpError(400, { detail: 'Invalid Host header.' });
+    }
   });
   app.addHook('onSend', async (_request, reply) => {
     if (closing) reply.header('connection', 'close');
@@ -154,7 +170,7 @@ export async function buildApp({ config, db }: AppDeps): Promise<FastifyInstance
   app.get('/api/schema/', { config: { public: true }, schema: { hide: true } }, async () => app.swagger());
 
   await app.register(operationsRoutes, { db, redis });
-  const metrics = registerMetrics(app, { db, token: config.metricsToken });
+  const metrics = registerMetrics(app, { db, jobs, token: config.metricsToken });
 
   // Live updates: this process's sockets, fed by a bus that spans every process when Redis is there.
   const bus: Bus = redis === undefined ? new InProcessBus() : new RedisBus(redis, app.log);
@@ -171,7 +187,11 @@ export async function buildApp({ config, db }: AppDeps): Promise<FastifyInstance
       // Counted on arrival, before validation: a brute-force attempt is throttled whatever it sends.
       authRateLimit: { max: config.authRateLimit, timeWindow: 60_000, hook: 'onRequest' },
     });
-    await api.register(tasksRoutes, { service: new TasksService(db, externalFeed(config, redis), realtime) });
+    const notifications = new NotificationsService(db, jobs, config.notificationDelaySeconds);
+    await api.register(tasksRoutes, {
+      service: new TasksService(db, externalFeed(config, redis), realtime, notifications),
+    });
+    await api.register(notificationsRoutes, { service: notifications });
   });
   // The web app at `/`, on the API's origin so its cookie and socket need no CORS.
   await registerWebApp(app);

@@ -5,10 +5,11 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServerDatabase } from '../test/databases.ts';
-import { json, TEST_DB, testConfig } from '../test/helpers.ts';
+import { json, startTestJobs, TEST_DB, testConfig } from '../test/helpers.ts';
 import { SEED_PASSWORD, seedAccounts } from './accounts/seed.ts';
 import { buildApp } from './app.ts';
 import { openDatabase } from './platform/db/index.ts';
+import { Jobs } from './platform/jobs.ts';
 
 const run = promisify(execFile);
 
@@ -79,7 +80,8 @@ describe(`management CLI (${TEST_DB})`, () => {
     // what the CLI wrote is usable through the API
     const db = await openDatabase({ databaseUrl: env.DATABASE_URL, dataDir: env.DATA_DIR as string });
     try {
-      const app = await buildApp({ config: testConfig(), db });
+      const jobs = await startTestJobs(db);
+      const app = await buildApp({ config: testConfig(), db, jobs });
       const admin = await app.inject({
         method: 'POST',
         url: '/api/auth/login/',
@@ -109,8 +111,44 @@ describe(`management CLI (${TEST_DB})`, () => {
         'Initech',
       ]);
       await app.close();
+      await jobs.stop();
     } finally {
       await db.close();
     }
+  });
+
+  it('lists jobs and retries a failed one', { timeout: 120_000 }, async () => {
+    const db = await openDatabase({ databaseUrl: env.DATABASE_URL, dataDir: env.DATA_DIR as string });
+    let failedId: string | null = null;
+    try {
+      const jobs = new Jobs(db, { logger: { warn: () => {}, error: () => {} }, processing: true });
+      await jobs.start();
+      await jobs.createQueue('cli-check', { retryLimit: 0 });
+      failedId = await db.unsafeSystem((tx) => jobs.send(tx, 'cli-check', { n: 1 }));
+      await jobs.work('cli-check', async () => {
+        throw new Error('the mail server said no');
+      });
+      for (let i = 0; i < 100 && (await jobs.list(['failed'])).length === 0; i++)
+        await new Promise((r) => setTimeout(r, 100));
+      await jobs.stop();
+    } finally {
+      await db.close();
+    }
+    const listed = await cli('jobs');
+    expect(listed.code).toBe(0);
+    expect(listed.out).toMatch(/Active \(0\):\nQueued \(\d+\):/);
+    expect(listed.out).toContain(`Failed (1):\n  ${failedId}  cli-check`);
+    expect(listed.out).toContain('the mail server said no');
+    expect(listed.out).toContain('Scheduled:');
+
+    expect(await cli('jobs', 'retry', failedId as string)).toEqual({
+      code: 0,
+      out: `Job ${failedId} will run again.\n`,
+    });
+    expect((await cli('jobs')).out).toContain('Failed (0):');
+    const again = await cli('jobs', 'retry', failedId as string);
+    expect(again.code).toBe(2);
+    expect(again.out).toContain(`no failed job has the id ${failedId}`);
+    expect((await cli('jobs', 'retry')).code).toBe(2);
   });
 });

@@ -9,6 +9,7 @@ import { ConfigError, loadConfig, resolveJwtSecret } from './platform/config.ts'
 import { type Database, openDatabase } from './platform/db/index.ts';
 import { DataDirLockedError } from './platform/db/lock.ts';
 import { HttpError } from './platform/errors.ts';
+import { type JobSummary, Jobs } from './platform/jobs.ts';
 import { seedTasks } from './tasks/seed.ts';
 
 const USAGE = `Usage: npm run cli -- <command> [flags]
@@ -23,6 +24,8 @@ Commands:
                                 and --users - 1 members (default 5 users), password "${SEED_PASSWORD}",
                                 and --tasks tasks each (default 50; --heavy: this many in the first
                                 company instead). Companies that already have tasks get none.
+  jobs                          queued, active and failed jobs, and the schedules
+  jobs retry ID                 run a failed job once more
 `;
 
 type Command = (db: Database, args: string[]) => Promise<void>;
@@ -100,7 +103,56 @@ const commands: Record<string, Command> = {
       `Seeded ${seeded.length} companies with ${usersPerCompany} users each and ${tasks} new tasks; password "${SEED_PASSWORD}".`,
     );
   },
+
+  async jobs(db, args) {
+    const [action, id, ...rest] = args;
+    if (action === 'retry') {
+      if (id === undefined || rest.length > 0) throw new UsageError('jobs retry needs one job id');
+      const retried = await withJobs(db, (jobs) => jobs.retry(id));
+      if (!retried) throw new UsageError(`no failed job has the id ${id}`);
+      console.log(`Job ${id} will run again.`);
+      return;
+    }
+    if (action !== undefined) throw new UsageError(`unknown jobs action "${action}"`);
+    await withJobs(db, async (jobs) => {
+      const sections: Array<[string, Parameters<Jobs['list']>[0]]> = [
+        ['Active', ['active']],
+        ['Queued', ['created', 'retry']],
+        ['Failed', ['failed']],
+      ];
+      for (const [title, states] of sections) {
+        const listed = await jobs.list(states);
+        console.log(`${title} (${listed.length}${listed.length === 100 ? '+' : ''}):`);
+        for (const job of listed) console.log(describeJob(job));
+      }
+      console.log('Scheduled:');
+      for (const schedule of await jobs.schedules()) {
+        console.log(`  ${schedule.queue.padEnd(22)} ${schedule.cron} (${schedule.timezone})`);
+      }
+    });
+  },
 };
+
+const when = (date: Date | null) => (date === null ? '-' : date.toISOString().replace('T', ' ').slice(0, 19));
+
+function describeJob(job: JobSummary): string {
+  const attempt = `${job.retryCount + 1}/${job.retryLimit + 1}`;
+  const timing = job.state === 'active' ? `started ${when(job.startedOn)}` : `due ${when(job.startAfter)}`;
+  const error = (job.output as { message?: string } | null)?.message;
+  const line = `  ${job.id}  ${job.queue.padEnd(22)} attempt ${attempt.padEnd(5)} ${timing}  ${JSON.stringify(job.data)}`;
+  return error === undefined ? line : `${line}\n      ${error}`;
+}
+
+/** pg-boss on the command's own connection; it processes nothing. */
+async function withJobs<T>(db: Database, fn: (jobs: Jobs) => Promise<T>): Promise<T> {
+  const jobs = new Jobs(db, { logger: console, processing: false });
+  await jobs.start();
+  try {
+    return await fn(jobs);
+  } finally {
+    await jobs.stop();
+  }
+}
 
 class UsageError extends Error {}
 

@@ -1,5 +1,10 @@
 import Fastify, { type FastifyInstance } from 'fastify';
+import pino from 'pino';
 import { buildApp } from './app.ts';
+import { createNotificationQueues } from './notifications/jobs.ts';
+import { createMailer } from './notifications/mailer.ts';
+import { NotificationsService } from './notifications/service.ts';
+import { NotificationWorker } from './notifications/worker.ts';
 import { type AppConfig, ConfigError, loadConfig, resolveJwtSecret } from './platform/config.ts';
 import { type Database, openDatabase } from './platform/db/index.ts';
 import { DataDirLockedError } from './platform/db/lock.ts';
@@ -42,10 +47,18 @@ async function start() {
       process.exit(1);
     }
   }
-  const app = config.role === 'worker' ? await buildHealthServer(config, db) : await buildApp({ config, db });
+  const logger = pino({ level: config.logLevel });
   // Every role starts the queue: an api process sends jobs in its transactions, the others also work them.
-  const jobs = new Jobs(db, { logger: app.log, processing: config.role !== 'api' });
+  const processing = config.role !== 'api';
+  const jobs = new Jobs(db, { logger, processing, maintenanceIntervalSeconds: config.jobsMaintenanceIntervalSeconds });
   await jobs.start();
+  await createNotificationQueues(jobs, config);
+  const app = config.role === 'worker' ? await buildHealthServer(config, db) : await buildApp({ config, db, jobs });
+  const mailer = createMailer(config, (details, message) => logger.info(details, message));
+  if (processing) {
+    const notifications = new NotificationsService(db, jobs, config.notificationDelaySeconds);
+    await new NotificationWorker(db, jobs, notifications, mailer, config, logger).start();
+  }
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -55,6 +68,7 @@ async function start() {
     try {
       // Stops accepting, waits for requests in flight and running jobs, then closes what the app opened.
       await Promise.all([app.close(), jobs.stop()]);
+      mailer.close();
       await db.close();
       app.log.info('stopped');
       process.exit(0);

@@ -11,9 +11,13 @@ export const SERVER_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@
 const root = fileURLToPath(new URL('..', import.meta.url));
 export const CACHE_DIR = path.join(root, '.test-cache');
 
-/** Changes whenever a migration does, so a stale snapshot or template is never used. */
+const pgBossVersion = (
+  JSON.parse(readFileSync(path.join(root, 'node_modules/pg-boss/package.json'), 'utf8')) as { version: string }
+).version;
+
+/** Changes whenever a migration (or pg-boss's schema) does, so a stale snapshot or template is never used. */
 export function migrationsFingerprint(): string {
-  const hash = createHash('sha256');
+  const hash = createHash('sha256').update(pgBossVersion);
   for (const file of readdirSync(MIGRATIONS_FOLDER)
     .filter((f) => f.endsWith('.sql'))
     .sort()) {

@@ -1,8 +1,17 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import type { PGlite } from '@electric-sql/pglite';
-import { openPglite, openPostgres } from '../src/platform/db/index.ts';
+import { type Database, openPglite, openPostgres } from '../src/platform/db/index.ts';
+import { Jobs } from '../src/platform/jobs.ts';
 import { CACHE_DIR, databaseUrl, onServer, snapshotPath, templateDatabase } from './databases.ts';
+
+/** The migrations and pg-boss's own schema, which every test's job queue would otherwise create. */
+async function prepare(db: Database) {
+  await db.migrate();
+  const jobs = new Jobs(db, { logger: console, processing: false });
+  await jobs.start();
+  await jobs.stop();
+}
 
 /**
  * Migrates once what every test file then copies: a PGlite snapshot and a server template, both
@@ -14,7 +23,7 @@ export default async function setup() {
   const snapshot = snapshotPath();
   if (!existsSync(snapshot)) {
     const db = await openPglite();
-    await db.migrate();
+    await prepare(db);
     const dump = await (db.client as PGlite).dumpDataDir('none');
     const partial = `${snapshot}.${process.pid}`;
     writeFileSync(partial, Buffer.from(await dump.arrayBuffer()));
@@ -30,7 +39,7 @@ export default async function setup() {
   const partial = `${template}_${randomBytes(3).toString('hex')}`;
   await onServer((c) => c.query(`CREATE DATABASE ${partial}`));
   const db = openPostgres({ url: databaseUrl(partial) });
-  await db.migrate();
+  await prepare(db);
   await db.close();
   await onServer(async (c) => {
     try {

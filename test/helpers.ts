@@ -1,8 +1,10 @@
 import { readFileSync } from 'node:fs';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { buildApp } from '../src/app.ts';
+import { createNotificationQueues } from '../src/notifications/jobs.ts';
 import { type AppConfig, loadConfig } from '../src/platform/config.ts';
 import { type Database, openPglite, openPostgres } from '../src/platform/db/index.ts';
+import { Jobs } from '../src/platform/jobs.ts';
 import { createServerDatabase, snapshotPath } from './databases.ts';
 
 export const TEST_DB = process.env.TEST_DB === 'postgres' ? 'postgres' : 'pglite';
@@ -40,22 +42,36 @@ export function testConfig(overrides: Partial<AppConfig> = {}): AppConfig {
   };
 }
 
+const quiet = { warn: () => undefined, error: () => undefined };
+
+/** The job queue as an API process has it: sending in transactions, working nothing. */
+export async function startTestJobs(db: Database, config: AppConfig = testConfig()): Promise<Jobs> {
+  const jobs = new Jobs(db, { logger: quiet, processing: false });
+  await jobs.start();
+  await createNotificationQueues(jobs, config);
+  return jobs;
+}
+
 export interface TestContext extends TestDatabase {
   app: FastifyInstance;
   config: AppConfig;
+  jobs: Jobs;
 }
 
 export async function createTestContext(overrides: Partial<AppConfig> = {}): Promise<TestContext> {
   const database = await openTestDatabase();
   const config = testConfig(overrides);
-  const app = await buildApp({ config, db: database.db });
+  const jobs = await startTestJobs(database.db, config);
+  const app = await buildApp({ config, db: database.db, jobs });
   await app.ready();
   return {
     ...database,
     app,
     config,
+    jobs,
     close: async () => {
       await app.close();
+      await jobs.stop();
       await database.close();
     },
   };

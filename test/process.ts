@@ -24,9 +24,13 @@ export interface ServerProcess {
 }
 
 /** Runs the real entry point (what `npm start` runs) as a child process. */
-export function startServer(env: Record<string, string>, script = 'src/main.ts'): ServerProcess {
+export function startServer(
+  env: Record<string, string>,
+  script = 'src/main.ts',
+  nodeArgs: string[] = [],
+): ServerProcess {
   let output = '';
-  const child = spawn(process.execPath, ['--import', 'tsx', script], {
+  const child = spawn(process.execPath, [...nodeArgs, '--import', 'tsx', script], {
     cwd: root,
     env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],

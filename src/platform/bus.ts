@@ -1,5 +1,5 @@
+import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import type { FastifyBaseLogger } from 'fastify';
 import type { Redis } from 'ioredis';
 
 /**
@@ -9,6 +9,12 @@ import type { Redis } from 'ioredis';
 export interface Bus {
   publish(message: string): Promise<void>;
   subscribe(handler: (message: string) => void): void;
+  /**
+   * Called each time delivery from the other processes starts, and again after it was cut, with
+   * the moment since when it was not working: what they published in the meantime is lost, so
+   * whoever relies on seeing all of it must catch up from there.
+   */
+  onResumed(handler: (cutSince: Date) => void): void;
   close(): Promise<void>;
 }
 
@@ -24,6 +30,10 @@ export class InProcessBus implements Bus {
     this.emitter.on('message', handler);
   }
 
+  onResumed(): void {
+    // one process: nothing can come between a publish and its delivery
+  }
+
   async close(): Promise<void> {
     this.emitter.removeAllListeners();
   }
@@ -32,39 +42,72 @@ export class InProcessBus implements Bus {
 const CHANNEL = 'tasks:events';
 
 /**
- * Several processes through Redis pub/sub: one subscription per process. While Redis is away a
- * publish is delivered in this process only, so sockets on the writer's process stay live.
+ * Several processes through Redis pub/sub: one subscription per process. A publish reaches this
+ * process's subscribers at once, without a round trip through Redis, and the other processes
+ * through it: so sockets on the writer's process never depend on Redis, neither while it is away
+ * nor in the moments after it returns, when the connection that publishes may be back before the
+ * one that subscribes. Each message carries its origin so that a process skips its own echo.
  */
 export class RedisBus implements Bus {
   private readonly local = new InProcessBus();
   private readonly subscriber: Redis;
+  private readonly origin = randomBytes(8).toString('hex');
+  private failing = false;
+  private readonly resumed = new EventEmitter();
+  // Nothing from the other processes arrives until the first subscription is in place.
+  private cutSince: Date | undefined = new Date();
 
   constructor(
     private readonly publisher: Redis,
-    private readonly log: Pick<FastifyBaseLogger, 'warn'>,
+    private readonly log: { warn(context: object, message: string): void; info(message: string): void },
   ) {
     // The subscription waits for a connection rather than failing, and is renewed on every reconnect.
     this.subscriber = publisher.duplicate({ enableOfflineQueue: true, maxRetriesPerRequest: null });
     this.subscriber.on('error', () => {
       // the publisher's handler already reports Redis being away
     });
-    void this.subscriber.subscribe(CHANNEL);
+    // Subscribing on every connection, though ioredis subscribes again by itself after a
+    // reconnect, is how to know when that is done: it says nothing of it. Failing means the
+    // connection dropped again, and the next one tries again.
+    this.subscriber.on('ready', () => {
+      this.subscriber.subscribe(CHANNEL).then(
+        () => {
+          const since = this.cutSince;
+          this.cutSince = undefined;
+          if (since !== undefined) this.resumed.emit('resumed', since);
+        },
+        () => undefined,
+      );
+    });
+    this.subscriber.on('close', () => {
+      this.cutSince ??= new Date();
+    });
     this.subscriber.on('message', (_channel: string, message: string) => {
-      void this.local.publish(message);
+      const space = message.indexOf(' ');
+      if (space < 0 || message.slice(0, space) === this.origin) return;
+      void this.local.publish(message.slice(space + 1));
     });
   }
 
   async publish(message: string): Promise<void> {
+    await this.local.publish(message);
     try {
-      await this.publisher.publish(CHANNEL, message);
+      await this.publisher.publish(CHANNEL, `${this.origin} ${message}`);
+      if (this.failing) this.log.info('redis publish works again: events reach the other processes');
+      this.failing = false;
     } catch (error) {
-      this.log.warn({ err: error }, 'redis publish failed: delivering in this process only');
-      await this.local.publish(message);
+      // Once per outage: every write would otherwise log the same thing.
+      if (!this.failing) this.log.warn({ err: error }, 'redis publish failed: events reach this process only');
+      this.failing = true;
     }
   }
 
   subscribe(handler: (message: string) => void): void {
     this.local.subscribe(handler);
+  }
+
+  onResumed(handler: (cutSince: Date) => void): void {
+    this.resumed.on('resumed', handler);
   }
 
   async close(): Promise<void> {

@@ -15,6 +15,12 @@ export interface Config {
   /** Undefined until resolveJwtSecret() has run (embedded mode generates it in DATA_DIR). */
   jwtSecret: string | undefined;
   notificationDelaySeconds: number;
+  /** The first retry of a failed email waits this long, each next one about twice as long. */
+  notificationRetryDelaySeconds: number;
+  /** A send still running after this long is presumed lost with its worker, and retried. */
+  notificationSendTimeoutSeconds: number;
+  /** How often workers look for such lost jobs (pg-boss's maintenance). */
+  jobsMaintenanceIntervalSeconds: number;
   smtpUrl: string | undefined;
   emailFrom: string;
   publicUrl: string;
@@ -147,6 +153,9 @@ export function loadConfig(env: Env = process.env): Config {
     redisUrl: url(env, 'REDIS_URL', ['redis:', 'rediss:']),
     jwtSecret,
     notificationDelaySeconds: integer(env, 'NOTIFICATION_DELAY_SECONDS', 10, 0, 86_400),
+    notificationRetryDelaySeconds: integer(env, 'NOTIFICATION_RETRY_DELAY_SECONDS', 30, 0, 86_400),
+    notificationSendTimeoutSeconds: integer(env, 'NOTIFICATION_SEND_TIMEOUT_SECONDS', 60, 1, 3600),
+    jobsMaintenanceIntervalSeconds: integer(env, 'JOBS_MAINTENANCE_INTERVAL_SECONDS', 30, 1, 3600),
     smtpUrl: url(env, 'SMTP_URL', ['smtp:', 'smtps:']),
     emailFrom,
     publicUrl: (url(env, 'PUBLIC_URL', ['http:', 'https:'], `http://localhost:${port}`) as string).replace(/\/+$/, ''),

@@ -65,6 +65,20 @@ function describeType(value: unknown): string {
   return typeof value;
 }
 
+/**
+ * The value a client sent, for a message: short, and never String() of a list, which recurses
+ * into nested lists (ten thousand deep overflowed the stack and made the error handler itself fail).
+ */
+function choiceText(value: unknown): string {
+  if (value === null || typeof value !== 'object') return String(value);
+  try {
+    const text = JSON.stringify(value);
+    return text.length > 100 ? `${text.slice(0, 100)}…` : text;
+  } catch {
+    return describeType(value);
+  }
+}
+
 function messageFor(error: AjvError): string {
   if (error.parentSchema?.errorMessage !== undefined && error.keyword !== 'required') {
     return error.parentSchema.errorMessage;
@@ -90,7 +104,7 @@ function messageFor(error: AjvError): string {
       return `Ensure this value is less than or equal to ${String(params.limit)}.`;
     case 'enum':
     case 'const':
-      return `"${String(error.data)}" is not a valid choice.`;
+      return `"${choiceText(error.data)}" is not a valid choice.`;
     case 'format':
       return FORMAT_MESSAGES[String(params.format)] ?? 'Enter a valid value.';
     default:
@@ -174,7 +188,9 @@ export function registerErrorHandling(app: FastifyInstance) {
     const allowed = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'].filter(
       (method) => known.find(method as HTTPMethod, url) !== null,
     );
-    if (allowed.length > 0) {
+    // A route that takes this method sent it here itself (a static file that is not there): not found.
+    const method = request.method === 'HEAD' ? 'GET' : request.method;
+    if (allowed.length > 0 && !allowed.includes(method)) {
       return send(
         reply,
         405,

@@ -54,13 +54,17 @@ export interface Job<T> {
   data: T;
   /** 0 on the first attempt. */
   retryCount: number;
+  /** Retries allowed: the attempt with retryCount equal to it is the last. */
+  retryLimit: number;
 }
 
-export type JobHandler<T> = (job: Job<T>) => Promise<void>;
+export type JobHandler<T> = (job: Job<T>) => Promise<unknown>;
 
 export interface WorkOptions {
-  /** Jobs fetched at once; they run one after another, each completed or failed on its own, and stop() waits for all. */
+  /** Jobs fetched at once; each is completed or failed on its own, and stop() waits for all. */
   batchSize?: number;
+  /** How many jobs run at the same time (default 1: one after another). */
+  concurrency?: number;
   /** How long an idle worker waits before looking again: delayed jobs start up to this late. */
   pollingIntervalSeconds?: number;
 }
@@ -82,7 +86,46 @@ export interface JobsOptions {
   /** How often schedules are checked and turned into jobs (pg-boss's defaults: 30 s and 5 s). */
   cronMonitorIntervalSeconds?: number;
   cronWorkerIntervalSeconds?: number;
+  /**
+   * How often a worker fails the jobs whose worker vanished (they ran past their queue's
+   * expireInSeconds), so they are retried; pg-boss's default is 120 s.
+   */
+  maintenanceIntervalSeconds?: number;
 }
+
+export type JobState = 'created' | 'retry' | 'active' | 'completed' | 'cancelled' | 'failed';
+
+export interface JobSummary {
+  id: string;
+  queue: string;
+  state: JobState;
+  retryCount: number;
+  retryLimit: number;
+  startAfter: Date;
+  startedOn: Date | null;
+  createdOn: Date;
+  data: unknown;
+  output: unknown;
+}
+
+export interface ScheduleSummary {
+  queue: string;
+  cron: string;
+  timezone: string;
+}
+
+export interface QueueStats {
+  queue: string;
+  /** Jobs of this queue in each state pg-boss still holds (completed ones are archived later). */
+  states: Partial<Record<JobState, number>>;
+  /** Seconds the oldest job that is due has waited past its start time; 0 when none waits. */
+  lagSeconds: number;
+}
+
+/** How long a completed job waits for others to be recorded with it. */
+const COMPLETION_WAIT_MS = 20;
+/** The shortest pause between fetches when jobs are due but another worker holds them. */
+const MIN_POLL_MS = 10;
 
 /** pg-boss checks options by key ('retryDelay' in options), so a key left undefined fails its checks. */
 const defined = <T extends object>(options: T): T =>
@@ -179,6 +222,7 @@ export class Jobs {
         schedule: options.processing,
         cronMonitorIntervalSeconds: options.cronMonitorIntervalSeconds,
         cronWorkerIntervalSeconds: options.cronWorkerIntervalSeconds,
+        maintenanceIntervalSeconds: options.maintenanceIntervalSeconds,
       }),
     );
     // An EventEmitter without an error listener would throw, and these errors are transient (a poll failed).
@@ -194,8 +238,8 @@ export class Jobs {
   }
 
   /**
-   * Processes starting together on one PostgreSQL would race to create pg-boss's schema, and
-   * CREATE SCHEMA IF NOT EXISTS still fails for the loser; a session lock makes them take turns.
+   * Processes starting together on one PostgreSQL would race to create pg-boss's schema and queues,
+   * and CREATE SCHEMA IF NOT EXISTS still fails for the loser; a session lock makes them take turns.
    * PGlite is one process by construction.
    */
   async #oneProcessAtATime(fn: () => Promise<void>): Promise<void> {
@@ -226,8 +270,11 @@ export class Jobs {
       retryBackoff: options.retryBackoff ?? false,
       expireInSeconds: options.expireInSeconds ?? 15 * 60,
     };
-    await this.#boss.createQueue(name, settings);
-    await this.#boss.updateQueue(name, settings);
+    // Creating a queue creates its partition table: processes doing it at once can deadlock.
+    await this.#oneProcessAtATime(async () => {
+      await this.#boss.createQueue(name, settings);
+      await this.#boss.updateQueue(name, settings);
+    });
     this.#queues.add(name);
   }
 
@@ -265,33 +312,109 @@ export class Jobs {
     if (this.#stopping) throw new Error('jobs are stopping');
     this.#requireQueue(queue);
     const batchSize = options.batchSize ?? 1;
+    const concurrency = options.concurrency ?? 1;
     const intervalMs = (options.pollingIntervalSeconds ?? this.#pollingIntervalSeconds) * 1000;
-    const loop = async () => {
+    // One poller per queue fills a buffer that the lanes take jobs from, so a slow job holds up
+    // only its own lane, and idle lanes do not each poll the database.
+    const buffer: PgBoss.JobWithMetadata<T>[] = [];
+    const idleLanes: Array<() => void> = [];
+    const wakeLanes = () => {
+      for (const wake of idleLanes.splice(0)) wake();
+    };
+    let wakePoller = () => {};
+    let polling = true;
+    const poller = async () => {
       while (!this.#stopping) {
-        let jobs: PgBoss.JobWithMetadata<T>[] = [];
+        // Enough fetched for every lane: fetching more would only keep jobs active and waiting.
+        if (buffer.length >= concurrency) {
+          await this.#sleep(intervalMs, (wake) => {
+            wakePoller = wake;
+          });
+          continue;
+        }
+        let fetched: PgBoss.JobWithMetadata<T>[] = [];
         try {
-          jobs = await this.#boss.fetch<T>(queue, { batchSize, includeMetadata: true });
+          fetched = (await this.#boss.fetch<T>(queue, { batchSize, includeMetadata: true })) ?? [];
         } catch (error) {
           this.#logger.error({ err: error, queue }, 'could not fetch jobs');
         }
-        for (const job of jobs) await this.#run(queue, handler, job);
-        if (jobs.length === 0) await this.#sleep(intervalMs);
+        buffer.push(...fetched);
+        wakeLanes();
+        if (fetched.length < batchSize && !this.#stopping) {
+          await this.#sleep(await this.#untilDue(queue, intervalMs, fetched.length > 0));
+        }
+      }
+      polling = false;
+      wakeLanes();
+    };
+    // Completions are recorded a batch at a time: one statement instead of one per job. Until then
+    // a job stays active, and a crash has it run again, as a crash mid-job would.
+    const done: string[] = [];
+    let flushTimer: NodeJS.Timeout | undefined;
+    let flushed: Promise<void> = Promise.resolve();
+    const flush = () => {
+      clearTimeout(flushTimer);
+      flushTimer = undefined;
+      const ids = done.splice(0);
+      if (ids.length > 0) flushed = flushed.then(() => this.#settle(() => this.#boss.complete(queue, ids)));
+      return flushed;
+    };
+    const lane = async () => {
+      // Jobs already fetched are active in the queue: a stopping worker runs them rather than strand them.
+      for (;;) {
+        const job = buffer.shift();
+        if (job === undefined) {
+          if (!polling) break;
+          await new Promise<void>((resolve) => idleLanes.push(resolve));
+          continue;
+        }
+        if (buffer.length < concurrency) wakePoller();
+        if (await this.#run(queue, handler, job)) {
+          done.push(job.id);
+          if (done.length >= batchSize) void flush();
+          else flushTimer ??= setTimeout(() => void flush(), COMPLETION_WAIT_MS);
+        }
       }
     };
-    this.#workers.push(loop());
+    const lanes = Array.from({ length: concurrency }, lane);
+    this.#workers.push(poller(), Promise.all(lanes).then(flush));
   }
 
-  async #run<T>(queue: string, handler: JobHandler<T>, job: PgBoss.JobWithMetadata<T>): Promise<void> {
+  /**
+   * How long until the queue's next job is due, by the database's clock, at most `capMs`: an idle
+   * queue is looked at every `capMs`, yet a job due sooner starts on time rather than a poll late.
+   * One due already, after a fetch that found some, may have come in meanwhile or been held by
+   * another worker's fetch: look again soon. After a fetch that found none it is one the queue's
+   * policy holds back (a singleton already running): look again at the usual pace.
+   */
+  async #untilDue(queue: string, capMs: number, foundSome: boolean): Promise<number> {
     try {
-      await handler({ id: job.id, queue, data: job.data, retryCount: job.retryCount });
+      const { rows } = await this.#connection.executeSql(
+        `SELECT (extract(epoch FROM min(start_after) - now()) * 1000)::float8 AS ms
+           FROM ${JOBS_SCHEMA}.job WHERE name = $1 AND state < 'active'`,
+        [queue],
+      );
+      const ms = (rows[0] as { ms: number | null } | undefined)?.ms;
+      if (ms === null || ms === undefined) return capMs;
+      if (ms <= 0) return foundSome ? MIN_POLL_MS : capMs;
+      return Math.min(capMs, ms);
+    } catch {
+      return capMs;
+    }
+  }
+
+  /** Runs one job; a failure is recorded at once, a success is the caller's to record (true). */
+  async #run<T>(queue: string, handler: JobHandler<T>, job: PgBoss.JobWithMetadata<T>): Promise<boolean> {
+    try {
+      await handler({ id: job.id, queue, data: job.data, retryCount: job.retryCount, retryLimit: job.retryLimit });
+      return true;
     } catch (error) {
       this.#logger.warn({ err: error, queue, job: job.id, retryCount: job.retryCount }, 'job failed');
       await this.#settle(() =>
         this.#boss.fail(queue, job.id, error instanceof Error ? error : { message: String(error) }),
       );
-      return;
+      return false;
     }
-    await this.#settle(() => this.#boss.complete(queue, job.id));
   }
 
   /** A job left active by a failed update expires and is retried, so the worker carries on. */
@@ -303,7 +426,8 @@ export class Jobs {
     }
   }
 
-  #sleep(ms: number): Promise<void> {
+  /** Resolves after `ms`, or sooner when stop() or the `wake` handed to `exposeWake` is called. */
+  #sleep(ms: number, exposeWake?: (wake: () => void) => void): Promise<void> {
     return new Promise((resolve) => {
       const wake = () => {
         clearTimeout(timer);
@@ -312,6 +436,7 @@ export class Jobs {
       };
       const timer = setTimeout(wake, ms);
       this.#wakers.add(wake);
+      exposeWake?.(wake);
     });
   }
 
@@ -322,6 +447,57 @@ export class Jobs {
   async schedule(queue: string, cron: string, data: object = {}): Promise<void> {
     this.#requireQueue(queue);
     await this.#boss.schedule(queue, cron, data, { tz: 'UTC' });
+  }
+
+  /** Jobs pg-boss still holds (not yet archived), of the given states, oldest first. */
+  async list(states: JobState[], limit = 100): Promise<JobSummary[]> {
+    const { rows } = await this.#connection.executeSql(
+      `SELECT id, name AS queue, state::text AS state, retry_count AS "retryCount", retry_limit AS "retryLimit",
+              start_after AS "startAfter", started_on AS "startedOn", created_on AS "createdOn", data, output
+         FROM ${JOBS_SCHEMA}.job WHERE state::text = ANY($1) ORDER BY created_on, id LIMIT $2`,
+      [states, limit],
+    );
+    return rows as JobSummary[];
+  }
+
+  async schedules(): Promise<ScheduleSummary[]> {
+    const { rows } = await this.#connection.executeSql(
+      `SELECT name AS queue, cron, timezone FROM ${JOBS_SCHEMA}.schedule ORDER BY name`,
+      [],
+    );
+    return rows as ScheduleSummary[];
+  }
+
+  /** Counts by queue and state, and how late each queue's oldest due job is: what /metrics shows. */
+  async stats(): Promise<QueueStats[]> {
+    const { rows } = await this.#connection.executeSql(
+      `SELECT name AS queue, state::text AS state, count(*)::int AS n,
+              coalesce(extract(epoch FROM now() - min(start_after)
+                FILTER (WHERE state IN ('created', 'retry') AND start_after <= now())), 0)::float8 AS lag
+         FROM ${JOBS_SCHEMA}.job WHERE name = ANY($1) GROUP BY name, state`,
+      [[...this.#queues]],
+    );
+    const byQueue = new Map<string, QueueStats>();
+    for (const queue of this.#queues) byQueue.set(queue, { queue, states: {}, lagSeconds: 0 });
+    for (const row of rows as Array<{ queue: string; state: JobState; n: number; lag: number }>) {
+      const stats = byQueue.get(row.queue);
+      if (stats === undefined) continue;
+      stats.states[row.state] = row.n;
+      stats.lagSeconds = Math.max(stats.lagSeconds, row.lag);
+    }
+    return [...byQueue.values()];
+  }
+
+  /** One more attempt for a failed job: the operator's `jobs retry`. False when no failed job has this id. */
+  async retry(id: string): Promise<boolean> {
+    const { rows } = await this.#connection.executeSql(
+      `SELECT name FROM ${JOBS_SCHEMA}.job WHERE id::text = $1 AND state = 'failed'`,
+      [id],
+    );
+    const queue = (rows[0] as { name: string } | undefined)?.name;
+    if (queue === undefined) return false;
+    await this.#boss.retry(queue, id);
+    return true;
   }
 
   /** Lets running jobs finish, takes no new ones, then waits for pg-boss's last statements. */

@@ -1,5 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { bearer, createTestContext, registerCompany, TEST_DB, type TestContext } from '../../test/helpers.ts';
+import {
+  addMember,
+  bearer,
+  createTestContext,
+  registerCompany,
+  TEST_DB,
+  type TestContext,
+} from '../../test/helpers.ts';
 
 describe('metrics', () => {
   let ctx: TestContext;
@@ -29,5 +36,22 @@ describe('metrics', () => {
     expect(text).toMatch(/websocket_connections 0/);
     expect(text).toContain('process_resident_memory_bytes');
     if (TEST_DB === 'postgres') expect(text).toMatch(/db_pool_connections\{state="total"\} \d+/);
+  });
+
+  it('shows the jobs of each queue by state, and how late the due ones are', async () => {
+    const admin = await registerCompany(ctx.app);
+    const member = await addMember(ctx.app, admin);
+    // an email due in NOTIFICATION_DELAY_SECONDS, and no worker here to send it
+    await ctx.app.inject({
+      method: 'POST',
+      url: '/api/tasks/',
+      headers: bearer(admin.access),
+      payload: { title: 'Queued', assigned_to: member.user.id },
+    });
+    const text = (await ctx.app.inject({ url: '/metrics', headers: bearer('scrape-secret') })).body;
+    expect(text).toMatch(/jobs\{queue="notification-send",state="created"\} 1/);
+    expect(text).toMatch(/jobs\{queue="notification-send",state="failed"\} 0/);
+    expect(text).toMatch(/jobs_queue_lag_seconds\{queue="notification-send"\} 0/);
+    expect(text).toMatch(/jobs_queue_lag_seconds\{queue="notification-digest"\} 0/);
   });
 });

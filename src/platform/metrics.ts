@@ -3,6 +3,7 @@ import pg from 'pg';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { Database } from './db/index.ts';
 import { HttpError } from './errors.ts';
+import type { Jobs, QueueStats } from './jobs.ts';
 
 export interface Metrics {
   registry: Registry;
@@ -16,7 +17,10 @@ export interface Metrics {
  * Prometheus metrics at /metrics, one registry per app (tests build many apps in one process).
  * With METRICS_TOKEN set, scrapers must send it as a bearer token.
  */
-export function registerMetrics(app: FastifyInstance, options: { db: Database; token: string | undefined }): Metrics {
+export function registerMetrics(
+  app: FastifyInstance,
+  options: { db: Database; jobs: Jobs; token: string | undefined },
+): Metrics {
   const registry = new Registry();
   collectDefaultMetrics({ register: registry });
 
@@ -62,6 +66,37 @@ export function registerMetrics(app: FastifyInstance, options: { db: Database; t
       },
     });
   }
+
+  // From the shared queue tables: any process shows the whole queue, workers' jobs included. Both
+  // gauges of one scrape share one read.
+  let reading: Promise<QueueStats[]> | undefined;
+  const queueStats = () => {
+    reading ??= options.jobs.stats().finally(() => setImmediate(() => (reading = undefined)));
+    return reading;
+  };
+  new Gauge({
+    name: 'jobs',
+    help: 'Jobs by queue and state (completed ones until pg-boss archives them)',
+    labelNames: ['queue', 'state'] as const,
+    registers: [registry],
+    async collect() {
+      this.reset();
+      for (const { queue, states } of await queueStats()) {
+        for (const state of ['created', 'retry', 'active', 'completed', 'failed'] as const) {
+          this.set({ queue, state }, states[state] ?? 0);
+        }
+      }
+    },
+  });
+  new Gauge({
+    name: 'jobs_queue_lag_seconds',
+    help: 'How long the oldest job that is due has waited past its start time',
+    labelNames: ['queue'] as const,
+    registers: [registry],
+    async collect() {
+      for (const { queue, lagSeconds } of await queueStats()) this.set({ queue }, lagSeconds);
+    },
+  });
 
   app.get('/metrics', { schema: { hide: true } }, async (request, reply) => {
     if (options.token !== undefined && request.headers.authorization !== `Bearer ${options.token}`) {

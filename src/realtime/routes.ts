@@ -66,21 +66,24 @@ export const realtimeRoutes: FastifyPluginAsync<RealtimeRoutesOptions> = async (
   heartbeat.unref();
   app.addHook('onClose', async () => clearInterval(heartbeat));
 
-  app.get(
-    '/ws/tasks/',
-    {
-      websocket: true,
-      schema: { hide: true },
-      // Runs before the upgrade: answering here refuses it with a plain HTTP status.
-      preValidation: async (request) => {
-        const token = upgradeToken(request);
-        if (token === undefined) throw notAuthenticated();
-        const claims = await tokens.verify(token, 'access');
-        const { companyName } = await realtime.authorize(claims);
-        request.realtime = { claims, companyName };
-      },
+  app.route({
+    method: 'GET',
+    url: '/ws/tasks/',
+    schema: { hide: true },
+    // Runs before the upgrade: answering here refuses it with a plain HTTP status.
+    preValidation: async (request) => {
+      const token = upgradeToken(request);
+      if (token === undefined) throw notAuthenticated();
+      const claims = await tokens.verify(token, 'access');
+      const { companyName } = await realtime.authorize(claims);
+      request.realtime = { claims, companyName };
     },
-    (socket, request) => {
+    // A plain GET (no Upgrade) is answered in the API's error shape rather than an empty 404.
+    handler: async (_request, reply) => {
+      reply.header('upgrade', 'websocket');
+      throw new HttpError(426, { detail: 'This endpoint speaks WebSocket: connect with an Upgrade request.' });
+    },
+    wsHandler: (socket, request) => {
       const session = request.realtime;
       if (session === undefined) {
         socket.close(CLOSE_UNAUTHORIZED, 'Unauthorized');
@@ -147,5 +150,5 @@ export const realtimeRoutes: FastifyPluginAsync<RealtimeRoutesOptions> = async (
 
       send(socket, { type: 'connection_established', message: `Connected to ${session.companyName} task updates` });
     },
-  );
+  });
 };

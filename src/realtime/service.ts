@@ -14,6 +14,8 @@ export interface TaskEvents {
 
 /** Close code for a socket whose user may no longer see the company's events. */
 export const CLOSE_REMOVED = 4403;
+/** Close code (Service Restart) for a socket that may have missed events: reconnect and catch up. */
+export const CLOSE_CATCH_UP = 1012;
 
 /*
  * Bus messages: "t <companyId> <event JSON>" for task events (serialized once, by the writer) and
@@ -31,6 +33,20 @@ export class RealtimeService implements TaskEvents {
     private readonly onDelivered: (sockets: number) => void = () => {},
   ) {
     bus.subscribe((message) => this.deliver(message));
+    // A socket open while other processes' events could not reach this one has missed some and
+    // cannot tell: it is told since when, and closed so that any client reconnects and catches up
+    // (updated_after, deleted ids). A client that saw this process's own events meanwhile must
+    // catch up from that moment, not from the last event it saw.
+    bus.onResumed((cutSince) => {
+      const sockets = this.hub.size;
+      if (sockets === 0) return;
+      const missed = JSON.stringify({ type: 'events_missed', since: cutSince.toISOString() });
+      this.hub.forEach((socket) => {
+        if (socket.readyState === socket.OPEN) socket.send(missed);
+        socket.close(CLOSE_CATCH_UP, 'Live updates were interrupted: reconnect and catch up');
+      });
+      this.log.warn({ sockets }, 'events from other processes were cut off: sockets told to reconnect and catch up');
+    });
   }
 
   /** The caller, if they may watch their company: with the name the welcome message shows. */

@@ -108,6 +108,7 @@ describe('GET /api/tasks/external-tasks/', () => {
     const app = await buildApp({
       config: testConfig({ externalTasksUrl: `${base}${path}`, externalTasksTimeoutMs: TIMEOUT_MS }),
       db: ctx.db,
+      jobs: ctx.jobs,
     });
     apps.push(app);
     return (query = '') => app.inject({ url: `/api/tasks/external-tasks/${query}`, headers: bearer(session.access) });
@@ -185,7 +186,11 @@ describe('GET /api/tasks/external-tasks/', () => {
     await once(closed, 'listening');
     const { port } = closed.address() as AddressInfo;
     closed.close();
-    const app = await buildApp({ config: testConfig({ externalTasksUrl: `http://127.0.0.1:${port}/` }), db: ctx.db });
+    const app = await buildApp({
+      config: testConfig({ externalTasksUrl: `http://127.0.0.1:${port}/` }),
+      db: ctx.db,
+      jobs: ctx.jobs,
+    });
     apps.push(app);
     const body = json<Answer>(await app.inject({ url: '/api/tasks/external-tasks/', headers: bearer(session.access) }));
     expect(body.external_error).toMatch(/unreachable/);

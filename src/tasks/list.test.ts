@@ -9,6 +9,7 @@ import {
   type Session,
   type TestContext,
 } from '../../test/helpers.ts';
+import { TokenService } from '../platform/auth.ts';
 import { queryRows } from '../platform/db/index.ts';
 import type { Statistics, Task } from './schemas.ts';
 
@@ -342,5 +343,40 @@ describe('statistics', () => {
     });
     expect(stats.created_per_day).toHaveLength(30);
     expect(stats.created_per_day.every((d) => d.count === 0)).toBe(true);
+  });
+});
+
+describe('the caller’s check in the single-statement reads', () => {
+  it('refuses an inactive or removed caller as requireActor does, and reads nothing for them', async () => {
+    const boss = await registerCompany(ctx.app);
+    await insert(boss, [{ title: 'secret' }]);
+    const [taskId] = (await page(boss, '')).results.map((t) => t.id);
+    const quitter = await addMember(ctx.app, boss);
+    const companyId = boss.user.company.id;
+    await ctx.db.unsafeSystem((tx) =>
+      tx.execute(sql`update users set is_active = false where company_id = ${companyId} and id = ${quitter.user.id}`),
+    );
+    // A valid token of a user the company does not have (removed since it was signed).
+    const tokens = new TokenService(ctx.config.jwtSecret, 900, 900);
+    const gone = { ...quitter, access: await tokens.signAccess({ companyId, userId: 2_000_000_000 }) };
+    for (const session of [quitter, gone]) {
+      const expected = await get(session, '/api/auth/profile/');
+      expect(expected.statusCode).toBe(401);
+      for (const url of [
+        '/api/tasks/',
+        '/api/tasks/?status=todo',
+        '/api/tasks/?search=secret',
+        '/api/tasks/my_tasks/',
+        '/api/tasks/statistics/',
+        `/api/tasks/${taskId}/`,
+        '/api/tasks/external-tasks/',
+      ]) {
+        const response = await get(session, url);
+        expect(response.statusCode, url).toBe(401);
+        expect(response.json(), url).toEqual(expected.json());
+        expect(response.body, url).not.toContain('secret');
+      }
+    }
+    expect((await page(boss, '')).count).toBe(1);
   });
 });

@@ -2,13 +2,13 @@ import { createHash } from 'node:crypto';
 import { type SQL, sql } from 'drizzle-orm';
 import type { UserRow } from '../accounts/queries.ts';
 import { requireActor } from '../accounts/service.ts';
+import type { NotificationsService } from '../notifications/service.ts';
 import type { Auth } from '../platform/auth.ts';
-import type { Database, Tx } from '../platform/db/index.ts';
+import { type Database, type Tx, tenantQuery } from '../platform/db/index.ts';
 import type { TaskHistoryAction } from '../platform/db/schema.ts';
 import { type FieldErrors, HttpError, invalid, notFound } from '../platform/errors.ts';
 import type { PageRequest } from '../platform/pagination.ts';
 import type { TaskEvents } from '../realtime/service.ts';
-import { Coalescer } from './coalesce.ts';
 import type { ExternalFeed } from './external.ts';
 import * as q from './queries.ts';
 import {
@@ -41,6 +41,47 @@ export function toTask(row: q.TaskRow): Task {
     updated_at: row.updatedAt.toISOString(),
     completed_at: iso(row.completedAt),
   };
+}
+
+/** PostgreSQL's text for a timestamptz in UTC (its session time zone here): `2026-11-28 16:30:24.123456+00`. */
+const PG_UTC_TIMESTAMP = /^([1-9]\d{3}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?\+00$/;
+
+/**
+ * What drizzle answers for a timestamptz (`new Date(text)`) in the contract's form, without the
+ * Date: the milliseconds are the first three digits of the fraction, as Date's parser takes them.
+ * Anything else (another time zone, years outside 1000–9999) goes through Date itself.
+ */
+export function isoFromPg(text: string): string {
+  const match = PG_UTC_TIMESTAMP.exec(text);
+  if (match === null) return new Date(text).toISOString();
+  return `${match[1]}T${match[2]}.${(match[3] ?? '').padEnd(3, '0').slice(0, 3)}Z`;
+}
+
+/** The same task as toTask, from a row read by the single-statement paths (queries.ts, queryText). */
+export function taskFromText(row: q.TaskTextRow): Task {
+  return {
+    id: row.id,
+    title: row.title,
+    description: row.description,
+    status: row.status,
+    priority: row.priority,
+    due_date: row.due_date === null ? null : isoFromPg(row.due_date),
+    assigned_to: row.assigned_to,
+    created_by: row.created_by,
+    company: row.company_id,
+    created_at: isoFromPg(row.created_at),
+    updated_at: isoFromPg(row.updated_at),
+    completed_at: row.completed_at === null ? null : isoFromPg(row.completed_at),
+  };
+}
+
+/**
+ * requireActor's check and answers (src/accounts/service.ts), for the paths that read the caller's
+ * row in the same statement as their data (queries.ts): null is no such user, false inactive.
+ */
+function checkActor(active: boolean | null): void {
+  if (active === null) throw new HttpError(401, { detail: 'User not found', code: 'user_not_found' });
+  if (!active) throw new HttpError(401, { detail: 'User is inactive', code: 'user_inactive' });
 }
 
 /** A hash of the whole representation: any change a client could see changes it. */
@@ -153,9 +194,8 @@ export class TasksService {
     private readonly db: Database,
     private readonly feed: ExternalFeed,
     private readonly events: TaskEvents,
+    private readonly notifications: Pick<NotificationsService, 'onTaskWritten'>,
   ) {}
-
-  private readonly statisticsRuns = new Coalescer<number, Statistics>();
 
   /** The client's fields in the table's terms, checked: dates exist, the assignee is an active colleague. */
   private async values(tx: Tx, companyId: number, body: TaskPatch): Promise<Partial<q.TaskValues>> {
@@ -196,15 +236,26 @@ export class TasksService {
     });
   }
 
-  private list(auth: Auth, query: TaskListQuery, page: PageRequest, only: Partial<q.TaskFilter> = {}) {
+  /** One statement in its own tenant transaction (tenantQuery), for the single-statement reads. */
+  private statement(auth: Auth): q.Run {
+    return (text, values, options) => tenantQuery(this.db, auth.companyId, text, values, options);
+  }
+
+  private async list(auth: Auth, query: TaskListQuery, page: PageRequest, only: Partial<q.TaskFilter> = {}) {
     const { filter, ordering } = listRequest(query);
     const scoped = { ...filter, ...only };
-    return this.db.tenant(auth.companyId, async (tx) => {
-      await requireActor(tx, auth);
-      const total = await q.countTasks(tx, auth.companyId, scoped);
-      const rows = await q.listTasks(tx, auth.companyId, scoped, ordering, page.size, page.offset);
-      return { count: total, tasks: rows.map(toTask) };
-    });
+    const run = this.statement(auth);
+    const { active, total, rows } = await q.listPage(
+      run,
+      auth.companyId,
+      auth.userId,
+      scoped,
+      ordering,
+      page.size,
+      page.offset,
+    );
+    checkActor(active);
+    return { count: total, tasks: rows.map(taskFromText) };
   }
 
   listTasks(auth: Auth, query: TaskListQuery, page: PageRequest) {
@@ -215,13 +266,11 @@ export class TasksService {
     return this.list(auth, query, page, { assignedTo: auth.userId });
   }
 
-  get(auth: Auth, id: number): Promise<Task> {
-    return this.db.tenant(auth.companyId, async (tx) => {
-      await requireActor(tx, auth);
-      const row = await q.findTask(tx, auth.companyId, id);
-      if (row === undefined) throw notFound();
-      return toTask(row);
-    });
+  async get(auth: Auth, id: number): Promise<Task> {
+    const { active, row } = await q.findCheckedTask(this.statement(auth), auth.companyId, auth.userId, id);
+    checkActor(active);
+    if (row === undefined) throw notFound();
+    return taskFromText(row);
   }
 
   /**
@@ -255,6 +304,7 @@ export class TasksService {
       });
       const task = toTask(row);
       await this.record(tx, actor, task.id, 'created', null, task);
+      await this.notifications.onTaskWritten(tx, actor.id, null, task);
       if (idempotencyKey !== undefined) {
         await q.saveIdempotentAnswer(tx, auth.companyId, actor.id, idempotencyKey, { statusCode: 201, body: task });
       }
@@ -280,7 +330,10 @@ export class TasksService {
       });
       const after = toTask(row);
       const changed = Object.keys(changesBetween(before, after)).length > 0;
-      if (changed) await this.record(tx, actor, id, 'updated', before, after);
+      if (changed) {
+        await this.record(tx, actor, id, 'updated', before, after);
+        await this.notifications.onTaskWritten(tx, actor.id, before, after);
+      }
       return { after, changed };
     });
     if (changed) await this.events.taskChanged(auth.companyId, 'task_updated', after);
@@ -353,30 +406,23 @@ export class TasksService {
   }
 
   /**
-   * Checked per caller, computed once for the callers of a company that arrive together: the
-   * aggregates read every task of the company, so under load they would otherwise queue.
+   * From the counters kept by triggers on tasks (drizzle/0012), read in the caller's own
+   * transaction and statement with the caller's check: cheap at any number of tasks, and each
+   * answer reflects every write committed before the request.
    */
   async statistics(auth: Auth): Promise<Statistics> {
-    await this.db.tenant(auth.companyId, (tx) => requireActor(tx, auth));
-    return this.statisticsRuns.run(auth.companyId, () => this.computeStatistics(auth.companyId));
-  }
-
-  private computeStatistics(companyId: number): Promise<Statistics> {
-    return this.db.tenant(companyId, async (tx) => {
-      const summary = await q.taskSummary(tx, companyId);
-      const byAssignee = await q.tasksByAssignee(tx, companyId);
-      const perDay = await q.tasksCreatedPerDay(tx, companyId);
-      return {
-        total: summary.total,
-        by_status: { todo: summary.todo, in_progress: summary.in_progress, done: summary.done },
-        by_priority: { low: summary.low, medium: summary.medium, high: summary.high, urgent: summary.urgent },
-        overdue: summary.overdue,
-        completion_rate: summary.completion_rate,
-        avg_completion_hours: summary.avg_completion_hours,
-        by_assignee: byAssignee,
-        unassigned: summary.unassigned,
-        created_per_day: perDay,
-      };
-    });
+    const row = await q.checkedStatistics(this.statement(auth), auth.companyId, auth.userId);
+    checkActor(row.active);
+    return {
+      total: row.todo + row.in_progress + row.done,
+      by_status: { todo: row.todo, in_progress: row.in_progress, done: row.done },
+      by_priority: { low: row.low, medium: row.medium, high: row.high, urgent: row.urgent },
+      overdue: row.overdue,
+      completion_rate: row.completion_rate,
+      avg_completion_hours: row.avg_completion_hours,
+      by_assignee: row.by_assignee,
+      unassigned: row.unassigned,
+      created_per_day: row.created_per_day,
+    };
   }
 }

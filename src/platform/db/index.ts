@@ -30,7 +30,7 @@ export interface Database {
    * Runs fn in one transaction as the role that row-level security confines to this company.
    * Every request made on behalf of a user goes through here.
    */
-  tenant<T>(companyId: number, fn: (tx: Tx) => Promise<T>): Promise<T>;
+  tenant<T>(companyId: number, fn: (tx: Tx) => Promise<T>, options?: TransactOptions): Promise<T>;
   /**
    * Runs fn in one transaction that sees every company: only for what must work before a company
    * is known (login, registration, accepting an invitation) or across companies (jobs, the CLI).
@@ -46,8 +46,26 @@ export interface Database {
   readonly client: PGlite | pg.Pool;
 }
 
+export interface TransactOptions {
+  /**
+   * Called synchronously the moment COMMIT has been written to the server, before its answer: a
+   * message written in the same tick reaches its peer if and only if, short of a failed commit,
+   * the transaction does, even if this process is killed right after (the email worker's hand-over).
+   */
+  onCommitSent?: () => void;
+}
+
+/**
+ * The SQL that confines a transaction to one company, for tenant() and tenantQuery(). The id is
+ * checked because it is written into the text (so the setup can share BEGIN's round trip).
+ */
+function tenantSetup(companyId: number): string {
+  if (!Number.isSafeInteger(companyId) || companyId <= 0) throw new Error(`invalid company id ${companyId}`);
+  return `select set_config('role', 'tasks_app', true), set_config('app.company_id', '${companyId}', true)`;
+}
+
 /** Runs fn in a transaction that first runs `setup`: parameterless SQL that sets role and company. */
-type Transact = <T>(setup: string, fn: (tx: Tx) => Promise<T>) => Promise<T>;
+type Transact = <T>(setup: string, fn: (tx: Tx) => Promise<T>, options?: TransactOptions) => Promise<T>;
 
 function scoped(
   transact: Transact,
@@ -77,13 +95,8 @@ function scoped(
       }
       return readMigrationFiles({ migrationsFolder: MIGRATIONS_FOLDER }).filter((m) => m.folderMillis > newest).length;
     },
-    tenant(companyId, fn) {
-      // Checked here because it is written into the SQL text (so the setup can share BEGIN's round trip).
-      if (!Number.isSafeInteger(companyId) || companyId <= 0) throw new Error(`invalid company id ${companyId}`);
-      return transact(
-        `select set_config('role', 'tasks_app', true), set_config('app.company_id', '${companyId}', true)`,
-        fn,
-      );
+    tenant(companyId, fn, options) {
+      return transact(tenantSetup(companyId), fn, options);
     },
     unsafeSystem(fn) {
       return transact(`select set_config('role', 'tasks_system', true)`, fn);
@@ -99,14 +112,17 @@ function scoped(
  */
 function pgTransact(pool: pg.Pool, db: NodePgDatabase<Schema>): Transact {
   const { dialect, schema: relations, options } = (db as unknown as { session: SessionParts }).session;
-  return async (setup, fn) => {
+  return async (setup, fn, transactOptions) => {
     const client = await pool.connect();
     let broken: Error | undefined;
     try {
       await client.query(`begin; ${setup}`);
       const session = new NodePgSession(preparedStatements(client), dialect, relations, options);
       const result = await fn(new NodePgTransaction(dialect, session, relations) as unknown as Tx);
-      await client.query('commit');
+      // node-pg writes a query at once on an idle connection, so COMMIT is on the wire here.
+      const committing = client.query('commit');
+      transactOptions?.onCommitSent?.();
+      await committing;
       return result;
     } catch (error) {
       await client.query('rollback').catch((rollbackError: Error) => {
@@ -212,11 +228,15 @@ export async function openPglite(options: PgliteOptions = {}): Promise<Database>
   }
   const db = drizzlePglite(client, { schema });
   // In-process: no round trips to save, so drizzle's own transaction does.
-  const transact: Transact = (setup, fn) =>
-    db.transaction(async (tx) => {
+  // The database lives and dies with this process, so after the commit is as good as on the wire.
+  const transact: Transact = async (setup, fn, options) => {
+    const result = await db.transaction(async (tx) => {
       await tx.execute(sql.raw(setup));
       return fn(tx as unknown as Tx);
     });
+    options?.onCommitSent?.();
+    return result;
+  };
   return scoped(transact, 'pglite', client, {
     async migrate() {
       await migratePglite(db, { migrationsFolder: MIGRATIONS_FOLDER });
@@ -246,4 +266,120 @@ export function openDatabase(
 /** Raw SQL through either driver: both answer with `{ rows }`. */
 export async function queryRows<T>(tx: Tx, query: SQL): Promise<T[]> {
   return ((await tx.execute(query)) as unknown as { rows: T[] }).rows;
+}
+
+/** timestamptz and its array as PostgreSQL's text, as drizzle receives them (see queryText). */
+const TEXT_TIMESTAMPS = new Set([1184, 1185]);
+const pgTextTimestamps = {
+  getTypeParser: (oid: number, format?: string) =>
+    TEXT_TIMESTAMPS.has(oid) ? (value: string) => value : pg.types.getTypeParser(oid, format as 'text'),
+};
+const pgliteTextTimestamps = { parsers: { 1184: (value: string) => value, 1185: (value: string) => value } };
+
+/**
+ * One statement given as SQL text and parameters, run in tx straight through the driver, without
+ * drizzle's query building and row mapping: for the hottest paths (the task list), where those
+ * cost more CPU than the database spends on the query. On PostgreSQL it is a named prepared
+ * statement like every other. Rows come as the driver parses them, except timestamptz, which stays
+ * PostgreSQL's text as drizzle gets it, so callers convert it exactly as drizzle does.
+ */
+export async function queryText<T>(tx: Tx, text: string, params: unknown[]): Promise<T[]> {
+  const { client } = (tx as unknown as { session: { client: pg.PoolClient | PGliteQueryable } }).session;
+  if ('release' in client) return (await client.query({ text, values: params, types: pgTextTimestamps })).rows as T[];
+  return (await client.query<T>(text, params, pgliteTextTimestamps)).rows;
+}
+
+type PGliteQueryable = Pick<PGlite, 'query'>;
+
+export interface TenantQueryOptions<T = unknown> {
+  /**
+   * How PostgreSQL plans the prepared statement in this transaction (plan_cache_mode). By default
+   * it plans the first five executions for their values, then keeps a generic plan if that is
+   * estimated no dearer. `generic`: always the generic plan, for a statement whose generic
+   * estimate looks dear only because LIMIT and OFFSET are parameters (it would otherwise be
+   * planned anew on every execution); `custom`: planned for its values every time, for one whose
+   * best plan depends on them (a text search).
+   */
+  plan?: 'generic' | 'custom';
+  /**
+   * Commit only if the statement's rows say so (rolled back otherwise), decided after its answer:
+   * COMMIT then goes in a second write, with `onCommitSent` called in the same tick (see
+   * TransactOptions). Without it, COMMIT goes in the first write with everything else.
+   */
+  commitIf?: (rows: T[]) => boolean;
+  onCommitSent?: () => void;
+}
+
+/** A transaction that `commitIf` declined; tenantQuery answers with the rows regardless. */
+class Declined extends Error {}
+
+/** What a pg client in pipeline mode exposes: the switch, and the socket to write a batch in one go. */
+type PipelinedClient = { pipeline: boolean; connection: { stream: { cork(): void; uncork(): void } } };
+
+/**
+ * One statement in a transaction of its own, confined as tenant() confines it (the same setup, a
+ * copy of tenant()'s; src/tasks/statement.test.ts checks the role and company it runs with). On
+ * PostgreSQL, BEGIN with the setup, the statement and COMMIT are written in one go and answered
+ * together: one round trip and one socket write instead of three. The server still runs them in
+ * order: should the setup fail, the statement fails in the aborted transaction and COMMIT rolls
+ * back, so nothing is ever read unconfined, and the answer is the error. A connection whose BEGIN
+ * or COMMIT failed is discarded; one whose statement failed is rolled back and clean.
+ */
+export async function tenantQuery<T>(
+  db: Database,
+  companyId: number,
+  text: string,
+  params: unknown[],
+  options: TenantQueryOptions<T> = {},
+): Promise<T[]> {
+  const mode = options.plan === undefined ? '' : `, set_config('plan_cache_mode', 'force_${options.plan}_plan', true)`;
+  const { commitIf } = options;
+  if (db.driver === 'pglite') {
+    let rows: T[] = [];
+    try {
+      await db.tenant(
+        companyId,
+        async (tx) => {
+          if (mode !== '') await tx.execute(sql.raw(`select ${mode.slice(2)}`));
+          rows = await queryText<T>(tx, text, params);
+          if (commitIf !== undefined && !commitIf(rows)) throw new Declined();
+        },
+        { onCommitSent: options.onCommitSent },
+      );
+    } catch (error) {
+      if (!(error instanceof Declined)) throw error;
+    }
+    return rows;
+  }
+  const setup = `${tenantSetup(companyId)}${mode}`;
+  const client = await (db.client as pg.Pool).connect();
+  // Pipeline mode (node-pg 8.23) writes each query at once instead of after the previous answer.
+  const pipelined = client as unknown as PipelinedClient;
+  pipelined.pipeline = true;
+  const { stream } = pipelined.connection;
+  stream.cork();
+  let sent: Array<Promise<pg.QueryResult>>;
+  try {
+    sent = [
+      client.query(`begin; ${setup}`),
+      preparedStatements(client).query({ text, values: params, types: pgTextTimestamps } as pg.QueryConfig),
+    ];
+    if (commitIf === undefined) sent.push(client.query('commit'));
+  } finally {
+    stream.uncork();
+  }
+  if (commitIf !== undefined) {
+    const answered = await Promise.allSettled(sent);
+    const rows = answered[1]?.status === 'fulfilled' ? (answered[1].value.rows as T[]) : undefined;
+    const commit = rows !== undefined && commitIf(rows);
+    // Written at once (pipeline mode), so the COMMIT is on the wire when the callback runs.
+    sent.push(client.query(commit ? 'commit' : 'rollback'));
+    if (commit) options.onCommitSent?.();
+  }
+  const [begun, answered, ended] = await Promise.allSettled(sent);
+  pipelined.pipeline = false;
+  const broken = [begun, ended].find((result) => result?.status === 'rejected');
+  client.release(broken === undefined ? undefined : ((broken as PromiseRejectedResult).reason as Error));
+  for (const result of [begun, answered, ended]) if (result?.status === 'rejected') throw result.reason;
+  return (answered as PromiseFulfilledResult<pg.QueryResult>).value.rows as T[];
 }

@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  addMember,
   bearer,
   createTestContext,
   openTestDatabase,
@@ -22,7 +23,7 @@ describe(`row-level security (${process.env.TEST_DB})`, () => {
   beforeAll(async () => {
     ctx = await createTestContext();
     // every tenant table gets rows of each company: users, tokens, invitations, tasks, their
-    // history and counters, an idempotency key
+    // history and counters, an idempotency key, preferences and an email to a member
     for (let i = 0; i < 3; i++) {
       const admin = await registerCompany(ctx.app);
       const headers = bearer(admin.access);
@@ -32,11 +33,18 @@ describe(`row-level security (${process.env.TEST_DB})`, () => {
         headers,
         payload: { email: `x${i}@example.com` },
       });
+      const member = await addMember(ctx.app, admin);
+      await ctx.app.inject({
+        method: 'PUT',
+        url: '/api/notifications/preferences/',
+        headers,
+        payload: { daily_digest: true },
+      });
       await ctx.app.inject({
         method: 'POST',
         url: '/api/tasks/',
         headers: { ...headers, 'idempotency-key': `key-${i}` },
-        payload: { title: 'A task' },
+        payload: { title: 'A task', assigned_to: member.user.id },
       });
       if (i === 0) a = admin.user.company.id;
       if (i === 1) b = admin.user.company.id;

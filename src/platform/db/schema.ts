@@ -9,10 +9,12 @@ import {
   boolean,
   check,
   customType,
+  date,
   foreignKey,
   index,
   integer,
   jsonb,
+  numeric,
   pgTable,
   primaryKey,
   smallint,
@@ -174,6 +176,10 @@ export const tasks = pgTable(
     index('tasks_assigned_idx').on(t.companyId, t.assignedTo, t.createdAt, t.id),
     index('tasks_created_by_idx').on(t.companyId, t.createdBy, t.createdAt, t.id),
     index('tasks_search_idx').using('gin', t.search),
+    // The due-soon reminder's scan across companies: open, assigned tasks by due date.
+    index('tasks_due_open_idx').on(t.dueDate).where(sql`${t.status} <> 'done' and ${t.assignedTo} is not null`),
+    // The part of overdue that counters cannot keep (open tasks due earlier today): a short range.
+    index('tasks_open_due_idx').on(t.companyId, t.dueDate).where(sql`${t.status} <> 'done'`),
     // Every column the statistics read, so they come from an index-only scan instead of the wide rows.
     index('tasks_statistics_idx').on(
       t.companyId,
@@ -188,10 +194,11 @@ export const tasks = pgTable(
 );
 
 /**
- * The number of tasks of each company and status, kept by triggers on tasks (drizzle/0007), so a
- * list without filters, or with only a status, counts in microseconds instead of scanning the
- * company's tasks. Spread over a few shard rows per status, so concurrent writes in one company
- * rarely wait on the same row. Exact: the triggers run in the writing transaction.
+ * The number of tasks of each company and status, kept by triggers on tasks (drizzle/0007; since
+ * 0012 by the one function that keeps every task counter), so a list without filters, or with only
+ * a status, counts in microseconds instead of scanning the company's tasks. Spread over a few shard
+ * rows per status, so concurrent writes in one company rarely wait on the same row. Exact: the
+ * triggers run in the writing transaction.
  */
 export const taskCounts = pgTable(
   'task_counts',
@@ -202,6 +209,62 @@ export const taskCounts = pgTable(
     n: integer('n').notNull(),
   },
   (t) => [primaryKey({ columns: [t.companyId, t.status, t.shard] })],
+);
+
+/**
+ * The statistics' scalar figures per company, kept by triggers on tasks in the writing transaction
+ * (drizzle/0012) like task_counts: tasks by status and by priority, unassigned ones, and over done
+ * tasks with a completed_at, how many and their summed seconds from creation to completion. Each
+ * connection writes its own shard row (its backend pid modulo 16), so writers in one company do
+ * not wait on each other; a shard may go negative, only the sums mean anything.
+ */
+export const taskStats = pgTable(
+  'task_stats',
+  {
+    companyId: integer('company_id').notNull(),
+    shard: smallint('shard').notNull(),
+    todo: integer('todo').notNull().default(0),
+    inProgress: integer('in_progress').notNull().default(0),
+    done: integer('done').notNull().default(0),
+    low: integer('low').notNull().default(0),
+    medium: integer('medium').notNull().default(0),
+    high: integer('high').notNull().default(0),
+    urgent: integer('urgent').notNull().default(0),
+    unassigned: integer('unassigned').notNull().default(0),
+    completed: integer('completed').notNull().default(0),
+    /** Exact: the sum of extract(epoch from completed_at - created_at), microseconds included. */
+    completionSeconds: numeric('completion_seconds').notNull().default('0'),
+  },
+  (t) => [primaryKey({ columns: [t.companyId, t.shard] })],
+);
+
+/** Tasks per assignee, and how many of them are done (statistics' by_assignee); kept like task_stats. */
+export const taskAssigneeCounts = pgTable(
+  'task_assignee_counts',
+  {
+    companyId: integer('company_id').notNull(),
+    assignedTo: integer('assigned_to').notNull(),
+    shard: smallint('shard').notNull(),
+    total: integer('total').notNull().default(0),
+    done: integer('done').notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.companyId, t.assignedTo, t.shard] })],
+);
+
+/**
+ * Per UTC date, kept like task_stats: tasks created that day (statistics' created_per_day), and
+ * open tasks (not done) due that day, whose days before today sum to most of overdue.
+ */
+export const taskDays = pgTable(
+  'task_days',
+  {
+    companyId: integer('company_id').notNull(),
+    day: date('day').notNull(),
+    shard: smallint('shard').notNull(),
+    created: integer('created').notNull().default(0),
+    openDue: integer('open_due').notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.companyId, t.day, t.shard] })],
 );
 
 export const TASK_HISTORY_ACTIONS = ['created', 'updated', 'deleted'] as const;
@@ -257,6 +320,88 @@ export const idempotencyKeys = pgTable(
   ],
 );
 
+export const NOTIFICATION_KINDS = ['assigned', 'status_changed', 'due_soon', 'digest'] as const;
+export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
+export const NOTIFICATION_STATUSES = ['pending', 'sent', 'failed'] as const;
+export type NotificationStatus = (typeof NOTIFICATION_STATUSES)[number];
+
+/** A user's email choices; no row means the defaults. */
+export const notificationPreferences = pgTable(
+  'notification_preferences',
+  {
+    companyId: integer('company_id').notNull(),
+    userId: integer('user_id').notNull(),
+    emailOnAssignment: boolean('email_on_assignment').notNull().default(true),
+    emailOnStatusChange: boolean('email_on_status_change').notNull().default(false),
+    dailyDigest: boolean('daily_digest').notNull().default(false),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.companyId, t.userId] }),
+    foreignKey({ columns: [t.companyId, t.userId], foreignColumns: [users.companyId, users.id] }).onDelete('cascade'),
+  ],
+);
+
+/**
+ * One email: recorded as pending in the transaction of the write that causes it, then sent by a
+ * job. task_id has no foreign key, so the record of an email outlives its task (a digest has none).
+ */
+export const notifications = pgTable(
+  'notifications',
+  {
+    companyId: integer('company_id').notNull(),
+    id: integer('id').notNull().generatedAlwaysAsIdentity(),
+    kind: text('kind', { enum: NOTIFICATION_KINDS }).notNull(),
+    taskId: integer('task_id'),
+    recipientId: integer('recipient_id').notNull(),
+    /** The address it went (or goes) to, kept as it was when sent. */
+    recipient: text('recipient').notNull(),
+    /** Who made the change; the latest one when changes were folded. */
+    actorId: integer('actor_id'),
+    subject: text('subject').notNull(),
+    status: text('status', { enum: NOTIFICATION_STATUSES }).notNull().default('pending'),
+    scheduledFor: timestamp('scheduled_for', { withTimezone: true }).notNull(),
+    sentAt: timestamp('sent_at', { withTimezone: true }),
+    attempts: integer('attempts').notNull().default(0),
+    error: text('error'),
+    /** Bumped by each change folded in, so a worker knows whether what it rendered is still current. */
+    revision: integer('revision').notNull().default(0),
+    /**
+     * Set in its own commit just before the SMTP server is given the end of the message, cleared if
+     * the server refuses it: a worker that finds it set after a crash knows the email went.
+     */
+    handedOverAt: timestamp('handed_over_at', { withTimezone: true }),
+    /** The SMTP server's answer to the message. */
+    serverResponse: text('server_response'),
+    /** due_soon: the due date reminded of, so a task is reminded once per due date. */
+    dueDate: timestamp('due_date', { withTimezone: true }),
+    /** digest: the day it summarises, so a user gets one a day. */
+    digestDay: text('digest_day'),
+    createdAt: createdAt(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.companyId, t.id] }),
+    foreignKey({ columns: [t.companyId, t.recipientId], foreignColumns: [users.companyId, users.id] }).onDelete(
+      'cascade',
+    ),
+    check('notifications_kind_check', sql`${t.kind} in ('assigned', 'status_changed', 'due_soon', 'digest')`),
+    check('notifications_status_check', sql`${t.status} in ('pending', 'sent', 'failed')`),
+    index('notifications_recipient_idx').on(t.companyId, t.recipientId, t.createdAt, t.id),
+    index('notifications_task_idx').on(t.companyId, t.taskId, t.createdAt, t.id),
+    // At most one email waiting per task and person: later changes fold into it.
+    uniqueIndex('notifications_pending_change_key')
+      .on(t.companyId, t.taskId, t.recipientId)
+      .where(
+        sql`${t.status} = 'pending' and ${t.handedOverAt} is null and ${t.kind} in ('assigned', 'status_changed')`,
+      ),
+    uniqueIndex('notifications_due_soon_key').on(t.companyId, t.taskId, t.dueDate).where(sql`${t.kind} = 'due_soon'`),
+    uniqueIndex('notifications_digest_key')
+      .on(t.companyId, t.recipientId, t.digestDay)
+      .where(sql`${t.kind} = 'digest'`),
+  ],
+);
+
 /** The tables that row-level security confines to one company. */
 export const TENANT_TABLES = [
   'companies',
@@ -267,4 +412,9 @@ export const TENANT_TABLES = [
   'task_history',
   'idempotency_keys',
   'task_counts',
+  'notification_preferences',
+  'notifications',
+  'task_stats',
+  'task_assignee_counts',
+  'task_days',
 ] as const;

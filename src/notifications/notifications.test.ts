@@ -1,0 +1,485 @@
+import { readdirSync, readFileSync } from 'node:fs';
+import { mkdtemp } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import {
+  addMember,
+  bearer,
+  createTestContext,
+  json,
+  registerCompany,
+  type Session,
+  TEST_DB,
+  type TestContext,
+} from '../../test/helpers.ts';
+import { SmtpSink } from '../../test/smtp.ts';
+import { Jobs } from '../platform/jobs.ts';
+import type { Task } from '../tasks/schemas.ts';
+import { createNotificationQueues, QUEUES, type SendJob } from './jobs.ts';
+import { OutboxMailer, SmtpMailer } from './mailer.ts';
+import * as q from './queries.ts';
+import type { Notification } from './schemas.ts';
+import { NotificationsService } from './service.ts';
+import { NotificationWorker } from './worker.ts';
+
+const DELAY_SECONDS = 2;
+const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+interface Harness {
+  ctx: TestContext;
+  sink: SmtpSink;
+  jobs: Jobs;
+  worker: NotificationWorker;
+  mailer: SmtpMailer;
+  close(): Promise<void>;
+}
+
+/** The API (from createTestContext) plus a worker process's half: its queue, mailer and sender. */
+async function harness(retryDelaySeconds: number): Promise<Harness> {
+  const sink = await new SmtpSink().start();
+  const ctx = await createTestContext({
+    notificationDelaySeconds: DELAY_SECONDS,
+    notificationRetryDelaySeconds: retryDelaySeconds,
+    smtpUrl: sink.url,
+    publicUrl: 'http://tasks.example',
+  });
+  const jobs = new Jobs(ctx.db, { logger: quiet, processing: true, pollingIntervalSeconds: 0.5 });
+  await jobs.start();
+  await createNotificationQueues(jobs, ctx.config);
+  const mailer = new SmtpMailer({ url: sink.url, maxConnections: 4 });
+  const service = new NotificationsService(ctx.db, jobs, DELAY_SECONDS);
+  const worker = new NotificationWorker(ctx.db, jobs, service, mailer, ctx.config, quiet);
+  await jobs.work<SendJob>(QUEUES.send, (job) => worker.send(job), { batchSize: 10, concurrency: 4 });
+  return {
+    ctx,
+    sink,
+    jobs,
+    worker,
+    mailer,
+    close: async () => {
+      await jobs.stop();
+      mailer.close();
+      await ctx.close();
+      await sink.close();
+    },
+  };
+}
+
+describe(`email notifications (${TEST_DB})`, () => {
+  let h: Harness;
+  let admin: Session;
+  let member: Session;
+  let other: Session;
+
+  beforeAll(async () => {
+    h = await harness(1);
+    admin = await registerCompany(h.ctx.app);
+    member = await addMember(h.ctx.app, admin);
+    other = await addMember(h.ctx.app, admin);
+  });
+  afterAll(() => h.close());
+
+  const call = (session: Session, method: 'GET' | 'POST' | 'PUT' | 'PATCH', url: string, payload?: object) =>
+    h.ctx.app.inject({ method, url, headers: bearer(session.access), payload });
+
+  async function createTask(session: Session, payload: Record<string, unknown>): Promise<Task> {
+    const response = await call(session, 'POST', '/api/tasks/', payload);
+    expect(response.statusCode).toBe(201);
+    return json<Task>(response);
+  }
+
+  /** Every record about a task, whoever it is for, oldest first. */
+  const recordsOf = (task: Task) =>
+    h.ctx.db
+      .tenant(task.company, (tx) => q.listNotifications(tx, task.company, { taskId: task.id }, 100, 0))
+      .then((rows) => rows.reverse());
+
+  const setPreferences = async (session: Session, body: object) =>
+    expect((await call(session, 'PUT', '/api/notifications/preferences/', body)).statusCode).toBe(200);
+
+  const htmlPart = (decoded: string) => decoded.slice(decoded.indexOf('Content-Type: text/html'));
+
+  it('sends the assignee one email after the delay, not before, with the task escaped and linked', async () => {
+    const title = 'Fix <b>"login"</b> & more';
+    const started = Date.now();
+    const task = await createTask(admin, {
+      title,
+      assigned_to: member.user.id,
+      priority: 'high',
+      due_date: '2031-05-01T09:30:00Z',
+    });
+
+    // recorded as pending at once, in the write's transaction
+    const mine = json<{ count: number; results: Notification[] }>(await call(member, 'GET', '/api/notifications/'));
+    expect(mine.count).toBe(1);
+    expect(mine.results[0]).toMatchObject({
+      task: task.id,
+      recipient: member.user.email,
+      subject: `Assigned to you: ${title}`,
+      status: 'pending',
+      attempts: 0,
+      sent_at: null,
+      kind: 'assigned',
+    });
+
+    await h.sink.waitFor(() => h.sink.to(member.user.email).length > 0);
+    const [email] = h.sink.to(member.user.email);
+    expect((email?.receivedAt ?? 0) - started).toBeGreaterThanOrEqual(DELAY_SECONDS * 1000 - 100);
+    const id = mine.results[0]?.id as number;
+    expect(email?.messageId).toBe(`notification-${task.company}-${id}@localhost`);
+    expect(email?.subject).toBe(`Assigned to you: ${title}`);
+    const html = htmlPart(email?.decoded ?? '');
+    expect(html).toContain('Fix &lt;b&gt;&quot;login&quot;&lt;/b&gt; &amp; more');
+    expect(html).not.toContain('<b>"login"</b>');
+    expect(html).toContain(`http://tasks.example/tasks/${task.id}`);
+    expect(email?.decoded).toContain('Priority: High');
+    expect(email?.decoded).toContain('2031-05-01 09:30 UTC');
+    expect(email?.decoded).toContain('You were assigned a task by Test User.');
+
+    await sleep(1_500);
+    expect(h.sink.to(member.user.email)).toHaveLength(1);
+    const [record] = await recordsOf(task);
+    expect(record).toMatchObject({ status: 'sent', attempts: 1, error: null });
+    expect(record?.sentAt?.getTime()).toBeGreaterThanOrEqual(record?.scheduledFor.getTime() ?? Infinity);
+  });
+
+  it('emails nobody about their own action, nor against their preference', async () => {
+    const own = await createTask(admin, { title: 'Mine', assigned_to: admin.user.id });
+    await setPreferences(member, { email_on_assignment: false });
+    const unwanted = await createTask(admin, { title: 'Not wanted', assigned_to: member.user.id });
+    await setPreferences(member, { email_on_assignment: true });
+    expect(await recordsOf(own)).toEqual([]);
+    expect(await recordsOf(unwanted)).toEqual([]);
+  });
+
+  it('emails about status changes those who asked for it', async () => {
+    await setPreferences(admin, { email_on_status_change: true });
+    const task = await createTask(admin, { title: 'Watch me', assigned_to: member.user.id });
+    // the member's own change: the author hears of it, the member does not
+    expect((await call(member, 'PATCH', `/api/tasks/${task.id}/`, { status: 'in_progress' })).statusCode).toBe(200);
+    await h.sink.waitFor(() => h.sink.to(admin.user.email).some((m) => m.subject === 'Status changed: Watch me'));
+    const records = await recordsOf(task);
+    expect(records.map((r) => [r.kind, r.recipientId])).toEqual([
+      ['assigned', member.user.id],
+      ['status_changed', admin.user.id],
+    ]);
+    const email = h.sink.to(admin.user.email).find((m) => m.subject === 'Status changed: Watch me');
+    expect(email?.decoded).toContain('In progress');
+
+    await setPreferences(admin, { email_on_status_change: false });
+    expect((await call(member, 'PATCH', `/api/tasks/${task.id}/`, { status: 'done' })).statusCode).toBe(200);
+    expect(await recordsOf(task)).toHaveLength(2);
+  });
+
+  it('folds quick successive changes into one email about the latest state', async () => {
+    const task = await createTask(admin, { title: 'Draft', assigned_to: member.user.id });
+    await setPreferences(member, { email_on_status_change: true });
+    for (const change of [{ title: 'Final title' }, { priority: 'urgent' }, { status: 'in_progress' }]) {
+      expect((await call(admin, 'PATCH', `/api/tasks/${task.id}/`, change)).statusCode).toBe(200);
+    }
+    await setPreferences(member, { email_on_status_change: false });
+    await h.sink.waitFor(() => h.sink.to(member.user.email).some((m) => m.subject.endsWith('Final title')));
+    await sleep(DELAY_SECONDS * 1000);
+    const [record] = await recordsOf(task);
+    const emails = h.sink.to(member.user.email).filter((m) => m.messageId.endsWith(`-${record?.id}@localhost`));
+    expect(emails).toHaveLength(1);
+    expect(emails[0]?.subject).toBe('Assigned to you: Final title');
+    expect(emails[0]?.decoded).toContain('Urgent');
+    expect(emails[0]?.decoded).toContain('In progress');
+    expect(await recordsOf(task)).toHaveLength(1);
+  });
+
+  it('drops the email of someone the task was taken from before it went', async () => {
+    const task = await createTask(admin, { title: 'Passed on', assigned_to: member.user.id });
+    expect((await call(admin, 'PATCH', `/api/tasks/${task.id}/`, { assigned_to: other.user.id })).statusCode).toBe(200);
+    await h.sink.waitFor(() => h.sink.to(other.user.email).some((m) => m.subject === 'Assigned to you: Passed on'));
+    await sleep(1_000);
+    expect(h.sink.to(member.user.email).filter((m) => m.subject === 'Assigned to you: Passed on')).toEqual([]);
+    expect((await recordsOf(task)).map((r) => [r.recipientId, r.status])).toEqual([[other.user.id, 'sent']]);
+  });
+
+  it('retries with backoff: three refusals, then sent at the fourth attempt', async () => {
+    h.sink.failures = 3;
+    const task = await createTask(admin, { title: 'Flaky server', assigned_to: member.user.id });
+    await h.sink.waitFor(() => h.sink.to(member.user.email).some((m) => m.subject.endsWith('Flaky server')), 28_000);
+    // the server's acceptance is recorded a moment later, with others
+    let [record] = await recordsOf(task);
+    for (let i = 0; i < 50 && record?.status !== 'sent'; i++) {
+      await sleep(100);
+      [record] = await recordsOf(task);
+    }
+    expect(record).toMatchObject({ status: 'sent', attempts: 4, error: null });
+    expect(h.sink.to(member.user.email).filter((m) => m.subject.endsWith('Flaky server'))).toHaveLength(1);
+  }, 40_000);
+
+  it('records nothing and queues nothing for a write that is rolled back', async () => {
+    const sendJobs = async () => {
+      const stats = (await h.jobs.stats()).find((s) => s.queue === QUEUES.send);
+      return Object.values(stats?.states ?? {}).reduce((a, b) => a + b, 0);
+    };
+    const before = await sendJobs();
+    const task = await createTask(admin, { title: 'Rolled back' });
+    const service = new NotificationsService(h.ctx.db, h.jobs, DELAY_SECONDS);
+    await expect(
+      h.ctx.db.tenant(task.company, async (tx) => {
+        await service.onTaskWritten(tx, admin.user.id, task, { ...task, assigned_to: member.user.id });
+        throw new Error('the write fails after the email was recorded');
+      }),
+    ).rejects.toThrow('the write fails');
+    expect(await recordsOf(task)).toEqual([]);
+    expect(await sendJobs()).toBe(before);
+  });
+
+  it('does not send again an email a crashed worker had handed over', async () => {
+    const task = await createTask(admin, { title: 'Handed over' });
+    const { id } = await h.ctx.db.tenant(task.company, async (tx) => {
+      const recorded = await q.recordChange(tx, {
+        companyId: task.company,
+        taskId: task.id,
+        recipientId: member.user.id,
+        recipient: member.user.email,
+        actorId: admin.user.id,
+        kind: 'assigned',
+        subject: 'Assigned to you: Handed over',
+        delaySeconds: 0,
+      });
+      return recorded;
+    });
+    expect(await q.markHandedOver(h.ctx.db, task.company, id, 0, () => undefined)).toBe(true);
+    await h.worker.send({
+      id: 'manual',
+      queue: QUEUES.send,
+      data: { companyId: task.company, notificationId: id },
+      retryCount: 1,
+      retryLimit: 4,
+    });
+    const [record] = await recordsOf(task);
+    expect(record).toMatchObject({ status: 'sent', attempts: 1 });
+    expect(h.sink.received.filter((m) => m.messageId.startsWith(`notification-${task.company}-${id}@`))).toEqual([]);
+  });
+
+  it('without SMTP writes each email once to the outbox as an .eml file', async () => {
+    const directory = await mkdtemp(path.join(tmpdir(), 'tasks-outbox-'));
+    const logged: object[] = [];
+    const outbox = new NotificationWorker(
+      h.ctx.db,
+      h.jobs,
+      new NotificationsService(h.ctx.db, h.jobs, DELAY_SECONDS),
+      new OutboxMailer(directory, (details) => logged.push(details)),
+      h.ctx.config,
+      quiet,
+    );
+    const task = await createTask(admin, { title: 'Offline <mail>' });
+    const { id } = await h.ctx.db.tenant(task.company, (tx) =>
+      q.recordChange(tx, {
+        companyId: task.company,
+        taskId: task.id,
+        recipientId: member.user.id,
+        recipient: member.user.email,
+        actorId: admin.user.id,
+        kind: 'assigned',
+        subject: 'Assigned to you: Offline <mail>',
+        delaySeconds: 0,
+      }),
+    );
+    // assigned for real, so the email is still true when it goes
+    await h.ctx.db.tenant(task.company, (tx) =>
+      tx.execute(
+        sql`update tasks set assigned_to = ${member.user.id} where company_id = ${task.company} and id = ${task.id}`,
+      ),
+    );
+    const job = {
+      id: 'outbox',
+      queue: QUEUES.send,
+      data: { companyId: task.company, notificationId: id },
+      retryCount: 0,
+      retryLimit: 4,
+    };
+    await outbox.send(job);
+    const name = `notification-${task.company}-${id}@localhost.eml`;
+    expect(readdirSync(directory)).toEqual([name]);
+    const eml = readFileSync(path.join(directory, name), 'utf8');
+    expect(eml).toContain(`To: ${member.user.email}`);
+    expect(eml).toContain('Offline &lt;mail&gt;');
+    expect(logged).toEqual([expect.objectContaining({ to: member.user.email, file: path.join(directory, name) })]);
+
+    // a crash after the file was written but before the record: the retry finds the file
+    await h.ctx.db.tenant(task.company, (tx) =>
+      tx.execute(
+        sql`update notifications set status = 'pending', handed_over_at = null where company_id = ${task.company} and id = ${id}`,
+      ),
+    );
+    await outbox.send({ ...job, retryCount: 1 });
+    expect(readdirSync(directory)).toEqual([name]);
+    expect((await recordsOf(task))[0]).toMatchObject({ status: 'sent' });
+    expect(logged).toHaveLength(1);
+  });
+
+  it('reminds the assignee once per task and due date, a day ahead', async () => {
+    const inHours = (n: number) => new Date(Date.now() + n * 3_600_000).toISOString();
+    const soon = await createTask(admin, { title: 'Due soon', due_date: inHours(3) });
+    const later = await createTask(admin, { title: 'Due later', due_date: inHours(48) });
+    const finished = await createTask(admin, { title: 'Due but done', due_date: inHours(3), status: 'done' });
+    for (const task of [soon, later, finished]) {
+      // assigned by the admin to themself: no assignment email, only the reminder
+      await call(admin, 'PATCH', `/api/tasks/${task.id}/`, { assigned_to: admin.user.id });
+    }
+    expect(await h.worker.scanDueSoon()).toBeGreaterThanOrEqual(1);
+    expect(await h.worker.scanDueSoon()).toBe(0);
+    await h.sink.waitFor(() => h.sink.to(admin.user.email).some((m) => m.subject === 'Due soon: Due soon'));
+    expect(await recordsOf(later)).toEqual([]);
+    expect(await recordsOf(finished)).toEqual([]);
+
+    // a new due date is a new reminder
+    await call(admin, 'PATCH', `/api/tasks/${soon.id}/`, { due_date: inHours(5) });
+    await h.worker.scanDueSoon();
+    await h.sink.waitFor(
+      () => h.sink.to(admin.user.email).filter((m) => m.subject === 'Due soon: Due soon').length === 2,
+    );
+    expect((await recordsOf(soon)).map((r) => r.kind)).toEqual(['due_soon', 'due_soon']);
+  });
+
+  it('sends one daily digest of open and overdue tasks to those who want it, however often it runs', async () => {
+    const digester = await addMember(h.ctx.app, admin);
+    await setPreferences(digester, { daily_digest: true });
+    await createTask(admin, { title: 'Overdue thing', assigned_to: digester.user.id, due_date: '2020-01-01' });
+    await createTask(admin, { title: 'Open thing', assigned_to: digester.user.id });
+    await createTask(admin, { title: 'Closed thing', assigned_to: digester.user.id, status: 'done' });
+    const day = new Date('2031-02-03T08:00:00Z');
+    const runs = await Promise.all([h.worker.recordDigests(day), h.worker.recordDigests(day)]);
+    expect(runs.reduce((a, b) => a + b, 0)).toBe(1);
+    expect(await h.worker.recordDigests(day)).toBe(0);
+    await h.sink.waitFor(() => h.sink.to(digester.user.email).some((m) => m.subject === 'Your tasks for 2031-02-03'));
+    const digest = h.sink.to(digester.user.email).find((m) => m.subject === 'Your tasks for 2031-02-03');
+    expect(digest?.decoded).toContain('Overdue thing (overdue)');
+    expect(digest?.decoded).toContain('Open thing');
+    expect(digest?.decoded).not.toContain('Closed thing');
+    expect(digest?.decoded).toContain('2 open task(s), 1 overdue.');
+  });
+
+  it('purges expired refresh tokens and invitations, and keeps the rest', async () => {
+    const invite = await call(admin, 'POST', '/api/auth/invitations/', { email: 'late@example.com' });
+    expect(invite.statusCode).toBe(201);
+    await h.ctx.db.unsafeSystem(async (tx) => {
+      await tx.execute(
+        sql`update invitations set expires_at = now() - interval '1 day' where email = 'late@example.com'`,
+      );
+      await tx.execute(
+        sql`update refresh_tokens set expires_at = now() - interval '1 second' where user_id = ${other.user.id} and company_id = ${other.user.company.id}`,
+      );
+    });
+    const purged = await h.worker.purge();
+    expect(purged.invitations).toBe(1);
+    expect(purged.refreshTokens).toBeGreaterThanOrEqual(1);
+    // the admin's session is untouched
+    expect((await call(admin, 'POST', '/api/auth/token/refresh/', { refresh: admin.refresh })).statusCode).toBe(200);
+  });
+});
+
+describe(`notifications API (${TEST_DB})`, () => {
+  let ctx: TestContext;
+  let admin: Session;
+  let member: Session;
+  let stranger: Session;
+
+  beforeAll(async () => {
+    ctx = await createTestContext({ notificationDelaySeconds: 3600 });
+    admin = await registerCompany(ctx.app);
+    member = await addMember(ctx.app, admin);
+    stranger = await registerCompany(ctx.app);
+  });
+  afterAll(() => ctx.close());
+
+  const call = (session: Session | null, method: 'GET' | 'PUT' | 'PATCH' | 'POST', url: string, payload?: object) =>
+    ctx.app.inject({ method, url, headers: session === null ? {} : bearer(session.access), payload });
+
+  it('keeps preferences per person, defaults first, changed one field at a time', async () => {
+    const url = '/api/notifications/preferences/';
+    expect(json(await call(member, 'GET', url))).toEqual({
+      email_on_assignment: true,
+      email_on_status_change: false,
+      daily_digest: false,
+    });
+    expect(json(await call(member, 'PUT', url, { daily_digest: true }))).toEqual({
+      email_on_assignment: true,
+      email_on_status_change: false,
+      daily_digest: true,
+    });
+    expect(json(await call(member, 'PATCH', url, { email_on_assignment: false }))).toMatchObject({
+      email_on_assignment: false,
+      daily_digest: true,
+    });
+    expect(json(await call(admin, 'GET', url))).toMatchObject({ daily_digest: false });
+    const bad = await call(member, 'PUT', url, { daily_digest: 'sometimes', colour: 'red' });
+    expect(bad.statusCode).toBe(400);
+    expect(Object.keys(json(bad))).toContain('daily_digest');
+    expect((await call(null, 'GET', url)).statusCode).toBe(401);
+  });
+
+  it('lists only the caller’s own emails, and a task’s emails only within its company', async () => {
+    await call(member, 'PATCH', '/api/notifications/preferences/', { email_on_assignment: true });
+    const created = await call(admin, 'POST', '/api/tasks/', { title: 'For the member', assigned_to: admin.user.id });
+    const task = json<Task>(created);
+    await call(admin, 'PATCH', `/api/tasks/${task.id}/`, { assigned_to: member.user.id });
+    const second = json<Task>(
+      await call(admin, 'POST', '/api/tasks/', { title: 'Second', assigned_to: member.user.id }),
+    );
+
+    const mine = json<{ count: number; results: Notification[] }>(await call(member, 'GET', '/api/notifications/'));
+    expect(mine.results.map((n) => n.task)).toEqual([second.id, task.id]);
+    expect(mine.results.every((n) => n.recipient === member.user.email && n.status === 'pending')).toBe(true);
+    expect(json(await call(admin, 'GET', '/api/notifications/'))).toMatchObject({ count: 0 });
+    expect(json(await call(stranger, 'GET', '/api/notifications/'))).toMatchObject({ count: 0 });
+    expect(json(await call(member, 'GET', `/api/notifications/?task=${task.id}&status=pending`))).toMatchObject({
+      count: 1,
+    });
+    expect((await call(member, 'GET', '/api/notifications/?status=lost')).statusCode).toBe(400);
+
+    expect(json(await call(admin, 'GET', `/api/tasks/${task.id}/notifications/`))).toMatchObject({
+      count: 1,
+      results: [{ recipient: member.user.email, subject: 'Assigned to you: For the member' }],
+    });
+    expect((await call(stranger, 'GET', `/api/tasks/${task.id}/notifications/`)).statusCode).toBe(404);
+    expect((await call(admin, 'GET', '/api/tasks/2147483000/notifications/')).statusCode).toBe(404);
+  });
+});
+
+describe(`an SMTP server that always refuses (${TEST_DB})`, () => {
+  let h: Harness;
+  afterAll(() => h.close());
+
+  it('fails the email after five attempts, keeps the error, and sends it on a manual retry', async () => {
+    // no wait between retries: the backoff itself is the job queue's, tested with it
+    h = await harness(0);
+    const admin = await registerCompany(h.ctx.app);
+    const member = await addMember(h.ctx.app, admin);
+    h.sink.failures = Number.POSITIVE_INFINITY;
+    const created = await h.ctx.app.inject({
+      method: 'POST',
+      url: '/api/tasks/',
+      headers: bearer(admin.access),
+      payload: { title: 'Never arrives', assigned_to: member.user.id },
+    });
+    const task = json<Task>(created);
+    const record = () =>
+      h.ctx.db
+        .tenant(task.company, (tx) => q.listNotifications(tx, task.company, { taskId: task.id }, 1, 0))
+        .then((rows) => rows[0]);
+    const deadline = Date.now() + 25_000;
+    while ((await record())?.status !== 'failed' && Date.now() < deadline) await sleep(200);
+    expect(await record()).toMatchObject({ status: 'failed', attempts: 5 });
+    expect((await record())?.error).toContain('Mailbox temporarily unavailable');
+    expect(h.sink.received).toEqual([]);
+
+    const [failed] = await h.jobs.list(['failed']);
+    expect(failed?.data).toEqual({ companyId: task.company, notificationId: (await record())?.id });
+    h.sink.failures = 0;
+    expect(await h.jobs.retry(failed?.id as string)).toBe(true);
+    await h.sink.waitFor(() => h.sink.received.length === 1);
+    await sleep(300);
+    expect(await record()).toMatchObject({ status: 'sent', attempts: 6, error: null });
+  }, 45_000);
+});

@@ -1,0 +1,511 @@
+import { and, count, desc, eq, inArray, sql } from 'drizzle-orm';
+import { type Database, queryRows, type Tx, tenantQuery } from '../platform/db/index.ts';
+import {
+  idempotencyKeys,
+  invitations,
+  type NotificationKind,
+  type NotificationStatus,
+  notificationPreferences,
+  notifications,
+  refreshTokens,
+  type TaskPriority,
+  type TaskStatus,
+  tasks,
+  users,
+} from '../platform/db/schema.ts';
+
+export interface Preferences {
+  emailOnAssignment: boolean;
+  emailOnStatusChange: boolean;
+  dailyDigest: boolean;
+}
+
+export const DEFAULT_PREFERENCES: Preferences = {
+  emailOnAssignment: true,
+  emailOnStatusChange: false,
+  dailyDigest: false,
+};
+
+const preferenceColumns = {
+  emailOnAssignment: notificationPreferences.emailOnAssignment,
+  emailOnStatusChange: notificationPreferences.emailOnStatusChange,
+  dailyDigest: notificationPreferences.dailyDigest,
+};
+
+export async function findPreferences(tx: Tx, companyId: number, userId: number): Promise<Preferences> {
+  const [row] = await tx
+    .select(preferenceColumns)
+    .from(notificationPreferences)
+    .where(and(eq(notificationPreferences.companyId, companyId), eq(notificationPreferences.userId, userId)));
+  return row ?? DEFAULT_PREFERENCES;
+}
+
+export async function savePreferences(
+  tx: Tx,
+  companyId: number,
+  userId: number,
+  changes: Partial<Preferences>,
+): Promise<Preferences> {
+  const [row] = await tx
+    .insert(notificationPreferences)
+    .values({ ...DEFAULT_PREFERENCES, ...changes, companyId, userId })
+    .onConflictDoUpdate({
+      target: [notificationPreferences.companyId, notificationPreferences.userId],
+      set: { ...changes, updatedAt: sql`now()` },
+    })
+    .returning(preferenceColumns);
+  if (row === undefined) throw new Error('preferences upsert returned nothing');
+  return row;
+}
+
+export interface Recipient extends Preferences {
+  id: number;
+  email: string;
+}
+
+/** The active users among these, with their preferences (defaults where they chose none). */
+export function activeRecipients(tx: Tx, companyId: number, userIds: number[]): Promise<Recipient[]> {
+  return tx
+    .select({
+      id: users.id,
+      email: users.email,
+      emailOnAssignment: sql<boolean>`coalesce(${notificationPreferences.emailOnAssignment}, true)`,
+      emailOnStatusChange: sql<boolean>`coalesce(${notificationPreferences.emailOnStatusChange}, false)`,
+      dailyDigest: sql<boolean>`coalesce(${notificationPreferences.dailyDigest}, false)`,
+    })
+    .from(users)
+    .leftJoin(
+      notificationPreferences,
+      and(eq(notificationPreferences.companyId, users.companyId), eq(notificationPreferences.userId, users.id)),
+    )
+    .where(and(eq(users.companyId, companyId), inArray(users.id, userIds), eq(users.isActive, true)));
+}
+
+export interface ChangeNotice {
+  companyId: number;
+  taskId: number;
+  recipientId: number;
+  recipient: string;
+  actorId: number;
+  kind: 'assigned' | 'status_changed';
+  subject: string;
+  delaySeconds: number;
+}
+
+/**
+ * A pending email about this task to this person, or the one already waiting, folded: it will
+ * describe the task as it is when it goes, and an assignment outranks a status change.
+ * `inserted` says whether a new email (which needs a job) was recorded.
+ */
+export async function recordChange(tx: Tx, notice: ChangeNotice): Promise<{ id: number; inserted: boolean }> {
+  const [row] = await queryRows<{ id: number; inserted: boolean }>(
+    tx,
+    sql`insert into notifications
+          (company_id, kind, task_id, recipient_id, recipient, actor_id, subject, scheduled_for)
+        values (${notice.companyId}, ${notice.kind}, ${notice.taskId}, ${notice.recipientId}, ${notice.recipient},
+                ${notice.actorId}, ${notice.subject}, now() + make_interval(secs => ${notice.delaySeconds}))
+        on conflict (company_id, task_id, recipient_id)
+          where status = 'pending' and handed_over_at is null and kind in ('assigned', 'status_changed')
+        do update set
+          kind = case when excluded.kind = 'assigned' then 'assigned' else notifications.kind end,
+          subject = case when excluded.kind = 'assigned' or notifications.kind <> 'assigned'
+                         then excluded.subject else notifications.subject end,
+          actor_id = excluded.actor_id,
+          revision = notifications.revision + 1,
+          updated_at = now()
+        returning id, (xmax = 0) as inserted`,
+  );
+  if (row === undefined) throw new Error('notification upsert returned nothing');
+  return row;
+}
+
+export interface NotificationRow {
+  id: number;
+  companyId: number;
+  kind: NotificationKind;
+  taskId: number | null;
+  recipientId: number;
+  recipient: string;
+  actorId: number | null;
+  subject: string;
+  status: NotificationStatus;
+  scheduledFor: Date;
+  sentAt: Date | null;
+  attempts: number;
+  error: string | null;
+  revision: number;
+  handedOverAt: Date | null;
+  dueDate: Date | null;
+  digestDay: string | null;
+}
+
+const notificationColumns = {
+  id: notifications.id,
+  companyId: notifications.companyId,
+  kind: notifications.kind,
+  taskId: notifications.taskId,
+  recipientId: notifications.recipientId,
+  recipient: notifications.recipient,
+  actorId: notifications.actorId,
+  subject: notifications.subject,
+  status: notifications.status,
+  scheduledFor: notifications.scheduledFor,
+  sentAt: notifications.sentAt,
+  attempts: notifications.attempts,
+  error: notifications.error,
+  revision: notifications.revision,
+  handedOverAt: notifications.handedOverAt,
+  dueDate: notifications.dueDate,
+  digestDay: notifications.digestDay,
+};
+
+export interface NotificationFilter {
+  recipientId?: number;
+  taskId?: number;
+  status?: NotificationStatus;
+}
+
+function filterClause(companyId: number, filter: NotificationFilter) {
+  return and(
+    eq(notifications.companyId, companyId),
+    filter.recipientId === undefined ? undefined : eq(notifications.recipientId, filter.recipientId),
+    filter.taskId === undefined ? undefined : eq(notifications.taskId, filter.taskId),
+    filter.status === undefined ? undefined : eq(notifications.status, filter.status),
+  );
+}
+
+export async function countNotifications(tx: Tx, companyId: number, filter: NotificationFilter): Promise<number> {
+  const [row] = await tx.select({ n: count() }).from(notifications).where(filterClause(companyId, filter));
+  return row?.n ?? 0;
+}
+
+/** Newest first. */
+export function listNotifications(
+  tx: Tx,
+  companyId: number,
+  filter: NotificationFilter,
+  limit: number,
+  offset: number,
+): Promise<NotificationRow[]> {
+  return tx
+    .select(notificationColumns)
+    .from(notifications)
+    .where(filterClause(companyId, filter))
+    .orderBy(desc(notifications.createdAt), desc(notifications.id))
+    .limit(limit)
+    .offset(offset);
+}
+
+export interface SendingContext {
+  notification: NotificationRow;
+  recipient: { email: string; name: string; isActive: boolean } | undefined;
+  actorName: string | null;
+  companyName: string;
+  task: TaskFactsRow | undefined;
+}
+
+const personName = (u: string) => `coalesce(nullif(trim(${u}.first_name || ' ' || ${u}.last_name), ''), ${u}.username)`;
+
+const SENDING_CONTEXT = `
+  select n.id, n.company_id as "companyId", n.kind, n.task_id as "taskId", n.recipient_id as "recipientId",
+         n.recipient, n.actor_id as "actorId", n.subject, n.status, n.scheduled_for as "scheduledFor",
+         n.sent_at as "sentAt", n.attempts, n.error, n.revision, n.handed_over_at as "handedOverAt",
+         n.due_date as "dueDate", n.digest_day as "digestDay",
+         r.email as "recipientEmail", ${personName('r')} as "recipientName", r.is_active as "recipientActive",
+         ${personName('a')} as "actorName", c.name as "companyName",
+         t.title as "taskTitle", t.status as "taskStatus", t.priority as "taskPriority",
+         t.due_date as "taskDueDate", t.assigned_to as "taskAssignedTo"
+    from notifications n
+    join companies c on c.id = n.company_id
+    left join users r on r.company_id = n.company_id and r.id = n.recipient_id
+    left join users a on a.company_id = n.company_id and a.id = n.actor_id
+    left join tasks t on t.company_id = n.company_id and t.id = n.task_id
+   where n.company_id = $1 and n.id = $2`;
+
+const dateOrNull = (value: Date | string | null) => (value === null ? null : new Date(value));
+
+/**
+ * The record with all its email needs (recipient, actor, company, task), in one round trip. Not
+ * locked: two attempts at one email may both render it, but only one can set the hand-over mark.
+ */
+export async function readForSending(db: Database, companyId: number, id: number): Promise<SendingContext | undefined> {
+  const [row] = await tenantQuery<
+    Omit<NotificationRow, 'scheduledFor' | 'sentAt' | 'handedOverAt' | 'dueDate'> & {
+      scheduledFor: string;
+      sentAt: string | null;
+      handedOverAt: string | null;
+      dueDate: string | null;
+      recipientEmail: string | null;
+      recipientName: string | null;
+      recipientActive: boolean | null;
+      actorName: string | null;
+      companyName: string;
+      taskTitle: string | null;
+      taskStatus: TaskStatus | null;
+      taskPriority: TaskPriority | null;
+      taskDueDate: string | null;
+      taskAssignedTo: number | null;
+    }
+  >(db, companyId, SENDING_CONTEXT, [companyId, id]);
+  if (row === undefined) return undefined;
+  return {
+    notification: {
+      id: row.id,
+      companyId: row.companyId,
+      kind: row.kind,
+      taskId: row.taskId,
+      recipientId: row.recipientId,
+      recipient: row.recipient,
+      actorId: row.actorId,
+      subject: row.subject,
+      status: row.status,
+      scheduledFor: new Date(row.scheduledFor),
+      sentAt: dateOrNull(row.sentAt),
+      attempts: row.attempts,
+      error: row.error,
+      revision: row.revision,
+      handedOverAt: dateOrNull(row.handedOverAt),
+      dueDate: dateOrNull(row.dueDate),
+      digestDay: row.digestDay,
+    },
+    recipient:
+      row.recipientEmail === null
+        ? undefined
+        : { email: row.recipientEmail, name: row.recipientName ?? '', isActive: row.recipientActive === true },
+    actorName: row.actorName,
+    companyName: row.companyName,
+    task:
+      row.taskId === null || row.taskTitle === null
+        ? undefined
+        : {
+            id: row.taskId,
+            title: row.taskTitle,
+            status: row.taskStatus as TaskStatus,
+            priority: row.taskPriority as TaskPriority,
+            dueDate: dateOrNull(row.taskDueDate),
+            assignedTo: row.taskAssignedTo,
+          },
+  };
+}
+
+export async function deleteNotification(tx: Tx, companyId: number, id: number): Promise<void> {
+  await tx.delete(notifications).where(and(eq(notifications.companyId, companyId), eq(notifications.id, id)));
+}
+
+export async function prepareAttempt(
+  tx: Tx,
+  companyId: number,
+  id: number,
+  values: { subject: string; recipient: string },
+): Promise<void> {
+  await tx
+    .update(notifications)
+    .set({ ...values, status: 'pending', updatedAt: sql`now()` })
+    .where(and(eq(notifications.companyId, companyId), eq(notifications.id, id)));
+}
+
+const HAND_OVER = `
+  update notifications set handed_over_at = now()
+   where company_id = $1 and id = $2 and status = 'pending' and handed_over_at is null and revision = $3
+  returning id`;
+
+/**
+ * Commits the hand-over mark, only if nothing was folded in since `revision` was rendered, calling
+ * `onCommitSent` as its COMMIT goes out. Two round trips: the statement with its BEGIN, then COMMIT.
+ */
+export async function markHandedOver(
+  db: Database,
+  companyId: number,
+  id: number,
+  revision: number,
+  onCommitSent: () => void,
+): Promise<boolean> {
+  const rows = await tenantQuery<{ id: number }>(db, companyId, HAND_OVER, [companyId, id, revision], {
+    commitIf: (marked) => marked.length > 0,
+    onCommitSent,
+  });
+  return rows.length > 0;
+}
+
+/** Several sent at once: [id, the server's answer] pairs. */
+export async function markManySent(tx: Tx, companyId: number, sent: Array<[number, string]>): Promise<void> {
+  // The ids as an array reach the primary key; a joined set of rows was planned as a scan of
+  // the company's notifications, milliseconds for a handful of rows.
+  const ids = sent.map(([id]) => id);
+  const responses = sent.map(([, response]) => response);
+  await tx.execute(sql`
+    update notifications n
+       set status = 'sent', sent_at = now(), attempts = n.attempts + 1, error = null,
+           server_response = (${sql.param(responses)}::text[])[array_position(${sql.param(ids)}::int[], n.id)], updated_at = now()
+     where n.company_id = ${companyId} and n.id = any(${sql.param(ids)}::int[])`);
+}
+
+/** Sent: now, or when it was handed over by a worker that did not live to record it. */
+export async function markSent(
+  tx: Tx,
+  companyId: number,
+  id: number,
+  serverResponse: string,
+  at: Date | null = null,
+): Promise<void> {
+  await tx
+    .update(notifications)
+    .set({
+      status: 'sent',
+      sentAt: at ?? sql`now()`,
+      attempts: sql`${notifications.attempts} + 1`,
+      error: null,
+      serverResponse,
+      updatedAt: sql`now()`,
+    })
+    .where(and(eq(notifications.companyId, companyId), eq(notifications.id, id)));
+}
+
+/** A failed attempt: retried later while it stays pending, or given up as failed. */
+export async function markAttemptFailed(
+  tx: Tx,
+  companyId: number,
+  id: number,
+  error: string,
+  final: boolean,
+): Promise<void> {
+  await tx
+    .update(notifications)
+    .set({
+      status: final ? 'failed' : 'pending',
+      attempts: sql`${notifications.attempts} + 1`,
+      error,
+      handedOverAt: null,
+      updatedAt: sql`now()`,
+    })
+    .where(and(eq(notifications.companyId, companyId), eq(notifications.id, id)));
+}
+
+export interface TaskFactsRow {
+  id: number;
+  title: string;
+  status: TaskStatus;
+  priority: TaskPriority;
+  dueDate: Date | null;
+  assignedTo: number | null;
+}
+
+const taskFactColumns = {
+  id: tasks.id,
+  title: tasks.title,
+  status: tasks.status,
+  priority: tasks.priority,
+  dueDate: tasks.dueDate,
+  assignedTo: tasks.assignedTo,
+};
+
+export async function findTaskFacts(tx: Tx, companyId: number, taskId: number): Promise<TaskFactsRow | undefined> {
+  const [row] = await tx
+    .select(taskFactColumns)
+    .from(tasks)
+    .where(and(eq(tasks.companyId, companyId), eq(tasks.id, taskId)));
+  return row;
+}
+
+/** A digest's content: the person's open tasks, overdue first, then by due date. */
+export function openTasksOf(tx: Tx, companyId: number, userId: number, limit = 50): Promise<TaskFactsRow[]> {
+  return tx
+    .select(taskFactColumns)
+    .from(tasks)
+    .where(and(eq(tasks.companyId, companyId), eq(tasks.assignedTo, userId), sql`${tasks.status} <> 'done'`))
+    .orderBy(sql`${tasks.dueDate} asc nulls last`, tasks.id)
+    .limit(limit);
+}
+
+export interface Created {
+  companyId: number;
+  id: number;
+}
+
+export interface DueSoonCandidate {
+  companyId: number;
+  taskId: number;
+  title: string;
+  dueDate: Date;
+  recipientId: number;
+  recipient: string;
+}
+
+/**
+ * Across companies (the scheduler's scan): open, assigned tasks due within the window whose
+ * assignee wants assignment emails and has not been reminded of this due date.
+ */
+export function unsafeDueSoonCandidates(tx: Tx, withinHours: number, limit: number): Promise<DueSoonCandidate[]> {
+  return queryRows<DueSoonCandidate>(
+    tx,
+    sql`select t.company_id as "companyId", t.id as "taskId", t.title, t.due_date as "dueDate",
+               u.id as "recipientId", u.email as recipient
+          from tasks t
+          join users u on u.company_id = t.company_id and u.id = t.assigned_to
+          left join notification_preferences p on p.company_id = u.company_id and p.user_id = u.id
+         where t.status <> 'done' and t.assigned_to is not null
+           and t.due_date > now() and t.due_date <= now() + make_interval(hours => ${withinHours})
+           and u.is_active and coalesce(p.email_on_assignment, true)
+           and not exists (select 1 from notifications n
+                            where n.company_id = t.company_id and n.task_id = t.id
+                              and n.kind = 'due_soon' and n.due_date = t.due_date)
+         order by t.due_date
+         limit ${limit}`,
+  );
+}
+
+export async function unsafeRecordDueSoon(
+  tx: Tx,
+  candidate: DueSoonCandidate,
+  subject: string,
+): Promise<Created | undefined> {
+  const [row] = await queryRows<Created>(
+    tx,
+    sql`insert into notifications
+          (company_id, kind, task_id, recipient_id, recipient, subject, scheduled_for, due_date)
+        values (${candidate.companyId}, 'due_soon', ${candidate.taskId}, ${candidate.recipientId},
+                ${candidate.recipient}, ${subject}, now(), ${candidate.dueDate})
+        on conflict (company_id, task_id, due_date) where kind = 'due_soon' do nothing
+        returning company_id as "companyId", id`,
+  );
+  return row;
+}
+
+/** Across companies: a digest for each active person who wants one and has open tasks, once a day. */
+export function unsafeRecordDigests(tx: Tx, day: string, subject: string): Promise<Created[]> {
+  return queryRows<Created>(
+    tx,
+    sql`insert into notifications (company_id, kind, recipient_id, recipient, subject, scheduled_for, digest_day)
+        select u.company_id, 'digest', u.id, u.email, ${subject}, now(), ${day}
+          from notification_preferences p
+          join users u on u.company_id = p.company_id and u.id = p.user_id
+         where p.daily_digest and u.is_active
+           and exists (select 1 from tasks t
+                        where t.company_id = u.company_id and t.assigned_to = u.id and t.status <> 'done')
+        on conflict (company_id, recipient_id, digest_day) where kind = 'digest' do nothing
+        returning company_id as "companyId", id`,
+  );
+}
+
+export interface Purged {
+  refreshTokens: number;
+  invitations: number;
+  idempotencyKeys: number;
+}
+
+/** Across companies: what has expired and can never be used again. */
+export async function unsafePurgeExpired(tx: Tx, idempotencyHours: number): Promise<Purged> {
+  const tokens = await tx
+    .delete(refreshTokens)
+    .where(sql`${refreshTokens.expiresAt} < now()`)
+    .returning({ id: refreshTokens.id });
+  const invites = await tx
+    .delete(invitations)
+    .where(sql`${invitations.expiresAt} < now() and ${invitations.acceptedAt} is null`)
+    .returning({ id: invitations.id });
+  const keys = await tx
+    .delete(idempotencyKeys)
+    .where(sql`${idempotencyKeys.createdAt} < now() - make_interval(hours => ${idempotencyHours})`)
+    .returning({ userId: idempotencyKeys.userId });
+  return { refreshTokens: tokens.length, invitations: invites.length, idempotencyKeys: keys.length };
+}

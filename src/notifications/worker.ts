@@ -1,0 +1,258 @@
+import type { AppConfig } from '../platform/config.ts';
+import type { Database } from '../platform/db/index.ts';
+import type { Job, Jobs, JobsLogger } from '../platform/jobs.ts';
+import { QUEUES, type SendJob } from './jobs.ts';
+import { DeliveryUnconfirmed, type Email, type Mailer } from './mailer.ts';
+import * as q from './queries.ts';
+import type { NotificationsService } from './service.ts';
+import { renderEmail, subjectFor } from './templates.ts';
+
+export interface WorkerLogger extends JobsLogger {
+  info(details: object, message: string): void;
+}
+
+/** A change was folded into the email after it was rendered: render it again. */
+class StaleRender extends Error {}
+
+/**
+ * "Sent" records, written a batch at a time per company: one transaction for many emails. Each
+ * caller waits for its own record to commit, so a job completes only once its email is recorded.
+ */
+class SentRecords {
+  #pending: Array<{ companyId: number; id: number; response: string; done: (error?: unknown) => void }> = [];
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(
+    private readonly db: Database,
+    private readonly batchSize: number,
+    private readonly waitMs: number,
+  ) {}
+
+  record(companyId: number, id: number, response: string): Promise<void> {
+    return new Promise((resolve, reject) => {
+      this.#pending.push({ companyId, id, response, done: (error) => (error ? reject(error) : resolve()) });
+      if (this.#pending.length >= this.batchSize) void this.#flush();
+      else this.#timer ??= setTimeout(() => void this.#flush(), this.waitMs);
+    });
+  }
+
+  async #flush(): Promise<void> {
+    clearTimeout(this.#timer);
+    this.#timer = undefined;
+    const batch = this.#pending.splice(0);
+    const byCompany = new Map<number, typeof batch>();
+    for (const entry of batch) byCompany.set(entry.companyId, [...(byCompany.get(entry.companyId) ?? []), entry]);
+    await Promise.all(
+      [...byCompany].map(async ([companyId, entries]) => {
+        try {
+          await this.db.tenant(companyId, (tx) =>
+            q.markManySent(
+              tx,
+              companyId,
+              entries.map((e) => [e.id, e.response]),
+            ),
+          );
+          for (const entry of entries) entry.done();
+        } catch (error) {
+          for (const entry of entries) entry.done(error);
+        }
+      }),
+    );
+  }
+}
+
+type Prepared = { email: Email; revision: number } | 'done';
+
+const DUE_SOON_HOURS = 24;
+/** Idempotency keys are honoured for a day; the purge removes them after that. */
+const IDEMPOTENCY_HOURS = 24;
+const SCAN_BATCH = 1000;
+
+/** The domain of the sender address, for Message-IDs that are ours. */
+const senderDomain = (from: string) => /@([^>\s]+)>?\s*$/.exec(from)?.[1] ?? 'localhost';
+
+/**
+ * What the workers do: send the emails recorded by task writes, and the scheduled scans that
+ * record reminders and digests, and purge what has expired.
+ */
+export class NotificationWorker {
+  constructor(
+    private readonly db: Database,
+    private readonly jobs: Jobs,
+    private readonly notifications: NotificationsService,
+    private readonly mailer: Mailer,
+    private readonly config: AppConfig,
+    private readonly log: WorkerLogger,
+  ) {
+    this.sent = new SentRecords(db, 20, 5);
+  }
+
+  private readonly sent: SentRecords;
+
+  /** Starts working the queues in this process and registers the schedules (once across workers). */
+  async start(): Promise<void> {
+    // Sends wait on SMTP round trips, so several run at once; the scans are sequential by nature.
+    // pg-boss's fetch sorts every due job of the queue, whatever it takes, so it takes many at once.
+    await this.jobs.work<SendJob>(QUEUES.send, (job) => this.send(job), {
+      batchSize: 100,
+      concurrency: 20,
+      pollingIntervalSeconds: 0.2,
+    });
+    await this.jobs.work(QUEUES.dueSoon, () => this.scanDueSoon());
+    await this.jobs.work(QUEUES.digest, () => this.recordDigests());
+    await this.jobs.work(QUEUES.purge, () => this.purge());
+    await this.jobs.schedule(QUEUES.dueSoon, '* * * * *');
+    await this.jobs.schedule(QUEUES.digest, '0 8 * * *');
+    await this.jobs.schedule(QUEUES.purge, '17 * * * *');
+  }
+
+  messageId(companyId: number, notificationId: number): string {
+    return `notification-${companyId}-${notificationId}@${senderDomain(this.config.emailFrom)}`;
+  }
+
+  /**
+   * One attempt at one email. A record already sent, or handed over by a worker that died before
+   * recording it, is not sent again; one no longer relevant (task gone, reassigned, recipient
+   * removed) is dropped. A failure is recorded and rethrown, so the queue retries with backoff;
+   * the last attempt leaves it failed.
+   */
+  async send(job: Job<SendJob>): Promise<void> {
+    const { companyId, notificationId } = job.data;
+    const final = job.retryCount >= job.retryLimit;
+    for (;;) {
+      const prepared = await this.prepare(companyId, notificationId);
+      if (prepared === 'done') return;
+      try {
+        const delivered = await this.mailer.deliver(prepared.email, async (complete) => {
+          if (!(await q.markHandedOver(this.db, companyId, notificationId, prepared.revision, complete))) {
+            throw new StaleRender();
+          }
+        });
+        // Recorded with others: until then the hand-over mark already keeps it from going twice.
+        await this.sent.record(companyId, notificationId, delivered.response);
+        return;
+      } catch (error) {
+        if (error instanceof StaleRender) continue;
+        if (error instanceof DeliveryUnconfirmed) {
+          // Sending again could deliver it twice; the server most likely has it.
+          this.log.warn({ err: error, notification: notificationId }, 'email handed over, answer lost');
+          await this.db.tenant(companyId, (tx) => q.markSent(tx, companyId, notificationId, error.message));
+          return;
+        }
+        const message = error instanceof Error ? error.message : String(error);
+        await this.db.tenant(companyId, (tx) => q.markAttemptFailed(tx, companyId, notificationId, message, final));
+        throw error;
+      }
+    }
+  }
+
+  /** Reads the record and all its email needs in one round trip; writes only when something changed. */
+  private async prepare(companyId: number, id: number): Promise<Prepared> {
+    const context = await q.readForSending(this.db, companyId, id);
+    if (context === undefined || context.notification.status === 'sent') return 'done';
+    const { notification: row, recipient, task } = context;
+    const handedOverAt = row.handedOverAt;
+    if (handedOverAt !== null) {
+      await this.db.tenant(companyId, (tx) =>
+        q.markSent(tx, companyId, id, 'handed over by an earlier attempt; not sent again', handedOverAt),
+      );
+      return 'done';
+    }
+    if (recipient === undefined || !recipient.isActive || !this.stillRelevant(row, task)) {
+      await this.db.tenant(companyId, (tx) => q.deleteNotification(tx, companyId, id));
+      return 'done';
+    }
+    const tasks =
+      row.kind === 'digest'
+        ? await this.db.tenant(companyId, (tx) => q.openTasksOf(tx, companyId, row.recipientId))
+        : [];
+    const subject = row.kind === 'digest' ? row.subject : subjectFor(row.kind, task?.title ?? '');
+    const rendered = renderEmail(
+      {
+        kind: row.kind,
+        recipientName: recipient.name,
+        actorName: context.actorName,
+        companyName: context.companyName,
+        task: task ?? null,
+        tasks,
+        publicUrl: this.config.publicUrl,
+        now: new Date(),
+      },
+      subject,
+    );
+    if (subject !== row.subject || recipient.email !== row.recipient || row.status !== 'pending') {
+      await this.db.tenant(companyId, (tx) =>
+        q.prepareAttempt(tx, companyId, id, { subject, recipient: recipient.email }),
+      );
+    }
+    return {
+      revision: row.revision,
+      email: {
+        from: this.config.emailFrom,
+        to: recipient.email,
+        ...rendered,
+        messageId: this.messageId(companyId, id),
+      },
+    };
+  }
+
+  /** Whether the email still says something true when it is about to go. */
+  private stillRelevant(row: q.NotificationRow, task: q.TaskFactsRow | undefined): boolean {
+    switch (row.kind) {
+      case 'digest':
+        return true;
+      case 'assigned':
+        return task !== undefined && task.assignedTo === row.recipientId;
+      case 'status_changed':
+        return task !== undefined;
+      case 'due_soon':
+        return (
+          task !== undefined &&
+          task.status !== 'done' &&
+          task.assignedTo === row.recipientId &&
+          task.dueDate?.getTime() === row.dueDate?.getTime()
+        );
+    }
+  }
+
+  /** Reminders for tasks due within a day, once per task and due date, in batches. */
+  async scanDueSoon(): Promise<number> {
+    let recorded = 0;
+    for (;;) {
+      const batch = await this.db.unsafeSystem(async (tx) => {
+        const candidates = await q.unsafeDueSoonCandidates(tx, DUE_SOON_HOURS, SCAN_BATCH);
+        for (const candidate of candidates) {
+          const created = await q.unsafeRecordDueSoon(tx, candidate, subjectFor('due_soon', candidate.title));
+          if (created !== undefined) {
+            await this.notifications.enqueueSend(tx, { companyId: created.companyId, notificationId: created.id });
+          }
+        }
+        return candidates.length;
+      });
+      recorded += batch;
+      if (batch < SCAN_BATCH) break;
+    }
+    if (recorded > 0) this.log.info({ recorded }, 'due-soon reminders recorded');
+    return recorded;
+  }
+
+  /** Today's digests (UTC), one per person who wants one and has open tasks. */
+  async recordDigests(now = new Date()): Promise<number> {
+    const day = now.toISOString().slice(0, 10);
+    const created = await this.db.unsafeSystem(async (tx) => {
+      const rows = await q.unsafeRecordDigests(tx, day, subjectFor('digest', '', day));
+      for (const row of rows) {
+        await this.notifications.enqueueSend(tx, { companyId: row.companyId, notificationId: row.id });
+      }
+      return rows.length;
+    });
+    this.log.info({ day, digests: created }, 'daily digests recorded');
+    return created;
+  }
+
+  async purge(): Promise<q.Purged> {
+    const purged = await this.db.unsafeSystem((tx) => q.unsafePurgeExpired(tx, IDEMPOTENCY_HOURS));
+    this.log.info(purged, 'expired tokens, invitations and idempotency keys purged');
+    return purged;
+  }
+}

@@ -1,0 +1,118 @@
+import { once } from 'node:events';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { TEST_DB } from '../../test/helpers.ts';
+import { PrivateRedis } from '../../test/production/processes.ts';
+import { RedisBus } from './bus.ts';
+import { openRedis } from './redis.ts';
+
+const until = async (check: () => boolean, timeoutMs = 10_000) => {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error('timed out');
+    await new Promise((r) => setTimeout(r, 10));
+  }
+};
+
+/** A bus as a process has it, recording what its subscribers get and what it logs. */
+function processBus(url: string) {
+  const logged: string[] = [];
+  const log = { warn: (_: unknown, m: string) => logged.push(m), info: (m: string) => logged.push(m) };
+  const redis = openRedis(url, { warn: () => undefined });
+  const bus = new RedisBus(redis, log);
+  const received: string[] = [];
+  bus.subscribe((m) => received.push(m));
+  const resumed: Date[] = [];
+  bus.onResumed((since) => resumed.push(since));
+  return {
+    bus,
+    redis,
+    log,
+    received,
+    logged,
+    resumed,
+    close: async () => {
+      await bus.close();
+      redis.disconnect();
+    },
+  };
+}
+
+// Redis only; the database project makes no difference, so it runs in one of them.
+describe.runIf(TEST_DB === 'postgres')('RedisBus', () => {
+  let redis: PrivateRedis;
+  let one: ReturnType<typeof processBus>;
+  let two: ReturnType<typeof processBus>;
+
+  beforeAll(async () => {
+    redis = await PrivateRedis.start();
+    one = processBus(redis.url);
+    two = processBus(redis.url);
+  });
+  afterAll(async () => {
+    await one?.close();
+    await two?.close();
+    await redis?.stop();
+  });
+
+  it("delivers a publish to the writer's own subscribers at once, even before its subscription is up", async () => {
+    // The connection that publishes is up; the bus's subscription cannot be in place yet when it
+    // publishes in the same tick as it was made, as after Redis returns.
+    const fresh = processBus(redis.url);
+    await once(fresh.redis, 'ready');
+    const bus = new RedisBus(fresh.redis, fresh.log);
+    bus.subscribe((m) => fresh.received.push(m));
+    await bus.publish('first');
+    await bus.close();
+    expect(fresh.received).toEqual(['first']);
+    await fresh.close();
+  });
+
+  it('delivers each message once to every process, its own included', async () => {
+    await until(() => {
+      void one.bus.publish('probe');
+      return two.received.includes('probe');
+    });
+    // Probes still on their way would count below.
+    await new Promise((r) => setTimeout(r, 200));
+    one.received.length = 0;
+    two.received.length = 0;
+    await one.bus.publish('from one');
+    await two.bus.publish('from two');
+    await until(() => one.received.length >= 2 && two.received.length >= 2);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(one.received.sort()).toEqual(['from one', 'from two']);
+    expect(two.received.sort()).toEqual(['from one', 'from two']);
+  });
+
+  it('keeps delivering within each process while Redis is away, says so once, and spans processes again when it returns', async () => {
+    one.received.length = 0;
+    two.received.length = 0;
+    one.logged.length = 0;
+    const beforeStop = Date.now();
+    await redis.stop();
+    for (let i = 0; i < 20; i++) await one.bus.publish(`down ${i}`);
+    expect(one.received).toEqual(Array.from({ length: 20 }, (_, i) => `down ${i}`));
+    expect(two.received).toEqual([]);
+    expect(one.logged).toEqual(['redis publish failed: events reach this process only']);
+
+    const restarted = Date.now();
+    await redis.start();
+    // The moment Redis is back, whatever the state of the connections, a process's own
+    // subscribers get its messages, once each.
+    let n = 0;
+    await until(() => {
+      n += 1;
+      void one.bus.publish(`back ${n}`);
+      return two.received.some((m) => m.startsWith('back '));
+    }, 20_000);
+    expect(one.received.slice(20)).toEqual(Array.from({ length: n }, (_, i) => `back ${i + 1}`));
+    expect(one.logged).toContain('redis publish works again: events reach the other processes');
+    // Subscribed once at the start and once after Redis returned, each time told since when
+    // nothing came from the other processes.
+    await until(() => one.resumed.length === 2 && two.resumed.length === 2);
+    for (const bus of [one, two]) {
+      expect(bus.resumed[1]?.getTime()).toBeGreaterThanOrEqual(beforeStop);
+      expect(bus.resumed[1]?.getTime()).toBeLessThan(restarted);
+    }
+  }, 30_000);
+});

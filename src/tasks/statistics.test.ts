@@ -1,0 +1,418 @@
+import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { PGlite } from '@electric-sql/pglite';
+import { sql } from 'drizzle-orm';
+import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
+import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
+import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
+import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
+import type pg from 'pg';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServerDatabase } from '../../test/databases.ts';
+import {
+  addMember,
+  bearer,
+  createTestContext,
+  json,
+  registerCompany,
+  type Session,
+  TEST_DB,
+  type TestContext,
+} from '../../test/helpers.ts';
+import {
+  type Database,
+  MIGRATIONS_FOLDER,
+  openPglite,
+  openPostgres,
+  queryRows,
+  type Tx,
+} from '../platform/db/index.ts';
+import { ExternalFeed, MemoryFeedCache } from './external.ts';
+import type { Statistics, Task } from './schemas.ts';
+import { TasksService } from './service.ts';
+
+/**
+ * The contract's statistics computed the plain way, by aggregates over the company's tasks (as the
+ * endpoint did before the counters): what the counters kept by triggers must always agree with.
+ */
+async function directStatistics(tx: Tx, companyId: number): Promise<Statistics> {
+  const [summary] = await queryRows<Record<string, string | number | null>>(
+    tx,
+    sql`
+    select
+      count(*)::int as total,
+      count(*) filter (where status = 'todo')::int as todo,
+      count(*) filter (where status = 'in_progress')::int as in_progress,
+      count(*) filter (where status = 'done')::int as done,
+      count(*) filter (where priority = 'low')::int as low,
+      count(*) filter (where priority = 'medium')::int as medium,
+      count(*) filter (where priority = 'high')::int as high,
+      count(*) filter (where priority = 'urgent')::int as urgent,
+      count(*) filter (where status <> 'done' and due_date < now())::int as overdue,
+      count(*) filter (where assigned_to is null)::int as unassigned,
+      coalesce(round(100.0 * count(*) filter (where status = 'done') / nullif(count(*), 0), 1), 0)::float8
+        as completion_rate,
+      round(
+        extract(epoch from sum(completed_at - created_at) filter (where status = 'done'))
+          / nullif(count(completed_at) filter (where status = 'done'), 0) / 3600,
+        2
+      )::float8 as avg_completion_hours
+    from tasks where company_id = ${companyId}`,
+  );
+  if (summary === undefined) throw new Error('no summary');
+  const n = (key: string) => Number(summary[key]);
+  const byAssignee = await queryRows<{ user_id: number; username: string; total: number; done: number }>(
+    tx,
+    sql`
+    select u.id as user_id, u.username, count(*)::int as total, count(*) filter (where t.status = 'done')::int as done
+    from tasks t join users u on u.company_id = t.company_id and u.id = t.assigned_to
+    where t.company_id = ${companyId}
+    group by u.id, u.username
+    order by total desc, u.id`,
+  );
+  const perDay = await queryRows<{ date: string; count: number }>(
+    tx,
+    sql`
+    select to_char(day, 'YYYY-MM-DD') as date,
+           (select count(*)::int from tasks
+            where company_id = ${companyId} and (created_at at time zone 'UTC')::date = day) as count
+    from generate_series((now() at time zone 'UTC')::date - 29, (now() at time zone 'UTC')::date, interval '1 day') as day
+    order by day`,
+  );
+  return {
+    total: n('total'),
+    by_status: { todo: n('todo'), in_progress: n('in_progress'), done: n('done') },
+    by_priority: { low: n('low'), medium: n('medium'), high: n('high'), urgent: n('urgent') },
+    overdue: n('overdue'),
+    completion_rate: n('completion_rate'),
+    avg_completion_hours: summary.avg_completion_hours === null ? null : n('avg_completion_hours'),
+    by_assignee: byAssignee,
+    unassigned: n('unassigned'),
+    created_per_day: perDay,
+  };
+}
+
+/** A small seeded generator, so a failure can be replayed (STATS_SEED). */
+function generator(seed: number) {
+  let state = seed >>> 0;
+  const next = () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
+  };
+  const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)] as T;
+  return { next, pick };
+}
+
+const STATUSES = ['todo', 'in_progress', 'done'] as const;
+const PRIORITIES = ['low', 'medium', 'high', 'urgent'] as const;
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+describe('statistics kept by triggers', () => {
+  let ctx: TestContext;
+  const seed = Number(process.env.STATS_SEED ?? 20261128);
+  const { next, pick } = generator(seed);
+
+  interface Company {
+    admin: Session;
+    people: Session[];
+  }
+  let companies: Company[];
+
+  beforeAll(async () => {
+    ctx = await createTestContext();
+    companies = [];
+    for (let i = 0; i < 2; i++) {
+      const admin = await registerCompany(ctx.app);
+      companies.push({ admin, people: [admin, await addMember(ctx.app, admin), await addMember(ctx.app, admin)] });
+    }
+  });
+  afterAll(() => ctx.close());
+
+  /** Due dates on every side of "now" that overdue distinguishes: none, days before and after, earlier and later today. */
+  function dueDate(): string | null {
+    const now = Date.now();
+    const today = now - (now % DAY);
+    switch (Math.floor(next() * 6)) {
+      case 0:
+        return null;
+      case 1: // earlier today, at least a minute ago
+        return new Date(today + next() * Math.max(0, now - today - 60_000)).toISOString();
+      case 2: // later today, or tomorrow just after midnight
+        return new Date(now + 60_000 + next() * Math.max(0, today + DAY - now)).toISOString();
+      case 3:
+        return new Date(today - Math.ceil(next() * 20) * DAY + next() * DAY).toISOString();
+      default:
+        return new Date(today + Math.ceil(next() * 20) * DAY + next() * DAY).toISOString();
+    }
+  }
+
+  const call = (session: Session, method: 'POST' | 'PATCH' | 'PUT' | 'DELETE', url: string, payload?: object) =>
+    ctx.app.inject({ method, url, headers: bearer(session.access), payload });
+
+  const statistics = async (session: Session) => {
+    const response = await ctx.app.inject({
+      method: 'GET',
+      url: '/api/tasks/statistics/',
+      headers: bearer(session.access),
+    });
+    expect(response.statusCode, response.body).toBe(200);
+    return json<Statistics>(response);
+  };
+
+  async function expectAgreement(step: string) {
+    for (const { admin } of companies) {
+      const kept = await statistics(admin);
+      const direct = await ctx.db.tenant(admin.user.company.id, (tx) => directStatistics(tx, admin.user.company.id));
+      expect(kept, `${step}, company ${admin.user.company.id}, STATS_SEED=${seed}`).toEqual(direct);
+    }
+  }
+
+  /** Rows written by the database in one statement, with times the API never sets (old creations, completions). */
+  async function insertDirectly(company: Company, count: number) {
+    const companyId = company.admin.user.company.id;
+    const rows = Array.from({ length: count }, (_, i) => {
+      const status = pick(STATUSES);
+      const created = Date.now() - next() * 45 * DAY;
+      const completed = status === 'done' && next() < 0.9 ? created + next() * 10 * DAY : null;
+      return sql`(${companyId}::int, ${pick(company.people).user.id}::int, ${`direct ${i}`}, ${status}, ${pick(PRIORITIES)},
+        ${dueDate()}::timestamptz, ${next() < 0.25 ? null : pick(company.people).user.id}::int,
+        ${new Date(created).toISOString()}::timestamptz, ${completed === null ? null : new Date(completed).toISOString()}::timestamptz)`;
+    });
+    await ctx.db.tenant(companyId, (tx) =>
+      tx.execute(sql`
+        insert into tasks (company_id, created_by, title, status, priority, due_date, assigned_to, created_at, completed_at)
+        values ${sql.join(rows, sql`, `)}`),
+    );
+  }
+
+  async function randomRequest(company: Company, ids: number[]) {
+    const actor = pick(company.people);
+    const choice = next();
+    if (choice < 0.35 || ids.length === 0) {
+      const body: Record<string, unknown> = { title: 'made by the API', status: pick(STATUSES) };
+      if (next() < 0.7) body.priority = pick(PRIORITIES);
+      if (next() < 0.7) body.due_date = dueDate();
+      if (next() < 0.7) body.assigned_to = next() < 0.2 ? null : pick(company.people).user.id;
+      const response = await call(actor, 'POST', '/api/tasks/', body);
+      expect(response.statusCode, response.body).toBe(201);
+      ids.push(json<Task>(response).id);
+      return;
+    }
+    const id = pick(ids);
+    if (choice < 0.85) {
+      const patch: Record<string, unknown> = {};
+      if (next() < 0.5) patch.status = pick(STATUSES);
+      if (next() < 0.4) patch.priority = pick(PRIORITIES);
+      if (next() < 0.3) patch.assigned_to = next() < 0.3 ? null : pick(company.people).user.id;
+      if (next() < 0.3) patch.due_date = dueDate();
+      if (next() < 0.2) patch.title = 'renamed';
+      const method = next() < 0.2 ? 'PUT' : 'PATCH';
+      if (method === 'PUT') patch.title = 'replaced';
+      const response = await call(actor, method, `/api/tasks/${id}/`, patch);
+      // a concurrent request of this batch may have deleted it
+      expect([200, 404], response.body).toContain(response.statusCode);
+      return;
+    }
+    ids.splice(ids.indexOf(id), 1);
+    const response = await call(actor, 'DELETE', `/api/tasks/${id}/`);
+    expect([204, 404], response.body).toContain(response.statusCode);
+  }
+
+  it('equal the plain aggregates over tasks after a random mix of writes in two companies', async () => {
+    await expectAgreement('no tasks yet');
+    for (const company of companies) await insertDirectly(company, 40);
+    await expectAgreement('after inserts of many rows in one statement');
+
+    const ids = new Map<Company, number[]>();
+    for (const company of companies) {
+      const rows = await ctx.db.tenant(company.admin.user.company.id, (tx) =>
+        queryRows<{ id: number }>(tx, sql`select id from tasks where company_id = ${company.admin.user.company.id}`),
+      );
+      ids.set(
+        company,
+        rows.map((r) => r.id),
+      );
+    }
+    // Concurrent requests: on PostgreSQL they run on several connections, so several shard rows.
+    for (let batch = 0; batch < 25; batch++) {
+      await Promise.all(
+        Array.from({ length: 8 }, () => {
+          const company = pick(companies);
+          return randomRequest(company, ids.get(company) ?? []);
+        }),
+      );
+      if (batch % 8 === 7) await expectAgreement(`after ${batch + 1} batches of requests`);
+    }
+
+    // Statements that change many rows at once, in ways the API does not.
+    for (const { admin } of companies) {
+      const companyId = admin.user.company.id;
+      await ctx.db.tenant(companyId, (tx) =>
+        tx.execute(sql`
+          update tasks set
+            status = case when status = 'done' then 'todo' else 'done' end,
+            completed_at = case when status = 'done' then null else now() - interval '90 minutes' end,
+            priority = case when id % 2 = 0 then 'urgent' else priority end,
+            due_date = case when id % 5 = 0 then null else due_date - interval '1 day' end
+          where company_id = ${companyId} and id % 3 = 0`),
+      );
+      await ctx.db.tenant(companyId, (tx) =>
+        tx.execute(
+          sql`update tasks set created_at = created_at - interval '2 days' where company_id = ${companyId} and id % 4 = 1`,
+        ),
+      );
+      // Statements that change one counted column each, so every counter the trigger may skip is
+      // checked against a change that must reach it (and only it).
+      const people = companies.find((c) => c.admin === admin)?.people.map((p) => p.user.id) ?? [];
+      const each = [
+        sql`update tasks set status = case when status = 'done' then 'in_progress' else 'done' end,
+                   completed_at = case when status = 'done' then null else now() - interval '1 hour' end
+            where company_id = ${companyId} and id % 4 = 2`,
+        sql`update tasks set assigned_to = case when assigned_to is null then ${people[1] ?? null}::int
+                                                when id % 2 = 0 then null else ${people[2] ?? null}::int end
+            where company_id = ${companyId} and id % 3 = 1`,
+        sql`update tasks set priority = case priority when 'low' then 'high' else 'low' end
+            where company_id = ${companyId} and id % 5 = 3`,
+        sql`update tasks set due_date = now() - interval '3 days' where company_id = ${companyId} and id % 6 = 5`,
+        sql`update tasks set title = title || '!' where company_id = ${companyId} and id % 2 = 0`,
+      ];
+      for (const statement of each) {
+        await ctx.db.tenant(companyId, (tx) => tx.execute(statement));
+        await expectAgreement('after a statement changing one counted column');
+      }
+      await ctx.db.tenant(companyId, (tx) =>
+        tx.execute(sql`
+          update tasks set completed_at = completed_at - interval '3 hours'
+          where company_id = ${companyId} and status = 'done' and completed_at is not null and id % 2 = 1`),
+      );
+      await ctx.db.tenant(companyId, (tx) =>
+        tx.execute(sql`
+          update tasks set due_date = coalesce(due_date, now()) - interval '5 days'
+          where company_id = ${companyId} and status = 'done'`),
+      );
+      await ctx.db.tenant(companyId, (tx) =>
+        tx.execute(sql`delete from tasks where company_id = ${companyId} and id % 7 = 0`),
+      );
+    }
+    await expectAgreement('after updates and deletes of many rows in one statement');
+    if (TEST_DB === 'postgres') {
+      // the concurrent requests went through several connections, hence several shard rows
+      const shards = await ctx.db.unsafeSystem((tx) =>
+        queryRows<{ n: number }>(tx, sql`select count(distinct shard)::int as n from task_stats`),
+      );
+      expect(shards[0]?.n).toBeGreaterThan(1);
+    }
+  });
+});
+
+/** A copy of the migrations up to and including `lastTag`, for migrating a database part of the way. */
+function migrationsUpTo(lastTag: string): string {
+  const folder = mkdtempSync(path.join(tmpdir(), 'migrations-'));
+  cpSync(MIGRATIONS_FOLDER, folder, { recursive: true });
+  const journalPath = path.join(folder, 'meta', '_journal.json');
+  const journal = JSON.parse(readFileSync(journalPath, 'utf8')) as { entries: Array<{ idx: number; tag: string }> };
+  const last = journal.entries.find((e) => e.tag === lastTag);
+  if (last === undefined) throw new Error(`no migration ${lastTag}`);
+  journal.entries = journal.entries.filter((e) => e.idx <= last.idx);
+  writeFileSync(journalPath, JSON.stringify(journal));
+  return folder;
+}
+
+describe('the statistics migration', () => {
+  let db: Database;
+  let drop = async () => {};
+  let migrateTo: (folder: string) => Promise<void>;
+
+  beforeAll(async () => {
+    if (TEST_DB === 'postgres') {
+      const created = await createServerDatabase({ empty: true });
+      drop = created.drop;
+      db = openPostgres({ url: created.url });
+      migrateTo = (folder) => migratePg(drizzlePg(db.client as pg.Pool), { migrationsFolder: folder });
+    } else {
+      db = await openPglite();
+      migrateTo = (folder) => migratePglite(drizzlePglite(db.client as PGlite), { migrationsFolder: folder });
+    }
+  });
+  afterAll(async () => {
+    await db.close();
+    await drop();
+  });
+
+  it('counts the tasks that exist before it runs, and the triggers carry on from there', async () => {
+    await migrateTo(migrationsUpTo('0011_task_statistics'));
+    const before = await db.unsafeSystem(async (tx) => {
+      const ids: Array<{ companyId: number; userId: number }> = [];
+      for (const name of ['Before A', 'Before B']) {
+        const [company] = await queryRows<{ id: number }>(
+          tx,
+          sql`insert into companies (name) values (${name}) returning id`,
+        );
+        const companyId = company?.id as number;
+        const users = await queryRows<{ id: number }>(
+          tx,
+          sql`insert into users (company_id, username, email, password_hash)
+              select ${companyId}, ${name} || ' ' || g, g || '@' || ${companyId} || '.example.com', 'x'
+              from generate_series(1, 3) g returning id`,
+        );
+        await tx.execute(sql`
+          insert into tasks (company_id, created_by, title, status, priority, due_date, assigned_to, created_at, completed_at)
+          select ${companyId}, ${users[0]?.id as number}, 'old ' || g,
+                 (array['todo', 'in_progress', 'done'])[1 + g % 3],
+                 (array['low', 'medium', 'high', 'urgent'])[1 + g % 4],
+                 case when g % 5 = 0 then null else now() + (g % 11 - 6) * interval '1 day' + (g % 7) * interval '1 hour' end,
+                 case when g % 4 = 0 then null else (array[${sql.join(
+                   users.map((u) => sql`${u.id}::int`),
+                   sql`, `,
+                 )}])[1 + g % 3] end,
+                 now() - (g % 40) * interval '1 day' - g * interval '1 minute',
+                 case when g % 3 = 2 then now() - (g % 40) * interval '1 day' + g * interval '7 minutes' end
+          from generate_series(1, 200) g`);
+        ids.push({ companyId, userId: users[0]?.id as number });
+      }
+      return ids;
+    });
+    await db.migrate();
+    const service = new TasksService(
+      db,
+      new ExternalFeed({ url: 'http://127.0.0.1:9/', timeoutMs: 1, cache: new MemoryFeedCache() }),
+      { taskChanged: async () => {} },
+      { onTaskWritten: async () => {} },
+    );
+    for (const { companyId, userId } of before) {
+      const kept = await service.statistics({ companyId, userId });
+      expect(kept.total).toBe(200);
+      expect(kept).toEqual(await db.tenant(companyId, (tx) => directStatistics(tx, companyId)));
+    }
+    // The new triggers carry on from there, task_counts (kept since 0007) included.
+    const countsByStatus = (companyId: number) =>
+      db.tenant(companyId, (tx) =>
+        queryRows<{ status: string; kept: number; counted: number }>(
+          tx,
+          sql`select status, (select coalesce(sum(n), 0)::int from task_counts c
+                              where c.company_id = ${companyId} and c.status = s.status) as kept,
+                     (select count(*)::int from tasks t where t.company_id = ${companyId} and t.status = s.status) as counted
+              from unnest(array['todo', 'in_progress', 'done']) as s(status)`,
+        ),
+      );
+    for (const { companyId, userId } of before) {
+      await db.tenant(companyId, async (tx) => {
+        await tx.execute(
+          sql`update tasks set status = 'done', completed_at = now() where company_id = ${companyId} and id % 5 = 0`,
+        );
+        await tx.execute(sql`delete from tasks where company_id = ${companyId} and id % 7 = 0`);
+        await tx.execute(
+          sql`insert into tasks (company_id, created_by, title, status) values (${companyId}, ${userId}, 'new', 'in_progress')`,
+        );
+      });
+      const kept = await service.statistics({ companyId, userId });
+      expect(kept).toEqual(await db.tenant(companyId, (tx) => directStatistics(tx, companyId)));
+      for (const row of await countsByStatus(companyId)) expect(row.kept, row.status).toBe(row.counted);
+    }
+  });
+});
