@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +29,10 @@ const SCREENSHOTS = fileURLToPath(new URL('../../docs/screenshots/', import.meta
 const PASSWORD = 'a-long-password-1';
 /** The promise this feature makes: someone else's change shows up within a second. */
 const LIVE_MS = 1_000;
+/** A company seeded before the server starts (`npm run cli -- seed`), with this many tasks. */
+const BIG_BOARD_TASKS = 2_000;
+const SEED_PASSWORD = 'demo-password-1';
+const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 let dataDir: string;
 let port: number;
@@ -36,8 +41,25 @@ let browser: Browser;
 const contexts: BrowserContext[] = [];
 
 async function start() {
-  server = startServer({ PORT: String(port), DATA_DIR: dataDir, AUTH_RATE_LIMIT: '1000', LOG_LEVEL: 'warn' });
+  server = startServer({
+    PORT: String(port),
+    DATA_DIR: dataDir,
+    AUTH_RATE_LIMIT: '1000',
+    LOG_LEVEL: 'warn',
+    // emails go (into DATA_DIR/outbox) a second after the change, so a task's dialog can show one sent
+    NOTIFICATION_DELAY_SECONDS: '1',
+  });
   await waitForHealthy(server);
+}
+
+/** "Company 0001": an admin (company0001_admin), four members and BIG_BOARD_TASKS sample tasks. */
+function seedBigCompany() {
+  const seeded = spawnSync(
+    process.execPath,
+    ['--import', 'tsx', 'src/cli.ts', 'seed', '--companies', '1', '--users', '5', '--tasks', String(BIG_BOARD_TASKS)],
+    { cwd: ROOT, env: { PATH: process.env.PATH ?? '', DATA_DIR: dataDir, LOG_LEVEL: 'warn' }, encoding: 'utf8' },
+  );
+  if (seeded.status !== 0) throw new Error(`seeding failed: ${seeded.stdout}${seeded.stderr}`);
 }
 
 async function stop() {
@@ -50,6 +72,8 @@ beforeAll(async () => {
   await ensureWebBuild();
   dataDir = mkdtempSync(join(tmpdir(), 'tasks-e2e-'));
   port = await freePort();
+  // Before the server: the embedded database is one process's at a time.
+  seedBigCompany();
   await start();
   browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_FLAGS });
 });
@@ -113,6 +137,17 @@ async function boardIsLive(page: Page) {
   await page.locator('output.live', { hasText: 'Live' }).waitFor();
 }
 
+/** Through the main navigation; focus lands on the new page's heading. */
+async function goTo(page: Page, name: 'Board' | 'Dashboard' | 'Team' | 'Settings') {
+  await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name, exact: true }).click();
+  await page.getByRole('heading', { name, level: 1 }).waitFor({ state: 'attached' });
+  await expect.poll(() => page.evaluate('document.activeElement?.id')).toBe('page-title');
+}
+
+const memberRow = (page: Page, username: string) => page.locator(`tr[data-user="${username}"]`);
+const pendingInvitation = (page: Page, email: string) =>
+  page.getByRole('row').filter({ has: page.getByRole('button', { name: `Revoke the invitation for ${email}` }) });
+
 const column = (page: Page, status: 'todo' | 'in_progress' | 'done') =>
   page.locator(`section[data-status="${status}"]`);
 const card = (scope: Page | Locator, title: string) => scope.locator('li.card', { hasText: title });
@@ -137,8 +172,8 @@ async function api<T>(method: string, path: string, token?: string, body?: objec
   return (response.status === 204 ? undefined : await response.json()) as T;
 }
 
-const loginByApi = async (username: string) =>
-  (await api<{ access: string }>('POST', '/api/auth/login/', undefined, { username, password: PASSWORD })).access;
+const loginByApi = async (username: string, password = PASSWORD) =>
+  (await api<{ access: string }>('POST', '/api/auth/login/', undefined, { username, password })).access;
 
 const alice = { first: 'Alice', last: 'Admin', username: 'alice' };
 const bob = { first: 'Bob', last: 'Builder', username: 'bob' };
@@ -217,6 +252,17 @@ describe('web app', () => {
     await card(column(pageA, 'in_progress'), 'Write the launch plan v2').waitFor();
   });
 
+  it('opens the task an email links to, at /tasks/<id>', async () => {
+    const token = await loginByApi('alice');
+    const found = await api<{ results: Array<{ id: number }> }>('GET', '/api/tasks/?search=launch', token);
+    await pageA.goto(`/tasks/${found.results[0]?.id}`);
+    const edit = pageA.getByRole('dialog', { name: 'Edit task' });
+    await expect(edit.getByLabel('Title').inputValue()).resolves.toBe('Write the launch plan v2');
+    expect(new URL(pageA.url()).pathname).toBe('/');
+    await edit.getByRole('button', { name: 'Cancel' }).click();
+    await edit.waitFor({ state: 'hidden' });
+  });
+
   it('keeps filters in the URL', async () => {
     const token = await loginByApi('alice');
     await api('POST', '/api/tasks/', token, { title: 'Order office chairs', priority: 'low' });
@@ -243,17 +289,28 @@ describe('web app', () => {
   });
 
   it('lets an invited colleague join, and each sees the other’s changes within a second', async () => {
-    const token = await loginByApi('alice');
-    const invitation = await api<{ token: string }>('POST', '/api/auth/invitations/', token, {
-      email: 'bob@example.com',
-      role: 'member',
-    });
+    // Alice invites Bob on the Team page and is shown the link to send him.
+    await goTo(pageA, 'Team');
+    await pageA.getByLabel('Email address').fill('bob@example.com');
+    await pageA.getByLabel('Role', { exact: true }).selectOption('member');
+    await pageA.getByRole('button', { name: 'Invite', exact: true }).click();
+    const link = await pageA.getByLabel('Invitation link').inputValue();
+    expect(link).toMatch(new RegExp(`^${server.url}/accept\\?token=`));
+    await pendingInvitation(pageA, 'bob@example.com').waitFor();
+
     pageB = await newPage();
-    await pageB.goto(`/#/accept?token=${encodeURIComponent(invitation.token)}`);
+    await pageB.goto(link);
     await fillRegistration(pageB, bob);
     await pageB.getByRole('button', { name: 'Join' }).click();
     await boardIsLive(pageB);
     await card(column(pageB, 'in_progress'), 'Write the launch plan v2').waitFor();
+
+    // Accepted: no longer pending, and Bob is a member.
+    await pageA.reload();
+    await memberRow(pageA, 'bob').waitFor();
+    await expect(pendingInvitation(pageA, 'bob@example.com').count()).resolves.toBe(0);
+    await goTo(pageA, 'Board');
+    await boardIsLive(pageA);
 
     // Alice moves a card: Bob's board follows, highlighted.
     const moved = pageA.waitForResponse((r) => r.request().method() === 'PATCH' && r.url().includes('/api/tasks/'));
@@ -351,7 +408,11 @@ describe('web app', () => {
     ]) {
       await api('POST', '/api/tasks/', token, task);
     }
+    // Given to Bob: the history names both of them, and Bob is sent an email about it.
+    const launch = await api<{ results: { id: number }[] }>('GET', '/api/tasks/?search=launch', token);
+    await api('PATCH', `/api/tasks/${launch.results[0]?.id}/`, token, { assigned_to: bobId });
     await card(pageA, 'Set up the status page').waitFor();
+    await card(pageA, 'Write the launch plan v2').filter({ hasText: 'Bob Builder' }).waitFor();
     // A freshly drawn page, without highlights, so that the pictures only change when the app does.
     await pageA.reload();
     await boardIsLive(pageA);
@@ -365,8 +426,60 @@ describe('web app', () => {
     await expect(dialog.getByLabel('Description').inputValue()).resolves.toContain('Channels');
     // Saving is possible once the dialog has the task's current version (its ETag).
     await expect.poll(() => dialog.getByRole('button', { name: 'Save' }).isEnabled()).toBe(true);
+
+    // Its history, newest first, in words and names; and the email Bob was sent about it.
+    const history = dialog.getByRole('region', { name: 'History' }).locator('ol.history > li');
+    await expect.poll(() => history.count()).toBe(5);
+    const entries = async () => (await history.allInnerTexts()).map((text) => text.replace(/\n+/g, '\n'));
+    await expect(entries()).resolves.toEqual([
+      expect.stringMatching(/^Alice Admin updated the task · .*\nReassigned from Alice Admin to Bob Builder$/),
+      expect.stringMatching(
+        /^Alice Admin updated the task · .*\nRenamed from “Write the launch plan” to “Write the launch plan v2”\nPriority from High to Urgent$/,
+      ),
+      expect.stringMatching(/^Alice Admin updated the task · .*\nStatus from Done to In progress$/),
+      expect.stringMatching(/^Alice Admin updated the task · .*\nStatus from To do to Done$/),
+      expect.stringMatching(
+        /^Alice Admin created the task · .*\nTo do, High priority, assigned to Alice Admin, due Jan 15,( 2026,)? 9:00 AM$/,
+      ),
+    ]);
+    const emails = dialog.getByRole('region', { name: 'Email notifications' });
+    await emails.getByText('bob@example.com').waitFor();
+    // pending at first, then sent a second later: the dialog asks again while one is pending
+    await emails.locator('.badge.sent').waitFor({ timeout: 10_000 });
     await pageA.screenshot({ path: join(SCREENSHOTS, 'task-dialog.png'), animations: 'disabled' });
     await dialog.getByRole('button', { name: 'Cancel' }).click();
+  });
+
+  it('lets an admin change roles, revoke an invitation and remove a member, who is signed out', async () => {
+    await goTo(pageA, 'Team');
+    const role = pageA.getByLabel('Role of Bob Builder');
+    await role.selectOption('admin');
+    await pageA.getByText('Bob Builder is now admin.').waitFor();
+    await role.selectOption('member');
+    await pageA.getByText('Bob Builder is now member.').waitFor();
+    // The last admin cannot step down.
+    await pageA.getByLabel('Role of Alice Admin').selectOption('member');
+    await pageA.getByRole('alert').getByText('The company must keep at least one admin.').waitFor();
+    await expect(pageA.getByLabel('Role of Alice Admin').inputValue()).resolves.toBe('admin');
+
+    await pageA.getByLabel('Email address').fill('dave@example.com');
+    await pageA.getByRole('button', { name: 'Invite', exact: true }).click();
+    await pendingInvitation(pageA, 'dave@example.com').waitFor();
+    await pageA.getByRole('button', { name: 'Revoke the invitation for dave@example.com' }).click();
+    await pageA.getByRole('dialog', { name: 'Revoke the invitation?' }).getByRole('button', { name: 'Revoke' }).click();
+    await pendingInvitation(pageA, 'dave@example.com').waitFor({ state: 'detached' });
+
+    await pageA.getByRole('button', { name: 'Remove Bob Builder' }).click();
+    const confirm = pageA.getByRole('dialog', { name: 'Remove Bob Builder?' });
+    await confirm.getByRole('button', { name: 'Cancel' }).click();
+    await expect(memberRow(pageA, 'bob').count()).resolves.toBe(1);
+    await pageA.getByRole('button', { name: 'Remove Bob Builder' }).click();
+    await confirm.getByRole('button', { name: 'Remove' }).click();
+    await memberRow(pageA, 'bob').waitFor({ state: 'detached' });
+    // Bob's open board is closed by the server and he is back at the login page.
+    await pageB.getByRole('heading', { name: 'Log in' }).waitFor();
+    await goTo(pageA, 'Board');
+    await boardIsLive(pageA);
   });
 
   it('logs out, and a reload stays logged out; logging in again restores the board', async () => {
@@ -379,5 +492,205 @@ describe('web app', () => {
     await pageA.getByRole('button', { name: 'Log in' }).click();
     await boardIsLive(pageA);
     await card(pageA, 'Write the launch plan v2').waitFor();
+  });
+});
+
+describe('a company with 2,000 tasks', () => {
+  let page: Page;
+  const admin = 'company0001_admin';
+
+  /** The numbers in the column headings. */
+  const counts = async () => {
+    await page.locator('.board[aria-busy="false"]').waitFor();
+    return countsNow();
+  };
+  const countsNow = async () =>
+    Object.fromEntries(
+      await Promise.all(
+        (['todo', 'in_progress', 'done'] as const).map(
+          async (status) => [status, Number(await column(page, status).locator('h2 .count').textContent())] as const,
+        ),
+      ),
+    ) as Record<'todo' | 'in_progress' | 'done', number>;
+  /** Where focus is: the card's column, its place there (aria-posinset) and its title. */
+  const focusedCard = () =>
+    page.evaluate(`(() => {
+      const item = document.activeElement?.closest('li.card');
+      return {
+        status: item?.closest('section')?.dataset.status,
+        position: Number(item?.getAttribute('aria-posinset')),
+        title: item?.querySelector('.card-title')?.textContent,
+      };
+    })()`) as Promise<{ status?: string; position: number; title?: string }>;
+
+  it('renders the board quickly with only the cards in view in the page, and scrolling shows the rest', async () => {
+    page = await newPage();
+    await page.goto('/login');
+    await page.getByLabel('Username or email').fill(admin);
+    await page.getByLabel('Password').fill(SEED_PASSWORD);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await boardIsLive(page);
+
+    // A fresh load: the session from the cookie, the people, every task (20 pages of 100), the columns.
+    const started = Date.now();
+    await page.reload();
+    await expect
+      .poll(async () => Object.values(await counts()).reduce((sum, count) => sum + count, 0), { interval: 10 })
+      .toBe(BIG_BOARD_TASKS);
+    await page.locator('li.card').first().waitFor();
+    const renderMs = Date.now() - started;
+    const inPage = await page.locator('li.card').count();
+    console.log(`board of ${BIG_BOARD_TASKS} tasks: shown ${renderMs} ms after a reload, ${inPage} cards in the page`);
+    expect(renderMs).toBeLessThan(5_000);
+    // three columns of a few cards in view each, plus a few beyond each edge
+    expect(inPage).toBeLessThanOrEqual(60);
+
+    // Scrolling a column to its end brings its last cards in and lets its first ones go.
+    const todo = column(page, 'todo');
+    const { todo: todoCount } = await counts();
+    expect(todoCount).toBeGreaterThan(200);
+    await todo.locator('.cards').evaluate((element) => {
+      element.scrollTop = element.scrollHeight;
+    });
+    await todo.locator(`li.card[aria-posinset="${todoCount}"]`).waitFor();
+    await todo.locator('li.card[aria-posinset="1"]').waitFor({ state: 'detached' });
+    expect(await page.locator('li.card').count()).toBeLessThanOrEqual(60);
+    // halfway down: the cards there, numbered where they are
+    await todo.locator('.cards').evaluate((element) => {
+      element.scrollTop = element.scrollHeight / 2;
+    });
+    await todo.locator(`li.card[aria-posinset="${Math.round(todoCount / 2)}"]`).waitFor();
+  });
+
+  it('keeps keyboard navigation and dragging working in long columns', async () => {
+    const todo = column(page, 'todo');
+    const before = await counts();
+    // One Tab stop per column: the arrows, Home and End go through it, scrolling as they go.
+    await todo.locator('li.card .card-title[tabindex="0"]').focus();
+    await page.keyboard.press('Home');
+    await expect(focusedCard()).resolves.toMatchObject({ status: 'todo', position: 1 });
+    await page.keyboard.press('ArrowDown');
+    await expect(focusedCard()).resolves.toMatchObject({ status: 'todo', position: 2 });
+    await page.keyboard.press('End');
+    await expect.poll(focusedCard).toMatchObject({ status: 'todo', position: before.todo });
+    await page.keyboard.press('PageUp');
+    await expect.poll(async () => (await focusedCard()).position).toBeLessThan(before.todo);
+    await page.keyboard.press('ArrowRight');
+    await expect.poll(async () => (await focusedCard()).status).toBe('in_progress');
+    await page.keyboard.press('ArrowLeft');
+    await expect.poll(async () => (await focusedCard()).status).toBe('todo');
+
+    // The last card moved by keyboard: focus follows it to wherever it lands in the next column.
+    await page.keyboard.press('End');
+    await expect.poll(focusedCard).toMatchObject({ status: 'todo', position: before.todo });
+    const { title } = await focusedCard();
+    await page.keyboard.press('Shift+ArrowRight');
+    await expect.poll(focusedCard).toMatchObject({ status: 'in_progress', title });
+    await expect.poll(counts).toEqual({ ...before, todo: before.todo - 1, in_progress: before.in_progress + 1 });
+
+    // Dragged from far down a column to another.
+    const done = column(page, 'done');
+    await done.locator('.cards').evaluate((element) => {
+      element.scrollTop = element.scrollHeight;
+    });
+    const last = done.locator(`li.card[aria-posinset="${before.done}"]`);
+    const dragged = await last.locator('.card-title').textContent();
+    await page.dragAndDrop(
+      `section[data-status="done"] li.card[aria-posinset="${before.done}"]`,
+      'section[data-status="todo"]',
+    );
+    await expect
+      .poll(counts)
+      .toEqual({ todo: before.todo, in_progress: before.in_progress + 1, done: before.done - 1 });
+    const moved = await api<{ results: { status: string }[] }>(
+      'GET',
+      `/api/tasks/?search=${encodeURIComponent(`"${dragged}"`)}`,
+      await loginByApi(admin, SEED_PASSWORD),
+    );
+    expect(moved.results.map((task) => task.status)).toContain('todo');
+  });
+
+  it('shows the statistics as charts, with the numbers as tables, and follows changes', async () => {
+    const token = await loginByApi(admin, SEED_PASSWORD);
+    const stats = await api<{
+      total: number;
+      by_status: Record<string, number>;
+      by_priority: Record<string, number>;
+      overdue: number;
+    }>('GET', '/api/tasks/statistics/', token);
+    await goTo(page, 'Dashboard');
+    for (const name of [
+      'Tasks by status',
+      'Tasks by priority',
+      'Tasks created per day, last 30 days',
+      'Tasks per assignee',
+    ]) {
+      await page.getByRole('img', { name }).waitFor();
+    }
+    await expect(
+      page.getByRole('img', { name: 'Tasks by status' }).getAttribute('aria-labelledby'),
+    ).resolves.toBeTruthy();
+    // The text alternative: each chart's figures as a table.
+    const byStatus = page.getByRole('figure', { name: 'Tasks by status' });
+    await byStatus.getByText('Show the numbers').click();
+    const row = (name: string) => byStatus.getByRole('row', { name: new RegExp(`^${name} `) });
+    await expect(row('To do').getByRole('cell').first().textContent()).resolves.toBe(
+      stats.by_status.todo?.toLocaleString('en-US'),
+    );
+    await expect(row('Done').getByRole('cell').first().textContent()).resolves.toBe(
+      stats.by_status.done?.toLocaleString('en-US'),
+    );
+    await byStatus.getByText('Show the numbers').click();
+    const perDay = page.getByRole('figure', { name: 'Tasks created per day, last 30 days' });
+    await expect(perDay.locator('tbody tr').count()).resolves.toBe(30);
+    const tile = (label: string) => page.locator('.tile').filter({ hasText: label }).locator('.tile-value');
+    await expect(tile('Tasks').textContent()).resolves.toBe(stats.total.toLocaleString('en-US'));
+    await expect(tile('Overdue').textContent()).resolves.toBe(stats.overdue.toLocaleString('en-US'));
+
+    mkdirSync(SCREENSHOTS, { recursive: true });
+    await page.screenshot({ path: join(SCREENSHOTS, 'dashboard.png'), animations: 'disabled', fullPage: true });
+
+    // Someone adds a task: the dashboard counts it a moment later, without a reload.
+    await api('POST', '/api/tasks/', token, { title: 'One more', priority: 'urgent' });
+    await expect
+      .poll(() => tile('Tasks').textContent(), { timeout: 5_000 })
+      .toBe((stats.total + 1).toLocaleString('en-US'));
+  });
+
+  it('saves the profile and the notification preferences', async () => {
+    await goTo(page, 'Settings');
+    await page.getByLabel('Last name').fill('Lovelace');
+    await page.getByRole('button', { name: 'Save profile' }).click();
+    await page.getByText('Profile saved.').waitFor();
+    await page.getByRole('banner').getByText('Ada Lovelace').waitFor();
+    await page.getByLabel('Email', { exact: true }).fill('not an address');
+    await page.getByRole('button', { name: 'Save profile' }).click();
+    await page.locator('.field-error').first().waitFor();
+
+    const digest = page.getByLabel('A daily digest');
+    await expect(digest.isChecked()).resolves.toBe(false);
+    await expect(page.getByLabel('When a task is assigned to me').isChecked()).resolves.toBe(true);
+    await digest.check();
+    await page.getByRole('button', { name: 'Save preferences' }).click();
+    await page.getByText('Preferences saved.').waitFor();
+    await page.reload();
+    await page.getByRole('heading', { name: 'Settings' }).waitFor();
+    await expect.poll(() => page.getByLabel('A daily digest').isChecked()).toBe(true);
+    await expect(page.getByLabel('Last name').inputValue()).resolves.toBe('Lovelace');
+  });
+
+  it('moves between pages with the keyboard', async () => {
+    const nav = page.getByRole('navigation', { name: 'Main' });
+    await expect(nav.getByRole('link', { name: 'Settings' }).getAttribute('aria-current')).resolves.toBe('page');
+    await nav.getByRole('link', { name: 'Team' }).focus();
+    await page.keyboard.press('Enter');
+    await page.getByRole('heading', { name: 'Team', level: 1 }).waitFor();
+    await expect(page.evaluate('document.activeElement?.id')).resolves.toBe('page-title');
+    await expect(page.title()).resolves.toBe('Team · Tasks');
+    // Tab from the heading reaches the page's own controls; Back returns to the previous page.
+    await page.keyboard.press('Tab');
+    await expect(page.evaluate('document.activeElement?.closest("main")?.id')).resolves.toBe('main');
+    await page.goBack();
+    await page.getByRole('heading', { name: 'Settings', level: 1 }).waitFor();
   });
 });

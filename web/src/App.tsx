@@ -2,7 +2,11 @@ import { useCallback, useEffect, useState } from 'react';
 import { AcceptPage, AcceptWhileSignedIn, LoginPage, SignUpPage } from './AuthPages.tsx';
 import { get, logout, onAccessChange, refresh, type User } from './api.ts';
 import { Board } from './Board.tsx';
+import { Dashboard } from './Dashboard.tsx';
 import { navigate, useLocation } from './router.ts';
+import { Settings } from './Settings.tsx';
+import { Shell } from './Shell.tsx';
+import { Team } from './Team.tsx';
 
 type Session = { phase: 'starting' } | { phase: 'unreachable' } | { phase: 'out' } | { phase: 'in'; user: User };
 
@@ -63,7 +67,32 @@ export function App() {
   }
   if (path === '/accept') return <AcceptWhileSignedIn username={session.user.username} onLogOut={logOut} />;
   if (path === '/login' || path === '/signup') return <Redirect to="/" />;
-  return <Board user={session.user} onLogOut={logOut} />;
+  const { user } = session;
+  if (path === '/dashboard') {
+    return (
+      <Shell user={user} onLogOut={logOut}>
+        <Dashboard onLogOut={logOut} />
+      </Shell>
+    );
+  }
+  if (path === '/team') {
+    return (
+      <Shell user={user} onLogOut={logOut}>
+        <Team user={user} onUserChange={(changed) => setSession({ phase: 'in', user: changed })} />
+      </Shell>
+    );
+  }
+  if (path === '/settings') {
+    return (
+      <Shell user={user} onLogOut={logOut}>
+        <Settings user={user} onUserChange={(changed) => setSession({ phase: 'in', user: changed })} />
+      </Shell>
+    );
+  }
+  // /tasks/<id>, the link in emails: the board with that task open.
+  const linked = /^\/tasks\/(\d{1,10})\/?$/.exec(path);
+  if (path !== '/' && linked === null) return <Redirect to="/" />;
+  return <Board user={user} onLogOut={logOut} openTaskId={linked === null ? undefined : Number(linked[1])} />;
 }
 
 function Redirect({ to }: { to: string }) {

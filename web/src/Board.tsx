@@ -1,6 +1,7 @@
 import {
   type DragEvent,
   type KeyboardEvent,
+  type ReactNode,
   useCallback,
   useEffect,
   useMemo,
@@ -19,10 +20,12 @@ import {
   type Task,
   type User,
 } from './api.ts';
+import { BoardColumn } from './BoardColumn.tsx';
 import { LiveConnection, type LiveStatus, type TaskEvent } from './live.ts';
 import { ConfirmDialog } from './Modal.tsx';
 import { navigate, useLocation } from './router.ts';
-import { PRIORITY_LABELS, STATUS_LABELS, TaskDialog } from './TaskDialog.tsx';
+import { PageTitle, Shell } from './Shell.tsx';
+import { PRIORITY_LABELS, TaskDialog } from './TaskDialog.tsx';
 
 /** How long someone else's change stays highlighted. */
 const FLASH_MS = 2_000;
@@ -108,13 +111,16 @@ const byBoardOrder = (a: Task, b: Task) =>
   (a.due_date ?? '9999').localeCompare(b.due_date ?? '9999') ||
   b.id - a.id;
 
-const isOverdue = (task: Task, now: number) =>
-  task.status !== 'done' && task.due_date !== null && Date.parse(task.due_date) < now;
-
-const dueLabel = (iso: string) =>
-  new Date(iso).toLocaleString(undefined, { month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit' });
-
-export function Board({ user, onLogOut }: { user: User; onLogOut: () => void }) {
+export function Board({
+  user,
+  onLogOut,
+  openTaskId,
+}: {
+  user: User;
+  onLogOut: () => void;
+  /** From a link to one task: opened once the board has loaded, then the address becomes the board's. */
+  openTaskId?: number;
+}) {
   const { query } = useLocation();
   const filters = filtersFrom(query);
   const [state, dispatch] = useReducer(reduce, undefined, emptyBoard);
@@ -127,6 +133,10 @@ export function Board({ user, onLogOut }: { user: User; onLogOut: () => void }) 
   const [deleting, setDeleting] = useState<Task | undefined>();
   const [dropTarget, setDropTarget] = useState<Status | undefined>();
   const [focusId, setFocusId] = useState<number | undefined>();
+  // Each column's tab stop (roving tabindex: one Tab stop per column, arrows within it), and the
+  // card being dragged: both stay rendered wherever their column is scrolled.
+  const [active, setActive] = useState<Partial<Record<Status, number>>>({});
+  const [dragging, setDragging] = useState<number | undefined>();
   const [searchHits, setSearchHits] = useState<Set<number> | undefined>();
   const syncedUpTo = useRef('');
   // Our own changes are not news when they come back over the socket: those the server has
@@ -216,17 +226,19 @@ export function Board({ user, onLogOut }: { user: User; onLogOut: () => void }) 
     };
   }, [seen]);
 
-  const catchUp = useCallback(async () => {
-    const since = encodeURIComponent(
-      new Date(Math.max(0, Date.parse(syncedUpTo.current) - CATCH_UP_MARGIN_MS)).toISOString(),
-    );
-    const [changed, gone] = await Promise.all([
-      getAll<Task>(`/api/tasks/?updated_after=${since}&ordering=updated_at`),
-      getAll<{ id: number }>(`/api/tasks/deleted/?since=${since}`),
-    ]);
-    applyTheirs(changed.items);
-    if (gone.items.length > 0) dispatch({ type: 'remove', ids: gone.items.map((task) => task.id) });
-  }, [applyTheirs]);
+  const catchUp = useCallback(
+    async (missedSince?: string) => {
+      const from = Math.min(Date.parse(syncedUpTo.current), Date.parse(missedSince ?? syncedUpTo.current));
+      const since = encodeURIComponent(new Date(Math.max(0, from - CATCH_UP_MARGIN_MS)).toISOString());
+      const [changed, gone] = await Promise.all([
+        getAll<Task>(`/api/tasks/?updated_after=${since}&ordering=updated_at`),
+        getAll<{ id: number }>(`/api/tasks/deleted/?since=${since}`),
+      ]);
+      applyTheirs(changed.items);
+      if (gone.items.length > 0) dispatch({ type: 'remove', ids: gone.items.map((task) => task.id) });
+    },
+    [applyTheirs],
+  );
 
   const onEvent = useCallback(
     (event: TaskEvent) => {
@@ -245,9 +257,25 @@ export function Board({ user, onLogOut }: { user: User; onLogOut: () => void }) 
 
   useEffect(() => {
     if (focusId === undefined) return;
-    document.querySelector<HTMLElement>(`[data-task-id="${focusId}"] .card-title`)?.focus();
+    const target = document.querySelector<HTMLElement>(`[data-task-id="${focusId}"] .card-title`);
+    // not rendered yet (it becomes its column's tab stop, rendered with the next render), or gone
+    if (target === null && state.tasks.has(focusId)) return;
+    target?.focus();
     setFocusId(undefined);
   });
+
+  /** Focus a card, which may be far down a column and not rendered yet: it becomes the tab stop first. */
+  const focusTask = useCallback((task: Pick<Task, 'id' | 'status'>) => {
+    setActive((current) => (current[task.status] === task.id ? current : { ...current, [task.status]: task.id }));
+    setFocusId(task.id);
+  }, []);
+
+  useEffect(() => {
+    if (openTaskId === undefined || loaded === undefined) return;
+    if (state.tasks.has(openTaskId)) setEditing({ id: openTaskId });
+    else say('That task no longer exists, or is not one of your company’s.');
+    navigate('/', { replace: true });
+  }, [openTaskId, loaded, state.tasks, say]);
 
   const editedTask = editing?.id === undefined ? undefined : state.tasks.get(editing.id);
   useEffect(() => {
@@ -258,6 +286,7 @@ export function Board({ user, onLogOut }: { user: User; onLogOut: () => void }) 
   }, [editing, state.deleted, say]);
 
   const now = Date.now();
+  const pinned = useMemo(() => (dragging === undefined ? [] : [dragging]), [dragging]);
   const columns = useMemo(() => {
     const visible = [...state.tasks.values()].filter(
       (task) =>
@@ -332,14 +361,36 @@ export function Board({ user, onLogOut }: { user: User; onLogOut: () => void }) 
     }
   };
 
-  const onCardKey = (event: KeyboardEvent, task: Task) => {
-    const index = STATUSES.indexOf(task.status);
+  const onCardKey = (event: KeyboardEvent, task: Task, index: number, rows: number) => {
+    const columnIndex = STATUSES.indexOf(task.status);
+    const cards = columns[columnIndex]?.tasks ?? [];
+    const focusAt = (at: number) => {
+      event.preventDefault();
+      const target = cards[Math.max(0, Math.min(cards.length - 1, at))];
+      if (target !== undefined) focusTask(target);
+    };
+    if (event.altKey || event.ctrlKey || event.metaKey) return;
     if (event.shiftKey && (event.key === 'ArrowRight' || event.key === 'ArrowLeft')) {
-      const target = STATUSES[index + (event.key === 'ArrowRight' ? 1 : -1)];
+      const target = STATUSES[columnIndex + (event.key === 'ArrowRight' ? 1 : -1)];
       event.preventDefault();
       if (target === undefined) return;
-      setFocusId(task.id);
+      focusTask({ id: task.id, status: target });
       void move(task, target);
+    } else if (event.shiftKey) {
+      return;
+    } else if (event.key === 'ArrowDown') focusAt(index + 1);
+    else if (event.key === 'ArrowUp') focusAt(index - 1);
+    else if (event.key === 'PageDown') focusAt(index + rows);
+    else if (event.key === 'PageUp') focusAt(index - rows);
+    else if (event.key === 'Home') focusAt(0);
+    else if (event.key === 'End') focusAt(cards.length - 1);
+    else if (event.key === 'ArrowRight' || event.key === 'ArrowLeft') {
+      // To the neighbouring column's tab stop, or the card at the same height there.
+      const neighbour = columns[columnIndex + (event.key === 'ArrowRight' ? 1 : -1)];
+      event.preventDefault();
+      if (neighbour === undefined || neighbour.tasks.length === 0) return;
+      const stop = neighbour.tasks.find((each) => each.id === active[neighbour.status]);
+      focusTask(stop ?? neighbour.tasks[Math.min(index, neighbour.tasks.length - 1)] ?? task);
     } else if (event.key === 'Delete') {
       event.preventDefault();
       setDeleting(task);
@@ -349,165 +400,119 @@ export function Board({ user, onLogOut }: { user: User; onLogOut: () => void }) 
   const onDrop = (event: DragEvent, status: Status) => {
     event.preventDefault();
     setDropTarget(undefined);
+    setDragging(undefined);
     const task = state.tasks.get(Number(event.dataTransfer.getData('text/plain')));
     if (task !== undefined) void move(task, status);
   };
 
+  const liveBadge: ReactNode = (
+    <output className={`live ${live}`} aria-live="polite">
+      {live === 'live' ? 'Live' : live === 'connecting' ? 'Connecting…' : 'Reconnecting…'}
+    </output>
+  );
+
   return (
-    <div className="app">
-      <header className="topbar">
-        <div className="title">
-          <span className="brand">Tasks</span>
-          <span className="company">{user.company.name}</span>
-        </div>
-        <output className={`live ${live}`} aria-live="polite">
-          {live === 'live' ? 'Live' : live === 'connecting' ? 'Connecting…' : 'Reconnecting…'}
-        </output>
-        <div className="me">
-          <span>
-            {displayName(user)} <span className="role">{user.role}</span>
-          </span>
-          <button type="button" onClick={onLogOut}>
-            Log out
+    <Shell user={user} onLogOut={onLogOut} status={liveBadge}>
+      <main id="main" tabIndex={-1} className="board-page">
+        <PageTitle hidden>Board</PageTitle>
+        <section className="toolbar" aria-label="Filters">
+          <label className="search">
+            <span className="visually-hidden">Search tasks</span>
+            <input
+              type="search"
+              placeholder="Search tasks"
+              value={filters.search}
+              onChange={(event) => setFilter({ search: event.target.value }, true)}
+            />
+          </label>
+          <label>
+            Assignee{' '}
+            <select value={filters.assignee} onChange={(event) => setFilter({ assignee: event.target.value })}>
+              <option value="">Anyone</option>
+              <option value="none">Unassigned</option>
+              {users.map((person) => (
+                <option key={person.id} value={String(person.id)}>
+                  {displayName(person)}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label>
+            Priority{' '}
+            <select value={filters.priority} onChange={(event) => setFilter({ priority: event.target.value })}>
+              <option value="">Any</option>
+              {PRIORITIES.map((priority) => (
+                <option key={priority} value={priority}>
+                  {PRIORITY_LABELS[priority]}
+                </option>
+              ))}
+            </select>
+          </label>
+          <label className="check">
+            <input
+              type="checkbox"
+              checked={filters.mine}
+              onChange={(event) => setFilter({ mine: event.target.checked })}
+            />{' '}
+            Only mine
+          </label>
+          <span className="spacer" />
+          <button type="button" className="primary" onClick={() => openEditor(undefined)}>
+            New task
           </button>
-        </div>
-      </header>
+        </section>
 
-      <section className="toolbar" aria-label="Filters">
-        <label className="search">
-          <span className="visually-hidden">Search tasks</span>
-          <input
-            type="search"
-            placeholder="Search tasks"
-            value={filters.search}
-            onChange={(event) => setFilter({ search: event.target.value }, true)}
-          />
-        </label>
-        <label>
-          Assignee{' '}
-          <select value={filters.assignee} onChange={(event) => setFilter({ assignee: event.target.value })}>
-            <option value="">Anyone</option>
-            <option value="none">Unassigned</option>
-            {users.map((person) => (
-              <option key={person.id} value={String(person.id)}>
-                {displayName(person)}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label>
-          Priority{' '}
-          <select value={filters.priority} onChange={(event) => setFilter({ priority: event.target.value })}>
-            <option value="">Any</option>
-            {PRIORITIES.map((priority) => (
-              <option key={priority} value={priority}>
-                {PRIORITY_LABELS[priority]}
-              </option>
-            ))}
-          </select>
-        </label>
-        <label className="check">
-          <input
-            type="checkbox"
-            checked={filters.mine}
-            onChange={(event) => setFilter({ mine: event.target.checked })}
-          />{' '}
-          Only mine
-        </label>
-        <span className="spacer" />
-        <button type="button" className="primary" onClick={() => openEditor(undefined)}>
-          New task
-        </button>
-      </section>
-
-      <p className="help" id="card-help">
-        Drag a card to another column, or focus it and press Shift+→ or Shift+← to move it. Enter opens it, Delete
-        deletes it.
-      </p>
-
-      {notice === undefined ? null : (
-        <output className="notice" aria-live="polite">
-          {notice}
-        </output>
-      )}
-      {loadError === undefined ? null : (
-        <div className="alert" role="alert">
-          Could not load the board: {loadError}
-        </div>
-      )}
-      {loaded !== undefined && loaded.count > state.tasks.size + state.deleted.size ? (
-        <p className="alert warning">
-          Showing the {state.tasks.size} most recently changed of {loaded.count} tasks.
+        <p className="help" id="card-help">
+          Drag a card to another column, or focus it and press Shift+→ or Shift+← to move it. ↑ ↓ Home End go through a
+          column, ← → to the next one; Enter opens a card, Delete deletes it.
         </p>
-      ) : null}
 
-      <main className="board" aria-busy={!isLoaded}>
-        {columns.map(({ status, tasks }) => (
-          <section
-            key={status}
-            className={`column${dropTarget === status ? ' drop' : ''}`}
-            aria-labelledby={`column-${status}`}
-            data-status={status}
-            onDragOver={(event) => {
-              event.preventDefault();
-              event.dataTransfer.dropEffect = 'move';
-              setDropTarget(status);
-            }}
-            onDragLeave={(event) => {
-              if (!event.currentTarget.contains(event.relatedTarget as Node | null)) setDropTarget(undefined);
-            }}
-            onDrop={(event) => onDrop(event, status)}
-          >
-            <h2 id={`column-${status}`}>
-              {STATUS_LABELS[status]} <span className="count">{tasks.length}</span>
-            </h2>
-            <ul>
-              {tasks.map((task) => {
-                const assignee = task.assigned_to === null ? undefined : usersById.get(task.assigned_to);
-                const overdue = isOverdue(task, now);
-                return (
-                  <li
-                    key={task.id}
-                    className={`card priority-${task.priority}${state.flashing.has(task.id) ? ' flash' : ''}`}
-                    data-task-id={task.id}
-                    draggable
-                    onDragStart={(event) => {
-                      event.dataTransfer.setData('text/plain', String(task.id));
-                      event.dataTransfer.effectAllowed = 'move';
-                    }}
-                    onDragEnd={() => setDropTarget(undefined)}
-                  >
-                    <button
-                      type="button"
-                      className="card-title"
-                      aria-describedby="card-help"
-                      onClick={() => openEditor(task.id)}
-                      onKeyDown={(event) => onCardKey(event, task)}
-                    >
-                      {task.title}
-                    </button>
-                    <div className="meta">
-                      <span className={`priority ${task.priority}`}>{PRIORITY_LABELS[task.priority]}</span>
-                      {task.due_date === null ? null : (
-                        <span className={`due${overdue ? ' overdue' : ''}`}>
-                          {overdue ? 'Overdue · ' : 'Due '}
-                          <time dateTime={task.due_date}>{dueLabel(task.due_date)}</time>
-                        </span>
-                      )}
-                      <span className="assignee">
-                        {task.assigned_to === null
-                          ? 'Unassigned'
-                          : assignee === undefined
-                            ? 'Someone'
-                            : displayName(assignee)}
-                      </span>
-                    </div>
-                  </li>
-                );
-              })}
-            </ul>
-          </section>
-        ))}
+        {notice === undefined ? null : (
+          <output className="notice" aria-live="polite">
+            {notice}
+          </output>
+        )}
+        {loadError === undefined ? null : (
+          <div className="alert" role="alert">
+            Could not load the board: {loadError}
+          </div>
+        )}
+        {loaded !== undefined && loaded.count > state.tasks.size + state.deleted.size ? (
+          <p className="alert warning">
+            Showing the {state.tasks.size} most recently changed of {loaded.count} tasks.
+          </p>
+        ) : null}
+
+        <div className="board" aria-busy={!isLoaded}>
+          {columns.map(({ status, tasks }) => (
+            <BoardColumn
+              key={status}
+              status={status}
+              tasks={tasks}
+              usersById={usersById}
+              flashing={state.flashing}
+              activeId={active[status]}
+              pinned={pinned}
+              dropTarget={dropTarget === status}
+              now={now}
+              onOpen={(task) => openEditor(task.id)}
+              onCardKey={onCardKey}
+              onCardFocus={(task) =>
+                setActive((current) =>
+                  current[task.status] === task.id ? current : { ...current, [task.status]: task.id },
+                )
+              }
+              onDragStart={(task) => setDragging(task.id)}
+              onDragEnd={() => {
+                setDropTarget(undefined);
+                setDragging(undefined);
+              }}
+              onDragOver={() => setDropTarget(status)}
+              onDragLeave={() => setDropTarget(undefined)}
+              onDrop={(event) => onDrop(event, status)}
+            />
+          ))}
+        </div>
       </main>
 
       {editing === undefined || (editing.id !== undefined && editedTask === undefined) ? null : (
@@ -521,7 +526,7 @@ export function Board({ user, onLogOut }: { user: User; onLogOut: () => void }) 
           onSaved={(task) => {
             applyOwn(task);
             setEditing(undefined);
-            setFocusId(task.id);
+            focusTask(task);
           }}
           onDelete={(task) => {
             setEditing(undefined);
@@ -539,6 +544,6 @@ export function Board({ user, onLogOut }: { user: User; onLogOut: () => void }) 
           onClose={() => setDeleting(undefined)}
         />
       )}
-    </div>
+    </Shell>
   );
 }

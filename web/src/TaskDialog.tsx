@@ -12,15 +12,11 @@ import {
   type User,
 } from './api.ts';
 import { errorsOf, Field, FormAlert } from './forms.tsx';
+import { PRIORITY_LABELS, STATUS_LABELS } from './labels.ts';
 import { Modal } from './Modal.tsx';
+import { TaskActivity } from './TaskActivity.tsx';
 
-export const STATUS_LABELS: Record<Status, string> = { todo: 'To do', in_progress: 'In progress', done: 'Done' };
-export const PRIORITY_LABELS: Record<Priority, string> = {
-  low: 'Low',
-  medium: 'Medium',
-  high: 'High',
-  urgent: 'Urgent',
-};
+export { PRIORITY_LABELS, STATUS_LABELS };
 
 /** A datetime-local input's value (local time, minutes) for an instant, and back. */
 function toLocalInput(iso: string | null): string {
@@ -165,121 +161,132 @@ export function TaskDialog({ task, users, onSaved, onWriting, onDelete, onClose 
     };
 
   return (
-    <Modal title={task === undefined ? 'New task' : 'Edit task'} onClose={onClose} className="task-dialog">
-      <form onSubmit={submit} noValidate>
-        {conflict || changedElsewhere ? (
-          <div className="alert warning" role="alert">
-            <p>
-              {conflict
-                ? 'Someone else changed this task after you opened it, so it was not saved.'
-                : 'Someone else has just changed this task.'}
-            </p>
-            <div className="actions">
-              <button type="button" onClick={takeTheirs}>
-                Load their version
-              </button>
-              {conflict ? (
-                <button type="button" className="danger" onClick={() => void save(true)}>
-                  Save mine over it
+    <Modal
+      title={task === undefined ? 'New task' : 'Edit task'}
+      onClose={onClose}
+      className={`task-dialog${task === undefined ? '' : ' with-activity'}`}
+    >
+      <div className="task-dialog-body">
+        <form onSubmit={submit} noValidate>
+          {conflict || changedElsewhere ? (
+            <div className="alert warning" role="alert">
+              <p>
+                {conflict
+                  ? 'Someone else changed this task after you opened it, so it was not saved.'
+                  : 'Someone else has just changed this task.'}
+              </p>
+              <div className="actions">
+                <button type="button" onClick={takeTheirs}>
+                  Load their version
                 </button>
-              ) : null}
+                {conflict ? (
+                  <button type="button" className="danger" onClick={() => void save(true)}>
+                    Save mine over it
+                  </button>
+                ) : null}
+              </div>
             </div>
-          </div>
-        ) : null}
-        <FormAlert messages={errors.non_field_errors ?? errors.detail} />
-        <Field label="Title" errors={errors.title}>
-          {(props) => (
-            <input
-              {...props}
-              name="title"
-              required
-              maxLength={200}
-              value={draft.title}
-              onChange={(event) => set('title')(event.target.value)}
-              // biome-ignore lint/a11y/noAutofocus: the dialog opens to type a title
-              autoFocus
-            />
-          )}
-        </Field>
-        <Field label="Description" errors={errors.description}>
-          {(props) => (
-            <textarea
-              {...props}
-              name="description"
-              rows={4}
-              maxLength={10_000}
-              value={draft.description}
-              onChange={(event) => set('description')(event.target.value)}
-            />
-          )}
-        </Field>
-        <div className="row">
-          <Field label="Status" errors={errors.status}>
-            {(props) => (
-              <select {...props} value={draft.status} onChange={(event) => set('status')(event.target.value as Status)}>
-                {STATUSES.map((status) => (
-                  <option key={status} value={status}>
-                    {STATUS_LABELS[status]}
-                  </option>
-                ))}
-              </select>
-            )}
-          </Field>
-          <Field label="Priority" errors={errors.priority}>
-            {(props) => (
-              <select
-                {...props}
-                value={draft.priority}
-                onChange={(event) => set('priority')(event.target.value as Priority)}
-              >
-                {PRIORITIES.map((priority) => (
-                  <option key={priority} value={priority}>
-                    {PRIORITY_LABELS[priority]}
-                  </option>
-                ))}
-              </select>
-            )}
-          </Field>
-        </div>
-        <div className="row">
-          <Field label="Assignee" errors={errors.assigned_to}>
-            {(props) => (
-              <select {...props} value={draft.assignee} onChange={(event) => set('assignee')(event.target.value)}>
-                <option value="">Unassigned</option>
-                {users.map((user) => (
-                  <option key={user.id} value={String(user.id)}>
-                    {displayName(user)}
-                  </option>
-                ))}
-              </select>
-            )}
-          </Field>
-          <Field label="Due" errors={errors.due_date}>
+          ) : null}
+          <FormAlert messages={errors.non_field_errors ?? errors.detail} />
+          <Field label="Title" errors={errors.title}>
             {(props) => (
               <input
                 {...props}
-                type="datetime-local"
-                value={draft.due}
-                onChange={(event) => set('due')(event.target.value)}
+                name="title"
+                required
+                maxLength={200}
+                value={draft.title}
+                onChange={(event) => set('title')(event.target.value)}
+                // biome-ignore lint/a11y/noAutofocus: the dialog opens to type a title
+                autoFocus
               />
             )}
           </Field>
-        </div>
-        <div className="actions">
-          {task === undefined ? null : (
-            <button type="button" className="danger quiet" onClick={() => onDelete(task)}>
-              Delete…
+          <Field label="Description" errors={errors.description}>
+            {(props) => (
+              <textarea
+                {...props}
+                name="description"
+                rows={task === undefined ? 4 : 7}
+                maxLength={10_000}
+                value={draft.description}
+                onChange={(event) => set('description')(event.target.value)}
+              />
+            )}
+          </Field>
+          <div className="row">
+            <Field label="Status" errors={errors.status}>
+              {(props) => (
+                <select
+                  {...props}
+                  value={draft.status}
+                  onChange={(event) => set('status')(event.target.value as Status)}
+                >
+                  {STATUSES.map((status) => (
+                    <option key={status} value={status}>
+                      {STATUS_LABELS[status]}
+                    </option>
+                  ))}
+                </select>
+              )}
+            </Field>
+            <Field label="Priority" errors={errors.priority}>
+              {(props) => (
+                <select
+                  {...props}
+                  value={draft.priority}
+                  onChange={(event) => set('priority')(event.target.value as Priority)}
+                >
+                  {PRIORITIES.map((priority) => (
+                    <option key={priority} value={priority}>
+                      {PRIORITY_LABELS[priority]}
+                    </option>
+                  ))}
+                </select>
+              )}
+            </Field>
+          </div>
+          <div className="row">
+            <Field label="Assignee" errors={errors.assigned_to}>
+              {(props) => (
+                <select {...props} value={draft.assignee} onChange={(event) => set('assignee')(event.target.value)}>
+                  <option value="">Unassigned</option>
+                  {users.map((user) => (
+                    <option key={user.id} value={String(user.id)}>
+                      {displayName(user)}
+                    </option>
+                  ))}
+                </select>
+              )}
+            </Field>
+            <Field label="Due" errors={errors.due_date}>
+              {(props) => (
+                <input
+                  {...props}
+                  type="datetime-local"
+                  value={draft.due}
+                  onChange={(event) => set('due')(event.target.value)}
+                />
+              )}
+            </Field>
+          </div>
+          <div className="actions">
+            {task === undefined ? null : (
+              <button type="button" className="danger quiet" onClick={() => onDelete(task)}>
+                Delete…
+              </button>
+            )}
+            <span className="spacer" />
+            <button type="button" onClick={onClose}>
+              Cancel
             </button>
-          )}
-          <span className="spacer" />
-          <button type="button" onClick={onClose}>
-            Cancel
-          </button>
-          <button type="submit" className="primary" disabled={pending || (task !== undefined && base === undefined)}>
-            {pending ? 'Saving…' : task === undefined ? 'Create task' : 'Save'}
-          </button>
-        </div>
-      </form>
+            <button type="submit" className="primary" disabled={pending || (task !== undefined && base === undefined)}>
+              {pending ? 'Saving…' : task === undefined ? 'Create task' : 'Save'}
+            </button>
+          </div>
+        </form>
+        {task === undefined ? null : <TaskActivity task={task} users={users} />}
+      </div>
     </Modal>
   );
 }

@@ -225,21 +225,87 @@ export async function call<T>(
 
 export const get = async <T>(path: string) => (await call<T>('GET', path)).data;
 
-/** Every page of a DRF list, up to `limit` items. */
+/** Requests of one list in flight at once: enough to hide the round trips, not enough to crowd the server. */
+const PAGES_AT_ONCE = 4;
+
+/**
+ * Every page of a DRF list, up to `limit` items. The first page says how many there are; the rest
+ * are asked a few at a time rather than one after another (2,000 tasks: 20 pages).
+ */
 export async function getAll<T>(path: string, limit = 5_000): Promise<{ items: T[]; count: number; date: string }> {
   const separator = path.includes('?') ? '&' : '?';
-  const items: T[] = [];
-  let page = 1;
-  let count = 0;
-  let date = '';
-  for (;;) {
-    const answer = await call<Page<T>>('GET', `${path}${separator}page_size=100&page=${page}`);
-    if (page === 1) date = answer.headers.get('date') ?? '';
-    count = answer.data.count;
-    items.push(...answer.data.results);
-    if (answer.data.next === null || items.length >= limit) return { items, count, date };
-    page += 1;
-  }
+  const pageOf = (page: number) => call<Page<T>>('GET', `${path}${separator}page_size=100&page=${page}`);
+  const first = await pageOf(1);
+  const date = first.headers.get('date') ?? '';
+  const pages = [first.data.results];
+  const last = Math.ceil(Math.min(first.data.count, limit) / 100);
+  let next = 2;
+  let end = first.data.next === null;
+  const worker = async () => {
+    while (!end && next <= last) {
+      const page = next++;
+      try {
+        const answer = (await pageOf(page)).data;
+        pages[page - 1] = answer.results;
+        if (answer.next === null) end = true;
+      } catch (error) {
+        // the list shrank meanwhile: what is there is all there is
+        if (error instanceof ApiError && error.status === 404) end = true;
+        else throw error;
+      }
+    }
+  };
+  await Promise.all(Array.from({ length: PAGES_AT_ONCE }, worker));
+  const items = pages.flatMap((page) => page ?? []).slice(0, limit);
+  return { items, count: first.data.count, date };
+}
+
+export interface Statistics {
+  total: number;
+  by_status: Record<Status, number>;
+  by_priority: Record<Priority, number>;
+  overdue: number;
+  completion_rate: number;
+  avg_completion_hours: number | null;
+  by_assignee: { user_id: number; username: string; total: number; done: number }[];
+  unassigned: number;
+  created_per_day: { date: string; count: number }[];
+}
+
+export interface HistoryEntry {
+  id: number;
+  task: number;
+  actor: number;
+  action: 'created' | 'updated' | 'deleted';
+  /** {field: [old, new]} */
+  changes: Record<string, [unknown, unknown]>;
+  at: string;
+}
+
+export interface Notification {
+  id: number;
+  task: number | null;
+  recipient: string;
+  subject: string;
+  status: 'pending' | 'sent' | 'failed';
+  scheduled_for: string;
+  sent_at: string | null;
+  attempts: number;
+  error: string | null;
+  kind: 'assigned' | 'status_changed' | 'due_soon' | 'digest';
+}
+
+export interface NotificationPreferences {
+  email_on_assignment: boolean;
+  email_on_status_change: boolean;
+  daily_digest: boolean;
+}
+
+export interface Invitation {
+  id: number;
+  email: string;
+  role: User['role'];
+  expires_at: string;
 }
 
 export const displayName = (user: Pick<User, 'first_name' | 'last_name' | 'username'>) =>

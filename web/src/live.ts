@@ -9,8 +9,11 @@ export type TaskEvent =
 export interface LiveOptions {
   onEvent: (event: TaskEvent) => void;
   onStatus: (status: LiveStatus) => void;
-  /** After every (re)connection: fetch what changed while no socket was listening. */
-  catchUp: () => Promise<void>;
+  /**
+   * After every (re)connection: fetch what changed while no socket was listening, and at least
+   * since `missedSince` when the server said events from then on did not reach the socket.
+   */
+  catchUp: (missedSince?: string) => Promise<void>;
   /** The server says this user is no longer in the company. */
   onRemoved: () => void;
 }
@@ -29,6 +32,7 @@ export class LiveConnection {
   private attempt = 0;
   private timer: number | undefined;
   private stopped = false;
+  private missedSince: string | undefined;
   private readonly unsubscribe: () => void;
 
   constructor(private readonly options: LiveOptions) {
@@ -68,14 +72,22 @@ export class LiveConnection {
         return;
       }
       if (data.type === 'connection_established') {
+        const missedSince = this.missedSince;
         this.options
-          .catchUp()
+          .catchUp(missedSince)
           .then(() => {
+            if (this.missedSince === missedSince) this.missedSince = undefined;
             this.attempt = 0;
             if (socket === this.socket) this.options.onStatus('live');
           })
           // the socket stays; a failed catch-up is retried by reconnecting
           .catch(() => socket.close(4000, 'Catch-up failed'));
+      } else if (data.type === 'events_missed') {
+        // the server closes the socket next; the catch-up after reconnecting starts from here
+        const since = (data as { since?: unknown }).since;
+        if (typeof since === 'string' && (this.missedSince === undefined || since < this.missedSince)) {
+          this.missedSince = since;
+        }
       } else if (data.type === 'task_created' || data.type === 'task_updated' || data.type === 'task_deleted') {
         this.options.onEvent(data as TaskEvent);
       }

@@ -1,0 +1,167 @@
+import { type DragEvent, type KeyboardEvent, useLayoutEffect, useRef, useState } from 'react';
+import { displayName, type Status, type Task, type User } from './api.ts';
+import { PRIORITY_LABELS, STATUS_LABELS } from './labels.ts';
+
+/**
+ * Cards have one height (titles are cut after two lines; the dialog shows them whole), so a
+ * column of thousands can render only the cards in view: each one's place is its index times the
+ * row height, and nothing has to be measured.
+ */
+export const CARD_HEIGHT = 84;
+const CARD_GAP = 8;
+const ROW = CARD_HEIGHT + CARD_GAP;
+/** Cards rendered beyond each edge of the view, so scrolling and Tab never meet an empty space. */
+const OVERSCAN = 4;
+
+const dueLabel = (iso: string) =>
+  new Date(iso).toLocaleString(undefined, { month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit' });
+
+const isOverdue = (task: Task, now: number) =>
+  task.status !== 'done' && task.due_date !== null && Date.parse(task.due_date) < now;
+
+export interface ColumnProps {
+  status: Status;
+  tasks: Task[];
+  usersById: Map<number, User>;
+  flashing: Set<number>;
+  /** The card that takes Tab in this column (roving tabindex); the first one in view when none. */
+  activeId: number | undefined;
+  /** Cards that stay rendered wherever the column is scrolled: the focused one, the dragged one. */
+  pinned: number[];
+  dropTarget: boolean;
+  now: number;
+  onOpen: (task: Task) => void;
+  onCardKey: (event: KeyboardEvent, task: Task, index: number, visibleRows: number) => void;
+  onCardFocus: (task: Task) => void;
+  onDragStart: (task: Task) => void;
+  onDragEnd: () => void;
+  onDragOver: () => void;
+  onDragLeave: () => void;
+  onDrop: (event: DragEvent) => void;
+}
+
+function rangeFor(scroller: HTMLElement | null) {
+  const top = scroller?.scrollTop ?? 0;
+  const height = scroller?.clientHeight || window.innerHeight;
+  return {
+    /** The first card (mostly) in view: the column's tab stop when none was chosen. */
+    top: Math.round(top / ROW),
+    first: Math.max(0, Math.floor(top / ROW) - OVERSCAN),
+    last: Math.ceil((top + height) / ROW) + OVERSCAN,
+    rows: Math.max(1, Math.floor(height / ROW)),
+  };
+}
+
+type Range = ReturnType<typeof rangeFor>;
+const sameRange = (a: Range, b: Range) =>
+  a.top === b.top && a.first === b.first && a.last === b.last && a.rows === b.rows;
+
+export function BoardColumn(props: ColumnProps) {
+  const { status, tasks, activeId, pinned } = props;
+  const scroller = useRef<HTMLDivElement>(null);
+  const [range, setRange] = useState(() => rangeFor(null));
+
+  // Re-rendered only when the rows in view change, not on every scroll event.
+  const update = () => {
+    const next = rangeFor(scroller.current);
+    setRange((current) => (sameRange(current, next) ? current : next));
+  };
+  useLayoutEffect(() => {
+    const element = scroller.current;
+    if (element === null) return;
+    const observer = new ResizeObserver(() => {
+      const next = rangeFor(element);
+      setRange((current) => (sameRange(current, next) ? current : next));
+    });
+    observer.observe(element);
+    return () => observer.disconnect();
+  }, []);
+
+  const last = Math.min(tasks.length, range.last);
+  const indices = new Set<number>();
+  for (let index = range.first; index < last; index++) indices.add(index);
+  const tabStop = tasks.some((task) => task.id === activeId)
+    ? activeId
+    : tasks[Math.min(range.top, tasks.length - 1)]?.id;
+  for (const id of [...pinned, tabStop]) {
+    const index = id === undefined ? -1 : tasks.findIndex((task) => task.id === id);
+    if (index >= 0) indices.add(index);
+  }
+  const rendered = [...indices].sort((a, b) => a - b);
+
+  return (
+    <section
+      className={`column${props.dropTarget ? ' drop' : ''}`}
+      aria-labelledby={`column-${status}`}
+      data-status={status}
+      onDragOver={(event) => {
+        event.preventDefault();
+        event.dataTransfer.dropEffect = 'move';
+        props.onDragOver();
+      }}
+      onDragLeave={(event) => {
+        if (!event.currentTarget.contains(event.relatedTarget as Node | null)) props.onDragLeave();
+      }}
+      onDrop={props.onDrop}
+    >
+      <h2 id={`column-${status}`}>
+        {STATUS_LABELS[status]} <span className="count">{tasks.length}</span>
+      </h2>
+      <div className="cards" ref={scroller} onScroll={update}>
+        {/* Absolutely placed cards in a list as tall as all of them: the scrollbar tells the truth. */}
+        <ul style={{ height: Math.max(0, tasks.length * ROW - CARD_GAP) }}>
+          {rendered.map((index) => {
+            const task = tasks[index] as Task;
+            const assignee = task.assigned_to === null ? undefined : props.usersById.get(task.assigned_to);
+            const overdue = isOverdue(task, props.now);
+            return (
+              <li
+                key={task.id}
+                className={`card priority-${task.priority}${props.flashing.has(task.id) ? ' flash' : ''}`}
+                style={{ top: index * ROW, height: CARD_HEIGHT }}
+                aria-setsize={tasks.length}
+                aria-posinset={index + 1}
+                data-task-id={task.id}
+                draggable
+                onDragStart={(event) => {
+                  event.dataTransfer.setData('text/plain', String(task.id));
+                  event.dataTransfer.effectAllowed = 'move';
+                  props.onDragStart(task);
+                }}
+                onDragEnd={props.onDragEnd}
+              >
+                <button
+                  type="button"
+                  className="card-title"
+                  aria-describedby="card-help"
+                  tabIndex={task.id === tabStop ? 0 : -1}
+                  onClick={() => props.onOpen(task)}
+                  onFocus={() => props.onCardFocus(task)}
+                  onKeyDown={(event) => props.onCardKey(event, task, index, range.rows)}
+                >
+                  <span className="clamp">{task.title}</span>
+                </button>
+                <div className="meta">
+                  <span className={`priority ${task.priority}`}>{PRIORITY_LABELS[task.priority]}</span>
+                  {task.due_date === null ? null : (
+                    <span className={`due${overdue ? ' overdue' : ''}`}>
+                      {overdue ? 'Overdue · ' : 'Due '}
+                      <time dateTime={task.due_date}>{dueLabel(task.due_date)}</time>
+                    </span>
+                  )}
+                  <span className="assignee">
+                    {task.assigned_to === null
+                      ? 'Unassigned'
+                      : assignee === undefined
+                        ? 'Someone'
+                        : displayName(assignee)}
+                  </span>
+                </div>
+              </li>
+            );
+          })}
+        </ul>
+      </div>
+    </section>
+  );
+}

@@ -1,0 +1,199 @@
+import { type FormEvent, useEffect, useId, useState } from 'react';
+import { ApiError, call, get, type NotificationPreferences, type User } from './api.ts';
+import { errorsOf, FormAlert, TextField } from './forms.tsx';
+import { PageTitle } from './Shell.tsx';
+
+const PREFERENCES: { key: keyof NotificationPreferences; label: string; hint: string }[] = [
+  {
+    key: 'email_on_assignment',
+    label: 'When a task is assigned to me',
+    hint: 'When someone else gives you a task, and a reminder before it is due.',
+  },
+  {
+    key: 'email_on_status_change',
+    label: 'When a task of mine changes status',
+    hint: 'When someone else moves a task you created or are assigned.',
+  },
+  { key: 'daily_digest', label: 'A daily digest', hint: 'Your open and overdue tasks, every day at 08:00 UTC.' },
+];
+
+function ProfileForm({ user, onUserChange }: { user: User; onUserChange: (user: User) => void }) {
+  const [errors, setErrors] = useState<Record<string, string[]>>({});
+  const [pending, setPending] = useState(false);
+  const [saved, setSaved] = useState(false);
+  const headingId = useId();
+  const submit = async (event: FormEvent<HTMLFormElement>) => {
+    event.preventDefault();
+    const form = new FormData(event.currentTarget);
+    const text = (name: string) => String(form.get(name) ?? '').trim();
+    setPending(true);
+    setErrors({});
+    setSaved(false);
+    try {
+      const { data } = await call<User>('PATCH', '/api/auth/profile/', {
+        body: { first_name: text('first_name'), last_name: text('last_name'), email: text('email') },
+      });
+      onUserChange(data);
+      setSaved(true);
+    } catch (error) {
+      setErrors(errorsOf(error));
+    } finally {
+      setPending(false);
+    }
+  };
+  return (
+    <section className="panel" aria-labelledby={headingId}>
+      <h2 id={headingId}>Profile</h2>
+      <form onSubmit={(event) => void submit(event)} onChange={() => setSaved(false)} noValidate>
+        <FormAlert messages={errors.non_field_errors ?? errors.detail} />
+        <div className="row">
+          <TextField
+            label="First name"
+            name="first_name"
+            autoComplete="given-name"
+            maxLength={150}
+            defaultValue={user.first_name}
+            errors={errors.first_name}
+          />
+          <TextField
+            label="Last name"
+            name="last_name"
+            autoComplete="family-name"
+            maxLength={150}
+            defaultValue={user.last_name}
+            errors={errors.last_name}
+          />
+        </div>
+        <TextField
+          label="Email"
+          name="email"
+          type="email"
+          autoComplete="email"
+          required
+          defaultValue={user.email}
+          errors={errors.email}
+        />
+        <p className="hint">
+          Username <b>{user.username}</b> · {user.role === 'admin' ? 'Admin' : 'Member'} of {user.company.name}
+        </p>
+        <div className="actions start">
+          <button type="submit" className="primary" disabled={pending}>
+            {pending ? 'Saving…' : 'Save profile'}
+          </button>
+          <output aria-live="polite" className="saved">
+            {saved ? 'Profile saved.' : ''}
+          </output>
+        </div>
+      </form>
+    </section>
+  );
+}
+
+function PreferencesForm() {
+  const [preferences, setPreferences] = useState<NotificationPreferences | undefined>();
+  const [loadError, setLoadError] = useState<string | undefined>();
+  const [errors, setErrors] = useState<Record<string, string[]>>({});
+  const [pending, setPending] = useState(false);
+  const [saved, setSaved] = useState(false);
+  const headingId = useId();
+
+  useEffect(() => {
+    let cancelled = false;
+    get<NotificationPreferences>('/api/notifications/preferences/')
+      .then((answer) => {
+        if (!cancelled) setPreferences(answer);
+      })
+      .catch((error: unknown) => {
+        if (cancelled) return;
+        setLoadError(
+          error instanceof ApiError && error.status === 404
+            ? 'Email notifications are not available on this server.'
+            : `Could not load your preferences: ${error instanceof Error ? error.message : String(error)}`,
+        );
+      });
+    return () => {
+      cancelled = true;
+    };
+  }, []);
+
+  const submit = async (event: FormEvent) => {
+    event.preventDefault();
+    if (preferences === undefined) return;
+    setPending(true);
+    setErrors({});
+    setSaved(false);
+    try {
+      setPreferences(
+        (await call<NotificationPreferences>('PUT', '/api/notifications/preferences/', { body: preferences })).data,
+      );
+      setSaved(true);
+    } catch (error) {
+      setErrors(errorsOf(error));
+    } finally {
+      setPending(false);
+    }
+  };
+
+  return (
+    <section className="panel" aria-labelledby={headingId}>
+      <h2 id={headingId}>Email notifications</h2>
+      {loadError !== undefined ? (
+        <p className="alert" role="alert">
+          {loadError}
+        </p>
+      ) : preferences === undefined ? (
+        <p className="muted" aria-busy="true">
+          Loading…
+        </p>
+      ) : (
+        <form onSubmit={(event) => void submit(event)} noValidate>
+          <FormAlert messages={errors.non_field_errors ?? errors.detail} />
+          <fieldset className="checks">
+            <legend>Email me</legend>
+            {PREFERENCES.map(({ key, label, hint }) => (
+              <div className="check-row" key={key}>
+                <input
+                  type="checkbox"
+                  className="check-input"
+                  id={`${headingId}-${key}`}
+                  aria-describedby={`${headingId}-${key}-hint`}
+                  checked={preferences[key]}
+                  onChange={(event) => {
+                    setSaved(false);
+                    setPreferences({ ...preferences, [key]: event.target.checked });
+                  }}
+                />
+                <div>
+                  <label htmlFor={`${headingId}-${key}`}>{label}</label>
+                  <p className="hint" id={`${headingId}-${key}-hint`}>
+                    {hint}
+                  </p>
+                </div>
+              </div>
+            ))}
+          </fieldset>
+          <div className="actions start">
+            <button type="submit" className="primary" disabled={pending}>
+              {pending ? 'Saving…' : 'Save preferences'}
+            </button>
+            <output aria-live="polite" className="saved">
+              {saved ? 'Preferences saved.' : ''}
+            </output>
+          </div>
+        </form>
+      )}
+    </section>
+  );
+}
+
+export function Settings({ user, onUserChange }: { user: User; onUserChange: (user: User) => void }) {
+  return (
+    <main id="main" tabIndex={-1} className="page settings">
+      <div className="page-head">
+        <PageTitle>Settings</PageTitle>
+      </div>
+      <ProfileForm user={user} onUserChange={onUserChange} />
+      <PreferencesForm />
+    </main>
+  );
+}

@@ -1,0 +1,113 @@
+import { type MouseEvent, type ReactNode, useEffect } from 'react';
+import { displayName, type User } from './api.ts';
+import { navigate, useLocation } from './router.ts';
+
+export const PAGES = [
+  { path: '/', label: 'Board' },
+  { path: '/dashboard', label: 'Dashboard' },
+  { path: '/team', label: 'Team' },
+  { path: '/settings', label: 'Settings' },
+] as const;
+
+/** The id of each page's heading, where focus goes after moving to another page. */
+export const PAGE_TITLE_ID = 'page-title';
+
+/** The page the last Shell showed: each page has a Shell of its own, so this outlives them. */
+let shownPath: string | undefined;
+
+/** A plain link whose clicks move within the app (a modified click still opens a new tab). */
+export function Link({
+  to,
+  children,
+  className,
+  current,
+}: {
+  to: string;
+  children: ReactNode;
+  className?: string;
+  current?: boolean;
+}) {
+  const onClick = (event: MouseEvent<HTMLAnchorElement>) => {
+    if (event.button !== 0 || event.metaKey || event.ctrlKey || event.shiftKey || event.altKey) return;
+    event.preventDefault();
+    navigate(to);
+  };
+  return (
+    <a href={to} className={className} aria-current={current ? 'page' : undefined} onClick={onClick}>
+      {children}
+    </a>
+  );
+}
+
+/**
+ * The frame of every signed-in page: a skip link, the app's name and company, the main navigation,
+ * and who is signed in. After moving to another page, focus goes to its heading, so keyboard and
+ * screen reader users start there (and hear where they are) rather than at the top of the page.
+ */
+export function Shell({
+  user,
+  onLogOut,
+  status,
+  children,
+}: {
+  user: User;
+  onLogOut: () => void;
+  /** Shown beside the navigation: the board's live connection. */
+  status?: ReactNode;
+  children: ReactNode;
+}) {
+  const { path } = useLocation();
+  const page = PAGES.find((each) => each.path === path);
+  useEffect(() => {
+    document.title = page === undefined ? 'Tasks' : `${page.label} · Tasks`;
+    // Not on the first page shown (a load or a login): the browser's own start is right there.
+    const moved = shownPath !== undefined && shownPath !== path;
+    shownPath = path;
+    if (moved) document.getElementById(PAGE_TITLE_ID)?.focus();
+  }, [path, page]);
+
+  return (
+    <div className="app">
+      <a className="skip-link" href="#main">
+        Skip to content
+      </a>
+      <header className="topbar">
+        <div className="title">
+          <span className="brand">Tasks</span>
+          <span className="company">{user.company.name}</span>
+        </div>
+        <nav aria-label="Main" className="main-nav">
+          <ul>
+            {PAGES.map((each) => (
+              <li key={each.path}>
+                <Link to={each.path} current={each.path === path}>
+                  {each.label}
+                </Link>
+              </li>
+            ))}
+          </ul>
+        </nav>
+        <span className="spacer" />
+        {status}
+        <div className="me">
+          <span>
+            {displayName(user)} <span className="role">{user.role}</span>
+          </span>
+          <button type="button" onClick={onLogOut}>
+            Log out
+          </button>
+        </div>
+      </header>
+      {children}
+    </div>
+  );
+}
+
+/** A page's heading: the target of the skip link's page and of focus after navigation. */
+export function PageTitle({ children, hidden = false }: { children: ReactNode; hidden?: boolean }) {
+  return (
+    <h1 id={PAGE_TITLE_ID} tabIndex={-1} className={hidden ? 'visually-hidden' : 'page-title'}>
+      {children}
+    </h1>
+  );
+}
