@@ -42,6 +42,12 @@ export class InProcessBus implements Bus {
 const CHANNEL = 'tasks:events';
 
 /**
+ * A connection's end is noticed after the fact (a busy event loop, a slow FIN), and what the other
+ * processes published in between is lost too: the cut is reported as starting this much earlier.
+ */
+export const CUT_NOTICED_LATE_MS = 1000;
+
+/**
  * Several processes through Redis pub/sub: one subscription per process. A publish reaches this
  * process's subscribers at once, without a round trip through Redis, and the other processes
  * through it: so sockets on the writer's process never depend on Redis, neither while it is away
@@ -80,7 +86,7 @@ export class RedisBus implements Bus {
       );
     });
     this.subscriber.on('close', () => {
-      this.cutSince ??= new Date();
+      this.cutSince ??= new Date(Date.now() - CUT_NOTICED_LATE_MS);
     });
     this.subscriber.on('message', (_channel: string, message: string) => {
       const space = message.indexOf(' ');
