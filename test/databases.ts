@@ -3,7 +3,8 @@ import { readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
-import { MIGRATIONS_FOLDER } from '../src/platform/db/index.ts';
+import { type Database, MIGRATIONS_FOLDER, openPostgres } from '../src/platform/db/index.ts';
+import { Jobs } from '../src/platform/jobs.ts';
 
 /** The server the postgres project runs against; a database is made per test file from a template. */
 export const SERVER_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
@@ -47,6 +48,46 @@ export async function onServer<T>(fn: (client: pg.Client) => Promise<T>): Promis
   }
 }
 
+/** The migrations and pg-boss's own schema, which every test's job queue would otherwise create. */
+export async function prepareDatabase(db: Database): Promise<void> {
+  await db.migrate();
+  const jobs = new Jobs(db, { logger: console, processing: false });
+  await jobs.start();
+  await jobs.stop();
+}
+
+/**
+ * Builds the server template unless it exists, under a temporary name renamed into place, so runs
+ * that overlap (a developer's and CI's, or a benchmark's) never see a half-built one.
+ */
+async function buildServerTemplate(): Promise<void> {
+  const template = templateDatabase();
+  const exists = await onServer(
+    async (c) => (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [template])).rowCount,
+  );
+  if (exists) return;
+  const partial = `${template}_${randomBytes(3).toString('hex')}`;
+  await onServer((c) => c.query(`CREATE DATABASE ${partial}`));
+  const db = openPostgres({ url: databaseUrl(partial) });
+  await prepareDatabase(db);
+  await db.close();
+  await onServer(async (c) => {
+    try {
+      await c.query(`ALTER DATABASE ${partial} RENAME TO ${template}`);
+    } catch {
+      // another run finished first: theirs is the same
+      await c.query(`DROP DATABASE IF EXISTS ${partial}`);
+    }
+  });
+}
+
+let templateReady: Promise<void> | undefined;
+/** Once per process: the test runner's global setup, or a benchmark on a server that has none yet. */
+export const ensureServerTemplate = (): Promise<void> => {
+  templateReady ??= buildServerTemplate();
+  return templateReady;
+};
+
 /**
  * A fresh database copied from the migrated template (milliseconds instead of a migration run),
  * or an empty one for tests of migrating itself.
@@ -55,6 +96,7 @@ export async function createServerDatabase(
   options: { empty?: boolean } = {},
 ): Promise<{ url: string; drop: () => Promise<void> }> {
   const name = `tasks_test_${randomBytes(6).toString('hex')}`;
+  if (!options.empty) await ensureServerTemplate();
   await onServer((c) => c.query(`CREATE DATABASE ${name}${options.empty ? '' : ` TEMPLATE ${templateDatabase()}`}`));
   return {
     url: databaseUrl(name),

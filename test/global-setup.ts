@@ -1,52 +1,51 @@
-import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import type { PGlite } from '@electric-sql/pglite';
-import { type Database, openPglite, openPostgres } from '../src/platform/db/index.ts';
-import { Jobs } from '../src/platform/jobs.ts';
-import { CACHE_DIR, databaseUrl, onServer, snapshotPath, templateDatabase } from './databases.ts';
+import { openPglite } from '../src/platform/db/index.ts';
+import {
+  CACHE_DIR,
+  ensureServerTemplate,
+  onServer,
+  prepareDatabase,
+  snapshotPath,
+  templateDatabase,
+} from './databases.ts';
 
-/** The migrations and pg-boss's own schema, which every test's job queue would otherwise create. */
-async function prepare(db: Database) {
-  await db.migrate();
-  const jobs = new Jobs(db, { logger: console, processing: false });
-  await jobs.start();
-  await jobs.stop();
+/**
+ * Templates of earlier migrations, which nothing will copy again. One a run is copying right now
+ * cannot be dropped (PostgreSQL refuses while it is in use): it goes next time.
+ */
+async function dropStaleTemplates(): Promise<void> {
+  const stale = await onServer(
+    async (c) =>
+      (
+        await c.query<{ datname: string }>(
+          `SELECT datname FROM pg_database WHERE datname ~ '^tasks_tpl_[0-9a-f]{16}$' AND datname <> $1`,
+          [templateDatabase()],
+        )
+      ).rows,
+  );
+  for (const { datname } of stale) {
+    await onServer((c) => c.query(`DROP DATABASE IF EXISTS ${datname}`)).catch(() => undefined);
+  }
 }
 
 /**
  * Migrates once what every test file then copies: a PGlite snapshot and a server template, both
- * named by the migrations they hold. Each is built under a temporary name and renamed into place,
- * so runs that overlap (a developer's and CI's) never see a half-built one.
+ * named by the migrations they hold. The snapshot, too, is written under a temporary name and
+ * renamed into place, so overlapping runs never read a half-written one.
  */
 export default async function setup() {
   mkdirSync(CACHE_DIR, { recursive: true });
   const snapshot = snapshotPath();
   if (!existsSync(snapshot)) {
     const db = await openPglite();
-    await prepare(db);
+    await prepareDatabase(db);
     const dump = await (db.client as PGlite).dumpDataDir('none');
     const partial = `${snapshot}.${process.pid}`;
     writeFileSync(partial, Buffer.from(await dump.arrayBuffer()));
     renameSync(partial, snapshot);
     await db.close();
   }
-
-  const template = templateDatabase();
-  const exists = await onServer(
-    async (c) => (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [template])).rowCount,
-  );
-  if (exists) return;
-  const partial = `${template}_${randomBytes(3).toString('hex')}`;
-  await onServer((c) => c.query(`CREATE DATABASE ${partial}`));
-  const db = openPostgres({ url: databaseUrl(partial) });
-  await prepare(db);
-  await db.close();
-  await onServer(async (c) => {
-    try {
-      await c.query(`ALTER DATABASE ${partial} RENAME TO ${template}`);
-    } catch {
-      // another run finished first: theirs is the same
-      await c.query(`DROP DATABASE IF EXISTS ${partial}`);
-    }
-  });
+  await ensureServerTemplate();
+  await dropStaleTemplates();
 }
