@@ -248,7 +248,9 @@ describe(`email notifications (${TEST_DB})`, () => {
       });
       return recorded;
     });
-    expect(await q.markHandedOver(h.ctx.db, task.company, id, 0, () => undefined)).toBe(true);
+    expect(await q.markManyHandedOver(h.ctx.db, task.company, [{ id, revision: 0 }], () => undefined)).toEqual(
+      new Set([id]),
+    );
     await h.worker.send({
       id: 'manual',
       queue: QUEUES.send,
@@ -259,6 +261,27 @@ describe(`email notifications (${TEST_DB})`, () => {
     const [record] = await recordsOf(task);
     expect(record).toMatchObject({ status: 'sent', attempts: 1 });
     expect(h.sink.received.filter((m) => m.messageId.startsWith(`notification-${task.company}-${id}@`))).toEqual([]);
+  });
+
+  it('sends once an email that two attempts in one worker try at the same moment', async () => {
+    const task = await createTask(admin, { title: 'Twice at once', assigned_to: member.user.id });
+    const [{ id }] = (await recordsOf(task)) as [{ id: number }];
+    // Their reads, hand-overs and records go in the same batches.
+    const attempt = (n: number) =>
+      h.worker.send({
+        id: `manual-${n}`,
+        queue: QUEUES.send,
+        data: { companyId: task.company, notificationId: id },
+        retryCount: 0,
+        retryLimit: 4,
+      });
+    await Promise.all([attempt(1), attempt(2)]);
+    await sleep(300);
+    const [record] = await recordsOf(task);
+    expect(record).toMatchObject({ status: 'sent' });
+    expect(h.sink.received.filter((m) => m.messageId.startsWith(`notification-${task.company}-${id}@`))).toHaveLength(
+      1,
+    );
   });
 
   it('without SMTP writes each email once to the outbox as an .eml file', async () => {

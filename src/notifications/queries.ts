@@ -220,34 +220,42 @@ const SENDING_CONTEXT = `
     left join users r on r.company_id = n.company_id and r.id = n.recipient_id
     left join users a on a.company_id = n.company_id and a.id = n.actor_id
     left join tasks t on t.company_id = n.company_id and t.id = n.task_id
-   where n.company_id = $1 and n.id = $2`;
+   where n.company_id = $1 and n.id = any($2::int[])`;
 
 const dateOrNull = (value: Date | string | null) => (value === null ? null : new Date(value));
 
+type SendingRow = Omit<NotificationRow, 'scheduledFor' | 'sentAt' | 'handedOverAt' | 'dueDate'> & {
+  scheduledFor: string;
+  sentAt: string | null;
+  handedOverAt: string | null;
+  dueDate: string | null;
+  recipientEmail: string | null;
+  recipientName: string | null;
+  recipientActive: boolean | null;
+  actorName: string | null;
+  companyName: string;
+  taskTitle: string | null;
+  taskStatus: TaskStatus | null;
+  taskPriority: TaskPriority | null;
+  taskDueDate: string | null;
+  taskAssignedTo: number | null;
+};
+
 /**
- * The record with all its email needs (recipient, actor, company, task), in one round trip. Not
- * locked: two attempts at one email may both render it, but only one can set the hand-over mark.
+ * Each record with all its email needs (recipient, actor, company, task): many records of one
+ * company in one round trip. Not locked: two attempts at one email may both render it, but only
+ * one can set the hand-over mark. A record that no longer exists is absent from the map.
  */
-export async function readForSending(db: Database, companyId: number, id: number): Promise<SendingContext | undefined> {
-  const [row] = await tenantQuery<
-    Omit<NotificationRow, 'scheduledFor' | 'sentAt' | 'handedOverAt' | 'dueDate'> & {
-      scheduledFor: string;
-      sentAt: string | null;
-      handedOverAt: string | null;
-      dueDate: string | null;
-      recipientEmail: string | null;
-      recipientName: string | null;
-      recipientActive: boolean | null;
-      actorName: string | null;
-      companyName: string;
-      taskTitle: string | null;
-      taskStatus: TaskStatus | null;
-      taskPriority: TaskPriority | null;
-      taskDueDate: string | null;
-      taskAssignedTo: number | null;
-    }
-  >(db, companyId, SENDING_CONTEXT, [companyId, id]);
-  if (row === undefined) return undefined;
+export async function readManyForSending(
+  db: Database,
+  companyId: number,
+  ids: number[],
+): Promise<Map<number, SendingContext>> {
+  const rows = await tenantQuery<SendingRow>(db, companyId, SENDING_CONTEXT, [companyId, ids]);
+  return new Map(rows.map((row) => [row.id, sendingContext(row)]));
+}
+
+function sendingContext(row: SendingRow): SendingContext {
   return {
     notification: {
       id: row.id,
@@ -304,40 +312,58 @@ export async function prepareAttempt(
     .where(and(eq(notifications.companyId, companyId), eq(notifications.id, id)));
 }
 
+// The ids as an array reach the primary key, and each row finds its own value by position: a join
+// with unnest() was planned as a scan of the company's notifications, milliseconds for a handful.
 const HAND_OVER = `
-  update notifications set handed_over_at = now()
-   where company_id = $1 and id = $2 and status = 'pending' and handed_over_at is null and revision = $3
-  returning id`;
+  update notifications n set handed_over_at = now()
+   where n.company_id = $1 and n.id = any($2::int[])
+     and n.revision = ($3::int[])[array_position($2::int[], n.id)]
+     and n.status = 'pending' and n.handed_over_at is null
+  returning n.id`;
 
 /**
- * Commits the hand-over mark, only if nothing was folded in since `revision` was rendered, calling
- * `onCommitSent` as its COMMIT goes out. Two round trips: the statement with its BEGIN, then COMMIT.
+ * Commits the hand-over marks of many records of one company at once, each only if nothing was
+ * folded in since its `revision` was rendered, and calls `onCommitSent` with the ids marked as the
+ * COMMIT goes out (rolled back when none is). Two round trips: the statement with its BEGIN, then
+ * COMMIT.
  */
-export async function markHandedOver(
+export async function markManyHandedOver(
   db: Database,
   companyId: number,
-  id: number,
-  revision: number,
-  onCommitSent: () => void,
-): Promise<boolean> {
-  const rows = await tenantQuery<{ id: number }>(db, companyId, HAND_OVER, [companyId, id, revision], {
-    commitIf: (marked) => marked.length > 0,
-    onCommitSent,
-  });
-  return rows.length > 0;
+  rendered: Array<{ id: number; revision: number }>,
+  onCommitSent: (marked: Set<number>) => void,
+): Promise<Set<number>> {
+  let marked = new Set<number>();
+  await tenantQuery<{ id: number }>(
+    db,
+    companyId,
+    HAND_OVER,
+    [companyId, rendered.map((r) => r.id), rendered.map((r) => r.revision)],
+    {
+      commitIf: (rows) => {
+        marked = new Set(rows.map((row) => row.id));
+        return marked.size > 0;
+      },
+      onCommitSent: () => onCommitSent(marked),
+    },
+  );
+  return marked;
 }
 
-/** Several sent at once: [id, the server's answer] pairs. */
-export async function markManySent(tx: Tx, companyId: number, sent: Array<[number, string]>): Promise<void> {
-  // The ids as an array reach the primary key; a joined set of rows was planned as a scan of
-  // the company's notifications, milliseconds for a handful of rows.
-  const ids = sent.map(([id]) => id);
-  const responses = sent.map(([, response]) => response);
-  await tx.execute(sql`
-    update notifications n
-       set status = 'sent', sent_at = now(), attempts = n.attempts + 1, error = null,
-           server_response = (${sql.param(responses)}::text[])[array_position(${sql.param(ids)}::int[], n.id)], updated_at = now()
-     where n.company_id = ${companyId} and n.id = any(${sql.param(ids)}::int[])`);
+// Matched as HAND_OVER is.
+const MARK_SENT = `
+  update notifications n
+     set status = 'sent', sent_at = now(), attempts = n.attempts + 1, error = null,
+         server_response = ($3::text[])[array_position($2::int[], n.id)], updated_at = now()
+   where n.company_id = $1 and n.id = any($2::int[])`;
+
+/** Several sent at once, in one round trip: [id, the server's answer] pairs. */
+export async function markManySent(db: Database, companyId: number, sent: Array<[number, string]>): Promise<void> {
+  await tenantQuery(db, companyId, MARK_SENT, [
+    companyId,
+    sent.map(([id]) => id),
+    sent.map(([, response]) => response),
+  ]);
 }
 
 /** Sent: now, or when it was handed over by a worker that did not live to record it. */

@@ -1,3 +1,4 @@
+import { Batcher } from '../platform/batcher.ts';
 import type { AppConfig } from '../platform/config.ts';
 import type { Database } from '../platform/db/index.ts';
 import type { Job, Jobs, JobsLogger } from '../platform/jobs.ts';
@@ -14,51 +15,29 @@ export interface WorkerLogger extends JobsLogger {
 /** A change was folded into the email after it was rendered: render it again. */
 class StaleRender extends Error {}
 
+interface Rendered {
+  id: number;
+  revision: number;
+  /** Writes the end of the message: called as the hand-over mark's COMMIT goes out. */
+  complete: () => void;
+}
+
 /**
- * "Sent" records, written a batch at a time per company: one transaction for many emails. Each
- * caller waits for its own record to commit, so a job completes only once its email is recorded.
+ * Hand-over marks, many emails of a company to one transaction. Of two attempts at one email in
+ * a batch, only the first may finish its message.
  */
-class SentRecords {
-  #pending: Array<{ companyId: number; id: number; response: string; done: (error?: unknown) => void }> = [];
-  #timer: NodeJS.Timeout | undefined;
-
-  constructor(
-    private readonly db: Database,
-    private readonly batchSize: number,
-    private readonly waitMs: number,
-  ) {}
-
-  record(companyId: number, id: number, response: string): Promise<void> {
-    return new Promise((resolve, reject) => {
-      this.#pending.push({ companyId, id, response, done: (error) => (error ? reject(error) : resolve()) });
-      if (this.#pending.length >= this.batchSize) void this.#flush();
-      else this.#timer ??= setTimeout(() => void this.#flush(), this.waitMs);
+async function handOverMany(db: Database, companyId: number, rendered: Rendered[]): Promise<boolean[]> {
+  let won = rendered.map(() => false);
+  await q.markManyHandedOver(db, companyId, rendered, (marked) => {
+    const given = new Set<number>();
+    won = rendered.map(({ id, complete }) => {
+      if (!marked.has(id) || given.has(id)) return false;
+      given.add(id);
+      complete();
+      return true;
     });
-  }
-
-  async #flush(): Promise<void> {
-    clearTimeout(this.#timer);
-    this.#timer = undefined;
-    const batch = this.#pending.splice(0);
-    const byCompany = new Map<number, typeof batch>();
-    for (const entry of batch) byCompany.set(entry.companyId, [...(byCompany.get(entry.companyId) ?? []), entry]);
-    await Promise.all(
-      [...byCompany].map(async ([companyId, entries]) => {
-        try {
-          await this.db.tenant(companyId, (tx) =>
-            q.markManySent(
-              tx,
-              companyId,
-              entries.map((e) => [e.id, e.response]),
-            ),
-          );
-          for (const entry of entries) entry.done();
-        } catch (error) {
-          for (const entry of entries) entry.done(error);
-        }
-      }),
-    );
-  }
+  });
+  return won;
 }
 
 type Prepared = { email: Email; revision: number } | 'done';
@@ -67,6 +46,8 @@ const DUE_SOON_HOURS = 24;
 /** Idempotency keys are honoured for a day; the purge removes them after that. */
 const IDEMPOTENCY_HOURS = 24;
 const SCAN_BATCH = 1000;
+/** The most records one round trip of the sends reads or writes. */
+const BATCH = 100;
 
 /** The domain of the sender address, for Message-IDs that are ours. */
 const senderDomain = (from: string) => /@([^>\s]+)>?\s*$/.exec(from)?.[1] ?? 'localhost';
@@ -84,10 +65,21 @@ export class NotificationWorker {
     private readonly config: AppConfig,
     private readonly log: WorkerLogger,
   ) {
-    this.sent = new SentRecords(db, 20, 5);
+    // Many sends run at once: their round trips to the database go in shared batches per company.
+    this.reads = new Batcher(async (companyId, ids) => {
+      const found = await q.readManyForSending(db, companyId, ids);
+      return ids.map((id) => found.get(id));
+    }, BATCH);
+    this.handOvers = new Batcher((companyId, rendered) => handOverMany(db, companyId, rendered), BATCH);
+    this.sent = new Batcher(async (companyId, answers) => {
+      await q.markManySent(db, companyId, answers);
+      return answers.map(() => undefined);
+    }, BATCH);
   }
 
-  private readonly sent: SentRecords;
+  private readonly reads: Batcher<number, number, q.SendingContext | undefined>;
+  private readonly handOvers: Batcher<number, Rendered, boolean>;
+  private readonly sent: Batcher<number, [number, string], undefined>;
 
   /** Starts working the queues in this process and registers the schedules (once across workers). */
   async start(): Promise<void> {
@@ -124,12 +116,11 @@ export class NotificationWorker {
       if (prepared === 'done') return;
       try {
         const delivered = await this.mailer.deliver(prepared.email, async (complete) => {
-          if (!(await q.markHandedOver(this.db, companyId, notificationId, prepared.revision, complete))) {
-            throw new StaleRender();
-          }
+          const rendered = { id: notificationId, revision: prepared.revision, complete };
+          if (!(await this.handOvers.submit(companyId, rendered))) throw new StaleRender();
         });
-        // Recorded with others: until then the hand-over mark already keeps it from going twice.
-        await this.sent.record(companyId, notificationId, delivered.response);
+        // The job completes only once this commits; until then the hand-over mark keeps it from going twice.
+        await this.sent.submit(companyId, [notificationId, delivered.response]);
         return;
       } catch (error) {
         if (error instanceof StaleRender) continue;
@@ -148,7 +139,7 @@ export class NotificationWorker {
 
   /** Reads the record and all its email needs in one round trip; writes only when something changed. */
   private async prepare(companyId: number, id: number): Promise<Prepared> {
-    const context = await q.readForSending(this.db, companyId, id);
+    const context = await this.reads.submit(companyId, id);
     if (context === undefined || context.notification.status === 'sent') return 'done';
     const { notification: row, recipient, task } = context;
     const handedOverAt = row.handedOverAt;
