@@ -85,6 +85,14 @@ describe('errors', () => {
     expect(del.statusCode).toBe(405);
   });
 
+  it('answers OPTIONS with the methods a path takes, as DRF does', async () => {
+    const response = await ctx.app.inject({ method: 'OPTIONS', url: '/api/tasks/' });
+    expect(response.statusCode).toBe(200);
+    expect(response.headers.allow).toBe('GET, POST, OPTIONS');
+    expect(json(response)).toEqual({ renders: ['application/json'], parses: ['application/json'] });
+    expect((await ctx.app.inject({ method: 'OPTIONS', url: '/api/nothing-here/' })).statusCode).toBe(404);
+  });
+
   it('serves paths without their trailing slash directly, with no redirect', async () => {
     const response = await ctx.app.inject({ url: '/api/auth/profile', headers: bearer(access) });
     expect(response.statusCode).toBe(200);

@@ -190,6 +190,15 @@ export function registerErrorHandling(app: FastifyInstance) {
     );
     // A route that takes this method sent it here itself (a static file that is not there): not found.
     const method = request.method === 'HEAD' ? 'GET' : request.method;
+    // DRF answers OPTIONS on every view with what it takes; here that is the methods and JSON.
+    if (allowed.length > 0 && method === 'OPTIONS') {
+      return send(
+        reply,
+        200,
+        { renders: ['application/json'], parses: ['application/json'] },
+        { allow: [...allowed, 'OPTIONS'].join(', ') },
+      );
+    }
     if (allowed.length > 0 && !allowed.includes(method)) {
       return send(
         reply,
