@@ -81,7 +81,9 @@ export async function buildApp({ config, db, jobs }: AppDeps): Promise<FastifyIn
     ajv: {
       // DRF reports every invalid field at once; verbose gives the messages the failing schema.
       customOptions: { allErrors: true, verbose: true },
-      plugins: [(ajv: Ajv) => ajv.addKeyword('errorMessage')],
+      // A schema's own message for a failed check, named as an OpenAPI extension so the document
+      // that shows it stays valid.
+      plugins: [(ajv: Ajv) => ajv.addKeyword('x-error-message')],
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
 

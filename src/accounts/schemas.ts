@@ -25,7 +25,7 @@ const Username = Type.String({
   minLength: 1,
   maxLength: 150,
   pattern: '^[\\w.@+-]+$',
-  errorMessage: 'Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.',
+  'x-error-message': 'Enter a valid username. This value may contain only letters, numbers, and @/./+/-/_ characters.',
 });
 const Email = Type.String({ minLength: 1, maxLength: 254, format: 'email' });
 const Name = Type.String({ maxLength: 150 });

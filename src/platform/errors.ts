@@ -53,7 +53,7 @@ interface AjvError {
   params: Record<string, unknown>;
   message?: string;
   data?: unknown;
-  parentSchema?: { errorMessage?: string; type?: unknown };
+  parentSchema?: { 'x-error-message'?: string; type?: unknown };
 }
 
 function describeType(value: unknown): string {
@@ -80,9 +80,8 @@ function choiceText(value: unknown): string {
 }
 
 function messageFor(error: AjvError): string {
-  if (error.parentSchema?.errorMessage !== undefined && error.keyword !== 'required') {
-    return error.parentSchema.errorMessage;
-  }
+  const custom = error.parentSchema?.['x-error-message'];
+  if (custom !== undefined && error.keyword !== 'required') return custom;
   const params = error.params;
   switch (error.keyword) {
     case 'required':

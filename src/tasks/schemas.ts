@@ -27,7 +27,7 @@ const DATE_OR_DATE_TIME_MESSAGE =
  */
 export const Instant = Type.String({
   pattern: '^\\d{4}-\\d{2}-\\d{2}([T ]([01]\\d|2[0-3]):[0-5]\\d(:[0-5]\\d(\\.\\d{1,6})?)?(Z|[+-]\\d{2}:?\\d{2})?)?$',
-  errorMessage: DATE_OR_DATE_TIME_MESSAGE,
+  'x-error-message': DATE_OR_DATE_TIME_MESSAGE,
 });
 export const INVALID_INSTANT = DATE_OR_DATE_TIME_MESSAGE;
 
@@ -105,7 +105,7 @@ export const TaskListQuery = Type.Composite([
       Type.String({
         maxLength: 200,
         pattern: `^${ORDER_TERM}(,${ORDER_TERM})*$`,
-        errorMessage: `Invalid ordering. Use ${ORDER_KEYS.join(', ')}, each optionally prefixed with "-" for descending, separated by commas.`,
+        'x-error-message': `Invalid ordering. Use ${ORDER_KEYS.join(', ')}, each optionally prefixed with "-" for descending, separated by commas.`,
         description:
           'created_at, updated_at, due_date or priority, "-" first for descending, comma-separated; default -created_at (by relevance when searching).',
       }),
