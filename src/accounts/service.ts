@@ -38,9 +38,20 @@ const noActiveAccount = () => new HttpError(401, { detail: 'No active account fo
  */
 export async function requireActor(tx: Tx, auth: Auth): Promise<q.UserRow> {
   const actor = await q.findUser(tx, auth.companyId, auth.userId);
-  if (actor === undefined) throw new HttpError(401, { detail: 'User not found', code: 'user_not_found' });
-  if (!actor.isActive) throw new HttpError(401, { detail: 'User is inactive', code: 'user_inactive' });
-  return actor;
+  checkActor(actor?.isActive);
+  return actor as q.UserRow;
+}
+
+/**
+ * The caller's account must exist and be active, as read by whatever query fetched it: undefined
+ * or null is no such user, false inactive. For paths that read the caller's row in the same
+ * statement as their data.
+ */
+export function checkActor(active: boolean | null | undefined): asserts active is true {
+  if (active === undefined || active === null) {
+    throw new HttpError(401, { detail: 'User not found', code: 'user_not_found' });
+  }
+  if (!active) throw new HttpError(401, { detail: 'User is inactive', code: 'user_inactive' });
 }
 
 export async function requireAdmin(tx: Tx, auth: Auth): Promise<q.UserRow> {

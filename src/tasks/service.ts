@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { type SQL, sql } from 'drizzle-orm';
 import type { UserRow } from '../accounts/queries.ts';
-import { requireActor } from '../accounts/service.ts';
+import { checkActor, requireActor } from '../accounts/service.ts';
 import type { NotificationsService } from '../notifications/service.ts';
 import type { Auth } from '../platform/auth.ts';
 import { type Database, type Tx, tenantQuery } from '../platform/db/index.ts';
@@ -73,15 +73,6 @@ export function taskFromText(row: q.TaskTextRow): Task {
     updated_at: isoFromPg(row.updated_at),
     completed_at: row.completed_at === null ? null : isoFromPg(row.completed_at),
   };
-}
-
-/**
- * requireActor's check and answers (src/accounts/service.ts), for the paths that read the caller's
- * row in the same statement as their data (queries.ts): null is no such user, false inactive.
- */
-function checkActor(active: boolean | null): void {
-  if (active === null) throw new HttpError(401, { detail: 'User not found', code: 'user_not_found' });
-  if (!active) throw new HttpError(401, { detail: 'User is inactive', code: 'user_inactive' });
 }
 
 /** A hash of the whole representation: any change a client could see changes it. */
