@@ -180,6 +180,10 @@ export function openPostgres(options: PostgresOptions): Database {
   const pool = new pg.Pool({ connectionString: options.url, max: options.poolSize ?? 10 });
   // An idle client losing its connection (a database restart) must not crash the process.
   pool.on('error', (error) => options.onError?.(error));
+  // Nor one that a caller holds, mid-transaction or between statements: the pool listens only to
+  // idle clients, and an 'error' nobody hears ends the process. The holder learns of the loss from
+  // its next statement, which fails, and the pool discards the dead client when it comes back.
+  pool.on('connect', (client) => client.on('error', () => {}));
   const db = drizzlePg(pool, { schema });
   return scoped(pgTransact(pool, db), 'postgres', pool, {
     async migrate() {
