@@ -4,7 +4,16 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PASSWORD, TEST_DB, unique } from '../helpers.ts';
 import { freePort, type ServerProcess, waitForHealthy } from '../process.ts';
-import { Balancer, PrivatePostgres, readProcfile, sleep, startProcess, stopProcess, timeUntil } from './processes.ts';
+import {
+  Balancer,
+  describeProcess,
+  PrivatePostgres,
+  readProcfile,
+  sleep,
+  startProcess,
+  stopProcess,
+  timeUntil,
+} from './processes.ts';
 import { drfShapeProblem } from './support.ts';
 
 /**
@@ -112,7 +121,9 @@ describe.runIf(TEST_DB === 'postgres')('a PostgreSQL restart under load', () => 
     const down = performance.now();
     cluster.stop('fast');
     const stopped = performance.now();
-    await timeUntil(async () => (await readiness(api)).status === 503, 30_000);
+    await timeUntil(async () => (await readiness(api)).status === 503, 30_000).catch((error: Error) => {
+      throw new Error(`${error.message}: the API process ${describeProcess(api)}`);
+    });
     expect(await readiness(api)).toEqual({
       status: 503,
       body: { status: 'unavailable', checks: { database: 'unavailable' } },

@@ -41,6 +41,13 @@ export function startProcess(command: string, env: Record<string, string>, port:
   return { child, url: `http://127.0.0.1:${port}`, output: () => output, exited };
 }
 
+/** Whether a process still runs, and the end of what it wrote: for a failure's message. */
+export function describeProcess(server: ServerProcess): string {
+  const { exitCode, signalCode } = server.child;
+  const state = exitCode !== null || signalCode !== null ? `exited (${exitCode ?? signalCode})` : 'is running';
+  return `${state}; it wrote last:\n${server.output().slice(-4_000)}`;
+}
+
 /** Stops a process with SIGTERM and waits for it; SIGKILL after `graceMs`. Resolves with the exit code. */
 export async function stopProcess(server: ServerProcess, graceMs = 30_000): Promise<number | null> {
   if (server.child.exitCode !== null || server.child.signalCode !== null) return server.child.exitCode;
