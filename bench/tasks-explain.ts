@@ -11,6 +11,7 @@ import { openPostgres, queryRows, queryText } from '../src/platform/db/index.ts'
 import * as q from '../src/tasks/queries.ts';
 import { seedTasks } from '../src/tasks/seed.ts';
 import { createServerDatabase } from '../test/databases.ts';
+import { sqlOnlyTasksService } from './tasks-service.ts';
 
 const created = await createServerDatabase({ empty: true });
 const db = openPostgres({ url: created.url, poolSize: 1 });
@@ -25,7 +26,7 @@ try {
   await pool.query('vacuum analyze');
   const client = await pool.connect();
   await client.query(
-    "load 'auto_explain'; set auto_explain.log_min_duration = 0; set auto_explain.log_analyze = on; set auto_explain.log_buffers = on; set auto_explain.log_level = notice; set client_min_messages = notice",
+    "load 'auto_explain'; set auto_explain.log_min_duration = 0; set auto_explain.log_analyze = on; set auto_explain.log_buffers = on; set auto_explain.log_nested_statements = on; set auto_explain.log_level = notice; set client_min_messages = notice",
   );
   const plans: string[] = [];
   client.on('notice', (notice) => {
@@ -49,31 +50,50 @@ try {
       }
       return queryText(tx, text, values);
     };
-  type Run = (tx: Parameters<Parameters<typeof db.tenant>[1]>[0]) => Promise<unknown>;
-  const cases: Array<[string, Run]> = [
-    ['list: caller, count, page of 20, -created_at', (tx) => q.listPage(inTx(tx), first, userId, {}, undefined, 20, 0)],
-    ['list: status=done', (tx) => q.listPage(inTx(tx), first, userId, { status: 'done' }, undefined, 20, 0)],
+  const inTenant = (run: (tx: Parameters<Parameters<typeof db.tenant>[1]>[0]) => Promise<unknown>) => () =>
+    db.tenant(first, run);
+  // The writes go through the service, which runs their statements in its own transaction.
+  const service = sqlOnlyTasksService(db);
+  const auth = { companyId: first, userId };
+  let flip = false;
+  const cases: Array<[string, () => Promise<unknown>]> = [
+    [
+      'list: caller, count, page of 20, -created_at',
+      inTenant((tx) => q.listPage(inTx(tx), first, userId, {}, undefined, 20, 0)),
+    ],
+    ['list: status=done', inTenant((tx) => q.listPage(inTx(tx), first, userId, { status: 'done' }, undefined, 20, 0))],
     [
       'list: ordering=-priority',
-      (tx) => q.listPage(inTx(tx), first, userId, {}, [{ key: 'priority', descending: true }], 20, 0),
+      inTenant((tx) => q.listPage(inTx(tx), first, userId, {}, [{ key: 'priority', descending: true }], 20, 0)),
     ],
     [
       'list: priority=high&assigned_to (rows counted)',
-      (tx) => q.listPage(inTx(tx), first, userId, { priority: 'high', assignedTo: assignee }, undefined, 20, 0),
+      inTenant((tx) =>
+        q.listPage(inTx(tx), first, userId, { priority: 'high', assignedTo: assignee }, undefined, 20, 0),
+      ),
     ],
     [
       'list: search (ranked)',
-      (tx) => q.listPage(inTx(tx), first, userId, { search: 'review invoices' }, undefined, 20, 0),
+      inTenant((tx) => q.listPage(inTx(tx), first, userId, { search: 'review invoices' }, undefined, 20, 0)),
     ],
-    ['get one: caller and task', (tx) => q.findCheckedTask(inTx(tx), first, userId, 50_000)],
-    ['statistics: caller and every figure', (tx) => q.checkedStatistics(inTx(tx), first, userId)],
+    ['get one: caller and task', inTenant((tx) => q.findCheckedTask(inTx(tx), first, userId, 50_000))],
+    ['statistics: caller and every figure', inTenant((tx) => q.checkedStatistics(inTx(tx), first, userId))],
+    ['create: every statement of POST', () => service.create(auth, { title: 'Bench task', priority: 'high' })],
+    [
+      'update: every statement of PATCH',
+      // A real change each time: an unchanged value writes no history and moves no counter.
+      () => {
+        flip = !flip;
+        return service.update(auth, 50_000, { priority: flip ? 'low' : 'urgent' });
+      },
+    ],
   ];
   // warm the cache, as a running server would have it
-  for (const [, run] of cases) await db.tenant(first, run);
+  for (const [, run] of cases) await run();
   for (const [label, run] of cases) {
     plans.length = 0;
     const started = performance.now();
-    await db.tenant(first, run);
+    await run();
     console.log(`\n=== ${label}: ${(performance.now() - started).toFixed(1)} ms in the client`);
     for (const plan of plans) console.log(plan);
   }
@@ -86,7 +106,7 @@ try {
     const times: number[] = [];
     for (let i = 0; i < 9; i++) {
       const started = performance.now();
-      await db.tenant(first, run);
+      await run();
       times.push(performance.now() - started);
     }
     console.log(`  ${label.padEnd(48)} ${(times.sort((a, b) => a - b)[4] ?? 0).toFixed(1)} ms`);

@@ -16,11 +16,10 @@ import { SEED_PASSWORD, seedAccounts } from '../src/accounts/seed.ts';
 import type { Auth } from '../src/platform/auth.ts';
 import { openPostgres } from '../src/platform/db/index.ts';
 import { pageRequest } from '../src/platform/pagination.ts';
-import { ExternalFeed, MemoryFeedCache } from '../src/tasks/external.ts';
 import { seedTasks } from '../src/tasks/seed.ts';
-import { TasksService } from '../src/tasks/service.ts';
 import { createServerDatabase } from '../test/databases.ts';
 import { freePort, startServer, waitForHealthy } from '../test/process.ts';
+import { sqlOnlyTasksService } from './tasks-service.ts';
 
 const duration = Number(process.argv[2] ?? 10);
 /** Only the endpoints whose names match (e.g. BENCH_ONLY='tasks/$|statistics'). */
@@ -172,14 +171,7 @@ try {
     await fetch(`${process_.url}/api/auth/profile/`, { headers: { authorization: `Bearer ${access}` } })
   ).json()) as { id: number };
   const auth: Auth = { userId: profile.id, companyId: first.id };
-  const service = new TasksService(
-    db,
-    new ExternalFeed({ url: 'http://127.0.0.1:9/', timeoutMs: 1, cache: new MemoryFeedCache() }),
-    // Events go to sockets, not to the database: nothing to replay.
-    { taskChanged: async () => {} },
-    // The replayed writes change no assignee or status: no email to record.
-    { onTaskWritten: async () => {} },
-  );
+  const service = sqlOnlyTasksService(db);
   const page = pageRequest({});
   const headers = { authorization: `Bearer ${access}`, 'content-type': 'application/json' };
 
