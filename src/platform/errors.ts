@@ -141,14 +141,17 @@ const CLIENT_ERROR_MESSAGES: Record<string, (error: FastifyError, request: Fasti
 };
 
 /** SQLSTATE classes that mean the database could not be reached, not that the request was wrong. */
-function isUnavailable(error: unknown): boolean {
+export function isDatabaseUnavailable(error: unknown): boolean {
   const info = pgErrorInfo(error);
   if (info !== undefined) return info.code.startsWith('08') || info.code === '57P01' || info.code === '57P03';
   let current: unknown = error;
   for (let depth = 0; depth < 5 && current instanceof Error; depth++) {
     const code = (current as NodeJS.ErrnoException).code;
     if (code === 'ECONNREFUSED' || code === 'ECONNRESET' || code === 'ETIMEDOUT' || code === 'EPIPE') return true;
-    if (/Connection terminated|timeout exceeded when trying to connect/i.test(current.message)) return true;
+    // "not queryable": a statement on a client whose connection the server dropped mid-transaction.
+    if (/Connection terminated|timeout exceeded when trying to connect|is not queryable/i.test(current.message)) {
+      return true;
+    }
     current = (current as Error & { cause?: unknown }).cause;
   }
   return false;
@@ -225,7 +228,7 @@ export function registerErrorHandling(app: FastifyInstance) {
     }
     const status = error.statusCode ?? 500;
     if (status >= 400 && status < 500) return send(reply, status, { detail: error.message });
-    if (isUnavailable(error)) {
+    if (isDatabaseUnavailable(error)) {
       request.log.warn({ err: error }, 'database unavailable');
       return send(
         reply,

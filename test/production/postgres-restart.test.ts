@@ -153,6 +153,8 @@ describe.runIf(TEST_DB === 'postgres')('a PostgreSQL restart under load', () => 
         `postgres restart: ${answers.length} requests (${[...statuses.entries()].map(([k, v]) => `${k}: ${v}`).join(', ')}), ${failures.length} failed; stopped in ${s(stopped - down)}, down for ${s(back - down)}`,
         `  pg_ctl start took ${s(back - restarting)}; after PostgreSQL accepted connections again: first 2xx under load in ${s(firstSuccess)}, /readyz 200 in ${s(apiReady)} (api) and ${s(workerReady)} (worker); last 503 ${s(lastUnavailable - back)} after it was back`,
         ...failures.slice(0, 10).map((f) => `  failed: ${f}`),
+        // A 500 says nothing to the client; the process's log says what it was.
+        ...(failures.length > 0 ? [`  the API process ${describeProcess(api)}`] : []),
       ].join('\n'),
     );
     expect(failures).toEqual([]);

@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { onServer } from '../../../test/databases.ts';
 import { openTestDatabase, TEST_DB, type TestDatabase } from '../../../test/helpers.ts';
+import { isDatabaseUnavailable } from '../errors.ts';
 import { queryRows } from './index.ts';
 
 describe.runIf(TEST_DB === 'postgres')('a connection lost while a transaction holds it', () => {
@@ -14,7 +15,7 @@ describe.runIf(TEST_DB === 'postgres')('a connection lost while a transaction ho
   // As a database restart does to every session (pg_ctl stop -m fast sends each this FATAL error).
   const terminate = (pid: number) => onServer((client) => client.query('select pg_terminate_backend($1)', [pid]));
 
-  it('fails that transaction only; the process lives on and the pool serves again', async () => {
+  it('fails that transaction only, as unavailable; the process lives on and the pool serves again', async () => {
     const held = test.db.unsafeSystem(async (tx) => {
       const [{ pid } = { pid: 0 }] = await queryRows<{ pid: number }>(tx, sql`select pg_backend_pid() as pid`);
       await terminate(pid);
@@ -22,7 +23,13 @@ describe.runIf(TEST_DB === 'postgres')('a connection lost while a transaction ho
       await new Promise((resolve) => setTimeout(resolve, 200));
       return queryRows(tx, sql`select 1`);
     });
-    await expect(held).rejects.toThrow();
+    const error = await held.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    // What the client then gets is a 503 to retry, as for any other lost connection, not a 500.
+    expect(error).toBeInstanceOf(Error);
+    expect(isDatabaseUnavailable(error)).toBe(true);
     const [row] = await test.db.unsafeSystem((tx) => queryRows<{ one: number }>(tx, sql`select 1 as one`));
     expect(row).toEqual({ one: 1 });
     await test.db.ping();
