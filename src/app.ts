@@ -163,8 +163,16 @@ export async function buildApp({ config, db, jobs }: AppDeps): Promise<FastifyIn
         description:
           'Multi-tenant task manager. Authenticate with `Authorization: Bearer <access>` from /api/auth/login/.',
       },
+      // Paths are absolute on the origin that serves the document, whatever its address.
+      servers: [{ url: '/', description: 'The server that serves this document' }],
       components: { securitySchemes: { bearerAuth: { type: 'http', scheme: 'bearer', bearerFormat: 'JWT' } } },
       security: [{ bearerAuth: [] }],
+      tags: [
+        { name: 'auth', description: 'Accounts, sessions and tokens, the company’s people and its invitations.' },
+        { name: 'tasks', description: 'The company’s tasks: lists and search, changes, history and statistics.' },
+        { name: 'notifications', description: 'The emails sent about tasks, and each user’s choice of which to get.' },
+        { name: 'operations', description: 'Probes for orchestrators and load balancers; no authentication.' },
+      ],
     },
     refResolver: { buildLocalReference: (json, _baseUri, _fragment, i) => String(json.$id ?? `def-${i}`) },
   });

@@ -82,6 +82,9 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = 
       config: throttled,
       schema: {
         tags,
+        operationId: 'register',
+        description:
+          'Answers the new user with an access and refresh token pair; with X-Auth-Cookie: 1 the refresh token is set as an httpOnly cookie instead.',
         summary: 'Create an account: a new company (its admin) or, with an invitation, a member of one',
         security: [],
         body: s.RegisterBody,
@@ -97,6 +100,9 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = 
       config: throttled,
       schema: {
         tags,
+        operationId: 'login',
+        description:
+          'Answers an access and refresh token pair; with X-Auth-Cookie: 1 the refresh token is set as an httpOnly cookie instead.',
         summary: 'Log in with a username or an email address',
         security: [],
         body: s.LoginBody,
@@ -112,6 +118,9 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = 
       config: throttled,
       schema: {
         tags,
+        operationId: 'refreshToken',
+        description:
+          'The refresh token comes in the body, or from the cookie with X-Auth-Cookie: 1; a spent token used again revokes the whole login.',
         summary: 'Exchange a refresh token for a new pair; the old one is spent',
         security: [],
         body: s.RefreshBody,
@@ -133,6 +142,9 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = 
       config: { public: true },
       schema: {
         tags,
+        operationId: 'logout',
+        description:
+          'The refresh token comes in the body, or from the cookie with X-Auth-Cookie: 1, which is then cleared.',
         summary: 'Sign out: revokes the refresh token and every token rotated from the same login',
         security: [],
         body: s.RefreshBody,
@@ -152,7 +164,15 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = 
 
   app.get(
     '/api/auth/profile/',
-    { schema: { tags, summary: 'The caller', response: { 200: Type.Ref(s.User), ...errorResponses(401) } } },
+    {
+      schema: {
+        tags,
+        operationId: 'getProfile',
+        description: 'The signed-in user, with their role and company.',
+        summary: 'The caller',
+        response: { 200: Type.Ref(s.User), ...errorResponses(401) },
+      },
+    },
     async (request) => service.profile(authOf(request)),
   );
 
@@ -161,6 +181,8 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = 
     {
       schema: {
         tags,
+        operationId: 'updateProfile',
+        description: 'Fields left out keep their value; an email must not be another user’s.',
         summary: 'Change the caller’s name or email',
         body: s.ProfilePatch,
         response: { 200: Type.Ref(s.User), ...errorResponses(400, 401) },
@@ -174,6 +196,8 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = 
     {
       schema: {
         tags,
+        operationId: 'listCompanyUsers',
+        description: 'Paginated, in the order their accounts were made.',
         summary: 'The active users of the caller’s company',
         querystring: PageQuery,
         response: { 200: Type.Ref(s.UserPage), ...errorResponses(401, 404) },
@@ -191,6 +215,9 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = 
     {
       schema: {
         tags,
+        operationId: 'createInvitation',
+        description:
+          'Answers the invitation with its token, the only time the token is shown; the link built from it signs up into the company.',
         summary: 'Invite someone to the company (admins only)',
         body: s.InvitationBody,
         response: { 201: Type.Ref(s.CreatedInvitation), ...errorResponses(400, 401, 403) },
@@ -204,6 +231,8 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = 
     {
       schema: {
         tags,
+        operationId: 'listInvitations',
+        description: 'Invitations neither used, revoked nor expired; their tokens are never shown again.',
         summary: 'Pending invitations of the company (admins only)',
         querystring: PageQuery,
         response: { 200: Type.Ref(s.InvitationPage), ...errorResponses(401, 403, 404) },
@@ -221,6 +250,8 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = 
     {
       schema: {
         tags,
+        operationId: 'revokeInvitation',
+        description: 'Its link stops working at once.',
         summary: 'Withdraw a pending invitation (admins only)',
         params: IdParams,
         response: { 204: Type.Null(), ...errorResponses(401, 403, 404) },
@@ -237,6 +268,8 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = 
     {
       schema: {
         tags,
+        operationId: 'changeUserRole',
+        description: 'The company keeps at least one admin: the last one cannot become a member.',
         summary: 'Change a colleague’s role (admins only)',
         params: IdParams,
         body: s.RoleBody,
@@ -251,6 +284,8 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = 
     {
       schema: {
         tags,
+        operationId: 'removeCompanyUser',
+        description: 'Their tasks stay; nobody can remove themselves.',
         summary: 'Remove someone from the company (admins only): their sessions and live connections end',
         params: IdParams,
         response: { 204: Type.Null(), ...errorResponses(400, 401, 403, 404) },

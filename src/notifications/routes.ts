@@ -22,6 +22,8 @@ export const notificationsRoutes: FastifyPluginAsyncTypebox<NotificationsRoutesO
     {
       schema: {
         tags,
+        operationId: 'listNotifications',
+        description: 'Filtered by status and task; paginated.',
         summary: 'The caller’s own email notifications, newest first',
         querystring: s.NotificationListQuery,
         response: { 200: page, ...errorResponses(400, 401, 404) },
@@ -39,6 +41,8 @@ export const notificationsRoutes: FastifyPluginAsyncTypebox<NotificationsRoutesO
     {
       schema: {
         tags,
+        operationId: 'listTaskNotifications',
+        description: 'Paginated; a deleted task’s follow the same rule as its history.',
         summary: 'The email notifications about one task, to anyone in the company, newest first',
         params: IdParams,
         querystring: PageQuery,
@@ -57,6 +61,8 @@ export const notificationsRoutes: FastifyPluginAsyncTypebox<NotificationsRoutesO
     {
       schema: {
         tags,
+        operationId: 'getNotificationPreferences',
+        description: 'Which emails the caller receives: assignments, status changes, a daily digest.',
         summary: 'The caller’s email preferences',
         response: { 200: preferences, ...errorResponses(401) },
       },
@@ -70,6 +76,8 @@ export const notificationsRoutes: FastifyPluginAsyncTypebox<NotificationsRoutesO
       url: '/api/notifications/preferences/',
       schema: {
         tags,
+        operationId: method === 'PUT' ? 'replaceNotificationPreferences' : 'updateNotificationPreferences',
+        description: 'PUT and PATCH alike: a preference left out keeps its value.',
         summary: 'Change the caller’s email preferences; fields left out keep their value',
         body: s.PreferencesBody,
         response: { 200: preferences, ...errorResponses(400, 401) },

@@ -18,7 +18,16 @@ export const operationsRoutes: FastifyPluginAsyncTypebox<{ db: Database; redis?:
 ) => {
   app.get(
     '/healthz',
-    { schema: { tags: ['operations'], summary: 'The process is up', security: [], response: { 200: Status } } },
+    {
+      schema: {
+        tags: ['operations'],
+        operationId: 'getHealth',
+        description: 'Answers 200 while the process runs, whatever its dependencies: the liveness probe.',
+        summary: 'The process is up',
+        security: [],
+        response: { 200: Status },
+      },
+    },
     async () => ({ status: 'ok' }),
   );
 
@@ -27,6 +36,9 @@ export const operationsRoutes: FastifyPluginAsyncTypebox<{ db: Database; redis?:
     {
       schema: {
         tags: ['operations'],
+        operationId: 'getReadiness',
+        description:
+          'Answers 503 with the failing checks named when a dependency does not answer: the readiness probe.',
         summary: 'The process can serve: its database (and Redis, when configured) answer',
         security: [],
         response: { 200: Status, 503: Status },

@@ -53,6 +53,9 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<TasksRoutesOptions> = async 
     {
       schema: {
         tags,
+        operationId: 'listTasks',
+        description:
+          'Filters by status, priority, assignee, creator and dates; `search` is full-text, ranked; paginated.',
         summary: 'Tasks of the caller’s company, filtered, searched and ordered',
         querystring: s.TaskListQuery,
         response: { 200: Type.Ref(s.TaskPage), ...errorResponses(400, 401, 404) },
@@ -70,6 +73,8 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<TasksRoutesOptions> = async 
     {
       schema: {
         tags,
+        operationId: 'createTask',
+        description: 'With an Idempotency-Key header, a retry answers the first result and creates nothing.',
         summary: 'Create a task; created_by and company are the caller’s',
         headers: IdempotencyHeaders,
         body: s.TaskBody,
@@ -93,6 +98,8 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<TasksRoutesOptions> = async 
     {
       schema: {
         tags,
+        operationId: 'listMyTasks',
+        description: 'The same filters, search, ordering and pagination as the task list.',
         summary: 'Tasks assigned to the caller; the list’s filters apply',
         querystring: s.TaskListQuery,
         response: { 200: Type.Ref(s.TaskPage), ...errorResponses(400, 401, 404) },
@@ -110,6 +117,9 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<TasksRoutesOptions> = async 
     {
       schema: {
         tags,
+        operationId: 'getTaskStatistics',
+        description:
+          'By status, priority and assignee, overdue, completion rate and time, and tasks created per day over 30 days.',
         summary: 'Counts and rates over the caller’s company’s tasks',
         response: { 200: Type.Ref(s.Statistics), ...errorResponses(401) },
       },
@@ -122,6 +132,8 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<TasksRoutesOptions> = async 
     {
       schema: {
         tags,
+        operationId: 'listExternalTasks',
+        description: 'The external feed is configured on the server; external_error says why it could not be read.',
         summary: 'A page of the company’s tasks, then the external feed’s; a failing feed leaves only the local ones',
         querystring: s.TaskListQuery,
         response: { 200: Type.Ref(s.ExternalTasksAnswer), ...errorResponses(400, 401, 404) },
@@ -135,6 +147,8 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<TasksRoutesOptions> = async 
     {
       schema: {
         tags,
+        operationId: 'listDeletedTasks',
+        description: 'Paginated ids and deletion times, oldest first.',
         summary: 'Ids of tasks deleted since a moment: with updated_after, how a reconnecting client catches up',
         querystring: s.DeletedQuery,
         response: { 200: Type.Ref(s.DeletedPage), ...errorResponses(400, 401, 404) },
@@ -152,6 +166,8 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<TasksRoutesOptions> = async 
     {
       schema: {
         tags,
+        operationId: 'getTask',
+        description: 'Send the ETag back as If-Match when changing the task to refuse a lost update.',
         summary: 'One task, with its ETag',
         params: IdParams,
         response: { 200: taskRef, ...errorResponses(401, 404) },
@@ -164,15 +180,22 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<TasksRoutesOptions> = async 
   );
 
   const writes = [
-    { method: 'PUT', body: s.TaskBody, summary: 'Replace a task’s fields (title required)' },
-    { method: 'PATCH', body: s.TaskPatch, summary: 'Change the fields given' },
+    {
+      method: 'PUT',
+      body: s.TaskBody,
+      operationId: 'replaceTask',
+      summary: 'Replace a task’s fields (title required)',
+    },
+    { method: 'PATCH', body: s.TaskPatch, operationId: 'updateTask', summary: 'Change the fields given' },
   ] as const;
-  for (const { method, body, summary } of writes) {
+  for (const { method, body, operationId, summary } of writes) {
     app.route({
       method,
       url: '/api/tasks/:id/',
       schema: {
         tags,
+        operationId,
+        description: 'With If-Match, a task changed since that version answers 412 and is left as it is.',
         summary,
         params: IdParams,
         headers: IfMatchHeaders,
@@ -197,6 +220,8 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<TasksRoutesOptions> = async 
     {
       schema: {
         tags,
+        operationId: 'deleteTask',
+        description: 'Everyone in the company is told over the live connection.',
         summary: 'Delete a task (its history stays, for admins)',
         params: IdParams,
         response: { 204: Type.Null(), ...errorResponses(401, 404) },
@@ -213,6 +238,8 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<TasksRoutesOptions> = async 
     {
       schema: {
         tags,
+        operationId: 'listTaskHistory',
+        description: 'Each entry names the actor and, per field, the old and the new value.',
         summary: 'Who changed what and when, newest first; a deleted task’s for admins only',
         params: IdParams,
         querystring: PageQuery,
