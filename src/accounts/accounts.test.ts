@@ -547,3 +547,56 @@ describe('an expired invitation', () => {
     expect(json(pending)).toMatchObject({ count: 0 });
   });
 });
+
+describe('an invitation read by its token', () => {
+  const read = (token: string) =>
+    ctx.app.inject({ url: `/api/auth/invitations/preview/?token=${encodeURIComponent(token)}` });
+  const inviteTo = async (admin: Session, role = 'member') => {
+    const email = `${unique('look')}@example.com`;
+    const created = json<{ id: number; token: string }>(
+      await post('/api/auth/invitations/', { email, role }, bearer(admin.access)),
+    );
+    return { ...created, email };
+  };
+
+  it('names the company, the invited address and the role, to anyone holding the link', async () => {
+    const admin = await registerCompany(ctx.app);
+    const invitation = await inviteTo(admin, 'admin');
+    const answer = await read(invitation.token);
+    expect(answer.statusCode).toBe(200);
+    expect(json(answer)).toEqual({
+      company: { name: admin.user.company.name },
+      email: invitation.email,
+      role: 'admin',
+    });
+  });
+
+  it('is not found once used, revoked or expired, nor for a token never given', async () => {
+    const admin = await registerCompany(ctx.app);
+    const used = await inviteTo(admin);
+    const joined = await post('/api/auth/register/', {
+      ...registration({ email: used.email, company_name: undefined }),
+      invitation_token: used.token,
+    });
+    expect(joined.statusCode).toBe(201);
+    const revoked = await inviteTo(admin);
+    const withdrawn = await ctx.app.inject({
+      method: 'DELETE',
+      url: `/api/auth/invitations/${revoked.id}/`,
+      headers: bearer(admin.access),
+    });
+    expect(withdrawn.statusCode).toBe(204);
+    const expired = await inviteTo(admin);
+    await ctx.db.unsafeSystem((tx) =>
+      tx
+        .update(schema.invitations)
+        .set({ expiresAt: new Date(Date.now() - 1_000) })
+        .where(eq(schema.invitations.id, expired.id)),
+    );
+    for (const token of [used.token, revoked.token, expired.token, 'made-up', '1']) {
+      const answer = await read(token);
+      expect(answer.statusCode, token).toBe(404);
+      expect(json(answer)).toEqual({ detail: 'Not found.' });
+    }
+  });
+});

@@ -237,6 +237,18 @@ export async function unsafeFindInvitation(tx: Tx, tokenHash: string) {
   return row;
 }
 
+/** A usable invitation (neither used nor expired) by its token's hash, with the inviting company's name. */
+export async function unsafeFindPendingInvitation(tx: Tx, tokenHash: string) {
+  const [row] = await tx
+    .select({ email: invitations.email, role: invitations.role, companyName: companies.name })
+    .from(invitations)
+    .innerJoin(companies, eq(companies.id, invitations.companyId))
+    .where(
+      and(eq(invitations.tokenHash, tokenHash), isNull(invitations.acceptedAt), gt(invitations.expiresAt, sql`now()`)),
+    );
+  return row;
+}
+
 /** Marks an invitation used; false when another registration got there first. */
 export async function acceptInvitation(tx: Tx, companyId: number, id: number, userId: number): Promise<boolean> {
   const rows = await tx

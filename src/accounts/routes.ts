@@ -70,6 +70,7 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = 
     s.CreatedInvitation,
     s.UserPage,
     s.InvitationPage,
+    s.InvitationPreview,
   ]) {
     app.addSchema(schema);
   }
@@ -243,6 +244,24 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = 
       const { count, invitations } = await service.pendingInvitations(authOf(request), page);
       return pageOf(request, page, count, invitations);
     },
+  );
+
+  // The token goes in the query string, not the path: logged URLs have their `token` redacted.
+  app.get(
+    '/api/auth/invitations/preview/',
+    {
+      config: throttled,
+      schema: {
+        tags,
+        operationId: 'previewInvitation',
+        description: 'Public: the token is the credential. Used, expired, revoked and unknown tokens are all 404.',
+        summary: 'The company and email address an invitation is for, by its token',
+        security: [],
+        querystring: s.InvitationTokenQuery,
+        response: { 200: Type.Ref(s.InvitationPreview), ...errorResponses(400, 404, 429) },
+      },
+    },
+    async (request) => service.invitationByToken(request.query.token),
   );
 
   app.delete(

@@ -103,5 +103,14 @@ export const CreatedInvitation = Type.Object(
 
 export const InvitationPage = Page(Type.Ref(Invitation), 'InvitationPage');
 
+/** What an invitation's link shows before sign-up: who invites, and the address it was sent to. */
+export const InvitationPreview = Type.Object(
+  { company: Type.Object({ name: Type.String() }), email: Type.String(), role: Role },
+  { $id: 'InvitationPreview', title: 'InvitationPreview' },
+);
+export type InvitationPreview = Static<typeof InvitationPreview>;
+
+export const InvitationTokenQuery = Type.Object({ token: Type.String({ minLength: 1, maxLength: 200 }) });
+
 export const RoleBody = Type.Object({ role: Role }, { additionalProperties: false });
 export type RoleBody = Static<typeof RoleBody>;

@@ -6,7 +6,7 @@ import { type FieldErrors, HttpError, invalid, notFound, permissionDenied } from
 import type { PageRequest } from '../platform/pagination.ts';
 import { hashPassword, passwordProblems, verifyPassword } from './passwords.ts';
 import * as q from './queries.ts';
-import type { InvitationBody, LoginBody, ProfilePatch, RegisterBody, User } from './schemas.ts';
+import type { InvitationBody, InvitationPreview, LoginBody, ProfilePatch, RegisterBody, User } from './schemas.ts';
 
 const INVITATION_TTL_MS = 7 * 24 * 60 * 60 * 1000;
 
@@ -268,6 +268,16 @@ export class AccountsService {
       });
       return { id: row.id, email: row.email, role: row.role, token, expires_at: row.expiresAt };
     });
+  }
+
+  /**
+   * What the invitation's page shows before sign-up. Anyone holding the link may read it, as they may
+   * register with it; an invitation that cannot be used any more is not found, whatever the reason.
+   */
+  async invitationByToken(token: string): Promise<InvitationPreview> {
+    const row = await this.db.unsafeSystem((tx) => q.unsafeFindPendingInvitation(tx, sha256(token)));
+    if (row === undefined) throw notFound();
+    return { company: { name: row.companyName }, email: row.email, role: row.role };
   }
 
   pendingInvitations(auth: Auth, page: PageRequest) {

@@ -189,6 +189,26 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/auth/invitations/preview/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The company and email address an invitation is for, by its token
+         * @description Public: the token is the credential. Used, expired, revoked and unknown tokens are all 404.
+         */
+        get: operations["previewInvitation"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/auth/invitations/{id}/": {
         parameters: {
             query?: never;
@@ -519,6 +539,15 @@ export interface components {
             /** Format: uri */
             previous: string | null;
             results: components["schemas"]["Invitation"][];
+        };
+        /** InvitationPreview */
+        InvitationPreview: {
+            company: {
+                name: string;
+            };
+            email: string;
+            /** @description admin | member */
+            role: "admin" | "member";
         };
         /** Task */
         Task: {
@@ -1269,6 +1298,67 @@ export interface operations {
             };
             /** @description Authenticated but not allowed: {"detail"} */
             403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    previewInvitation: {
+        parameters: {
+            query: {
+                token: string;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InvitationPreview"];
+                };
+            };
+            /** @description Validation failed: {"<field>": ["message", ...]} (cross-field problems under non_field_errors), or {"detail"} for a body that is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Not found, or not in the caller’s company: {"detail"} */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Throttled; Retry-After says when to try again: {"detail"} */
+            429: {
                 headers: {
                     [name: string]: unknown;
                 };
