@@ -75,8 +75,8 @@ const statusLabel = (value: unknown) => STATUS_LABELS[value as Status] ?? String
 const priorityLabel = (value: unknown) => PRIORITY_LABELS[value as Priority] ?? String(value);
 const when = (value: unknown) => (typeof value === 'string' ? dateTime(value) : 'none');
 
-/** One change as a sentence: what it was and what it became, with people's names and readable values. */
-function describeChange(field: string, [before, after]: [unknown, unknown], nameOf: Names): ReactNode {
+/** One change ([old, new]) as a sentence: what it was and what it became, with people's names and readable values. */
+function describeChange(field: string, [before, after]: unknown[], nameOf: Names): ReactNode {
   switch (field) {
     case 'title':
       return (

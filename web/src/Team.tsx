@@ -1,5 +1,5 @@
 import { type FormEvent, useCallback, useEffect, useId, useRef, useState } from 'react';
-import { call, displayName, getAll, type Invitation, type User } from './api.ts';
+import { type CreatedInvitation, call, displayName, getAll, type Invitation, type User } from './api.ts';
 import { dateTime } from './format.ts';
 import { errorsOf, Field, FormAlert, TextField } from './forms.tsx';
 import { ConfirmDialog } from './Modal.tsx';
@@ -9,10 +9,6 @@ const ROLE_LABELS: Record<User['role'], string> = { admin: 'Admin', member: 'Mem
 const ROLES = ['member', 'admin'] as const;
 
 const messageOf = (error: unknown) => Object.values(errorsOf(error)).flat().join(' ');
-
-interface CreatedInvitation extends Invitation {
-  token: string;
-}
 
 /** Where an invitation is accepted: the sign-up page that joins the inviting company. */
 const inviteLink = (token: string) => `${window.location.origin}/accept?token=${encodeURIComponent(token)}`;

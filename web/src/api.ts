@@ -1,40 +1,27 @@
-export const STATUSES = ['todo', 'in_progress', 'done'] as const;
-export type Status = (typeof STATUSES)[number];
-export const PRIORITIES = ['low', 'medium', 'high', 'urgent'] as const;
-export type Priority = (typeof PRIORITIES)[number];
+import type { components, operations } from './api-schema.ts';
 
-export interface Task {
-  id: number;
-  title: string;
-  description: string;
-  status: Status;
-  priority: Priority;
-  due_date: string | null;
-  assigned_to: number | null;
-  created_by: number;
-  company: number;
-  created_at: string;
-  updated_at: string;
-  completed_at: string | null;
+/** The API's shapes, generated from its OpenAPI document (`npm run api:types`). */
+type Schemas = components['schemas'];
+/** The JSON body an operation takes. */
+type BodyOf<Id extends keyof operations> = operations[Id] extends {
+  requestBody?: { content: { 'application/json': infer Body } };
 }
+  ? Body
+  : never;
+
+export type Task = Schemas['Task'];
+export type Status = Task['status'];
+export type Priority = Task['priority'];
+/** In the board's order; `satisfies` keeps them to the API's values. */
+export const STATUSES = ['todo', 'in_progress', 'done'] as const satisfies readonly Status[];
+export const PRIORITIES = ['low', 'medium', 'high', 'urgent'] as const satisfies readonly Priority[];
 
 export type TaskFields = Pick<Task, 'title' | 'description' | 'status' | 'priority' | 'due_date' | 'assigned_to'>;
 
-export interface User {
-  id: number;
-  username: string;
-  email: string;
-  first_name: string;
-  last_name: string;
-  role: 'admin' | 'member';
-  company: { id: number; name: string };
-}
+export type User = Schemas['User'];
 
-export interface Page<T> {
-  count: number;
-  next: string | null;
-  results: T[];
-}
+/** A DRF page of any list: every list's page has this shape. */
+export type Page<T> = Omit<Schemas['TaskPage'], 'results'> & { results: T[] };
 
 /** A DRF error: `{detail}` or `{field: [messages]}`. */
 export class ApiError extends Error {
@@ -128,16 +115,7 @@ export async function login(username: string, password: string): Promise<void> {
   setAccess(pair.access);
 }
 
-export interface Registration {
-  username: string;
-  email: string;
-  first_name: string;
-  last_name: string;
-  password: string;
-  password_confirm: string;
-  company_name?: string;
-  invitation_token?: string;
-}
+export type Registration = BodyOf<'register'>;
 
 export async function register(fields: Registration): Promise<void> {
   const answer = await authCall<{ access: string }>('/api/auth/register/', fields);
@@ -260,53 +238,13 @@ export async function getAll<T>(path: string, limit = 5_000): Promise<{ items: T
   return { items, count: first.data.count, date };
 }
 
-export interface Statistics {
-  total: number;
-  by_status: Record<Status, number>;
-  by_priority: Record<Priority, number>;
-  overdue: number;
-  completion_rate: number;
-  avg_completion_hours: number | null;
-  by_assignee: { user_id: number; username: string; total: number; done: number }[];
-  unassigned: number;
-  created_per_day: { date: string; count: number }[];
-}
-
-export interface HistoryEntry {
-  id: number;
-  task: number;
-  actor: number;
-  action: 'created' | 'updated' | 'deleted';
-  /** {field: [old, new]} */
-  changes: Record<string, [unknown, unknown]>;
-  at: string;
-}
-
-export interface Notification {
-  id: number;
-  task: number | null;
-  recipient: string;
-  subject: string;
-  status: 'pending' | 'sent' | 'failed';
-  scheduled_for: string;
-  sent_at: string | null;
-  attempts: number;
-  error: string | null;
-  kind: 'assigned' | 'status_changed' | 'due_soon' | 'digest';
-}
-
-export interface NotificationPreferences {
-  email_on_assignment: boolean;
-  email_on_status_change: boolean;
-  daily_digest: boolean;
-}
-
-export interface Invitation {
-  id: number;
-  email: string;
-  role: User['role'];
-  expires_at: string;
-}
+export type Statistics = Schemas['TaskStatistics'];
+export type HistoryEntry = Schemas['TaskHistoryEntry'];
+export type Notification = Schemas['Notification'];
+export type NotificationPreferences = Schemas['NotificationPreferences'];
+export type Invitation = Schemas['Invitation'];
+export type CreatedInvitation = Schemas['CreatedInvitation'];
+export type InvitationPreview = Schemas['InvitationPreview'];
 
 export const displayName = (user: Pick<User, 'first_name' | 'last_name' | 'username'>) =>
   `${user.first_name} ${user.last_name}`.trim() || user.username;
