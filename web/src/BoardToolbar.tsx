@@ -1,0 +1,87 @@
+import { displayName, PRIORITIES, type User } from './api.ts';
+import { PRIORITY_LABELS } from './labels.ts';
+
+export interface Filters {
+  search: string;
+  assignee: string;
+  priority: string;
+  mine: boolean;
+}
+
+export function filtersFrom(query: URLSearchParams): Filters {
+  return {
+    search: query.get('q') ?? '',
+    assignee: query.get('assignee') ?? '',
+    priority: query.get('priority') ?? '',
+    mine: query.get('mine') === '1',
+  };
+}
+
+/** Filters live in the URL, so a filtered board can be bookmarked, shared and reloaded. */
+export function urlFor(filters: Filters): string {
+  const query = new URLSearchParams();
+  if (filters.search !== '') query.set('q', filters.search);
+  if (filters.assignee !== '') query.set('assignee', filters.assignee);
+  if (filters.priority !== '') query.set('priority', filters.priority);
+  if (filters.mine) query.set('mine', '1');
+  const text = query.toString();
+  return text === '' ? '/' : `/?${text}`;
+}
+
+/** The board's filters and its New task button. `replace`: typing does not add a history entry per key. */
+export function BoardToolbar({
+  filters,
+  users,
+  onFilter,
+  onNewTask,
+}: {
+  filters: Filters;
+  users: User[];
+  onFilter: (change: Partial<Filters>, replace?: boolean) => void;
+  onNewTask: () => void;
+}) {
+  return (
+    <section className="toolbar" aria-label="Filters">
+      <label className="search">
+        <span className="visually-hidden">Search tasks</span>
+        <input
+          type="search"
+          placeholder="Search tasks"
+          value={filters.search}
+          onChange={(event) => onFilter({ search: event.target.value }, true)}
+        />
+      </label>
+      <label>
+        Assignee{' '}
+        <select value={filters.assignee} onChange={(event) => onFilter({ assignee: event.target.value })}>
+          <option value="">Anyone</option>
+          <option value="none">Unassigned</option>
+          {users.map((person) => (
+            <option key={person.id} value={String(person.id)}>
+              {displayName(person)}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label>
+        Priority{' '}
+        <select value={filters.priority} onChange={(event) => onFilter({ priority: event.target.value })}>
+          <option value="">Any</option>
+          {PRIORITIES.map((priority) => (
+            <option key={priority} value={priority}>
+              {PRIORITY_LABELS[priority]}
+            </option>
+          ))}
+        </select>
+      </label>
+      <label className="check">
+        <input type="checkbox" checked={filters.mine} onChange={(event) => onFilter({ mine: event.target.checked })} />{' '}
+        Only mine
+      </label>
+      <span className="spacer" />
+      <button type="button" className="primary" onClick={onNewTask}>
+        New task
+      </button>
+    </section>
+  );
+}

@@ -1,0 +1,184 @@
+import { useCallback, useEffect, useReducer, useRef, useState } from 'react';
+import { call, getAll, type Status, type Task } from './api.ts';
+import { LiveConnection, type LiveStatus, type TaskEvent } from './live.ts';
+
+/** How long someone else's change stays highlighted. */
+const FLASH_MS = 2_000;
+/** Catch-up reaches this far before the last change seen: transactions commit in their own order. */
+const CATCH_UP_MARGIN_MS = 5_000;
+
+interface State {
+  tasks: Map<number, Task>;
+  /** Ids deleted while the board was open: a late answer or event must not bring them back. */
+  deleted: Set<number>;
+  flashing: Set<number>;
+  /** Counts the batches of other people's changes applied: what depends on them asks again. */
+  changes: number;
+}
+
+type Action =
+  /** `flash`: the ids to highlight, if their version here is new; given for other people's changes. */
+  | { type: 'upsert'; tasks: Task[]; flash?: Set<number> }
+  | { type: 'remove'; ids: number[] }
+  | { type: 'unflash'; id: number };
+
+function reduce(state: State, action: Action): State {
+  switch (action.type) {
+    case 'upsert': {
+      const tasks = new Map(state.tasks);
+      const flashing = new Set(state.flashing);
+      for (const task of action.tasks) {
+        const known = tasks.get(task.id);
+        // Answers and events can arrive out of order: the newest version wins.
+        if (state.deleted.has(task.id) || (known !== undefined && known.updated_at > task.updated_at)) continue;
+        tasks.set(task.id, task);
+        if (action.flash?.has(task.id) && known?.updated_at !== task.updated_at) flashing.add(task.id);
+      }
+      const changes = action.flash === undefined || action.tasks.length === 0 ? state.changes : state.changes + 1;
+      return { ...state, tasks, flashing, changes };
+    }
+    case 'remove': {
+      const tasks = new Map(state.tasks);
+      const deleted = new Set(state.deleted);
+      for (const id of action.ids) {
+        tasks.delete(id);
+        deleted.add(id);
+      }
+      return { ...state, tasks, deleted };
+    }
+    case 'unflash': {
+      const flashing = new Set(state.flashing);
+      flashing.delete(action.id);
+      return { ...state, flashing };
+    }
+  }
+}
+
+const emptyBoard = (): State => ({ tasks: new Map(), deleted: new Set(), flashing: new Set(), changes: 0 });
+
+/**
+ * The company's tasks, kept current: loaded once, then followed over the live connection, with a
+ * catch-up (what changed and what was deleted meanwhile) after every (re)connection. Other
+ * people's changes are highlighted for a moment; the user's own are not news when they come back.
+ */
+export function useLiveTasks({ userId, onRemoved }: { userId: number; onRemoved: () => void }) {
+  const [state, dispatch] = useReducer(reduce, undefined, emptyBoard);
+  const [loaded, setLoaded] = useState<{ count: number } | undefined>();
+  const [loadError, setLoadError] = useState<string | undefined>();
+  const [live, setLive] = useState<LiveStatus>('connecting');
+  const syncedUpTo = useRef('');
+  // Our own changes are not news when they come back over the socket: those the server has
+  // answered, by the updated_at it gave them, and those still on their way.
+  const ownWrites = useRef(new Map<number, string>());
+  const writing = useRef(new Set<number>());
+  const known = useRef(state.tasks);
+  known.current = state.tasks;
+
+  const seen = useCallback((tasks: Task[]) => {
+    for (const task of tasks) if (task.updated_at > syncedUpTo.current) syncedUpTo.current = task.updated_at;
+  }, []);
+
+  /** The server's answer to one of our own writes. */
+  const saved = useCallback(
+    (task: Task) => {
+      ownWrites.current.set(task.id, task.updated_at);
+      seen([task]);
+      dispatch({ type: 'upsert', tasks: [task] });
+    },
+    [seen],
+  );
+
+  /** A write of ours to this task is (or is no longer) on its way. */
+  const setWriting = useCallback((id: number, busy: boolean) => {
+    if (busy) writing.current.add(id);
+    else writing.current.delete(id);
+  }, []);
+
+  const removed = useCallback((ids: number[]) => dispatch({ type: 'remove', ids }), []);
+
+  const isMine = useCallback(
+    (task: Task) =>
+      ownWrites.current.get(task.id) === task.updated_at ||
+      writing.current.has(task.id) ||
+      // created here and not changed since: the answer to our own create may just not be in yet
+      (!known.current.has(task.id) && task.created_by === userId && task.created_at === task.updated_at),
+    [userId],
+  );
+
+  const applyTheirs = useCallback(
+    (tasks: Task[]) => {
+      const flash = new Set(tasks.filter((task) => !isMine(task)).map((task) => task.id));
+      seen(tasks);
+      dispatch({ type: 'upsert', tasks, flash });
+      for (const id of flash) window.setTimeout(() => dispatch({ type: 'unflash', id }), FLASH_MS);
+    },
+    [seen, isMine],
+  );
+
+  useEffect(() => {
+    let cancelled = false;
+    getAll<Task>('/api/tasks/?ordering=-updated_at')
+      .then((tasks) => {
+        if (cancelled) return;
+        seen(tasks.items);
+        // An empty board has no updated_at to catch up from: the server's clock at load time is one.
+        if (syncedUpTo.current === '' && tasks.date !== '') syncedUpTo.current = new Date(tasks.date).toISOString();
+        dispatch({ type: 'upsert', tasks: tasks.items });
+        setLoaded({ count: tasks.count });
+      })
+      .catch((error: unknown) => {
+        if (!cancelled) setLoadError(error instanceof Error ? error.message : String(error));
+      });
+    return () => {
+      cancelled = true;
+    };
+  }, [seen]);
+
+  const catchUp = useCallback(
+    async (missedSince?: string) => {
+      const from = Math.min(Date.parse(syncedUpTo.current), Date.parse(missedSince ?? syncedUpTo.current));
+      const since = encodeURIComponent(new Date(Math.max(0, from - CATCH_UP_MARGIN_MS)).toISOString());
+      const [changed, gone] = await Promise.all([
+        getAll<Task>(`/api/tasks/?updated_after=${since}&ordering=updated_at`),
+        getAll<{ id: number }>(`/api/tasks/deleted/?since=${since}`),
+      ]);
+      applyTheirs(changed.items);
+      if (gone.items.length > 0) dispatch({ type: 'remove', ids: gone.items.map((task) => task.id) });
+    },
+    [applyTheirs],
+  );
+
+  const onEvent = useCallback(
+    (event: TaskEvent) => {
+      if (event.type === 'task_deleted') dispatch({ type: 'remove', ids: [event.task.id] });
+      else applyTheirs([event.task]);
+    },
+    [applyTheirs],
+  );
+
+  const isLoaded = loaded !== undefined;
+  useEffect(() => {
+    if (!isLoaded) return;
+    const connection = new LiveConnection({ onEvent, onStatus: setLive, catchUp, onRemoved });
+    return () => connection.stop();
+  }, [isLoaded, onEvent, catchUp, onRemoved]);
+
+  /** Shown at once; the server's answer follows, or the old version comes back and the error is thrown. */
+  const move = useCallback(
+    async (task: Task, status: Status) => {
+      dispatch({ type: 'upsert', tasks: [{ ...task, status }] });
+      writing.current.add(task.id);
+      try {
+        saved((await call<Task>('PATCH', `/api/tasks/${task.id}/`, { body: { status } })).data);
+      } catch (error) {
+        dispatch({ type: 'upsert', tasks: [task] });
+        throw error;
+      } finally {
+        writing.current.delete(task.id);
+      }
+    },
+    [saved],
+  );
+
+  return { ...state, loaded, loadError, live, saved, setWriting, removed, move };
+}
