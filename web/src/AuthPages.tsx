@@ -1,23 +1,16 @@
-import { type FormEvent, type ReactNode, useState } from 'react';
+import type { FormEvent, ReactNode } from 'react';
 import { login, type Registration, register } from './api.ts';
-import { errorsOf, FormAlert, TextField } from './forms.tsx';
+import { FormAlert, TextField, useSubmit } from './forms.tsx';
 import { navigate } from './router.ts';
 
-function usePending(onDone: () => void) {
-  const [errors, setErrors] = useState<Record<string, string[]>>({});
-  const [pending, setPending] = useState(false);
-  const run = async (work: () => Promise<void>) => {
-    setPending(true);
-    setErrors({});
-    try {
-      await work();
-      onDone();
-    } catch (error) {
-      setErrors(errorsOf(error));
-      setPending(false);
-    }
-  };
-  return { errors, pending, run };
+/** A sign-in form's submit: once it succeeded, the button stays disabled while the app moves on. */
+function useSignIn(onSignedIn: () => void) {
+  const { errors, pending, done, run } = useSubmit();
+  const signIn = (work: () => Promise<void>) =>
+    void run(work).then((succeeded) => {
+      if (succeeded) onSignedIn();
+    });
+  return { errors, pending: pending || done, signIn };
 }
 
 function AuthLayout({ title, children }: { title: string; children: ReactNode }) {
@@ -51,11 +44,11 @@ function Link({ to, children }: { to: string; children: ReactNode }) {
 const text = (form: FormData, name: string) => String(form.get(name) ?? '');
 
 export function LoginPage({ onSignedIn }: { onSignedIn: () => void }) {
-  const { errors, pending, run } = usePending(onSignedIn);
+  const { errors, pending, signIn } = useSignIn(onSignedIn);
   const submit = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
     const form = new FormData(event.currentTarget);
-    void run(() => login(text(form, 'username'), text(form, 'password')));
+    signIn(() => login(text(form, 'username'), text(form, 'password')));
   };
   return (
     <AuthLayout title="Log in">
@@ -140,11 +133,11 @@ function registration(form: FormData): Registration {
 }
 
 export function SignUpPage({ onSignedIn }: { onSignedIn: () => void }) {
-  const { errors, pending, run } = usePending(onSignedIn);
+  const { errors, pending, signIn } = useSignIn(onSignedIn);
   const submit = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
     const form = new FormData(event.currentTarget);
-    void run(() => register({ ...registration(form), company_name: text(form, 'company_name') }));
+    signIn(() => register({ ...registration(form), company_name: text(form, 'company_name') }));
   };
   return (
     <AuthLayout title="Create your company">
@@ -162,11 +155,11 @@ export function SignUpPage({ onSignedIn }: { onSignedIn: () => void }) {
 }
 
 export function AcceptPage({ token, onSignedIn }: { token: string; onSignedIn: () => void }) {
-  const { errors, pending, run } = usePending(onSignedIn);
+  const { errors, pending, signIn } = useSignIn(onSignedIn);
   const submit = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
     const form = new FormData(event.currentTarget);
-    void run(() => register({ ...registration(form), invitation_token: token }));
+    signIn(() => register({ ...registration(form), invitation_token: token }));
   };
   if (token === '') {
     return (

@@ -1,6 +1,6 @@
 import { type FormEvent, useEffect, useId, useState } from 'react';
 import { ApiError, call, get, type NotificationPreferences, type User } from './api.ts';
-import { errorsOf, FormAlert, TextField } from './forms.tsx';
+import { FormAlert, TextField, useSubmit } from './forms.tsx';
 import { PageTitle } from './Shell.tsx';
 
 const PREFERENCES: { key: keyof NotificationPreferences; label: string; hint: string }[] = [
@@ -18,33 +18,23 @@ const PREFERENCES: { key: keyof NotificationPreferences; label: string; hint: st
 ];
 
 function ProfileForm({ user, onUserChange }: { user: User; onUserChange: (user: User) => void }) {
-  const [errors, setErrors] = useState<Record<string, string[]>>({});
-  const [pending, setPending] = useState(false);
-  const [saved, setSaved] = useState(false);
+  const { errors, pending, done: saved, setDone: setSaved, run } = useSubmit();
   const headingId = useId();
-  const submit = async (event: FormEvent<HTMLFormElement>) => {
+  const submit = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
     const form = new FormData(event.currentTarget);
     const text = (name: string) => String(form.get(name) ?? '').trim();
-    setPending(true);
-    setErrors({});
-    setSaved(false);
-    try {
+    void run(async () => {
       const { data } = await call<User>('PATCH', '/api/auth/profile/', {
         body: { first_name: text('first_name'), last_name: text('last_name'), email: text('email') },
       });
       onUserChange(data);
-      setSaved(true);
-    } catch (error) {
-      setErrors(errorsOf(error));
-    } finally {
-      setPending(false);
-    }
+    });
   };
   return (
     <section className="panel" aria-labelledby={headingId}>
       <h2 id={headingId}>Profile</h2>
-      <form onSubmit={(event) => void submit(event)} onChange={() => setSaved(false)} noValidate>
+      <form onSubmit={submit} onChange={() => setSaved(false)} noValidate>
         <FormAlert messages={errors.non_field_errors ?? errors.detail} />
         <div className="row">
           <TextField
@@ -92,9 +82,7 @@ function ProfileForm({ user, onUserChange }: { user: User; onUserChange: (user: 
 function PreferencesForm() {
   const [preferences, setPreferences] = useState<NotificationPreferences | undefined>();
   const [loadError, setLoadError] = useState<string | undefined>();
-  const [errors, setErrors] = useState<Record<string, string[]>>({});
-  const [pending, setPending] = useState(false);
-  const [saved, setSaved] = useState(false);
+  const { errors, pending, done: saved, setDone: setSaved, run } = useSubmit();
   const headingId = useId();
 
   useEffect(() => {
@@ -116,22 +104,14 @@ function PreferencesForm() {
     };
   }, []);
 
-  const submit = async (event: FormEvent) => {
+  const submit = (event: FormEvent) => {
     event.preventDefault();
     if (preferences === undefined) return;
-    setPending(true);
-    setErrors({});
-    setSaved(false);
-    try {
+    void run(async () => {
       setPreferences(
         (await call<NotificationPreferences>('PUT', '/api/notifications/preferences/', { body: preferences })).data,
       );
-      setSaved(true);
-    } catch (error) {
-      setErrors(errorsOf(error));
-    } finally {
-      setPending(false);
-    }
+    });
   };
 
   return (
@@ -146,7 +126,7 @@ function PreferencesForm() {
           Loading…
         </p>
       ) : (
-        <form onSubmit={(event) => void submit(event)} noValidate>
+        <form onSubmit={submit} noValidate>
           <FormAlert messages={errors.non_field_errors ?? errors.detail} />
           <fieldset className="checks">
             <legend>Email me</legend>

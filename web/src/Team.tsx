@@ -1,7 +1,7 @@
 import { type FormEvent, useCallback, useEffect, useId, useRef, useState } from 'react';
 import { type CreatedInvitation, call, displayName, getAll, type Invitation, type User } from './api.ts';
 import { dateTime } from './format.ts';
-import { errorsOf, Field, FormAlert, TextField } from './forms.tsx';
+import { errorsOf, Field, FormAlert, TextField, useSubmit } from './forms.tsx';
 import { ConfirmDialog } from './Modal.tsx';
 import { PageTitle } from './Shell.tsx';
 
@@ -14,28 +14,21 @@ const messageOf = (error: unknown) => Object.values(errorsOf(error)).flat().join
 const inviteLink = (token: string) => `${window.location.origin}/accept?token=${encodeURIComponent(token)}`;
 
 function InviteForm({ onInvited }: { onInvited: (invitation: CreatedInvitation) => void }) {
-  const [errors, setErrors] = useState<Record<string, string[]>>({});
-  const [pending, setPending] = useState(false);
-  const submit = async (event: FormEvent<HTMLFormElement>) => {
+  const { errors, pending, run } = useSubmit();
+  const submit = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
     const form = event.currentTarget;
     const data = new FormData(form);
-    setPending(true);
-    setErrors({});
-    try {
+    void run(async () => {
       const { data: invitation } = await call<CreatedInvitation>('POST', '/api/auth/invitations/', {
         body: { email: String(data.get('email') ?? '').trim(), role: String(data.get('role') ?? 'member') },
       });
       form.reset();
       onInvited(invitation);
-    } catch (error) {
-      setErrors(errorsOf(error));
-    } finally {
-      setPending(false);
-    }
+    });
   };
   return (
-    <form className="invite-form" onSubmit={(event) => void submit(event)} noValidate>
+    <form className="invite-form" onSubmit={submit} noValidate>
       <FormAlert messages={errors.non_field_errors ?? errors.detail} />
       <div className="row">
         <TextField label="Email address" name="email" type="email" autoComplete="off" required errors={errors.email} />

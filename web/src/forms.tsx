@@ -1,4 +1,4 @@
-import { type InputHTMLAttributes, type ReactNode, useId } from 'react';
+import { type InputHTMLAttributes, type ReactNode, useCallback, useId, useState } from 'react';
 import { ApiError } from './api.ts';
 
 /** Field messages from a failed call, with anything not about a field under non_field_errors. */
@@ -8,6 +8,33 @@ export function errorsOf(error: unknown): Record<string, string[]> {
     return Object.keys(fields).length > 0 ? fields : { non_field_errors: [error.message] };
   }
   return { non_field_errors: ['The server cannot be reached. Check your connection and try again.'] };
+}
+
+/**
+ * A form's submit: `pending` while its work runs (its button says so and is disabled), the server's
+ * messages by field when it fails, `done` once it succeeded, until it is sent again or `setDone(false)`
+ * (the form was changed). `run` resolves to whether the work succeeded.
+ */
+export function useSubmit() {
+  const [errors, setErrors] = useState<Record<string, string[]>>({});
+  const [pending, setPending] = useState(false);
+  const [done, setDone] = useState(false);
+  const run = useCallback(async (work: () => Promise<unknown>): Promise<boolean> => {
+    setPending(true);
+    setErrors({});
+    setDone(false);
+    try {
+      await work();
+      setDone(true);
+      return true;
+    } catch (error) {
+      setErrors(errorsOf(error));
+      return false;
+    } finally {
+      setPending(false);
+    }
+  }, []);
+  return { errors, pending, done, setDone, run };
 }
 
 export function FieldMessages({ id, messages }: { id: string; messages: string[] | undefined }) {
