@@ -9,7 +9,7 @@ import {
   type TestContext,
   unique,
 } from '../../test/helpers.ts';
-import { REFRESH_COOKIE } from './routes.ts';
+import { REFRESH_COOKIE, SESSION_COOKIE } from './routes.ts';
 
 let ctx: TestContext;
 beforeAll(async () => {
@@ -131,5 +131,27 @@ describe('refresh token in a cookie, for the web app', () => {
     expect(refreshCookie(logout)).toMatchObject({ value: '', path: '/api/auth/' });
     const after = await post('/api/auth/token/refresh/', {}, COOKIE_MODE, cookie);
     expect(after.statusCode).toBe(401);
+  });
+
+  it('comes with a cookie the page can read, saying there is a session, set and cleared with it', async () => {
+    const { cookie } = await cookieLogin();
+    const sessionCookie = (response: LightMyRequestResponse) =>
+      response.cookies.find((each) => each.name === SESSION_COOKIE);
+    const refreshed = await post('/api/auth/token/refresh/', {}, COOKIE_MODE, cookie);
+    const marker = sessionCookie(refreshed);
+    expect(marker).toMatchObject({ value: '1', sameSite: 'Strict', path: '/' });
+    expect(marker?.httpOnly).toBeFalsy();
+    expect(marker?.expires?.getTime()).toBe(refreshCookie(refreshed)?.expires?.getTime());
+    // a refused refresh (the spent cookie again) and a logout clear it with the refresh cookie
+    const refused = await post('/api/auth/token/refresh/', {}, COOKIE_MODE, cookie);
+    expect(refused.statusCode).toBe(401);
+    expect(sessionCookie(refused)).toMatchObject({ value: '', path: '/' });
+    const { cookie: other } = await cookieLogin();
+    const logout = await post('/api/auth/logout/', {}, COOKIE_MODE, other);
+    expect(sessionCookie(logout)).toMatchObject({ value: '', path: '/' });
+    // API clients get no cookie at all
+    const session = await registerCompany(ctx.app);
+    const plain = await post('/api/auth/login/', { username: session.user.username, password: PASSWORD });
+    expect(plain.headers['set-cookie']).toBeUndefined();
   });
 });

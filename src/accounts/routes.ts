@@ -26,19 +26,30 @@ const tags = ['auth'];
 export const COOKIE_MODE_HEADER = 'x-auth-cookie';
 export const REFRESH_COOKIE = 'tasks_refresh';
 const REFRESH_COOKIE_PATH = '/api/auth/';
+/**
+ * Beside the refresh cookie, with its lifetime, one the page can read that holds nothing secret:
+ * it tells the web app there is a session to resume, so a visitor without one causes no request
+ * to token/refresh (and no 400 in the console) on every page load.
+ */
+export const SESSION_COOKIE = 'tasks_session';
 
 const wantsCookie = (request: FastifyRequest) => request.headers[COOKIE_MODE_HEADER] === '1';
 
 function setRefreshCookie(request: FastifyRequest, reply: FastifyReply, refresh: string) {
   const { exp } = decodeJwt(refresh);
-  reply.setCookie(REFRESH_COOKIE, refresh, {
-    httpOnly: true,
+  const options = {
     sameSite: 'strict',
     // Plain http on localhost has to work; behind TLS (or a proxy saying so) the cookie is https-only.
     secure: request.protocol === 'https',
-    path: REFRESH_COOKIE_PATH,
     expires: exp === undefined ? undefined : new Date(exp * 1000),
-  });
+  } as const;
+  reply.setCookie(REFRESH_COOKIE, refresh, { ...options, httpOnly: true, path: REFRESH_COOKIE_PATH });
+  reply.setCookie(SESSION_COOKIE, '1', { ...options, httpOnly: false, path: '/' });
+}
+
+function clearRefreshCookie(reply: FastifyReply) {
+  reply.clearCookie(REFRESH_COOKIE, { path: REFRESH_COOKIE_PATH });
+  reply.clearCookie(SESSION_COOKIE, { path: '/' });
 }
 
 /** In cookie mode the body's refresh token is withheld: the cookie is the only copy. */
@@ -130,8 +141,7 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = 
       preValidation: refreshFromCookie,
       // A refused cookie is dead (spent, revoked or expired): the browser should stop sending it.
       onSend: async (request, reply) => {
-        if (wantsCookie(request) && reply.statusCode === 401)
-          reply.clearCookie(REFRESH_COOKIE, { path: REFRESH_COOKIE_PATH });
+        if (wantsCookie(request) && reply.statusCode === 401) clearRefreshCookie(reply);
       },
     },
     async (request, reply) => deliver(request, reply, await service.refresh(request.body.refresh)),
@@ -154,7 +164,7 @@ export const accountsRoutes: FastifyPluginAsyncTypebox<AccountsRoutesOptions> = 
       preValidation: refreshFromCookie,
       // Signed out in the browser whatever the token's fate: a dead one is no use to keep.
       onSend: async (request, reply) => {
-        if (wantsCookie(request)) reply.clearCookie(REFRESH_COOKIE, { path: REFRESH_COOKIE_PATH });
+        if (wantsCookie(request)) clearRefreshCookie(reply);
       },
     },
     async (request, reply) => {

@@ -694,3 +694,85 @@ describe('a company with 2,000 tasks', () => {
     await page.getByRole('heading', { name: 'Settings', level: 1 }).waitFor();
   });
 });
+
+describe('a new visitor', () => {
+  /** Each case signs up a company of its own, so none depends on another's order or leftovers. */
+  const newCompany = async (name: string, username: string) => {
+    const page = await newPage();
+    await signUp(page, name, { first: 'Nova', last: 'Visitor', username });
+    return page;
+  };
+
+  it('causes no failed request and no console error without a session', async () => {
+    const page = await newPage();
+    const problems: string[] = [];
+    page.on('console', (message) => {
+      if (message.type() === 'error') problems.push(`console: ${message.text()}`);
+    });
+    page.on('requestfailed', (request) => problems.push(`failed: ${request.url()}`));
+    page.on('response', (response) => {
+      if (response.status() >= 400) problems.push(`${response.status()}: ${response.url()}`);
+    });
+    for (const path of ['/', '/signup', '/dashboard']) {
+      await page.goto(path);
+      await page.getByRole('heading', { name: /^(Log in|Create your company)$/ }).waitFor();
+    }
+    await page.reload();
+    await page.getByRole('heading', { name: 'Log in' }).waitFor();
+    expect(problems).toEqual([]);
+  });
+
+  it('shows an invitation’s company and fills in the address it was sent to', async () => {
+    await newCompany('Harbour Lights', 'harbour_admin');
+    const token = await loginByApi('harbour_admin');
+    const invitation = await api<{ token: string }>('POST', '/api/auth/invitations/', token, {
+      email: 'pilot@example.com',
+      role: 'admin',
+    });
+    const page = await newPage();
+    await page.goto(`/accept?token=${encodeURIComponent(invitation.token)}`);
+    await page.getByRole('heading', { name: 'Join Harbour Lights' }).waitFor();
+    await page.getByText('Harbour Lights invited pilot@example.com to join as an admin.').waitFor();
+    await expect(page.getByLabel('Email').inputValue()).resolves.toBe('pilot@example.com');
+
+    // once used, the link says so instead of offering a sign-up that would fail
+    await api('POST', '/api/auth/register/', undefined, {
+      username: 'pilot',
+      email: 'pilot@example.com',
+      password: PASSWORD,
+      password_confirm: PASSWORD,
+      invitation_token: invitation.token,
+    });
+    await page.reload();
+    await page.getByText('This invitation can no longer be used').waitFor();
+  });
+
+  it('says how to create the first task on an empty board', async () => {
+    const page = await newCompany('Blank Slate', 'blank_admin');
+    const empty = page.getByRole('heading', { name: 'No tasks yet' });
+    await empty.waitFor();
+    await expect(page.locator('.empty-board').textContent()).resolves.toContain('New task');
+    await page.getByRole('button', { name: 'New task' }).click();
+    const dialog = page.getByRole('dialog', { name: 'New task' });
+    await dialog.getByLabel('Title').fill('The first one');
+    await dialog.getByRole('button', { name: 'Create task' }).click();
+    await card(column(page, 'todo'), 'The first one').waitFor();
+    await empty.waitFor({ state: 'detached' });
+  });
+
+  it('shows a due date’s year on a card when it is not this year', async () => {
+    const page = await newCompany('Calendar Works', 'calendar_admin');
+    const token = await loginByApi('calendar_admin');
+    const year = new Date().getUTCFullYear();
+    await api('POST', '/api/tasks/', token, { title: 'Renew the lease', due_date: `${year + 1}-03-05T10:00:00Z` });
+    await api('POST', '/api/tasks/', token, { title: 'File the report', due_date: `${year}-03-05T10:00:00Z` });
+    await expect(card(page, 'Renew the lease').locator('time').textContent()).resolves.toContain(String(year + 1));
+    await expect(card(page, 'File the report').locator('time').textContent()).resolves.not.toContain(String(year));
+  });
+
+  it('shows the live badge on the dashboard, as on the board', async () => {
+    const page = await newCompany('Gauge Makers', 'gauge_admin');
+    await goTo(page, 'Dashboard');
+    await page.getByRole('banner').locator('output.live', { hasText: 'Live' }).waitFor();
+  });
+});

@@ -68,13 +68,7 @@ export function App() {
   if (path === '/accept') return <AcceptWhileSignedIn username={session.user.username} onLogOut={logOut} />;
   if (path === '/login' || path === '/signup') return <Redirect to="/" />;
   const { user } = session;
-  if (path === '/dashboard') {
-    return (
-      <Shell user={user} onLogOut={logOut}>
-        <Dashboard onLogOut={logOut} />
-      </Shell>
-    );
-  }
+  if (path === '/dashboard') return <Dashboard user={user} onLogOut={logOut} />;
   if (path === '/team') {
     return (
       <Shell user={user} onLogOut={logOut}>

@@ -1,5 +1,5 @@
-import type { FormEvent, ReactNode } from 'react';
-import { login, type Registration, register } from './api.ts';
+import { type FormEvent, type ReactNode, useEffect, useState } from 'react';
+import { type InvitationPreview, login, previewInvitation, type Registration, register } from './api.ts';
 import { FormAlert, TextField, useSubmit } from './forms.tsx';
 import { navigate } from './router.ts';
 
@@ -81,7 +81,16 @@ export function LoginPage({ onSignedIn }: { onSignedIn: () => void }) {
   );
 }
 
-function RegistrationFields({ errors, withCompany }: { errors: Record<string, string[]>; withCompany: boolean }) {
+function RegistrationFields({
+  errors,
+  withCompany,
+  invitedEmail,
+}: {
+  errors: Record<string, string[]>;
+  withCompany: boolean;
+  /** The address an invitation was sent to: the only one it can join with. */
+  invitedEmail?: string | undefined;
+}) {
   return (
     <>
       <FormAlert messages={errors.non_field_errors ?? errors.detail ?? errors.invitation_token} />
@@ -99,7 +108,16 @@ function RegistrationFields({ errors, withCompany }: { errors: Record<string, st
         <TextField label="Last name" name="last_name" autoComplete="family-name" errors={errors.last_name} />
       </div>
       <TextField label="Username" name="username" autoComplete="username" required errors={errors.username} />
-      <TextField label="Email" name="email" type="email" autoComplete="email" required errors={errors.email} />
+      <TextField
+        label="Email"
+        name="email"
+        type="email"
+        autoComplete="email"
+        required
+        defaultValue={invitedEmail}
+        errors={errors.email}
+        {...(invitedEmail === undefined ? {} : { hint: 'The address the invitation was sent to.' })}
+      />
       <TextField
         label="Password"
         name="password"
@@ -154,8 +172,30 @@ export function SignUpPage({ onSignedIn }: { onSignedIn: () => void }) {
   );
 }
 
+/** `unknown`: the server could not say, and the invitation is checked when the form is sent. */
+type Invitation =
+  | { phase: 'loading' }
+  | { phase: 'unusable' }
+  | { phase: 'unknown' }
+  | { phase: 'found'; preview: InvitationPreview };
+
 export function AcceptPage({ token, onSignedIn }: { token: string; onSignedIn: () => void }) {
   const { errors, pending, signIn } = useSignIn(onSignedIn);
+  const [invitation, setInvitation] = useState<Invitation>({ phase: 'loading' });
+  useEffect(() => {
+    if (token === '') return;
+    let cancelled = false;
+    previewInvitation(token)
+      .then((found) => {
+        if (!cancelled) setInvitation(found === undefined ? { phase: 'unusable' } : { phase: 'found', preview: found });
+      })
+      .catch(() => {
+        if (!cancelled) setInvitation({ phase: 'unknown' });
+      });
+    return () => {
+      cancelled = true;
+    };
+  }, [token]);
   const submit = (event: FormEvent<HTMLFormElement>) => {
     event.preventDefault();
     const form = new FormData(event.currentTarget);
@@ -168,11 +208,39 @@ export function AcceptPage({ token, onSignedIn }: { token: string; onSignedIn: (
       </AuthLayout>
     );
   }
+  if (invitation.phase === 'loading') {
+    return (
+      <AuthLayout title="Join your team">
+        <p aria-busy="true">Loading…</p>
+      </AuthLayout>
+    );
+  }
+  if (invitation.phase === 'unusable') {
+    return (
+      <AuthLayout title="Accept an invitation">
+        <p>
+          This invitation can no longer be used: it has been used already, withdrawn, or it has expired. Ask whoever
+          invited you for a new one.
+        </p>
+        <p className="switch">
+          Already have an account? <Link to="/login">Log in</Link>
+        </p>
+      </AuthLayout>
+    );
+  }
+  const known = invitation.phase === 'found' ? invitation.preview : undefined;
   return (
-    <AuthLayout title="Join your team">
-      <p>You have been invited. Choose a username and a password to join.</p>
+    <AuthLayout title={known === undefined ? 'Join your team' : `Join ${known.company.name}`}>
+      {known === undefined ? (
+        <p>You have been invited. Choose a username and a password to join.</p>
+      ) : (
+        <p>
+          <b>{known.company.name}</b> invited {known.email} to join as{' '}
+          {known.role === 'admin' ? 'an admin' : 'a member'}. Choose a username and a password to join.
+        </p>
+      )}
       <form onSubmit={submit} noValidate>
-        <RegistrationFields errors={errors} withCompany={false} />
+        <RegistrationFields errors={errors} withCompany={false} invitedEmail={known?.email} />
         <button type="submit" className="primary" disabled={pending}>
           {pending ? 'Joining…' : 'Join'}
         </button>

@@ -154,6 +154,16 @@ export function Board({
           </p>
         ) : null}
 
+        {loaded !== undefined && tasks.size === 0 ? (
+          <div className="empty-board">
+            <h2>No tasks yet</h2>
+            <p>
+              Create the first one with <b>New task</b> above: it starts in To do, and everyone in {user.company.name}{' '}
+              sees it at once. Drag it across the columns as the work moves on.
+            </p>
+          </div>
+        ) : null}
+
         <div className="board" aria-busy={loaded === undefined}>
           {columns.map(({ status, tasks: cards }) => (
             <BoardColumn

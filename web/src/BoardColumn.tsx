@@ -1,5 +1,6 @@
 import { type DragEvent, type KeyboardEvent, useLayoutEffect, useRef, useState } from 'react';
 import { displayName, type Status, type Task, type User } from './api.ts';
+import { dateTime } from './format.ts';
 import { PRIORITY_LABELS, STATUS_LABELS } from './labels.ts';
 
 /**
@@ -12,9 +13,6 @@ const CARD_GAP = 8;
 const ROW = CARD_HEIGHT + CARD_GAP;
 /** Cards rendered beyond each edge of the view, so scrolling and Tab never meet an empty space. */
 const OVERSCAN = 4;
-
-const dueLabel = (iso: string) =>
-  new Date(iso).toLocaleString(undefined, { month: 'short', day: 'numeric', hour: 'numeric', minute: '2-digit' });
 
 const isOverdue = (task: Task, now: number) =>
   task.status !== 'done' && task.due_date !== null && Date.parse(task.due_date) < now;
@@ -146,7 +144,7 @@ export function BoardColumn(props: ColumnProps) {
                   {task.due_date === null ? null : (
                     <span className={`due${overdue ? ' overdue' : ''}`}>
                       {overdue ? 'Overdue · ' : 'Due '}
-                      <time dateTime={task.due_date}>{dueLabel(task.due_date)}</time>
+                      <time dateTime={task.due_date}>{dateTime(task.due_date)}</time>
                     </span>
                   )}
                   <span className="assignee">

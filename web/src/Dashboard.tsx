@@ -2,9 +2,10 @@ import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
 import { displayName, get, getAll, PRIORITIES, STATUSES, type Statistics, type User } from './api.ts';
 import { BarChart, ColumnChart, Ring, StackedBarChart } from './charts.tsx';
 import { percent, utcDay } from './format.ts';
+import { LiveBadge } from './LiveBadge.tsx';
 import { PRIORITY_LABELS, STATUS_LABELS } from './labels.ts';
-import { LiveConnection } from './live.ts';
-import { PageTitle } from './Shell.tsx';
+import { LiveConnection, type LiveStatus } from './live.ts';
+import { PageTitle, Shell } from './Shell.tsx';
 
 const STATUS_COLORS = { todo: '#7d8aa3', in_progress: '#2454d6', done: '#1f8a4c' } as const;
 const PRIORITY_COLORS = { low: '#9aa3b2', medium: '#2454d6', high: '#d4700c', urgent: '#b42318' } as const;
@@ -22,8 +23,9 @@ function hoursText(hours: number | null): string {
  * The company's statistics as charts. They follow the board: a change anyone makes is reflected a
  * second later (the same live connection as the board's, asking the statistics again).
  */
-export function Dashboard({ onLogOut }: { onLogOut: () => void }) {
+export function Dashboard({ user, onLogOut }: { user: User; onLogOut: () => void }) {
   const [stats, setStats] = useState<Statistics | undefined>();
+  const [live, setLive] = useState<LiveStatus>('connecting');
   const [users, setUsers] = useState<User[]>([]);
   const [error, setError] = useState<string | undefined>();
   const timer = useRef<number | undefined>(undefined);
@@ -46,7 +48,7 @@ export function Dashboard({ onLogOut }: { onLogOut: () => void }) {
         window.clearTimeout(timer.current);
         timer.current = window.setTimeout(() => void load(), REFRESH_AFTER_MS);
       },
-      onStatus: () => undefined,
+      onStatus: setLive,
       // every (re)connection: the figures as they are now
       catchUp: load,
       onRemoved: onLogOut,
@@ -74,101 +76,103 @@ export function Dashboard({ onLogOut }: { onLogOut: () => void }) {
   }, [stats, users]);
 
   return (
-    <main id="main" tabIndex={-1} className="page dashboard">
-      <div className="page-head">
-        <PageTitle>Dashboard</PageTitle>
-        <p className="muted">Kept up to date as tasks change.</p>
-      </div>
-      {error === undefined ? null : (
-        <div className="alert" role="alert">
-          Could not load the statistics: {error}
+    <Shell user={user} onLogOut={onLogOut} status={<LiveBadge status={live} />}>
+      <main id="main" tabIndex={-1} className="page dashboard">
+        <div className="page-head">
+          <PageTitle>Dashboard</PageTitle>
+          <p className="muted">Kept up to date as tasks change.</p>
         </div>
-      )}
-      {stats === undefined ? (
-        error === undefined ? (
-          <p className="muted" aria-busy="true">
-            Loading…
-          </p>
-        ) : null
-      ) : (
-        <>
-          <section className="tiles" aria-label="Summary">
-            <div className="tile">
-              <p className="tile-label">Tasks</p>
-              <p className="tile-value">{stats.total.toLocaleString()}</p>
-              <p className="tile-note">{stats.unassigned.toLocaleString()} unassigned</p>
-            </div>
-            <div className="tile ring-tile">
-              <div>
-                <p className="tile-label">Completion rate</p>
-                <p className="tile-value">{percent(stats.completion_rate)}</p>
-                <p className="tile-note">
-                  {stats.by_status.done.toLocaleString()} of {stats.total.toLocaleString()} done
-                </p>
-              </div>
-              <Ring value={stats.completion_rate} label="Completion rate" color={STATUS_COLORS.done} />
-            </div>
-            <div className={`tile${stats.overdue > 0 ? ' bad' : ''}`}>
-              <p className="tile-label">Overdue</p>
-              <p className="tile-value">{stats.overdue.toLocaleString()}</p>
-              <p className="tile-note">past due and not done</p>
-            </div>
-            <div className="tile">
-              <p className="tile-label">Average time to done</p>
-              <p className="tile-value">{hoursText(stats.avg_completion_hours)}</p>
-              <p className="tile-note">from creation to completion</p>
-            </div>
-          </section>
-          <div className="charts">
-            <BarChart
-              caption="Tasks by status"
-              category="Status"
-              data={STATUSES.map((status) => ({
-                key: status,
-                label: STATUS_LABELS[status],
-                value: stats.by_status[status],
-                color: STATUS_COLORS[status],
-              }))}
-            />
-            <BarChart
-              caption="Tasks by priority"
-              category="Priority"
-              data={[...PRIORITIES].reverse().map((priority) => ({
-                key: priority,
-                label: PRIORITY_LABELS[priority],
-                value: stats.by_priority[priority],
-                color: PRIORITY_COLORS[priority],
-              }))}
-            />
-            <ColumnChart
-              caption="Tasks created per day, last 30 days"
-              data={stats.created_per_day.map((day) => ({ key: day.date, value: day.count }))}
-              color={STATUS_COLORS.in_progress}
-              dayLabel={(date) => utcDay(date)}
-              longDayLabel={(date) => utcDay(date, { weekday: 'short', year: 'numeric' })}
-            />
-            <StackedBarChart
-              caption="Tasks per assignee"
-              data={
-                stats.unassigned > 0
-                  ? [
-                      ...people,
-                      {
-                        key: 'none',
-                        label: 'Unassigned',
-                        // every assigned task is someone's in by_assignee: the rest of the done ones are nobody's
-                        done: Math.max(0, stats.by_status.done - people.reduce((sum, each) => sum + each.done, 0)),
-                        total: stats.unassigned,
-                      },
-                    ]
-                  : people
-              }
-              doneColor={STATUS_COLORS.done}
-              openColor="#8fb0f5"
-            />
+        {error === undefined ? null : (
+          <div className="alert" role="alert">
+            Could not load the statistics: {error}
           </div>
-        </>
-      )}
-    </main>
+        )}
+        {stats === undefined ? (
+          error === undefined ? (
+            <p className="muted" aria-busy="true">
+              Loading…
+            </p>
+          ) : null
+        ) : (
+          <>
+            <section className="tiles" aria-label="Summary">
+              <div className="tile">
+                <p className="tile-label">Tasks</p>
+                <p className="tile-value">{stats.total.toLocaleString()}</p>
+                <p className="tile-note">{stats.unassigned.toLocaleString()} unassigned</p>
+              </div>
+              <div className="tile ring-tile">
+                <div>
+                  <p className="tile-label">Completion rate</p>
+                  <p className="tile-value">{percent(stats.completion_rate)}</p>
+                  <p className="tile-note">
+                    {stats.by_status.done.toLocaleString()} of {stats.total.toLocaleString()} done
+                  </p>
+                </div>
+                <Ring value={stats.completion_rate} label="Completion rate" color={STATUS_COLORS.done} />
+              </div>
+              <div className={`tile${stats.overdue > 0 ? ' bad' : ''}`}>
+                <p className="tile-label">Overdue</p>
+                <p className="tile-value">{stats.overdue.toLocaleString()}</p>
+                <p className="tile-note">past due and not done</p>
+              </div>
+              <div className="tile">
+                <p className="tile-label">Average time to done</p>
+                <p className="tile-value">{hoursText(stats.avg_completion_hours)}</p>
+                <p className="tile-note">from creation to completion</p>
+              </div>
+            </section>
+            <div className="charts">
+              <BarChart
+                caption="Tasks by status"
+                category="Status"
+                data={STATUSES.map((status) => ({
+                  key: status,
+                  label: STATUS_LABELS[status],
+                  value: stats.by_status[status],
+                  color: STATUS_COLORS[status],
+                }))}
+              />
+              <BarChart
+                caption="Tasks by priority"
+                category="Priority"
+                data={[...PRIORITIES].reverse().map((priority) => ({
+                  key: priority,
+                  label: PRIORITY_LABELS[priority],
+                  value: stats.by_priority[priority],
+                  color: PRIORITY_COLORS[priority],
+                }))}
+              />
+              <ColumnChart
+                caption="Tasks created per day, last 30 days"
+                data={stats.created_per_day.map((day) => ({ key: day.date, value: day.count }))}
+                color={STATUS_COLORS.in_progress}
+                dayLabel={(date) => utcDay(date)}
+                longDayLabel={(date) => utcDay(date, { weekday: 'short', year: 'numeric' })}
+              />
+              <StackedBarChart
+                caption="Tasks per assignee"
+                data={
+                  stats.unassigned > 0
+                    ? [
+                        ...people,
+                        {
+                          key: 'none',
+                          label: 'Unassigned',
+                          // every assigned task is someone's in by_assignee: the rest of the done ones are nobody's
+                          done: Math.max(0, stats.by_status.done - people.reduce((sum, each) => sum + each.done, 0)),
+                          total: stats.unassigned,
+                        },
+                      ]
+                    : people
+                }
+                doneColor={STATUS_COLORS.done}
+                openColor="#8fb0f5"
+              />
+            </div>
+          </>
+        )}
+      </main>
+    </Shell>
   );
 }

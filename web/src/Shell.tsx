@@ -52,7 +52,7 @@ export function Shell({
 }: {
   user: User;
   onLogOut: () => void;
-  /** Shown beside the navigation: the board's live connection. */
+  /** Shown beside the navigation: the page's live connection, on the board and the dashboard. */
   status?: ReactNode;
   children: ReactNode;
 }) {

@@ -142,9 +142,19 @@ export async function freshAccess(): Promise<string | undefined> {
   return refresh();
 }
 
+/**
+ * The server sets this readable cookie beside the httpOnly refresh cookie, and clears it with it:
+ * without it there is no session to resume, and asking would only get a 400.
+ */
+const hasSessionCookie = () => document.cookie.split('; ').some((cookie) => cookie.startsWith('tasks_session='));
+
 /** A new access token from the cookie; undefined when there is no session (and it is now ended). */
 export function refresh(): Promise<string | undefined> {
   refreshing ??= acrossTabs(async () => {
+    if (!hasSessionCookie()) {
+      setAccess(undefined);
+      return undefined;
+    }
     try {
       const pair = await authCall<{ access: string }>('/api/auth/token/refresh/', {});
       setAccess(pair.access);
@@ -168,6 +178,15 @@ export async function logout(): Promise<void> {
   } finally {
     setAccess(undefined);
   }
+}
+
+/** What an invitation link is for, asked before sign-up; undefined when it can no longer be used. */
+export async function previewInvitation(token: string): Promise<InvitationPreview | undefined> {
+  const response = await fetch(`/api/auth/invitations/preview/?token=${encodeURIComponent(token)}`);
+  const data = await readBody(response);
+  if (response.status === 404) return undefined;
+  if (!response.ok) throw new ApiError(response.status, data);
+  return data as InvitationPreview;
 }
 
 export interface Answer<T> {
