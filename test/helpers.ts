@@ -7,6 +7,7 @@ import { type Database, openPglite, openPostgres } from '../src/platform/db/inde
 import { Jobs } from '../src/platform/jobs.ts';
 import type { Task } from '../src/tasks/schemas.ts';
 import { createServerDatabase, snapshotPath } from './databases.ts';
+import { until } from './timing.ts';
 
 export const TEST_DB = process.env.TEST_DB === 'postgres' ? 'postgres' : 'pglite';
 
@@ -52,6 +53,17 @@ export async function startTestJobs(db: Database, config: AppConfig = testConfig
   await createNotificationQueues(jobs, config);
   return jobs;
 }
+
+/** Resolves once no job of the queue waits or runs: none of its jobs will do anything more. */
+export const queueSettled = (jobs: Jobs, queue: string, timeoutMs = 20_000) =>
+  until(
+    async () => {
+      const states = (await jobs.stats()).find((s) => s.queue === queue)?.states ?? {};
+      return !states.created && !states.retry && !states.active;
+    },
+    timeoutMs,
+    `queue ${queue} settled`,
+  );
 
 export interface TestContext extends TestDatabase {
   app: FastifyInstance;

@@ -9,6 +9,7 @@ import {
   bearer,
   createTestContext,
   json,
+  queueSettled,
   registerCompany,
   requestsTo,
   type Session,
@@ -95,11 +96,7 @@ describe(`email notifications (${TEST_DB})`, () => {
     expect((await call(session, 'PUT', '/api/notifications/preferences/', body)).statusCode).toBe(200);
 
   /** Once no email job waits or runs, no further email can go. */
-  const settled = () =>
-    until(async () => {
-      const states = (await h.jobs.stats()).find((s) => s.queue === QUEUES.send)?.states ?? {};
-      return !states.created && !states.retry && !states.active;
-    }, 20_000);
+  const settled = () => queueSettled(h.jobs, QUEUES.send);
 
   const htmlPart = (decoded: string) => decoded.slice(decoded.indexOf('Content-Type: text/html'));
 

@@ -4,12 +4,12 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { PASSWORD, TEST_DB, unique } from '../helpers.ts';
 import { freePort, type ServerProcess, waitForHealthy } from '../process.ts';
+import { sleep } from '../timing.ts';
 import {
   Balancer,
   describeProcess,
   PrivatePostgres,
   readProcfile,
-  sleep,
   startProcess,
   stopProcess,
   timeUntil,

@@ -5,8 +5,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServerDatabase } from '../databases.ts';
 import { PASSWORD, TEST_DB, unique } from '../helpers.ts';
 import { freePort, type ServerProcess, waitForHealthy } from '../process.ts';
+import { sleep } from '../timing.ts';
 import { TestSocket } from '../ws.ts';
-import { Balancer, PrivateRedis, readProcfile, sleep, startProcess, stopProcess, timeUntil } from './processes.ts';
+import { Balancer, PrivateRedis, readProcfile, startProcess, stopProcess, timeUntil } from './processes.ts';
 
 /**
  * Redis goes away and comes back while two API processes (from deploy/Procfile, on PostgreSQL and

@@ -6,7 +6,8 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServerDatabase } from '../databases.ts';
 import { PASSWORD, TEST_DB, unique } from '../helpers.ts';
 import { freePort, type ServerProcess, waitForHealthy } from '../process.ts';
-import { type Answer, Balancer, PrivateRedis, readProcfile, sleep, startProcess, stopProcess } from './processes.ts';
+import { sleep } from '../timing.ts';
+import { type Answer, Balancer, PrivateRedis, readProcfile, startProcess, stopProcess } from './processes.ts';
 
 /**
  * Production as deploy/Procfile describes it: two API processes and a worker on PostgreSQL and
