@@ -69,14 +69,16 @@ describe.runIf(TEST_DB === 'postgres')('RedisBus', () => {
   it("delivers a publish to the writer's own subscribers at once, even before its subscription is up", async () => {
     // The connection that publishes is up; the bus's subscription cannot be in place yet when it
     // publishes in the same tick as it was made, as after Redis returns.
-    const fresh = processBus(redis.url);
-    await once(fresh.redis, 'ready');
-    const bus = new RedisBus(fresh.redis, fresh.log);
-    bus.subscribe((m) => fresh.received.push(m));
+    // A connection of its own: another bus on it would get the message again through Redis.
+    const connection = openRedis(redis.url, { warn: () => undefined });
+    await once(connection, 'ready');
+    const bus = new RedisBus(connection, { warn: () => undefined, info: () => undefined });
+    const received: string[] = [];
+    bus.subscribe((m) => received.push(m));
     await bus.publish('first');
     await bus.close();
-    expect(fresh.received).toEqual(['first']);
-    await fresh.close();
+    expect(received).toEqual(['first']);
+    connection.disconnect();
   });
 
   it('delivers each message once to every process, its own included', async () => {
