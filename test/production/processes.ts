@@ -5,6 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { PASSWORD, unique } from '../helpers.ts';
 import { freePort, type ServerProcess } from '../process.ts';
 import { sleep, until } from '../timing.ts';
 
@@ -248,6 +249,22 @@ export class Balancer {
     private readonly timeoutMs = 10_000,
     private readonly giveUpMs = 30_000,
   ) {}
+
+  /** A company of its own, registered through these processes: its admin's access token. */
+  async registerCompany(name: string): Promise<string> {
+    const username = unique(name.toLowerCase().replace(/\W/g, ''));
+    const registered = await this.request('POST', '/api/auth/register/', {
+      body: {
+        username,
+        email: `${username}@example.com`,
+        password: PASSWORD,
+        password_confirm: PASSWORD,
+        company_name: unique(`${name} `),
+      },
+    });
+    if (registered.status !== 201) throw new Error(`register failed: ${registered.status} ${registered.text}`);
+    return (registered.body as { access: string }).access;
+  }
 
   async request(
     method: string,
