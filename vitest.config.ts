@@ -1,6 +1,13 @@
 import { configDefaults, defineConfig } from 'vitest/config';
 
 const E2E = 'test/e2e/**/*.test.ts';
+/**
+ * Tests that start real processes (the entry point, the CLI, workers, servers stopped and
+ * restarted) or hammer the app for a minute: `npm run test:fast` (TEST_FAST=1) leaves them out.
+ * A new test of that kind goes in test/production/ or in a file named processes.test.ts.
+ */
+const PROCESSES = ['test/production/**', 'src/**/processes.test.ts', 'src/main.test.ts', 'src/cli.test.ts'];
+const exclude = [...configDefaults.exclude, E2E, ...(process.env.TEST_FAST === '1' ? PROCESSES : [])];
 
 /**
  * The whole suite runs twice: on embedded PGlite and on the real PostgreSQL server. The browser
@@ -16,11 +23,11 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'pglite', env: { TEST_DB: 'pglite' }, exclude: [...configDefaults.exclude, E2E] },
+        test: { name: 'pglite', env: { TEST_DB: 'pglite' }, exclude },
       },
       {
         extends: true,
-        test: { name: 'postgres', env: { TEST_DB: 'postgres' }, exclude: [...configDefaults.exclude, E2E] },
+        test: { name: 'postgres', env: { TEST_DB: 'postgres' }, exclude },
       },
       { extends: true, test: { name: 'e2e', include: [E2E], testTimeout: 60_000, hookTimeout: 180_000 } },
     ],

@@ -6,6 +6,7 @@ import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServerDatabase } from '../test/databases.ts';
 import { json, startTestJobs, TEST_DB, testConfig } from '../test/helpers.ts';
+import { until } from '../test/timing.ts';
 import { SEED_PASSWORD, seedAccounts } from './accounts/seed.ts';
 import { buildApp } from './app.ts';
 import { openDatabase } from './platform/db/index.ts';
@@ -128,8 +129,7 @@ describe(`management CLI (${TEST_DB})`, () => {
       await jobs.work('cli-check', async () => {
         throw new Error('the mail server said no');
       });
-      for (let i = 0; i < 100 && (await jobs.list(['failed'])).length === 0; i++)
-        await new Promise((r) => setTimeout(r, 100));
+      await until(async () => (await jobs.list(['failed'])).length > 0);
       await jobs.stop();
     } finally {
       await db.close();

@@ -5,6 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServerDatabase } from '../test/databases.ts';
 import { PASSWORD, TEST_DB, unique } from '../test/helpers.ts';
 import { freePort, type ServerProcess, startServer, waitForHealthy } from '../test/process.ts';
+import { sleep } from '../test/timing.ts';
 import { TestSocket } from '../test/ws.ts';
 import { openDatabase } from './platform/db/index.ts';
 
@@ -151,8 +152,7 @@ describe(`the server process (${TEST_DB})`, () => {
       company_name: unique('Term Co '),
     });
     // signal only once the server has taken the request in
-    while (!server.output().slice(seen).includes('"url":"/api/auth/register/"'))
-      await new Promise((r) => setTimeout(r, 2));
+    while (!server.output().slice(seen).includes('"url":"/api/auth/register/"')) await sleep(2);
     server.child.kill('SIGTERM');
     expect((await inFlight).status).toBe(201);
     expect(await server.exited).toBe(0);

@@ -5,7 +5,9 @@ import { createNotificationQueues } from '../src/notifications/jobs.ts';
 import { type AppConfig, loadConfig } from '../src/platform/config.ts';
 import { type Database, openPglite, openPostgres } from '../src/platform/db/index.ts';
 import { Jobs } from '../src/platform/jobs.ts';
+import type { Task } from '../src/tasks/schemas.ts';
 import { createServerDatabase, snapshotPath } from './databases.ts';
+import { until } from './timing.ts';
 
 export const TEST_DB = process.env.TEST_DB === 'postgres' ? 'postgres' : 'pglite';
 
@@ -51,6 +53,17 @@ export async function startTestJobs(db: Database, config: AppConfig = testConfig
   await createNotificationQueues(jobs, config);
   return jobs;
 }
+
+/** Resolves once no job of the queue waits or runs: none of its jobs will do anything more. */
+export const queueSettled = (jobs: Jobs, queue: string, timeoutMs = 20_000) =>
+  until(
+    async () => {
+      const states = (await jobs.stats()).find((s) => s.queue === queue)?.states ?? {};
+      return !states.created && !states.retry && !states.active;
+    },
+    timeoutMs,
+    `queue ${queue} settled`,
+  );
 
 export interface TestContext extends TestDatabase {
   app: FastifyInstance;
@@ -143,3 +156,32 @@ export async function addMember(
 }
 
 export const bearer = (token: string) => ({ authorization: `Bearer ${token}` });
+
+export type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+
+/**
+ * Requests as a signed-in person (or, with null, as nobody) to an app that a `beforeAll` makes:
+ * `const { call, createTask } = requestsTo(() => ctx.app);`
+ */
+export function requestsTo(app: () => FastifyInstance) {
+  const call = (
+    session: Session | null,
+    method: Method,
+    url: string,
+    payload?: unknown,
+    headers: Record<string, string> = {},
+  ) =>
+    app().inject({
+      method,
+      url,
+      headers: { ...(session === null ? {} : bearer(session.access)), ...headers },
+      ...(payload === undefined ? {} : { payload: payload as Record<string, unknown> }),
+    });
+  /** A task made through the API (title "A task" unless given); anything but a 201 throws. */
+  const createTask = async (session: Session, fields: Record<string, unknown> = {}): Promise<Task> => {
+    const response = await call(session, 'POST', '/api/tasks/', { title: 'A task', ...fields });
+    if (response.statusCode !== 201) throw new Error(`create failed: ${response.statusCode} ${response.body}`);
+    return json<Task>(response);
+  };
+  return { call, createTask };
+}

@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
+import { sleep } from './timing.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 
@@ -55,7 +56,7 @@ export async function waitForHealthy(server: ServerProcess, timeoutMs = 60_000):
     } catch {
       // not listening yet
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
   throw new Error(`server not healthy in time: ${server.output()}`);
 }

@@ -1,6 +1,7 @@
 import { once } from 'node:events';
 import type { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
+import { until } from './timing.ts';
 
 export interface ReceivedEmail {
   messageId: string;
@@ -107,11 +108,9 @@ export class SmtpSink {
   }
 
   async waitFor(predicate: () => boolean, timeoutMs = 20_000): Promise<void> {
-    const deadline = Date.now() + timeoutMs;
-    while (!predicate()) {
-      if (Date.now() > deadline) throw new Error(`timed out; received ${this.received.length} email(s)`);
-      await new Promise((r) => setTimeout(r, 50));
-    }
+    await until(predicate, timeoutMs).catch((error: Error) => {
+      throw new Error(`${error.message}; received ${this.received.length} email(s)`);
+    });
   }
 
   close(): Promise<void> {

@@ -1,4 +1,5 @@
 import { WebSocket } from 'ws';
+import { until } from './timing.ts';
 
 /** A real WebSocket client that records what it receives, for tests and benchmarks. */
 export class TestSocket {
@@ -64,12 +65,8 @@ export class TestSocket {
   }
 
   async waitClosed(timeoutMs = 5_000): Promise<{ code: number; reason: string }> {
-    const deadline = Date.now() + timeoutMs;
-    while (this.closed === undefined) {
-      if (Date.now() > deadline) throw new Error('socket not closed in time');
-      await new Promise((r) => setTimeout(r, 10));
-    }
-    return this.closed;
+    await until(() => this.closed !== undefined, timeoutMs, 'the socket closing');
+    return this.closed as { code: number; reason: string };
   }
 
   close() {

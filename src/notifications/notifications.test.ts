@@ -9,12 +9,15 @@ import {
   bearer,
   createTestContext,
   json,
+  queueSettled,
   registerCompany,
+  requestsTo,
   type Session,
   TEST_DB,
   type TestContext,
 } from '../../test/helpers.ts';
 import { SmtpSink } from '../../test/smtp.ts';
+import { until } from '../../test/timing.ts';
 import { Jobs } from '../platform/jobs.ts';
 import type { Task } from '../tasks/schemas.ts';
 import { createNotificationQueues, QUEUES, type SendJob } from './jobs.ts';
@@ -26,7 +29,6 @@ import { NotificationWorker } from './worker.ts';
 
 const DELAY_SECONDS = 2;
 const quiet = { info: () => undefined, warn: () => undefined, error: () => undefined };
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 interface Harness {
   ctx: TestContext;
@@ -82,14 +84,7 @@ describe(`email notifications (${TEST_DB})`, () => {
   });
   afterAll(() => h.close());
 
-  const call = (session: Session, method: 'GET' | 'POST' | 'PUT' | 'PATCH', url: string, payload?: object) =>
-    h.ctx.app.inject({ method, url, headers: bearer(session.access), payload });
-
-  async function createTask(session: Session, payload: Record<string, unknown>): Promise<Task> {
-    const response = await call(session, 'POST', '/api/tasks/', payload);
-    expect(response.statusCode).toBe(201);
-    return json<Task>(response);
-  }
+  const { call, createTask } = requestsTo(() => h.ctx.app);
 
   /** Every record about a task, whoever it is for, oldest first. */
   const recordsOf = (task: Task) =>
@@ -99,6 +94,9 @@ describe(`email notifications (${TEST_DB})`, () => {
 
   const setPreferences = async (session: Session, body: object) =>
     expect((await call(session, 'PUT', '/api/notifications/preferences/', body)).statusCode).toBe(200);
+
+  /** Once no email job waits or runs, no further email can go. */
+  const settled = () => queueSettled(h.jobs, QUEUES.send);
 
   const htmlPart = (decoded: string) => decoded.slice(decoded.indexOf('Content-Type: text/html'));
 
@@ -139,7 +137,7 @@ describe(`email notifications (${TEST_DB})`, () => {
     expect(email?.decoded).toContain('2031-05-01 09:30 UTC');
     expect(email?.decoded).toContain('You were assigned a task by Test User.');
 
-    await sleep(1_500);
+    await settled();
     expect(h.sink.to(member.user.email)).toHaveLength(1);
     const [record] = await recordsOf(task);
     expect(record).toMatchObject({ status: 'sent', attempts: 1, error: null });
@@ -182,7 +180,7 @@ describe(`email notifications (${TEST_DB})`, () => {
     }
     await setPreferences(member, { email_on_status_change: false });
     await h.sink.waitFor(() => h.sink.to(member.user.email).some((m) => m.subject.endsWith('Final title')));
-    await sleep(DELAY_SECONDS * 1000);
+    await settled();
     const [record] = await recordsOf(task);
     const emails = h.sink.to(member.user.email).filter((m) => m.messageId.endsWith(`-${record?.id}@localhost`));
     expect(emails).toHaveLength(1);
@@ -196,7 +194,7 @@ describe(`email notifications (${TEST_DB})`, () => {
     const task = await createTask(admin, { title: 'Passed on', assigned_to: member.user.id });
     expect((await call(admin, 'PATCH', `/api/tasks/${task.id}/`, { assigned_to: other.user.id })).statusCode).toBe(200);
     await h.sink.waitFor(() => h.sink.to(other.user.email).some((m) => m.subject === 'Assigned to you: Passed on'));
-    await sleep(1_000);
+    await settled();
     expect(h.sink.to(member.user.email).filter((m) => m.subject === 'Assigned to you: Passed on')).toEqual([]);
     expect((await recordsOf(task)).map((r) => [r.recipientId, r.status])).toEqual([[other.user.id, 'sent']]);
   });
@@ -206,11 +204,8 @@ describe(`email notifications (${TEST_DB})`, () => {
     const task = await createTask(admin, { title: 'Flaky server', assigned_to: member.user.id });
     await h.sink.waitFor(() => h.sink.to(member.user.email).some((m) => m.subject.endsWith('Flaky server')), 28_000);
     // the server's acceptance is recorded a moment later, with others
-    let [record] = await recordsOf(task);
-    for (let i = 0; i < 50 && record?.status !== 'sent'; i++) {
-      await sleep(100);
-      [record] = await recordsOf(task);
-    }
+    await until(async () => (await recordsOf(task))[0]?.status === 'sent', 5_000);
+    const [record] = await recordsOf(task);
     expect(record).toMatchObject({ status: 'sent', attempts: 4, error: null });
     expect(h.sink.to(member.user.email).filter((m) => m.subject.endsWith('Flaky server'))).toHaveLength(1);
   }, 40_000);
@@ -278,7 +273,8 @@ describe(`email notifications (${TEST_DB})`, () => {
         retryLimit: 4,
       });
     await Promise.all([attempt(1), attempt(2)]);
-    await sleep(300);
+    // the assignment's own job, too, has run by then
+    await settled();
     const [record] = await recordsOf(task);
     expect(record).toMatchObject({ status: 'sent' });
     expect(h.sink.received.filter((m) => m.messageId.startsWith(`notification-${task.company}-${id}@`))).toHaveLength(
@@ -418,8 +414,7 @@ describe(`notifications API (${TEST_DB})`, () => {
   });
   afterAll(() => ctx.close());
 
-  const call = (session: Session | null, method: 'GET' | 'PUT' | 'PATCH' | 'POST', url: string, payload?: object) =>
-    ctx.app.inject({ method, url, headers: session === null ? {} : bearer(session.access), payload });
+  const { call } = requestsTo(() => ctx.app);
 
   it('keeps preferences per person, defaults first, changed one field at a time', async () => {
     const url = '/api/notifications/preferences/';
@@ -493,8 +488,8 @@ describe(`an SMTP server that always refuses (${TEST_DB})`, () => {
       h.ctx.db
         .tenant(task.company, (tx) => q.listNotifications(tx, task.company, { taskId: task.id }, 1, 0))
         .then((rows) => rows[0]);
-    const deadline = Date.now() + 25_000;
-    while ((await record())?.status !== 'failed' && Date.now() < deadline) await sleep(200);
+    // The record says failed before the job queue, which completes jobs in batches, does.
+    await until(async () => (await h.jobs.list(['failed'])).length > 0, 25_000).catch(() => undefined);
     expect(await record()).toMatchObject({ status: 'failed', attempts: 5 });
     expect((await record())?.error).toContain('Mailbox temporarily unavailable');
     expect(h.sink.received).toEqual([]);
@@ -504,7 +499,7 @@ describe(`an SMTP server that always refuses (${TEST_DB})`, () => {
     h.sink.failures = 0;
     expect(await h.jobs.retry(failed?.id as string)).toBe(true);
     await h.sink.waitFor(() => h.sink.received.length === 1);
-    await sleep(300);
+    await until(async () => (await record())?.status === 'sent').catch(() => undefined);
     expect(await record()).toMatchObject({ status: 'sent', attempts: 6, error: null });
   }, 45_000);
 });

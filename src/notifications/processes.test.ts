@@ -7,6 +7,7 @@ import {
   addMember,
   bearer,
   createTestContext,
+  queueSettled,
   registerCompany,
   type Session,
   TEST_DB,
@@ -15,8 +16,7 @@ import {
 import { freePort, type ServerProcess, startServer, waitForHealthy } from '../../test/process.ts';
 import { SmtpSink } from '../../test/smtp.ts';
 import { queryRows } from '../platform/db/index.ts';
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+import { QUEUES } from './jobs.ts';
 
 /**
  * Real worker processes (ROLE=worker, what `npm start` runs) on PostgreSQL sending to a real SMTP
@@ -103,7 +103,8 @@ describe.runIf(TEST_DB === 'postgres')('email workers as processes', () => {
     const rows = await records(tasks);
     expect(rows).toHaveLength(100);
     await sink.waitFor(() => sink.received.length >= 100, 60_000);
-    await sleep(2_000);
+    // Once no email job waits or runs, no email can go again.
+    await queueSettled(ctx.jobs, QUEUES.send, 60_000);
     expect(
       deliveries(
         admin.user.company.id,
@@ -135,7 +136,8 @@ describe.runIf(TEST_DB === 'postgres')('email workers as processes', () => {
     sink.answerDelayMs = 0;
     await startWorker();
     await sink.waitFor(() => new Set(sink.received.slice(before).map((m) => m.messageId)).size >= 120, 90_000);
-    await sleep(4_000);
+    // Once no email job waits or runs, no email can go again.
+    await queueSettled(ctx.jobs, QUEUES.send, 60_000);
     expect(
       deliveries(
         admin.user.company.id,
@@ -167,7 +169,8 @@ describe.runIf(TEST_DB === 'postgres')('email workers as processes', () => {
         ).every((n) => n > 0),
       60_000,
     );
-    await sleep(2_000);
+    // Once no email job waits or runs, no email can go again.
+    await queueSettled(ctx.jobs, QUEUES.send, 60_000);
     expect(
       deliveries(
         admin.user.company.id,

@@ -2,27 +2,28 @@ import { sql } from 'drizzle-orm';
 import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTestDatabase, TEST_DB, type TestDatabase, unique } from '../../test/helpers.ts';
+import { sleep, until } from '../../test/timing.ts';
 import { type Database, openPostgres, queryRows } from './db/index.ts';
 import { type Job, Jobs, type JobsOptions } from './jobs.ts';
 
 const logger = pino({ level: 'silent' });
 const fast: JobsOptions = { logger, processing: true, pollingIntervalSeconds: 0.5 };
 
-const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
-
-async function until(condition: () => boolean, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!condition()) {
-    if (Date.now() > deadline) throw new Error('timed out waiting');
-    await sleep(20);
-  }
-}
-
 /** What the database holds, read as its owner: the application roles may not read job payloads. */
 async function jobState(db: Database, id: string): Promise<string | undefined> {
   const client = db.client as { query(text: string, values: unknown[]): Promise<{ rows: { state: string }[] }> };
   const { rows } = await client.query('SELECT state::text FROM pgboss.job WHERE id = $1', [id]);
   return rows[0]?.state;
+}
+
+/** How many jobs of a queue wait or run: none means nothing more of it will run. */
+async function pending(db: Database, queue: string): Promise<number> {
+  const client = db.client as { query(text: string, values: unknown[]): Promise<{ rows: { n: number }[] }> };
+  const { rows } = await client.query(
+    `SELECT count(*)::int AS n FROM pgboss.job WHERE name = $1 AND state IN ('created', 'retry', 'active')`,
+    [queue],
+  );
+  return rows[0]?.n ?? 0;
 }
 
 describe(`jobs (${TEST_DB})`, () => {
@@ -68,8 +69,10 @@ describe(`jobs (${TEST_DB})`, () => {
     ).rejects.toThrow('the write fails');
     expect(id).toMatch(/^[0-9a-f-]{36}$/);
     expect(await jobState(database.db, id as unknown as string)).toBeUndefined();
-    await sleep(1_200);
-    expect(runs).toEqual([]);
+    // A job sent after it runs, and it alone: the rolled-back one would have come first.
+    await database.db.unsafeSystem((tx) => jobs.send(tx, queue, { n: 2 }));
+    await until(() => runs.length > 0);
+    expect(runs.map((r) => r.data.n)).toEqual([2]);
   });
 
   it('does not let a tenant transaction read job payloads', async () => {
@@ -91,8 +94,8 @@ describe(`jobs (${TEST_DB})`, () => {
     expect(ids[0]).not.toBeNull();
     expect(ids[1]).toBeNull();
     await jobs.work<{ n: number }>(queue, async (job) => void record(job));
-    await until(() => runs.length === 2);
-    await sleep(700);
+    // Once no job of the queue waits or runs, nothing more can run.
+    await until(async () => runs.length === 2 && (await pending(database.db, queue)) === 0);
     expect(runs.map((r) => r.data.n).sort()).toEqual([1, 3]);
   });
 
@@ -101,8 +104,6 @@ describe(`jobs (${TEST_DB})`, () => {
     await jobs.work<{ n: number }>(queue, async (job) => void record(job));
     const sent = Date.now();
     await database.db.unsafeSystem((tx) => jobs.send(tx, queue, { n: 1 }, { startAfterSeconds: 2 }));
-    await sleep(1_500);
-    expect(runs).toEqual([]);
     await until(() => runs.length === 1);
     const waited = (runs[0]?.at ?? 0) - sent;
     expect(waited).toBeGreaterThanOrEqual(1_990);
@@ -125,8 +126,7 @@ describe(`jobs (${TEST_DB})`, () => {
     // pg-boss waits delay × 2^n × (1 to 2): 1-2 s, then 2-4 s, plus polling
     expect(second - first).toBeGreaterThanOrEqual(950);
     expect(third - second).toBeGreaterThanOrEqual(1_950);
-    await sleep(300);
-    expect(await jobState(database.db, id as string)).toBe('completed');
+    await until(async () => (await jobState(database.db, id as string)) === 'completed');
   });
 
   it('on stop lets the running job finish and completes it', async () => {
@@ -190,8 +190,8 @@ describe.runIf(TEST_DB === 'postgres')('jobs with two workers on one PostgreSQL 
     await database.db.unsafeSystem(async (tx) => {
       for (let n = 0; n < 200; n++) await one.send(tx, queue, { n });
     });
-    await until(() => runs.length >= 200, 20_000);
-    await sleep(1_000);
+    // Once every job is completed, none can run again.
+    await until(async () => runs.length >= 200 && (await pending(database.db, queue)) === 0, 20_000);
     expect(runs).toHaveLength(200);
     expect(new Set(runs.map((r) => r.n)).size).toBe(200);
     expect(new Set(runs.map((r) => r.worker))).toEqual(new Set([0, 1]));

@@ -69,8 +69,10 @@ describe.runIf(TEST_DB === 'postgres')('events across processes', () => {
     expect(created.status).toBe(201);
     expect(await onOne.ofType('task_created')).toEqual({ type: 'task_created', task: created.body });
     expect(await onTwo.ofType('task_created')).toEqual({ type: 'task_created', task: created.body });
-    await new Promise((r) => setTimeout(r, 500));
-    expect(stranger.messages.map((m) => m.type)).toEqual(['connection_established']);
+    // Events go out in the order of the writes: the stranger's own, written last, comes after any leak would have.
+    const marker = await post(two, '/api/tasks/', { title: 'Marker' }, theirs);
+    expect(await stranger.ofType('task_created')).toEqual({ type: 'task_created', task: marker.body });
+    expect(stranger.messages.map((m) => m.type)).toEqual(['connection_established', 'task_created']);
     for (const s of [onOne, onTwo, stranger]) s.close();
   });
 });

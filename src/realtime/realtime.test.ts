@@ -9,10 +9,8 @@ import {
   type Session,
   type TestContext,
 } from '../../test/helpers.ts';
+import { until } from '../../test/timing.ts';
 import { TestSocket } from '../../test/ws.ts';
-
-/** Long enough that an event that was going to arrive would have. */
-const QUIET_MS = 400;
 
 async function listen(ctx: TestContext): Promise<string> {
   await ctx.app.listen({ port: 0, host: '127.0.0.1' });
@@ -114,13 +112,20 @@ describe('token expiry on an open socket', () => {
   it('keeps a socket whose client renewed its token in time', async () => {
     const session = await registerCompany(ctx.app);
     const client = await TestSocket.open(url, { token: session.access });
-    await new Promise((r) => setTimeout(r, 1_000));
+    // The same token on a socket that does not renew it: told when the first token runs out.
+    const lapsing = await TestSocket.open(url, { token: session.access });
+    // Tokens expire in whole seconds: a renewal within the second of issue would change nothing.
+    const { iat } = JSON.parse(Buffer.from(session.access.split('.')[1] ?? '', 'base64url').toString()) as {
+      iat: number;
+    };
+    await until(() => Date.now() >= (iat + 1) * 1000);
     const refreshed = json<{ access: string }>(
       await ctx.app.inject({ method: 'POST', url: '/api/auth/token/refresh/', payload: { refresh: session.refresh } }),
     );
     client.send({ type: 'authenticate', token: refreshed.access });
     await client.ofType('authenticated');
-    await new Promise((r) => setTimeout(r, 1_500));
+    await lapsing.ofType('token_expired', 4_000);
+    await lapsing.waitClosed();
     expect(client.messages.some((m) => m.type === 'token_expired')).toBe(false);
     expect(client.closed).toBeUndefined();
     client.close();
@@ -182,9 +187,11 @@ describe('task events', () => {
     for (const socket of [sa, sa2]) {
       expect(await socket.ofType('task_deleted')).toMatchObject({ type: 'task_deleted', task: { id: task.id } });
     }
-    await new Promise((r) => setTimeout(r, QUIET_MS));
+    // Events go out in the order of the writes: one of b's own, written last, arrives after any of a's would have.
+    const marker = json(await request(b, 'POST', '/api/tasks/', { title: 'Marker' }));
     for (const socket of [sb, sb2]) {
-      expect(socket.messages.map((m) => m.type)).toEqual(['connection_established']);
+      expect(await socket.ofType('task_created')).toEqual({ type: 'task_created', task: marker });
+      expect(socket.messages.map((m) => m.type)).toEqual(['connection_established', 'task_created']);
     }
     for (const socket of [sa, sa2, sb, sb2]) socket.close();
   });
@@ -204,8 +211,10 @@ describe('task events', () => {
     expect(stale.statusCode).toBe(412);
     expect((await request(a, 'PATCH', `/api/tasks/${created.id}/`, { assigned_to: b.user.id })).statusCode).toBe(400);
     expect((await request(a, 'POST', '/api/tasks/', { title: '' })).statusCode).toBe(400);
-    await new Promise((r) => setTimeout(r, QUIET_MS));
-    expect(sa.messages.length).toBe(before);
+    // A write that commits, made last: its event comes after any of the refused ones would have.
+    const marker = json<{ id: number }>(await request(a, 'POST', '/api/tasks/', { title: 'Marker' }));
+    await sa.next((m) => m.type === 'task_created' && (m.task as { id: number }).id === marker.id);
+    expect(sa.messages.slice(before)).toEqual([{ type: 'task_created', task: marker }]);
     sa.close();
   });
 

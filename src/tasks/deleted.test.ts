@@ -1,12 +1,13 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
-  bearer,
   createTestContext,
   json,
   registerCompany,
+  requestsTo,
   type Session,
   type TestContext,
 } from '../../test/helpers.ts';
+import { sleep } from '../../test/timing.ts';
 
 /** What a client that lost its connection asks for: what changed and what was deleted since. */
 describe('catching up after a reconnect', () => {
@@ -20,16 +21,14 @@ describe('catching up after a reconnect', () => {
   });
   afterAll(() => ctx.close());
 
-  const call = (session: Session, method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, payload?: object) =>
-    ctx.app.inject({ method, url, headers: bearer(session.access), payload });
-  const create = async (session: Session, title: string) =>
-    json<{ id: number; updated_at: string }>(await call(session, 'POST', '/api/tasks/', { title }));
+  const { call, createTask } = requestsTo(() => ctx.app);
+  const create = (session: Session, title: string) => createTask(session, { title });
 
   it('lists the ids deleted since a moment, and the tasks changed since it', async () => {
     const kept = await create(a, 'Kept');
     const early = await create(a, 'Deleted before');
     expect((await call(a, 'DELETE', `/api/tasks/${early.id}/`)).statusCode).toBe(204);
-    await new Promise((r) => setTimeout(r, 20));
+    await sleep(20);
     const since = new Date().toISOString();
     const late = await create(a, 'Deleted after');
     expect((await call(a, 'DELETE', `/api/tasks/${late.id}/`)).statusCode).toBe(204);

@@ -13,6 +13,7 @@ import {
   type TestContext,
   testConfig,
 } from '../../test/helpers.ts';
+import { sleep } from '../../test/timing.ts';
 import { buildApp } from '../app.ts';
 import { ExternalFeed, MemoryFeedCache, RedisFeedCache } from './external.ts';
 
@@ -213,7 +214,7 @@ describe('the feed’s cache', () => {
     await feed.load();
     await feed.load();
     expect(hits.get('/ok?expiry')).toBe(1);
-    await new Promise((resolve) => setTimeout(resolve, 100));
+    await sleep(100);
     await feed.load();
     expect(hits.get('/ok?expiry')).toBe(2);
   });

@@ -1,6 +1,7 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTestDatabase, type TestDatabase } from '../../test/helpers.ts';
+import { Random, seedFrom } from '../../test/random.ts';
 import { queryRows, tenantQuery } from '../platform/db/index.ts';
 import { isoFromPg } from './service.ts';
 
@@ -79,11 +80,12 @@ describe('one statement in a tenant transaction', () => {
 describe('timestamps read as PostgreSQL text', () => {
   it('come out exactly as drizzle’s Date would give them', () => {
     const samples = ['2026-11-28 16:30:24+00', '0999-12-31 23:59:59.9999+00', '0050-01-01 00:00:00+00'];
+    const random = new Random(seedFrom('STATEMENT_SEED', 20261207));
     for (let i = 0; i < 2000; i++) {
-      const ms = Date.UTC(1000, 0, 1) + Math.floor(Math.random() * (Date.UTC(9999, 11, 31) - Date.UTC(1000, 0, 1)));
+      const ms = random.int(Date.UTC(1000, 0, 1), Date.UTC(9999, 11, 31));
       const base = new Date(ms).toISOString().slice(0, 19).replace('T', ' ');
-      const digits = Math.floor(Math.random() * 7);
-      const fraction = digits === 0 ? '' : `.${String(Math.floor(Math.random() * 10 ** digits)).padStart(digits, '0')}`;
+      const digits = random.int(0, 6);
+      const fraction = digits === 0 ? '' : `.${String(random.int(0, 10 ** digits - 1)).padStart(digits, '0')}`;
       samples.push(`${base}${fraction}+00`, `${base}${fraction}+05:30`);
     }
     for (const text of samples) expect(isoFromPg(text), text).toBe(new Date(text).toISOString());

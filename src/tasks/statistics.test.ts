@@ -16,10 +16,12 @@ import {
   createTestContext,
   json,
   registerCompany,
+  requestsTo,
   type Session,
   TEST_DB,
   type TestContext,
 } from '../../test/helpers.ts';
+import { Random, seedFrom } from '../../test/random.ts';
 import {
   type Database,
   MIGRATIONS_FOLDER,
@@ -93,20 +95,6 @@ async function directStatistics(tx: Tx, companyId: number): Promise<Statistics> 
   };
 }
 
-/** A small seeded generator, so a failure can be replayed (STATS_SEED). */
-function generator(seed: number) {
-  let state = seed >>> 0;
-  const next = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
-  const pick = <T>(items: readonly T[]): T => items[Math.floor(next() * items.length)] as T;
-  return { next, pick };
-}
-
 const STATUSES = ['todo', 'in_progress', 'done'] as const;
 const PRIORITIES = ['low', 'medium', 'high', 'urgent'] as const;
 const HOUR = 3_600_000;
@@ -114,8 +102,8 @@ const DAY = 24 * HOUR;
 
 describe('statistics kept by triggers', () => {
   let ctx: TestContext;
-  const seed = Number(process.env.STATS_SEED ?? 20261128);
-  const { next, pick } = generator(seed);
+  const seed = seedFrom('STATS_SEED', 20261128);
+  const random = new Random(seed);
 
   interface Company {
     admin: Session;
@@ -137,22 +125,21 @@ describe('statistics kept by triggers', () => {
   function dueDate(): string | null {
     const now = Date.now();
     const today = now - (now % DAY);
-    switch (Math.floor(next() * 6)) {
+    switch (Math.floor(random.next() * 6)) {
       case 0:
         return null;
       case 1: // earlier today, at least a minute ago
-        return new Date(today + next() * Math.max(0, now - today - 60_000)).toISOString();
+        return new Date(today + random.next() * Math.max(0, now - today - 60_000)).toISOString();
       case 2: // later today, or tomorrow just after midnight
-        return new Date(now + 60_000 + next() * Math.max(0, today + DAY - now)).toISOString();
+        return new Date(now + 60_000 + random.next() * Math.max(0, today + DAY - now)).toISOString();
       case 3:
-        return new Date(today - Math.ceil(next() * 20) * DAY + next() * DAY).toISOString();
+        return new Date(today - Math.ceil(random.next() * 20) * DAY + random.next() * DAY).toISOString();
       default:
-        return new Date(today + Math.ceil(next() * 20) * DAY + next() * DAY).toISOString();
+        return new Date(today + Math.ceil(random.next() * 20) * DAY + random.next() * DAY).toISOString();
     }
   }
 
-  const call = (session: Session, method: 'POST' | 'PATCH' | 'PUT' | 'DELETE', url: string, payload?: object) =>
-    ctx.app.inject({ method, url, headers: bearer(session.access), payload });
+  const { call } = requestsTo(() => ctx.app);
 
   const statistics = async (session: Session) => {
     const response = await ctx.app.inject({
@@ -176,11 +163,11 @@ describe('statistics kept by triggers', () => {
   async function insertDirectly(company: Company, count: number) {
     const companyId = company.admin.user.company.id;
     const rows = Array.from({ length: count }, (_, i) => {
-      const status = pick(STATUSES);
-      const created = Date.now() - next() * 45 * DAY;
-      const completed = status === 'done' && next() < 0.9 ? created + next() * 10 * DAY : null;
-      return sql`(${companyId}::int, ${pick(company.people).user.id}::int, ${`direct ${i}`}, ${status}, ${pick(PRIORITIES)},
-        ${dueDate()}::timestamptz, ${next() < 0.25 ? null : pick(company.people).user.id}::int,
+      const status = random.pick(STATUSES);
+      const created = Date.now() - random.next() * 45 * DAY;
+      const completed = status === 'done' && random.next() < 0.9 ? created + random.next() * 10 * DAY : null;
+      return sql`(${companyId}::int, ${random.pick(company.people).user.id}::int, ${`direct ${i}`}, ${status}, ${random.pick(PRIORITIES)},
+        ${dueDate()}::timestamptz, ${random.next() < 0.25 ? null : random.pick(company.people).user.id}::int,
         ${new Date(created).toISOString()}::timestamptz, ${completed === null ? null : new Date(completed).toISOString()}::timestamptz)`;
     });
     await ctx.db.tenant(companyId, (tx) =>
@@ -191,27 +178,27 @@ describe('statistics kept by triggers', () => {
   }
 
   async function randomRequest(company: Company, ids: number[]) {
-    const actor = pick(company.people);
-    const choice = next();
+    const actor = random.pick(company.people);
+    const choice = random.next();
     if (choice < 0.35 || ids.length === 0) {
-      const body: Record<string, unknown> = { title: 'made by the API', status: pick(STATUSES) };
-      if (next() < 0.7) body.priority = pick(PRIORITIES);
-      if (next() < 0.7) body.due_date = dueDate();
-      if (next() < 0.7) body.assigned_to = next() < 0.2 ? null : pick(company.people).user.id;
+      const body: Record<string, unknown> = { title: 'made by the API', status: random.pick(STATUSES) };
+      if (random.next() < 0.7) body.priority = random.pick(PRIORITIES);
+      if (random.next() < 0.7) body.due_date = dueDate();
+      if (random.next() < 0.7) body.assigned_to = random.next() < 0.2 ? null : random.pick(company.people).user.id;
       const response = await call(actor, 'POST', '/api/tasks/', body);
       expect(response.statusCode, response.body).toBe(201);
       ids.push(json<Task>(response).id);
       return;
     }
-    const id = pick(ids);
+    const id = random.pick(ids);
     if (choice < 0.85) {
       const patch: Record<string, unknown> = {};
-      if (next() < 0.5) patch.status = pick(STATUSES);
-      if (next() < 0.4) patch.priority = pick(PRIORITIES);
-      if (next() < 0.3) patch.assigned_to = next() < 0.3 ? null : pick(company.people).user.id;
-      if (next() < 0.3) patch.due_date = dueDate();
-      if (next() < 0.2) patch.title = 'renamed';
-      const method = next() < 0.2 ? 'PUT' : 'PATCH';
+      if (random.next() < 0.5) patch.status = random.pick(STATUSES);
+      if (random.next() < 0.4) patch.priority = random.pick(PRIORITIES);
+      if (random.next() < 0.3) patch.assigned_to = random.next() < 0.3 ? null : random.pick(company.people).user.id;
+      if (random.next() < 0.3) patch.due_date = dueDate();
+      if (random.next() < 0.2) patch.title = 'renamed';
+      const method = random.next() < 0.2 ? 'PUT' : 'PATCH';
       if (method === 'PUT') patch.title = 'replaced';
       const response = await call(actor, method, `/api/tasks/${id}/`, patch);
       // a concurrent request of this batch may have deleted it
@@ -242,7 +229,7 @@ describe('statistics kept by triggers', () => {
     for (let batch = 0; batch < 25; batch++) {
       await Promise.all(
         Array.from({ length: 8 }, () => {
-          const company = pick(companies);
+          const company = random.pick(companies);
           return randomRequest(company, ids.get(company) ?? []);
         }),
       );

@@ -2,10 +2,11 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   addMember,
-  bearer,
   createTestContext,
   json,
+  type Method,
   registerCompany,
+  requestsTo,
   type Session,
   type TestContext,
 } from '../../test/helpers.ts';
@@ -25,21 +26,7 @@ beforeAll(async () => {
 });
 afterAll(() => ctx.close());
 
-type Method = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
-
-const call = (session: Session, method: Method, url: string, payload?: unknown, headers: Record<string, string> = {}) =>
-  ctx.app.inject({
-    method,
-    url,
-    headers: { ...bearer(session.access), ...headers },
-    ...(payload === undefined ? {} : { payload: payload as Record<string, unknown> }),
-  });
-
-async function createTask(session: Session, fields: Record<string, unknown> = {}): Promise<Task> {
-  const response = await call(session, 'POST', '/api/tasks/', { title: 'A task', ...fields });
-  expect(response.statusCode, response.body).toBe(201);
-  return json<Task>(response);
-}
+const { call, createTask } = requestsTo(() => ctx.app);
 
 type Page<T = Task> = { count: number; next: string | null; previous: string | null; results: T[] };
 const list = async (session: Session, query: string) => {

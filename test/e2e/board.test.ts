@@ -11,10 +11,15 @@ import { freePort, type ServerProcess, startServer, waitForHealthy } from '../pr
 /**
  * The web app end to end: the real server process (what `npm start` runs) on a fresh DATA_DIR,
  * and Debian's Chromium driven by playwright-core, one browser context per person.
+ *
+ * Each case sets up what it needs (companies, people and tasks through the API, with names no
+ * other case uses) and signs its people in, so the cases run in any order and alone (`-t`). A new
+ * case: `it(...)` at the end of its describe, starting from `companyByApi` and `signedIn`.
  */
 
 const CHROMIUM = '/usr/bin/chromium';
-// What DEVELOPERS.md prescribes. Playwright gives each launch a fresh temporary user-data-dir.
+// Headless in a container, with nothing fetched in the background. Playwright gives each launch a
+// fresh temporary user-data-dir.
 const CHROMIUM_FLAGS = [
   '--headless',
   '--no-sandbox',
@@ -26,6 +31,8 @@ const CHROMIUM_FLAGS = [
   '--disable-sync',
 ];
 const SCREENSHOTS = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url));
+/** The README's pictures are rewritten only when asked, so that a test run leaves the tree clean. */
+const UPDATE_SCREENSHOTS = process.env.UPDATE_SCREENSHOTS === '1';
 const PASSWORD = 'a-long-password-1';
 /** The promise this feature makes: someone else's change shows up within a second. */
 const LIVE_MS = 1_000;
@@ -84,16 +91,26 @@ afterAll(async () => {
   rmSync(dataDir, { recursive: true, force: true });
 });
 
-// A failing step leaves a picture of every page behind, to see what the browser saw.
+// A failing case leaves a picture of every page behind, to see what the browser saw. Each case's
+// pages close after it: the next case opens its own.
 afterEach(async (context) => {
-  if (context.task.result?.state !== 'fail') return;
-  const dir = mkdtempSync(join(tmpdir(), 'tasks-e2e-failure-'));
-  const pages = contexts.flatMap((each) => each.pages());
-  await Promise.all(
-    pages.map((page, i) => page.screenshot({ path: join(dir, `page-${i}.png`) }).catch(() => undefined)),
-  );
-  console.error(`screenshots of the ${pages.length} pages at the failure: ${dir}`);
+  if (context.task.result?.state === 'fail') {
+    const dir = mkdtempSync(join(tmpdir(), 'tasks-e2e-failure-'));
+    const pages = contexts.flatMap((each) => each.pages());
+    await Promise.all(
+      pages.map((page, i) => page.screenshot({ path: join(dir, `page-${i}.png`) }).catch(() => undefined)),
+    );
+    console.error(`screenshots of the ${pages.length} pages at the failure: ${dir}`);
+  }
+  await Promise.all(contexts.splice(0).map((each) => each.close()));
 });
+
+/** Into docs/screenshots, when UPDATE_SCREENSHOTS=1. */
+async function screenshot(page: Page, name: string, options: { fullPage?: boolean } = {}) {
+  if (!UPDATE_SCREENSHOTS) return;
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: join(SCREENSHOTS, name), animations: 'disabled', ...options });
+}
 
 async function newPage(): Promise<Page> {
   // Fixed locale, zone and size, so the committed screenshots only change when the app does.
@@ -175,15 +192,74 @@ async function api<T>(method: string, path: string, token?: string, body?: objec
 const loginByApi = async (username: string, password = PASSWORD) =>
   (await api<{ access: string }>('POST', '/api/auth/login/', undefined, { username, password })).access;
 
-const alice = { first: 'Alice', last: 'Admin', username: 'alice' };
-const bob = { first: 'Bob', last: 'Builder', username: 'bob' };
-const carol = { first: 'Carol', last: 'Other', username: 'carol' };
+let named = 0;
+/** A name no other case has used: companies, usernames and emails are unique on the server. */
+const uniqueName = (base: string) => {
+  named += 1;
+  return `${base}${named}`;
+};
+const person = (first: string, last: string): Person => ({ first, last, username: uniqueName(first.toLowerCase()) });
+const emailOf = (someone: Person) => `${someone.username}@example.com`;
+
+interface Account {
+  id: number;
+  token: string;
+}
+
+const registration = (someone: Person) => ({
+  username: someone.username,
+  email: emailOf(someone),
+  password: PASSWORD,
+  password_confirm: PASSWORD,
+  first_name: someone.first,
+  last_name: someone.last,
+});
+
+async function registered(body: object): Promise<Account> {
+  const { user, access } = await api<{ user: { id: number }; access: string }>(
+    'POST',
+    '/api/auth/register/',
+    undefined,
+    body,
+  );
+  return { id: user.id, token: access };
+}
+
+/** A company of its own, `admin` its admin, made through the API. */
+const companyByApi = (admin: Person, name = uniqueName('Company ')) =>
+  registered({ ...registration(admin), company_name: name });
+
+/** Invited by an admin and joined, through the API. */
+async function memberByApi(admin: Account, member: Person, role: 'admin' | 'member' = 'member'): Promise<Account> {
+  const { token } = await api<{ token: string }>('POST', '/api/auth/invitations/', admin.token, {
+    email: emailOf(member),
+    role,
+  });
+  return registered({ ...registration(member), invitation_token: token });
+}
+
+/** A new browser signed in on the login page, its board live. */
+async function signedIn(username: string, password = PASSWORD): Promise<Page> {
+  const page = await newPage();
+  await page.goto('/login');
+  await page.getByLabel('Username or email').fill(username);
+  await page.getByLabel('Password').fill(password);
+  await page.getByRole('button', { name: 'Log in' }).click();
+  await boardIsLive(page);
+  return page;
+}
+
+/** A company with an admin and a member, each signed in: two people watching one board. */
+async function twoColleagues() {
+  const alice = person('Alice', 'Admin');
+  const bob = person('Bob', 'Builder');
+  const admin = await companyByApi(alice);
+  const member = await memberByApi(admin, bob);
+  const [pageA, pageB] = [await signedIn(alice.username), await signedIn(bob.username)];
+  return { alice, bob, admin, member, pageA, pageB };
+}
 
 describe('web app', () => {
-  let pageA: Page;
-  let pageB: Page;
-  let pageC: Page;
-
   it('serves the app for client-side paths and keeps DRF 404s for unknown API paths', async () => {
     for (const path of ['/', '/login', '/accept?token=x', '/some/client/path']) {
       const response = await fetch(`${server.url}${path}`);
@@ -203,8 +279,8 @@ describe('web app', () => {
   });
 
   it('signs up a company, creates a task, drags it to Done, moves it by keyboard and edits it', async () => {
-    pageA = await newPage();
-    await signUp(pageA, 'Acme', alice);
+    const pageA = await newPage();
+    await signUp(pageA, uniqueName('Acme '), person('Alice', 'Admin'));
     await expect(pageA.evaluate('localStorage.length + sessionStorage.length')).resolves.toBe(0);
 
     await pageA.getByRole('button', { name: 'New task' }).click();
@@ -253,19 +329,24 @@ describe('web app', () => {
   });
 
   it('opens the task an email links to, at /tasks/<id>', async () => {
-    const token = await loginByApi('alice');
-    const found = await api<{ results: Array<{ id: number }> }>('GET', '/api/tasks/?search=launch', token);
-    await pageA.goto(`/tasks/${found.results[0]?.id}`);
+    const alice = person('Alice', 'Admin');
+    const { token } = await companyByApi(alice);
+    const task = await api<{ id: number }>('POST', '/api/tasks/', token, { title: 'Write the launch plan' });
+    const pageA = await signedIn(alice.username);
+    await pageA.goto(`/tasks/${task.id}`);
     const edit = pageA.getByRole('dialog', { name: 'Edit task' });
-    await expect(edit.getByLabel('Title').inputValue()).resolves.toBe('Write the launch plan v2');
+    await expect(edit.getByLabel('Title').inputValue()).resolves.toBe('Write the launch plan');
     expect(new URL(pageA.url()).pathname).toBe('/');
     await edit.getByRole('button', { name: 'Cancel' }).click();
     await edit.waitFor({ state: 'hidden' });
   });
 
   it('keeps filters in the URL', async () => {
-    const token = await loginByApi('alice');
+    const alice = person('Alice', 'Admin');
+    const { id, token } = await companyByApi(alice);
+    await api('POST', '/api/tasks/', token, { title: 'Write the launch plan', priority: 'urgent', assigned_to: id });
     await api('POST', '/api/tasks/', token, { title: 'Order office chairs', priority: 'low' });
+    const pageA = await signedIn(alice.username);
     await card(pageA, 'Order office chairs').waitFor();
 
     await pageA.getByLabel('Priority').selectOption('urgent');
@@ -274,14 +355,14 @@ describe('web app', () => {
     await pageA.getByLabel('Only mine').check();
     await pageA.reload();
     await boardIsLive(pageA);
-    await card(pageA, 'Write the launch plan v2').waitFor();
+    await card(pageA, 'Write the launch plan').waitFor();
     await expect(pageA.getByLabel('Priority').inputValue()).resolves.toBe('urgent');
     await expect(pageA.getByLabel('Only mine').isChecked()).resolves.toBe(true);
     await expect(card(pageA, 'Order office chairs').count()).resolves.toBe(0);
 
     await pageA.goto('/');
     await pageA.getByLabel('Search tasks').fill('chairs');
-    await card(pageA, 'Write the launch plan v2').waitFor({ state: 'detached' });
+    await card(pageA, 'Write the launch plan').waitFor({ state: 'detached' });
     await card(pageA, 'Order office chairs').waitFor();
     expect(new URL(pageA.url()).searchParams.get('q')).toBe('chairs');
     await pageA.goto('/');
@@ -289,26 +370,33 @@ describe('web app', () => {
   });
 
   it('lets an invited colleague join, and each sees the other’s changes within a second', async () => {
+    const alice = person('Alice', 'Admin');
+    const bob = person('Bob', 'Builder');
+    const { token } = await companyByApi(alice);
+    await api('POST', '/api/tasks/', token, { title: 'Write the launch plan', status: 'in_progress' });
+    await api('POST', '/api/tasks/', token, { title: 'Order office chairs' });
+    const pageA = await signedIn(alice.username);
+
     // Alice invites Bob on the Team page and is shown the link to send him.
     await goTo(pageA, 'Team');
-    await pageA.getByLabel('Email address').fill('bob@example.com');
+    await pageA.getByLabel('Email address').fill(emailOf(bob));
     await pageA.getByLabel('Role', { exact: true }).selectOption('member');
     await pageA.getByRole('button', { name: 'Invite', exact: true }).click();
     const link = await pageA.getByLabel('Invitation link').inputValue();
     expect(link).toMatch(new RegExp(`^${server.url}/accept\\?token=`));
-    await pendingInvitation(pageA, 'bob@example.com').waitFor();
+    await pendingInvitation(pageA, emailOf(bob)).waitFor();
 
-    pageB = await newPage();
+    const pageB = await newPage();
     await pageB.goto(link);
     await fillRegistration(pageB, bob);
     await pageB.getByRole('button', { name: 'Join' }).click();
     await boardIsLive(pageB);
-    await card(column(pageB, 'in_progress'), 'Write the launch plan v2').waitFor();
+    await card(column(pageB, 'in_progress'), 'Write the launch plan').waitFor();
 
     // Accepted: no longer pending, and Bob is a member.
     await pageA.reload();
-    await memberRow(pageA, 'bob').waitFor();
-    await expect(pendingInvitation(pageA, 'bob@example.com').count()).resolves.toBe(0);
+    await memberRow(pageA, bob.username).waitFor();
+    await expect(pendingInvitation(pageA, emailOf(bob)).count()).resolves.toBe(0);
     await goTo(pageA, 'Board');
     await boardIsLive(pageA);
 
@@ -337,6 +425,8 @@ describe('web app', () => {
   });
 
   it('tells an editor that someone else changed the task, instead of overwriting it', async () => {
+    const { admin, pageA, pageB } = await twoColleagues();
+    await api('POST', '/api/tasks/', admin.token, { title: 'Book the venue' });
     await card(pageA, 'Book the venue').getByRole('button').click();
     const edit = pageA.getByRole('dialog', { name: 'Edit task' });
     await expect.poll(() => edit.getByRole('button', { name: 'Save' }).isEnabled()).toBe(true);
@@ -360,17 +450,23 @@ describe('web app', () => {
   });
 
   it('shows another company nothing of it', async () => {
-    pageC = await newPage();
-    await signUp(pageC, 'Globex', carol);
-    const token = await loginByApi('alice');
-    await api('POST', '/api/tasks/', token, { title: 'Acme secret' });
+    const { admin, pageA, pageB } = await twoColleagues();
+    const carol = person('Carol', 'Other');
+    const other = await companyByApi(carol);
+    const pageC = await signedIn(carol.username);
+    await api('POST', '/api/tasks/', admin.token, { title: 'Acme secret' });
     await card(pageA, 'Acme secret').waitFor({ timeout: LIVE_MS });
     await card(pageB, 'Acme secret').waitFor({ timeout: LIVE_MS });
-    await pageC.waitForTimeout(300);
-    await expect(pageC.locator('li.card').count()).resolves.toBe(0);
+    // Events go out in the order of the writes: Carol's own, made last, comes after any leak would have.
+    await api('POST', '/api/tasks/', other.token, { title: 'Globex own' });
+    await card(pageC, 'Globex own').waitFor({ timeout: LIVE_MS });
+    await expect(pageC.locator('li.card').allInnerTexts()).resolves.toEqual([expect.stringContaining('Globex own')]);
   });
 
   it('deletes after a confirmation, for everyone', async () => {
+    const { admin, pageA, pageB } = await twoColleagues();
+    await api('POST', '/api/tasks/', admin.token, { title: 'Acme secret' });
+    await card(pageB, 'Acme secret').waitFor({ timeout: LIVE_MS });
     await card(pageA, 'Acme secret').getByRole('button').focus();
     await pageA.keyboard.press('Delete');
     const confirm = pageA.getByRole('dialog', { name: 'Delete task?' });
@@ -387,20 +483,38 @@ describe('web app', () => {
   });
 
   it('reconnects after a server restart and catches up with what changed meanwhile', async () => {
+    const { alice, pageA, pageB } = await twoColleagues();
     await stop();
     await pageB.locator('output.live', { hasText: 'Reconnecting' }).waitFor();
     await start();
-    const token = await loginByApi('alice');
+    const token = await loginByApi(alice.username);
     await api('POST', '/api/tasks/', token, { title: 'Made during the outage', priority: 'urgent' });
     await card(pageB, 'Made during the outage').waitFor({ timeout: 20_000 });
     await pageB.locator('output.live', { hasText: 'Live' }).waitFor({ timeout: 20_000 });
     await card(pageA, 'Made during the outage').waitFor({ timeout: 20_000 });
   });
 
-  it('writes screenshots of the board and the task dialog', async () => {
-    const token = await loginByApi('alice');
-    const people = await api<{ results: { id: number; username: string }[] }>('GET', '/api/auth/company-users/', token);
-    const bobId = people.results.find((person) => person.username === 'bob')?.id;
+  it('shows a task’s history and the email sent about it (the README’s pictures)', async () => {
+    // Fixed names: they show in the pictures.
+    const alice = { first: 'Alice', last: 'Admin', username: 'alice' };
+    const admin = await companyByApi(alice, 'Acme');
+    const { id: bobId } = await memberByApi(admin, { first: 'Bob', last: 'Builder', username: 'bob' });
+    const { token } = admin;
+    // The history of a task planned, done, reopened and renamed by Alice, as she would through the board.
+    const { id } = await api<{ id: number }>('POST', '/api/tasks/', token, {
+      title: 'Write the launch plan',
+      description: 'Channels, dates and owners for the launch.',
+      priority: 'high',
+      assigned_to: admin.id,
+      due_date: '2026-01-15T09:00:00Z',
+    });
+    for (const change of [
+      { status: 'done' },
+      { status: 'in_progress' },
+      { title: 'Write the launch plan v2', priority: 'urgent' },
+    ]) {
+      await api('PATCH', `/api/tasks/${id}/`, token, change);
+    }
     for (const task of [
       { title: 'Draft the press release', priority: 'high', due_date: '2099-03-02T10:00:00Z', assigned_to: bobId },
       { title: 'Review the pricing page', priority: 'medium', status: 'in_progress', due_date: '2099-02-20T16:00:00Z' },
@@ -409,17 +523,12 @@ describe('web app', () => {
       await api('POST', '/api/tasks/', token, task);
     }
     // Given to Bob: the history names both of them, and Bob is sent an email about it.
-    const launch = await api<{ results: { id: number }[] }>('GET', '/api/tasks/?search=launch', token);
-    await api('PATCH', `/api/tasks/${launch.results[0]?.id}/`, token, { assigned_to: bobId });
+    await api('PATCH', `/api/tasks/${id}/`, token, { assigned_to: bobId });
+    // A freshly drawn page, without highlights, so that the pictures only change when the app does.
+    const pageA = await signedIn(alice.username);
     await card(pageA, 'Set up the status page').waitFor();
     await card(pageA, 'Write the launch plan v2').filter({ hasText: 'Bob Builder' }).waitFor();
-    // A freshly drawn page, without highlights, so that the pictures only change when the app does.
-    await pageA.reload();
-    await boardIsLive(pageA);
-    await card(pageA, 'Set up the status page').waitFor();
-    await pageA.waitForFunction("document.querySelector('li.card.flash') === null");
-    mkdirSync(SCREENSHOTS, { recursive: true });
-    await pageA.screenshot({ path: join(SCREENSHOTS, 'board.png'), animations: 'disabled' });
+    await screenshot(pageA, 'board.png');
 
     await card(pageA, 'Write the launch plan v2').getByRole('button').click();
     const dialog = pageA.getByRole('dialog', { name: 'Edit task' });
@@ -446,11 +555,13 @@ describe('web app', () => {
     await emails.getByText('bob@example.com').waitFor();
     // pending at first, then sent a second later: the dialog asks again while one is pending
     await emails.locator('.badge.sent').waitFor({ timeout: 10_000 });
-    await pageA.screenshot({ path: join(SCREENSHOTS, 'task-dialog.png'), animations: 'disabled' });
+    await screenshot(pageA, 'task-dialog.png');
     await dialog.getByRole('button', { name: 'Cancel' }).click();
   });
 
   it('lets an admin change roles, revoke an invitation and remove a member, who is signed out', async () => {
+    const { bob, pageA, pageB } = await twoColleagues();
+    const dave = emailOf(person('Dave', 'Later'));
     await goTo(pageA, 'Team');
     const role = pageA.getByLabel('Role of Bob Builder');
     await role.selectOption('admin');
@@ -462,20 +573,20 @@ describe('web app', () => {
     await pageA.getByRole('alert').getByText('The company must keep at least one admin.').waitFor();
     await expect(pageA.getByLabel('Role of Alice Admin').inputValue()).resolves.toBe('admin');
 
-    await pageA.getByLabel('Email address').fill('dave@example.com');
+    await pageA.getByLabel('Email address').fill(dave);
     await pageA.getByRole('button', { name: 'Invite', exact: true }).click();
-    await pendingInvitation(pageA, 'dave@example.com').waitFor();
-    await pageA.getByRole('button', { name: 'Revoke the invitation for dave@example.com' }).click();
+    await pendingInvitation(pageA, dave).waitFor();
+    await pageA.getByRole('button', { name: `Revoke the invitation for ${dave}` }).click();
     await pageA.getByRole('dialog', { name: 'Revoke the invitation?' }).getByRole('button', { name: 'Revoke' }).click();
-    await pendingInvitation(pageA, 'dave@example.com').waitFor({ state: 'detached' });
+    await pendingInvitation(pageA, dave).waitFor({ state: 'detached' });
 
     await pageA.getByRole('button', { name: 'Remove Bob Builder' }).click();
     const confirm = pageA.getByRole('dialog', { name: 'Remove Bob Builder?' });
     await confirm.getByRole('button', { name: 'Cancel' }).click();
-    await expect(memberRow(pageA, 'bob').count()).resolves.toBe(1);
+    await expect(memberRow(pageA, bob.username).count()).resolves.toBe(1);
     await pageA.getByRole('button', { name: 'Remove Bob Builder' }).click();
     await confirm.getByRole('button', { name: 'Remove' }).click();
-    await memberRow(pageA, 'bob').waitFor({ state: 'detached' });
+    await memberRow(pageA, bob.username).waitFor({ state: 'detached' });
     // Bob's open board is closed by the server and he is back at the login page.
     await pageB.getByRole('heading', { name: 'Log in' }).waitFor();
     await goTo(pageA, 'Board');
@@ -483,15 +594,19 @@ describe('web app', () => {
   });
 
   it('logs out, and a reload stays logged out; logging in again restores the board', async () => {
+    const alice = person('Alice', 'Admin');
+    const { token } = await companyByApi(alice);
+    await api('POST', '/api/tasks/', token, { title: 'Write the launch plan' });
+    const pageA = await signedIn(alice.username);
     await pageA.getByRole('button', { name: 'Log out' }).click();
     await pageA.getByRole('heading', { name: 'Log in' }).waitFor();
     await pageA.reload();
     await pageA.getByRole('heading', { name: 'Log in' }).waitFor();
-    await pageA.getByLabel('Username or email').fill('alice@example.com');
+    await pageA.getByLabel('Username or email').fill(emailOf(alice));
     await pageA.getByLabel('Password').fill(PASSWORD);
     await pageA.getByRole('button', { name: 'Log in' }).click();
     await boardIsLive(pageA);
-    await card(pageA, 'Write the launch plan v2').waitFor();
+    await card(pageA, 'Write the launch plan').waitFor();
   });
 });
 
@@ -524,12 +639,7 @@ describe('a company with 2,000 tasks', () => {
     })()`) as Promise<{ status?: string; position: number; title?: string }>;
 
   it('renders the board quickly with only the cards in view in the page, and scrolling shows the rest', async () => {
-    page = await newPage();
-    await page.goto('/login');
-    await page.getByLabel('Username or email').fill(admin);
-    await page.getByLabel('Password').fill(SEED_PASSWORD);
-    await page.getByRole('button', { name: 'Log in' }).click();
-    await boardIsLive(page);
+    page = await signedIn(admin, SEED_PASSWORD);
 
     // A fresh load: the session from the cookie, the people, every task (20 pages of 100), the columns.
     const started = Date.now();
@@ -563,6 +673,7 @@ describe('a company with 2,000 tasks', () => {
   });
 
   it('keeps keyboard navigation and dragging working in long columns', async () => {
+    page = await signedIn(admin, SEED_PASSWORD);
     const todo = column(page, 'todo');
     const before = await counts();
     // One Tab stop per column: the arrows, Home and End go through it, scrolling as they go.
@@ -618,6 +729,7 @@ describe('a company with 2,000 tasks', () => {
       by_priority: Record<string, number>;
       overdue: number;
     }>('GET', '/api/tasks/statistics/', token);
+    page = await signedIn(admin, SEED_PASSWORD);
     await goTo(page, 'Dashboard');
     for (const name of [
       'Tasks by status',
@@ -647,8 +759,7 @@ describe('a company with 2,000 tasks', () => {
     await expect(tile('Tasks').textContent()).resolves.toBe(stats.total.toLocaleString('en-US'));
     await expect(tile('Overdue').textContent()).resolves.toBe(stats.overdue.toLocaleString('en-US'));
 
-    mkdirSync(SCREENSHOTS, { recursive: true });
-    await page.screenshot({ path: join(SCREENSHOTS, 'dashboard.png'), animations: 'disabled', fullPage: true });
+    await screenshot(page, 'dashboard.png', { fullPage: true });
 
     // Someone adds a task: the dashboard counts it a moment later, without a reload.
     await api('POST', '/api/tasks/', token, { title: 'One more', priority: 'urgent' });
@@ -658,6 +769,7 @@ describe('a company with 2,000 tasks', () => {
   });
 
   it('saves the profile and the notification preferences', async () => {
+    page = await signedIn(admin, SEED_PASSWORD);
     await goTo(page, 'Settings');
     await page.getByLabel('Last name').fill('Lovelace');
     await page.getByRole('button', { name: 'Save profile' }).click();
@@ -680,6 +792,8 @@ describe('a company with 2,000 tasks', () => {
   });
 
   it('moves between pages with the keyboard', async () => {
+    page = await signedIn(admin, SEED_PASSWORD);
+    await goTo(page, 'Settings');
     const nav = page.getByRole('navigation', { name: 'Main' });
     await expect(nav.getByRole('link', { name: 'Settings' }).getAttribute('aria-current')).resolves.toBe('page');
     await nav.getByRole('link', { name: 'Team' }).focus();

@@ -11,17 +11,8 @@ import {
   TEST_DB,
   type TestContext,
 } from '../helpers.ts';
-import {
-  drfShapeProblem,
-  fuzzSeed,
-  gcFunction,
-  LEAK,
-  openApiPath,
-  Random,
-  type Route,
-  routesOf,
-  settledHeapMb,
-} from './support.ts';
+import { Random, seedFrom } from '../random.ts';
+import { drfShapeProblem, gcFunction, LEAK, openApiPath, type Route, routesOf, settledHeapMb } from './support.ts';
 
 /**
  * Bad input on every route the app has: 10,000 generated requests (FUZZ_REQUESTS) from a fixed seed
@@ -32,7 +23,7 @@ import {
  */
 
 const REQUESTS = Number(process.env.FUZZ_REQUESTS ?? 10_000);
-const SEED = fuzzSeed(20_261_128);
+const SEED = seedFrom('FUZZ_SEED', 20_261_128);
 const WARM_UP = Math.min(1_000, Math.floor(REQUESTS / 5));
 
 type Json = null | boolean | number | string | Json[] | { [key: string]: Json };

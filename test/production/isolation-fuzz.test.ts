@@ -2,15 +2,16 @@ import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   addMember,
-  bearer,
   createTestContext,
   json,
+  type Method,
   registerCompany,
+  requestsTo,
   type Session,
   TEST_DB,
   type TestContext,
 } from '../helpers.ts';
-import { fuzzSeed, Random } from './support.ts';
+import { Random, seedFrom } from '../random.ts';
 
 /**
  * Company isolation under 10,000 random requests (ISOLATION_REQUESTS), from a fixed seed (FUZZ_SEED
@@ -24,7 +25,7 @@ import { fuzzSeed, Random } from './support.ts';
  */
 
 const REQUESTS = Number(process.env.ISOLATION_REQUESTS ?? 10_000);
-const SEED = fuzzSeed(7_777);
+const SEED = seedFrom('FUZZ_SEED', 7_777);
 const CONCURRENCY = 8;
 const COMPANIES = 3;
 
@@ -47,7 +48,7 @@ interface Company {
 
 interface Op {
   name: string;
-  method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE';
+  method: Method;
   url: string;
   headers?: Record<string, string>;
   payload?: unknown;
@@ -64,8 +65,7 @@ describe(`company isolation under random cross-company requests (${TEST_DB})`, (
   let app: FastifyInstance;
   const companies: Company[] = [];
 
-  const call = (session: Session, method: Op['method'], url: string, payload?: unknown, headers = {}) =>
-    app.inject({ method, url, headers: { ...bearer(session.access), ...headers }, payload: payload as string });
+  const { call } = requestsTo(() => app);
 
   beforeAll(async () => {
     ctx = await createTestContext({

@@ -7,7 +7,8 @@ import { createServerDatabase } from '../databases.ts';
 import { PASSWORD, TEST_DB, unique } from '../helpers.ts';
 import { freePort, type ServerProcess, waitForHealthy } from '../process.ts';
 import { SmtpSink } from '../smtp.ts';
-import { Balancer, PrivateRedis, readProcfile, sleep, startProcess, stopProcess } from './processes.ts';
+import { sleep } from '../timing.ts';
+import { Balancer, PrivateRedis, readProcfile, startProcess, stopProcess } from './processes.ts';
 
 /**
  * kill -9 of an API process and of the worker while 200 task creations (each assigning someone,

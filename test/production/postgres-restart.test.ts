@@ -2,14 +2,14 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { PASSWORD, TEST_DB, unique } from '../helpers.ts';
+import { TEST_DB } from '../helpers.ts';
 import { freePort, type ServerProcess, waitForHealthy } from '../process.ts';
+import { sleep } from '../timing.ts';
 import {
   Balancer,
   describeProcess,
   PrivatePostgres,
   readProcfile,
-  sleep,
   startProcess,
   stopProcess,
   timeUntil,
@@ -58,18 +58,7 @@ describe.runIf(TEST_DB === 'postgres')('a PostgreSQL restart under load', () => 
 
   it('answers 503 in DRF shape while the database is down, never 500, and recovers by itself', async () => {
     const balancer = new Balancer([api.url], 10_000);
-    const username = unique('pgdown');
-    const registered = await balancer.request('POST', '/api/auth/register/', {
-      body: {
-        username,
-        email: `${username}@example.com`,
-        password: PASSWORD,
-        password_confirm: PASSWORD,
-        company_name: unique('Postgres Co '),
-      },
-    });
-    expect(registered.status).toBe(201);
-    const token = (registered.body as { access: string }).access;
+    const token = await balancer.registerCompany('Postgres Co');
 
     const failures: string[] = [];
     const statuses = new Map<number, number>();

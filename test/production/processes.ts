@@ -5,7 +5,9 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
+import { PASSWORD, unique } from '../helpers.ts';
 import { freePort, type ServerProcess } from '../process.ts';
+import { sleep, until } from '../timing.ts';
 
 const root = fileURLToPath(new URL('../..', import.meta.url));
 
@@ -60,19 +62,6 @@ export async function stopProcess(server: ServerProcess, graceMs = 30_000): Prom
   }
 }
 
-async function waitFor(what: string, check: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (Date.now() < deadline) {
-    try {
-      if (await check()) return;
-    } catch {
-      // not yet
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`${what} not ready within ${timeoutMs} ms`);
-}
-
 /** A redis-server of the test's own on a free loopback port, which the test may stop and start again. */
 export class PrivateRedis {
   private child: ChildProcess | undefined;
@@ -96,14 +85,14 @@ export class PrivateRedis {
       { stdio: 'ignore' },
     );
     this.child = child;
-    await waitFor(
-      `redis on ${this.port}`,
+    await until(
       () => {
         if (child.exitCode !== null) throw new Error('redis-server exited');
         execFileSync('redis-cli', ['-p', String(this.port), 'ping'], { stdio: 'pipe' });
         return true;
       },
       10_000,
+      `redis on ${this.port}`,
     );
   }
 
@@ -177,8 +166,7 @@ export class PrivatePostgres {
       `-p ${this.port} -k ${this.dir} -c listen_addresses=127.0.0.1 -c fsync=off -c max_connections=60`,
       'start',
     ]);
-    await waitFor(
-      'private postgres',
+    await until(
       async () => {
         const client = new pg.Client({ connectionString: this.url() });
         await client.connect();
@@ -186,6 +174,7 @@ export class PrivatePostgres {
         return true;
       },
       15_000,
+      'private postgres',
     );
   }
 
@@ -261,6 +250,22 @@ export class Balancer {
     private readonly giveUpMs = 30_000,
   ) {}
 
+  /** A company of its own, registered through these processes: its admin's access token. */
+  async registerCompany(name: string): Promise<string> {
+    const username = unique(name.toLowerCase().replace(/\W/g, ''));
+    const registered = await this.request('POST', '/api/auth/register/', {
+      body: {
+        username,
+        email: `${username}@example.com`,
+        password: PASSWORD,
+        password_confirm: PASSWORD,
+        company_name: unique(`${name} `),
+      },
+    });
+    if (registered.status !== 201) throw new Error(`register failed: ${registered.status} ${registered.text}`);
+    return (registered.body as { access: string }).access;
+  }
+
   async request(
     method: string,
     url: string,
@@ -300,8 +305,6 @@ export class Balancer {
     }
   }
 }
-
-export const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls until `check` holds; resolves with the milliseconds it took. */
 export async function timeUntil(check: () => Promise<boolean>, timeoutMs: number, everyMs = 50): Promise<number> {

@@ -3,10 +3,11 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServerDatabase } from '../databases.ts';
-import { PASSWORD, TEST_DB, unique } from '../helpers.ts';
+import { TEST_DB } from '../helpers.ts';
 import { freePort, type ServerProcess, waitForHealthy } from '../process.ts';
+import { sleep } from '../timing.ts';
 import { TestSocket } from '../ws.ts';
-import { Balancer, PrivateRedis, readProcfile, sleep, startProcess, stopProcess, timeUntil } from './processes.ts';
+import { Balancer, PrivateRedis, readProcfile, startProcess, stopProcess, timeUntil } from './processes.ts';
 
 /**
  * Redis goes away and comes back while two API processes (from deploy/Procfile, on PostgreSQL and
@@ -58,18 +59,7 @@ describe.runIf(TEST_DB === 'postgres')('a Redis restart under load', () => {
   it('keeps REST and per-process events going while Redis is down, says so in /readyz, and recovers by itself', async () => {
     const [one, two] = apis as [ServerProcess, ServerProcess];
     const balancer = new Balancer([one.url, two.url]);
-    const username = unique('redisdown');
-    const registered = await balancer.request('POST', '/api/auth/register/', {
-      body: {
-        username,
-        email: `${username}@example.com`,
-        password: PASSWORD,
-        password_confirm: PASSWORD,
-        company_name: unique('Redis Co '),
-      },
-    });
-    expect(registered.status).toBe(201);
-    const token = (registered.body as { access: string }).access;
+    const token = await balancer.registerCompany('Redis Co');
     const sockets = await Promise.all(
       apis.map((api) => TestSocket.open(`${api.url.replace('http', 'ws')}/ws/tasks/`, { token })),
     );

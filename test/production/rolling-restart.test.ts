@@ -4,9 +4,10 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServerDatabase } from '../databases.ts';
-import { PASSWORD, TEST_DB, unique } from '../helpers.ts';
+import { TEST_DB } from '../helpers.ts';
 import { freePort, type ServerProcess, waitForHealthy } from '../process.ts';
-import { type Answer, Balancer, PrivateRedis, readProcfile, sleep, startProcess, stopProcess } from './processes.ts';
+import { sleep } from '../timing.ts';
+import { type Answer, Balancer, PrivateRedis, readProcfile, startProcess, stopProcess } from './processes.ts';
 
 /**
  * Production as deploy/Procfile describes it: two API processes and a worker on PostgreSQL and
@@ -66,18 +67,7 @@ describe.runIf(TEST_DB === 'postgres')('a rolling restart of the API processes u
       ports.map((port) => `http://127.0.0.1:${port}`),
       10_000,
     );
-    const username = unique('rolling');
-    const registered = await balancer.request('POST', '/api/auth/register/', {
-      body: {
-        username,
-        email: `${username}@example.com`,
-        password: PASSWORD,
-        password_confirm: PASSWORD,
-        company_name: unique('Rolling Co '),
-      },
-    });
-    expect(registered.status).toBe(201);
-    const token = (registered.body as { access: string }).access;
+    const token = await balancer.registerCompany('Rolling Co');
 
     /** Each task's last acknowledged state; a client changes only its own tasks, one request at a time. */
     const acknowledged = new Map<number, Task>();

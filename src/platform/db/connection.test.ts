@@ -2,6 +2,7 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { onServer } from '../../../test/databases.ts';
 import { openTestDatabase, TEST_DB, type TestDatabase } from '../../../test/helpers.ts';
+import { sleep } from '../../../test/timing.ts';
 import { isDatabaseUnavailable } from '../errors.ts';
 import { queryRows } from './index.ts';
 
@@ -20,7 +21,7 @@ describe.runIf(TEST_DB === 'postgres')('a connection lost while a transaction ho
       const [{ pid } = { pid: 0 }] = await queryRows<{ pid: number }>(tx, sql`select pg_backend_pid() as pid`);
       await terminate(pid);
       // The server's error arrives while this transaction holds the client between statements.
-      await new Promise((resolve) => setTimeout(resolve, 200));
+      await sleep(200);
       return queryRows(tx, sql`select 1`);
     });
     const error = await held.then(
