@@ -3,7 +3,8 @@ import { configDefaults, defineConfig } from 'vitest/config';
 const E2E = 'test/e2e/**/*.test.ts';
 
 /**
- * The whole suite runs twice: on embedded PGlite and on the real PostgreSQL server. The browser
+ * The whole suite runs twice: on the embedded PostgreSQL (the default without DATABASE_URL, one
+ * server for the run) and on the PostgreSQL server at 5432. The browser
  * tests run once, in a project of their own: they drive a real server process, whose database
  * choice is its own (embedded, in a temporary DATA_DIR).
  */
@@ -16,7 +17,7 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'pglite', env: { TEST_DB: 'pglite' }, exclude: [...configDefaults.exclude, E2E] },
+        test: { name: 'embedded', env: { TEST_DB: 'embedded' }, exclude: [...configDefaults.exclude, E2E] },
       },
       {
         extends: true,

@@ -88,7 +88,7 @@ describe(`the server process (${TEST_DB})`, () => {
     expect(log).toContain('/ws/tasks/?token=[redacted]');
   });
 
-  it.runIf(TEST_DB === 'pglite')('refuses a second process on the same DATA_DIR', async () => {
+  it.runIf(TEST_DB === 'embedded')('refuses a second process on the same DATA_DIR', async () => {
     const second = startServer({ ...env, PORT: String(await freePort()) });
     expect(await second.exited).toBe(1);
     expect(second.output()).toMatch(/DATA_DIR .* is in use by process/);
@@ -103,11 +103,14 @@ describe(`the server process (${TEST_DB})`, () => {
     expect(badRole.output()).toContain('ROLE: expected one of all, api, worker, got "cron"');
   });
 
-  it.runIf(TEST_DB === 'pglite')('refuses a split role on the embedded database, which one process holds', async () => {
-    const worker = startServer({ ...env, PORT: String(await freePort()), ROLE: 'worker' });
-    expect(await worker.exited).toBe(1);
-    expect(worker.output()).toContain('ROLE: worker needs DATABASE_URL');
-  });
+  it.runIf(TEST_DB === 'embedded')(
+    'refuses a split role on the embedded database, which one process holds',
+    async () => {
+      const worker = startServer({ ...env, PORT: String(await freePort()), ROLE: 'worker' });
+      expect(await worker.exited).toBe(1);
+      expect(worker.output()).toContain('ROLE: worker needs DATABASE_URL');
+    },
+  );
 
   it.runIf(TEST_DB === 'postgres')('runs a worker with only health endpoints, stopped by SIGTERM', async () => {
     const worker = startServer({ ...env, PORT: String(await freePort()), ROLE: 'worker' });

@@ -82,7 +82,7 @@ async function start() {
 
   await app.listen({ port: config.port, host: config.host });
   app.log.info(
-    { role: config.role, database: db.driver === 'pglite' ? `embedded (${config.dataDir})` : 'postgresql' },
+    { role: config.role, database: config.databaseUrl === undefined ? `embedded (${config.dataDir})` : 'postgresql' },
     config.role === 'worker' ? `working jobs; health on port ${config.port}` : `serving on ${config.publicUrl}`,
   );
 }
