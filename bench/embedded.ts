@@ -1,0 +1,245 @@
+/**
+ * The embedded designs side by side in one run, each a real server process at 50 connections:
+ * - `postgres`: this code on the PostgreSQL server at 5432 (DATABASE_URL), the yardstick;
+ * - `embedded`: this code with no DATABASE_URL (its own PostgreSQL 15 server in DATA_DIR);
+ * - `pglite`: the code before it (PGlite on the event loop), from BENCH_PGLITE_ROOT;
+ * - `pglite-socket`: PGlite off the event loop, in a process of its own behind
+ *   @electric-sql/pglite-socket (its `pglite-server` at BENCH_PGLITE_SERVER), this code talking to
+ *   it over DATABASE_URL.
+ * For each: first start on an empty database to the first 200 from /healthz, the seed (1,000
+ * companies of 5 users, 100,000 tasks in the first and 100 in each other, by `cli seed`), the
+ * memory at idle (PSS of the app and its database processes, 5 s after start), then each endpoint
+ * warmed up 2 s and measured (autocannon).
+ * Usage: [BENCH_PGLITE_ROOT=dir] [BENCH_PGLITE_SERVER=path] npx tsx bench/embedded.ts [seconds=10] [designs=postgres,embedded,pglite,pglite-socket]
+ * BENCH_PGLITE_ROOT: the code before this change with its dependencies, e.g.
+ *   mkdir /tmp/pglite-code && git archive 5d39083 | tar -x -C /tmp/pglite-code && ln -s "$PWD/node_modules" /tmp/pglite-code/
+ * BENCH_PGLITE_SERVER: e.g. `npm install @electric-sql/pglite-socket@0.2.18` in a directory of its
+ *   own, then its node_modules/.bin/pglite-server.
+ */
+import { type ChildProcess, spawn } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import autocannon from 'autocannon';
+import { SEED_PASSWORD } from '../src/accounts/seed.ts';
+import { createServerDatabase } from '../test/databases.ts';
+import { freePort } from '../test/process.ts';
+
+const here = fileURLToPath(new URL('..', import.meta.url));
+const duration = Number(process.argv[2] ?? 10);
+const designs = (process.argv[3] ?? 'postgres,embedded,pglite,pglite-socket').split(',');
+const CONNECTIONS = 50;
+const SECRET = 'bench-secret-0123456789-0123456789-0123456789';
+
+interface Target {
+  /** The code that runs: this checkout, or the one before the change. */
+  root: string;
+  env: Record<string, string>;
+  cleanup(): Promise<void>;
+  /** A database process of its own beside the app, counted in the memory at idle. */
+  sidecar?: ChildProcess;
+}
+
+function run(root: string, args: string[], env: Record<string, string>) {
+  return spawn(process.execPath, ['--import', 'tsx', ...args], {
+    cwd: root,
+    env: { PATH: process.env.PATH ?? '', HOST: '127.0.0.1', LOG_LEVEL: 'warn', ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+}
+
+async function finished(child: ChildProcess): Promise<string> {
+  let output = '';
+  child.stdout?.on('data', (chunk) => {
+    output += chunk;
+  });
+  child.stderr?.on('data', (chunk) => {
+    output += chunk;
+  });
+  const code = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+  if (code !== 0) throw new Error(`exit ${code}: ${output}`);
+  return output;
+}
+
+async function healthy(url: string, child: ChildProcess, started: number): Promise<number> {
+  for (;;) {
+    if (child.exitCode !== null) throw new Error(`server exited with ${child.exitCode}`);
+    try {
+      if ((await fetch(`${url}/healthz`)).status === 200) return performance.now() - started;
+    } catch {
+      // not up yet
+    }
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null) return;
+  const exited = new Promise((resolve) => child.once('exit', resolve));
+  child.kill('SIGTERM');
+  await exited;
+}
+
+/** Proportional set size (shared pages split among their users) of a process and its descendants, in MB. */
+function pssMb(pid: number): number {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      children.set(ppid, [...(children.get(ppid) ?? []), Number(entry)]);
+    } catch {
+      // gone meanwhile
+    }
+  }
+  let kb = 0;
+  const visit = (p: number) => {
+    try {
+      kb += Number(/Pss:\s+(\d+) kB/.exec(readFileSync(`/proc/${p}/smaps_rollup`, 'utf8'))?.[1] ?? 0);
+    } catch {
+      // gone meanwhile
+    }
+    for (const child of children.get(p) ?? []) visit(child);
+  };
+  visit(pid);
+  return kb / 1024;
+}
+
+async function prepare(design: string): Promise<Target> {
+  const dataDir = mkdtempSync(path.join(tmpdir(), `tasks-bench-${design}-`));
+  const base = { DATA_DIR: dataDir, AUTH_RATE_LIMIT: '1000000', RATE_LIMIT: '1000000' };
+  const removeDir = async () => rmSync(dataDir, { recursive: true, force: true });
+  if (design === 'postgres') {
+    const created = await createServerDatabase({ empty: true });
+    return {
+      root: here,
+      env: { ...base, DATABASE_URL: created.url, JWT_SECRET: SECRET },
+      cleanup: async () => {
+        await created.drop();
+        await removeDir();
+      },
+    };
+  }
+  if (design === 'embedded') return { root: here, env: base, cleanup: removeDir };
+  const pgliteRoot = process.env.BENCH_PGLITE_ROOT;
+  if (design === 'pglite') {
+    if (pgliteRoot === undefined) throw new Error('pglite needs BENCH_PGLITE_ROOT (see the usage)');
+    return { root: pgliteRoot, env: base, cleanup: removeDir };
+  }
+  if (design === 'pglite-socket') {
+    const server = process.env.BENCH_PGLITE_SERVER;
+    if (server === undefined) throw new Error('pglite-socket needs BENCH_PGLITE_SERVER (see the usage)');
+    const port = await freePort();
+    const sidecar = spawn(
+      process.execPath,
+      [server, `--db=${path.join(dataDir, 'pgdata')}`, `--port=${port}`, '--host=127.0.0.1', '--max-connections=100'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    );
+    let output = '';
+    sidecar.stdout?.on('data', (chunk) => {
+      output += chunk;
+    });
+    sidecar.stderr?.on('data', (chunk) => {
+      output += chunk;
+    });
+    for (;;) {
+      if (sidecar.exitCode !== null) throw new Error(`pglite-server exited: ${output}`);
+      if (/listening|ready/i.test(output)) break;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    return {
+      root: here,
+      env: { ...base, DATABASE_URL: `postgres://postgres@127.0.0.1:${port}/postgres`, JWT_SECRET: SECRET },
+      sidecar,
+      cleanup: async () => {
+        await stop(sidecar);
+        await removeDir();
+      },
+    };
+  }
+  throw new Error(`unknown design ${design}`);
+}
+
+type Row = { design: string; firstStart: number; seed: number; idleMb: number; results: Map<string, string> };
+const rows: Row[] = [];
+const endpoints = ['GET /api/tasks/', 'GET /api/tasks/{id}/', 'GET /api/tasks/statistics/', 'POST /api/tasks/'];
+
+for (const design of designs) {
+  const target = await prepare(design);
+  try {
+    const port = String(await freePort());
+    const env = { ...target.env, PORT: port };
+    const url = `http://127.0.0.1:${port}`;
+    // First start: an empty database, to the first 200.
+    let started = performance.now();
+    let server = run(target.root, ['src/main.ts'], env);
+    const firstStart = await healthy(url, server, started);
+    await stop(server);
+
+    started = performance.now();
+    const seeded = await finished(
+      run(target.root, ['src/cli.ts', 'seed', '--companies', '1000', '--tasks', '100', '--heavy', '100000'], env),
+    );
+    const seed = performance.now() - started;
+    const admin = /admin (\S+)/.exec(seeded)?.[1];
+    if (admin === undefined) throw new Error(`no admin in the seed's output: ${seeded}`);
+
+    started = performance.now();
+    server = run(target.root, ['src/main.ts'], env);
+    await healthy(url, server, started);
+    await new Promise((r) => setTimeout(r, 5000));
+    const idleMb =
+      pssMb(server.pid as number) + (target.sidecar === undefined ? 0 : pssMb(target.sidecar.pid as number));
+
+    const login = await fetch(`${url}/api/auth/login/`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: admin, password: SEED_PASSWORD }),
+    });
+    const { access } = (await login.json()) as { access: string };
+    const headers = { authorization: `Bearer ${access}`, 'content-type': 'application/json' };
+    const first = (await (await fetch(`${url}/api/tasks/?page_size=1`, { headers })).json()) as {
+      results: Array<{ id: number }>;
+    };
+    const id = first.results[0]?.id;
+    const requests: Record<string, autocannon.Request> = {
+      'GET /api/tasks/': { method: 'GET', path: '/api/tasks/' },
+      'GET /api/tasks/{id}/': { method: 'GET', path: `/api/tasks/${id}/` },
+      'GET /api/tasks/statistics/': { method: 'GET', path: '/api/tasks/statistics/' },
+      'POST /api/tasks/': {
+        method: 'POST',
+        path: '/api/tasks/',
+        body: JSON.stringify({ title: 'Bench task', priority: 'high' }),
+      },
+    };
+    const results = new Map<string, string>();
+    for (const name of endpoints) {
+      const request = requests[name] as autocannon.Request;
+      await autocannon({ url, connections: CONNECTIONS, duration: 2, headers, requests: [request] });
+      const result = await autocannon({ url, connections: CONNECTIONS, duration, headers, requests: [request] });
+      const failures = result.non2xx + result.errors + result.timeouts;
+      results.set(
+        name,
+        `${result.requests.average.toFixed(0)} req/s, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms${failures > 0 ? ` (${failures} failed)` : ''}`,
+      );
+      console.log(`${design.padEnd(14)} ${name.padEnd(28)} ${results.get(name)}`);
+    }
+    await stop(server);
+    rows.push({ design, firstStart, seed, idleMb, results });
+    console.log(
+      `${design.padEnd(14)} first start ${(firstStart / 1000).toFixed(2)} s, seed ${(seed / 1000).toFixed(1)} s, idle ${idleMb.toFixed(0)} MB`,
+    );
+  } finally {
+    await target.cleanup();
+  }
+}
+
+console.log(`\n${CONNECTIONS} connections, ${duration} s per endpoint`);
+for (const row of rows) {
+  console.log(
+    `${row.design}: first start ${(row.firstStart / 1000).toFixed(2)} s, seed ${(row.seed / 1000).toFixed(1)} s, memory at idle ${row.idleMb.toFixed(0)} MB (PSS)`,
+  );
+  for (const [name, figures] of row.results) console.log(`  ${name.padEnd(28)} ${figures}`);
+}
