@@ -6,6 +6,7 @@ import { SEED_PASSWORD, seedAccounts } from './accounts/seed.ts';
 import { AccountsService } from './accounts/service.ts';
 import { TokenService } from './platform/auth.ts';
 import { ConfigError, loadConfig, resolveJwtSecret } from './platform/config.ts';
+import { ownerOnlyDataDir } from './platform/data-dir.ts';
 import { type Database, openDatabase } from './platform/db/index.ts';
 import { DataDirLockedError } from './platform/db/lock.ts';
 import { HttpError } from './platform/errors.ts';
@@ -95,6 +96,8 @@ const commands: Record<string, Command> = {
     } else {
       tasks += await seedTasks(db, { companyIds: ids, tasksPerCompany, onlyEmpty: true });
     }
+    // Planner statistics for the rows just written, rather than whenever autovacuum comes by.
+    await db.client.query('analyze');
     for (const company of seeded.slice(0, 5)) {
       console.log(`  ${company.name} (id ${company.id}): admin ${company.admin}`);
     }
@@ -170,7 +173,11 @@ async function main(argv: string[]): Promise<number> {
   }
   let db: Database;
   try {
-    db = await openDatabase(loadConfig());
+    const config = loadConfig();
+    const tightened = ownerOnlyDataDir(config.dataDir);
+    if (tightened.length > 0)
+      console.warn(`DATA_DIR was open to other local users: made ${tightened.length} entries owner-only`);
+    db = await openDatabase(config);
   } catch (error) {
     if (error instanceof ConfigError || error instanceof DataDirLockedError) {
       console.error(error.message);

@@ -6,6 +6,7 @@ import { createMailer } from './notifications/mailer.ts';
 import { NotificationsService } from './notifications/service.ts';
 import { NotificationWorker } from './notifications/worker.ts';
 import { type AppConfig, ConfigError, loadConfig, resolveJwtSecret } from './platform/config.ts';
+import { ownerOnlyDataDir } from './platform/data-dir.ts';
 import { type Database, openDatabase } from './platform/db/index.ts';
 import { DataDirLockedError } from './platform/db/lock.ts';
 import { Jobs } from './platform/jobs.ts';
@@ -24,8 +25,10 @@ async function buildHealthServer(config: AppConfig, db: Database): Promise<Fasti
 async function start() {
   let config: AppConfig;
   let db: Database;
+  let tightened: string[];
   try {
     const base = loadConfig();
+    tightened = ownerOnlyDataDir(base.dataDir);
     config = resolveJwtSecret(base);
     db = await openDatabase(base);
   } catch (error) {
@@ -48,6 +51,12 @@ async function start() {
     }
   }
   const logger = pino({ level: config.logLevel });
+  if (tightened.length > 0) {
+    logger.warn(
+      { dataDir: config.dataDir, tightened: tightened.length, first: tightened.slice(0, 5) },
+      'DATA_DIR was open to other local users: made owner-only',
+    );
+  }
   // Every role starts the queue: an api process sends jobs in its transactions, the others also work them.
   const processing = config.role !== 'api';
   const jobs = new Jobs(db, { logger, processing, maintenanceIntervalSeconds: config.jobsMaintenanceIntervalSeconds });
