@@ -162,22 +162,32 @@ async function prepare(design: string): Promise<Target> {
   throw new Error(`unknown design ${design}`);
 }
 
-type Row = { design: string; firstStart: number; seed: number; idleMb: number; results: Map<string, string> };
-const rows: Row[] = [];
+type Prepared = {
+  design: string;
+  target: Target;
+  env: Record<string, string>;
+  url: string;
+  firstStart: number;
+  seed: number;
+  admin: string;
+};
+type Running = Prepared & { server: ChildProcess; idleMb: number; headers: Record<string, string>; id: number };
 const endpoints = ['GET /api/tasks/', 'GET /api/tasks/{id}/', 'GET /api/tasks/statistics/', 'POST /api/tasks/'];
+const prepared: Prepared[] = [];
+const running: Running[] = [];
+const results = new Map<string, Map<string, string>>();
 
-for (const design of designs) {
-  const target = await prepare(design);
-  try {
+try {
+  for (const design of designs) {
+    const target = await prepare(design);
     const port = String(await freePort());
     const env = { ...target.env, PORT: port };
     const url = `http://127.0.0.1:${port}`;
     // First start: an empty database, to the first 200.
     let started = performance.now();
-    let server = run(target.root, ['src/main.ts'], env);
+    const server = run(target.root, ['src/main.ts'], env);
     const firstStart = await healthy(url, server, started);
     await stop(server);
-
     started = performance.now();
     const seeded = await finished(
       run(target.root, ['src/cli.ts', 'seed', '--companies', '1000', '--tasks', '100', '--heavy', '100000'], env),
@@ -185,61 +195,66 @@ for (const design of designs) {
     const seed = performance.now() - started;
     const admin = /admin (\S+)/.exec(seeded)?.[1];
     if (admin === undefined) throw new Error(`no admin in the seed's output: ${seeded}`);
+    prepared.push({ design, target, env, url, firstStart, seed, admin });
+    console.log(`${design}: first start ${(firstStart / 1000).toFixed(2)} s, seed ${(seed / 1000).toFixed(1)} s`);
+  }
 
-    started = performance.now();
-    server = run(target.root, ['src/main.ts'], env);
-    await healthy(url, server, started);
-    await new Promise((r) => setTimeout(r, 5000));
-    const idleMb =
-      pssMb(server.pid as number) + (target.sidecar === undefined ? 0 : pssMb(target.sidecar.pid as number));
-
-    const login = await fetch(`${url}/api/auth/login/`, {
+  // Every design serves at once, idle but for the one measured: the endpoints alternate between
+  // designs, so that the load others put on this shared machine spreads over all of them.
+  for (const p of prepared) {
+    const server = run(p.target.root, ['src/main.ts'], p.env);
+    await healthy(p.url, server, performance.now());
+    running.push({ ...p, server, idleMb: 0, headers: {}, id: 0 });
+  }
+  await new Promise((r) => setTimeout(r, 5000));
+  for (const r of running) {
+    r.idleMb =
+      pssMb(r.server.pid as number) + (r.target.sidecar === undefined ? 0 : pssMb(r.target.sidecar.pid as number));
+    const login = await fetch(`${r.url}/api/auth/login/`, {
       method: 'POST',
       headers: { 'content-type': 'application/json' },
-      body: JSON.stringify({ username: admin, password: SEED_PASSWORD }),
+      body: JSON.stringify({ username: r.admin, password: SEED_PASSWORD }),
     });
     const { access } = (await login.json()) as { access: string };
-    const headers = { authorization: `Bearer ${access}`, 'content-type': 'application/json' };
-    const first = (await (await fetch(`${url}/api/tasks/?page_size=1`, { headers })).json()) as {
+    r.headers = { authorization: `Bearer ${access}`, 'content-type': 'application/json' };
+    const first = (await (await fetch(`${r.url}/api/tasks/?page_size=1`, { headers: r.headers })).json()) as {
       results: Array<{ id: number }>;
     };
-    const id = first.results[0]?.id;
-    const requests: Record<string, autocannon.Request> = {
-      'GET /api/tasks/': { method: 'GET', path: '/api/tasks/' },
-      'GET /api/tasks/{id}/': { method: 'GET', path: `/api/tasks/${id}/` },
-      'GET /api/tasks/statistics/': { method: 'GET', path: '/api/tasks/statistics/' },
-      'POST /api/tasks/': {
-        method: 'POST',
-        path: '/api/tasks/',
-        body: JSON.stringify({ title: 'Bench task', priority: 'high' }),
-      },
-    };
-    const results = new Map<string, string>();
-    for (const name of endpoints) {
-      const request = requests[name] as autocannon.Request;
-      await autocannon({ url, connections: CONNECTIONS, duration: 2, headers, requests: [request] });
-      const result = await autocannon({ url, connections: CONNECTIONS, duration, headers, requests: [request] });
-      const failures = result.non2xx + result.errors + result.timeouts;
-      results.set(
-        name,
-        `${result.requests.average.toFixed(0)} req/s, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms${failures > 0 ? ` (${failures} failed)` : ''}`,
-      );
-      console.log(`${design.padEnd(14)} ${name.padEnd(28)} ${results.get(name)}`);
-    }
-    await stop(server);
-    rows.push({ design, firstStart, seed, idleMb, results });
-    console.log(
-      `${design.padEnd(14)} first start ${(firstStart / 1000).toFixed(2)} s, seed ${(seed / 1000).toFixed(1)} s, idle ${idleMb.toFixed(0)} MB`,
-    );
-  } finally {
-    await target.cleanup();
+    r.id = first.results[0]?.id as number;
   }
+
+  for (const name of endpoints) {
+    for (const r of running) {
+      const request: autocannon.Request = {
+        'GET /api/tasks/': { method: 'GET', path: '/api/tasks/' },
+        'GET /api/tasks/{id}/': { method: 'GET', path: `/api/tasks/${r.id}/` },
+        'GET /api/tasks/statistics/': { method: 'GET', path: '/api/tasks/statistics/' },
+        'POST /api/tasks/': {
+          method: 'POST',
+          path: '/api/tasks/',
+          body: JSON.stringify({ title: 'Bench task', priority: 'high' }),
+        },
+      }[name] as autocannon.Request;
+      const options = { url: r.url, connections: CONNECTIONS, headers: r.headers, requests: [request] };
+      await autocannon({ ...options, duration: 2 });
+      const result = await autocannon({ ...options, duration });
+      const failures = result.non2xx + result.errors + result.timeouts;
+      const figures = `${result.requests.average.toFixed(0)} req/s, p50 ${result.latency.p50} ms, p99 ${result.latency.p99} ms${failures > 0 ? ` (${failures} failed)` : ''}`;
+      results.set(r.design, (results.get(r.design) ?? new Map()).set(name, figures));
+      console.log(`${r.design.padEnd(14)} ${name.padEnd(28)} ${figures}`);
+    }
+  }
+} finally {
+  for (const r of running) await stop(r.server);
+  for (const p of prepared) await p.target.cleanup();
 }
 
-console.log(`\n${CONNECTIONS} connections, ${duration} s per endpoint`);
-for (const row of rows) {
+console.log(
+  `\n${CONNECTIONS} connections, ${duration} s per endpoint; load average ${readFileSync('/proc/loadavg', 'utf8').split(' ')[0]}`,
+);
+for (const r of running) {
   console.log(
-    `${row.design}: first start ${(row.firstStart / 1000).toFixed(2)} s, seed ${(row.seed / 1000).toFixed(1)} s, memory at idle ${row.idleMb.toFixed(0)} MB (PSS)`,
+    `${r.design}: first start ${(r.firstStart / 1000).toFixed(2)} s, seed ${(r.seed / 1000).toFixed(1)} s, memory at idle ${r.idleMb.toFixed(0)} MB (PSS)`,
   );
-  for (const [name, figures] of row.results) console.log(`  ${name.padEnd(28)} ${figures}`);
+  for (const [name, figures] of results.get(r.design) ?? []) console.log(`  ${name.padEnd(28)} ${figures}`);
 }

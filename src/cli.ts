@@ -1,6 +1,7 @@
 /**
  * The management commands, like the original's manage.py: `npm run cli -- <command> [flags]`.
  */
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { SEED_PASSWORD, seedAccounts } from './accounts/seed.ts';
 import { AccountsService } from './accounts/service.ts';
@@ -9,6 +10,7 @@ import { ConfigError, loadConfig, resolveJwtSecret } from './platform/config.ts'
 import { ownerOnlyDataDir } from './platform/data-dir.ts';
 import { type Database, openDatabase } from './platform/db/index.ts';
 import { DataDirLockedError } from './platform/db/lock.ts';
+import { ImportRefusedError, importPglite } from './platform/db/pglite-import.ts';
 import { HttpError } from './platform/errors.ts';
 import { type JobSummary, Jobs } from './platform/jobs.ts';
 import { seedTasks } from './tasks/seed.ts';
@@ -27,6 +29,8 @@ Commands:
                                 company instead). Companies that already have tasks get none.
   jobs                          queued, active and failed jobs, and the schedules
   jobs retry ID                 run a failed job once more
+  import-pglite [--from DIR]    carry over the PGlite database of an earlier version (DATA_DIR/pgdata
+                                unless --from) into this database, which must have no company yet
 `;
 
 type Command = (db: Database, args: string[]) => Promise<void>;
@@ -105,6 +109,15 @@ const commands: Record<string, Command> = {
     console.log(
       `Seeded ${seeded.length} companies with ${usersPerCompany} users each and ${tasks} new tasks; password "${SEED_PASSWORD}".`,
     );
+  },
+
+  async 'import-pglite'(db, args) {
+    const { values } = parseArgs({ args, options: { from: { type: 'string' } } });
+    const from = path.resolve(values.from ?? path.join(loadConfig().dataDir, 'pgdata'));
+    // pg-boss's schema must exist to take its queues and jobs.
+    const report = await withJobs(db, () => importPglite(db, from));
+    for (const { table, rows } of report.tables) if (rows > 0) console.log(`  ${table}: ${rows} rows`);
+    console.log(`Imported ${from}. The app no longer reads it: delete it once you have checked your data.`);
   },
 
   async jobs(db, args) {
@@ -191,6 +204,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (error) {
     if (error instanceof UsageError) console.error(`${error.message}\n\n${USAGE}`);
+    else if (error instanceof ImportRefusedError) console.error(error.message);
     else if (error instanceof HttpError) {
       for (const [field, messages] of Object.entries(error.body))
         console.error(`${field}: ${[messages].flat().join(' ')}`);

@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { buildApp } from './app.ts';
@@ -55,6 +57,13 @@ async function start() {
     logger.warn(
       { dataDir: config.dataDir, tightened: tightened.length, first: tightened.slice(0, 5) },
       'DATA_DIR was open to other local users: made owner-only',
+    );
+  }
+  const pglite = path.join(config.dataDir, 'pgdata');
+  if (config.databaseUrl === undefined && existsSync(pglite)) {
+    logger.warn(
+      { pglite },
+      'DATA_DIR holds the PGlite database of an earlier version, which this one does not read: `npm run cli -- import-pglite` carries it over (into a DATA_DIR with no company yet)',
     );
   }
   // Every role starts the queue: an api process sends jobs in its transactions, the others also work them.
