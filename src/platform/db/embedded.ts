@@ -206,8 +206,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   watchdog.unref();
   (watchdog.stdin as unknown as { unref?(): void } | null)?.unref?.();
 
-  const host = useSocket ? socketDir : '127.0.0.1';
-  const url = `postgresql://postgres:${password}@${encodeURIComponent(host)}:${port}/postgres`;
+  const url = connectionUrl(useSocket ? socketDir : '127.0.0.1', port, password);
   const stop = async () => {
     // Waited for: this process must not end before the server has.
     watchdog.ref();
@@ -247,6 +246,19 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     }
   }
   return { url, stop };
+}
+
+const connectionUrl = (host: string, port: number, password: string) =>
+  `postgresql://postgres:${password}@${encodeURIComponent(host)}:${port}/postgres`;
+
+/**
+ * The URL of the embedded server an app runs in `dir` (for a tool beside it, as the benchmarks);
+ * libpq takes it too. Undefined when that server listens on a loopback port, which only it knows.
+ */
+export function embeddedUrl(dir: string): string | undefined {
+  const socketDir = path.join(dir, 'postgres', 'run');
+  if (path.join(socketDir, `.s.PGSQL.${PORT}`).length > MAX_SOCKET_PATH) return undefined;
+  return connectionUrl(socketDir, PORT, readFileSync(path.join(dir, 'postgres_password'), 'utf8').trim());
 }
 
 function freeLoopbackPort(): Promise<number> {
