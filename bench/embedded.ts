@@ -7,9 +7,10 @@
  *   @electric-sql/pglite-socket (its `pglite-server` at BENCH_PGLITE_SERVER), this code talking to
  *   it over DATABASE_URL.
  * For each: first start on an empty database to the first 200 from /healthz, the seed (1,000
- * companies of 5 users, 100,000 tasks in the first and 100 in each other, by `cli seed`), the
- * memory at idle (PSS of the app and its database processes, 5 s after start), then each endpoint
- * warmed up 2 s and measured (autocannon).
+ * companies of 5 users, 100,000 tasks in the first and 100 in each other, by `cli seed`). Then all
+ * serve at once: the memory at idle (PSS of the app and its database processes, 5 s after start),
+ * and each endpoint warmed up 2 s and measured (autocannon), design after design, so that what
+ * else loads the machine spreads over all of them.
  * Usage: [BENCH_PGLITE_ROOT=dir] [BENCH_PGLITE_SERVER=path] npx tsx bench/embedded.ts [seconds=10] [designs=postgres,embedded,pglite,pglite-socket]
  * BENCH_PGLITE_ROOT: the code before this change with its dependencies, e.g.
  *   mkdir /tmp/pglite-code && git archive 5d39083 | tar -x -C /tmp/pglite-code && ln -s "$PWD/node_modules" /tmp/pglite-code/
@@ -78,7 +79,10 @@ async function stop(child: ChildProcess): Promise<void> {
   if (child.exitCode !== null) return;
   const exited = new Promise((resolve) => child.once('exit', resolve));
   child.kill('SIGTERM');
+  // A server whose database connections broke (pglite-socket under concurrency) may never finish.
+  const timer = setTimeout(() => child.kill('SIGKILL'), 30_000);
   await exited;
+  clearTimeout(timer);
 }
 
 /** Proportional set size (shared pages split among their users) of a process and its descendants, in MB. */
