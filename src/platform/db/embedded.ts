@@ -1,6 +1,15 @@
 import { type ChildProcess, execFileSync, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chownSync, existsSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+import {
+  chownSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  symlinkSync,
+  writeFileSync,
+} from 'node:fs';
 import path from 'node:path';
 import pg from 'pg';
 
@@ -42,6 +51,41 @@ async function binaries(): Promise<{ postgres: string; initdb: string }> {
     throw new Error(
       `no embedded PostgreSQL for ${process.platform}-${process.arch} (${name} is not installed); set DATABASE_URL`,
     );
+  }
+}
+
+/**
+ * The platform package ships its libraries under their full version (libicuuc.so.60.2) and links
+ * the names the binaries ask for (libicuuc.so.60) in a postinstall script, which npm 11 does not
+ * run unless allowed. Missing links are made here: beside the libraries when node_modules is
+ * writable, otherwise in `fallbackDir`, then given to the server as LD_LIBRARY_PATH.
+ */
+function linkLibraries(postgres: string, fallbackDir: string): NodeJS.ProcessEnv {
+  const root = path.resolve(path.dirname(postgres), '..', '..');
+  let links: Array<{ source: string; target: string }>;
+  try {
+    links = JSON.parse(readFileSync(path.join(root, 'native', 'pg-symlinks.json'), 'utf8'));
+  } catch {
+    return {};
+  }
+  const missing = links.filter((link) => !existsSync(path.join(root, link.target)));
+  const link = (source: string, target: string) => {
+    try {
+      symlinkSync(source, target);
+    } catch (error) {
+      // another process starting at the same moment made it
+      if ((error as NodeJS.ErrnoException).code !== 'EEXIST') throw error;
+    }
+  };
+  try {
+    for (const { source, target } of missing) link(path.basename(source), path.join(root, target));
+    return {};
+  } catch {
+    mkdirSync(fallbackDir, { recursive: true });
+    for (const { source, target } of missing) {
+      link(path.join(root, source), path.join(fallbackDir, path.basename(target)));
+    }
+    return { LD_LIBRARY_PATH: fallbackDir };
   }
 }
 
@@ -94,9 +138,14 @@ async function stopOrphan(cluster: string): Promise<void> {
 }
 
 /** Runs a command to its end, as `user` when given; rejects with its output when it fails. */
-function run(command: string, args: string[], user: { uid: number; gid: number } | undefined): Promise<void> {
+function run(
+  command: string,
+  args: string[],
+  user: { uid: number; gid: number } | undefined,
+  env: NodeJS.ProcessEnv,
+): Promise<void> {
   return new Promise((resolve, reject) => {
-    const child = spawn(command, args, { ...user, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(command, args, { ...user, env, stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     child.stdout.on('data', (chunk: Buffer) => {
       output += chunk.toString();
@@ -133,6 +182,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   mkdirSync(options.dir, { recursive: true, mode: 0o700 });
   // DATA_DIR is owner-only, so as root its owner is the server's user: it must reach its cluster.
   if (user !== undefined) chownSync(options.dir, user.uid, user.gid);
+  const env = { ...process.env, ...linkLibraries(postgres, path.join(options.dir, 'postgres-lib')) };
 
   if (!existsSync(passwordFile)) {
     writeFileSync(passwordFile, `${randomBytes(24).toString('hex')}\n`, { mode: 0o600 });
@@ -158,6 +208,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
         ...(options.durable === false ? ['--no-sync'] : []),
       ],
       user,
+      env,
     );
     renameSync(partial, cluster);
   }
@@ -194,7 +245,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
       String(port),
       ...settings.flatMap((s) => ['-c', s]),
     ],
-    { ...user, detached: true, stdio: ['pipe', 'ignore', 'ignore'] },
+    { ...user, env, detached: true, stdio: ['pipe', 'ignore', 'ignore'] },
   );
   const exited = new Promise<void>((resolve) => watchdog.once('exit', () => resolve()));
   let running = true;
