@@ -1,11 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  addMember,
-  bearer,
-  createTestContext,
-  registerCompany,
-  type TestContext,
-} from '../../test/helpers.ts';
+import { addMember, bearer, createTestContext, registerCompany, type TestContext } from '../../test/helpers.ts';
 
 describe('metrics', () => {
   let ctx: TestContext;
