@@ -5,6 +5,8 @@ import {
   existsSync,
   mkdirSync,
   readFileSync,
+  readlinkSync,
+  realpathSync,
   renameSync,
   rmSync,
   symlinkSync,
@@ -113,8 +115,8 @@ function isAlive(pid: number): boolean {
 /**
  * A server whose app was killed outright, and whose watchdog went with it (kill -9 of both), may
  * still run on the cluster. The caller holds DATA_DIR's lock, so no live app uses it: it is stopped
- * (fast shutdown, which is clean) before this start. The pid is checked to be a postgres process
- * where /proc says so, since pids get reused.
+ * (fast shutdown, which is clean) before this start. Pids get reused: where /proc tells, the
+ * process must be working in this cluster (a postmaster's working directory is its data directory).
  */
 async function stopOrphan(cluster: string): Promise<void> {
   let pid: number;
@@ -124,10 +126,12 @@ async function stopOrphan(cluster: string): Promise<void> {
     return;
   }
   if (!Number.isInteger(pid) || pid <= 0 || !isAlive(pid)) return;
-  try {
-    if (!readFileSync(`/proc/${pid}/cmdline`, 'utf8').includes('postgres')) return;
-  } catch {
-    // no /proc here: trust postmaster.pid
+  if (existsSync('/proc/self/cwd')) {
+    try {
+      if (readlinkSync(`/proc/${pid}/cwd`) !== realpathSync(cluster)) return;
+    } catch {
+      return;
+    }
   }
   process.kill(pid, 'SIGINT');
   const deadline = Date.now() + 60_000;
