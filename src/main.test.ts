@@ -219,13 +219,28 @@ function embeddedServer(dataDir: string): { pid: number; parent: number } {
   return { pid, parent: Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) };
 }
 
+/** Running, not a zombie (an orphan that exited stays one when nothing reaps it). */
 function isAlive(pid: number): boolean {
   try {
-    process.kill(pid, 0);
-    return true;
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
   } catch {
     return false;
   }
+}
+
+function childrenOf(parent: number): number[] {
+  return readdirSync('/proc')
+    .filter((entry) => /^\d+$/.test(entry))
+    .filter((entry) => {
+      try {
+        const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+        return Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]) === parent;
+      } catch {
+        return false;
+      }
+    })
+    .map(Number);
 }
 
 async function gone(pid: number, timeoutMs = 15_000): Promise<boolean> {
@@ -301,8 +316,10 @@ describe.runIf(TEST_DB === 'embedded')('the embedded database after kill -9', ()
     const after = await titles(server.url, access);
     expect(after).toEqual(expect.arrayContaining(committed));
 
-    // Killed together with its watchdog, the app leaves a server running: the next start stops it.
+    // Killed together with its watchdog (the shell and its reader of the pipe), the app leaves a
+    // server running: the next start stops it.
     const orphan = embeddedServer(dataDir);
+    for (const pid of childrenOf(orphan.parent)) if (pid !== orphan.pid) process.kill(pid, 'SIGKILL');
     process.kill(orphan.parent, 'SIGKILL');
     server.child.kill('SIGKILL');
     await server.exited;

@@ -104,12 +104,19 @@ function serverUser(): { uid: number; gid: number } | undefined {
   }
 }
 
+/** Running, not merely a zombie: an orphan that exited stays one where nothing reaps it (pid 1 in a container). */
 function isAlive(pid: number): boolean {
   try {
     process.kill(pid, 0);
-    return true;
   } catch (error) {
-    return (error as NodeJS.ErrnoException).code === 'EPERM';
+    if ((error as NodeJS.ErrnoException).code !== 'EPERM') return false;
+  }
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2, stat.lastIndexOf(')') + 3) !== 'Z';
+  } catch {
+    // no /proc here
+    return true;
   }
 }
 
