@@ -17,7 +17,6 @@ export const SERVER_URL: string =
   process.env.TEST_DB === 'embedded' ? (await import('vitest')).inject('embeddedServerUrl') : POSTGRES_URL;
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-export const CACHE_DIR = path.join(root, '.test-cache');
 
 const pgBossVersion = (
   JSON.parse(readFileSync(path.join(root, 'node_modules/pg-boss/package.json'), 'utf8')) as { version: string }

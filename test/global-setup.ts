@@ -1,9 +1,9 @@
-import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import type { TestProject } from 'vitest/node';
 import { startEmbeddedPostgres } from '../src/platform/db/embedded.ts';
-import { CACHE_DIR, ensureServerTemplate, onServer, POSTGRES_URL, templateDatabase } from './databases.ts';
+import { ensureServerTemplate, onServer, POSTGRES_URL, templateDatabase } from './databases.ts';
 
 declare module 'vitest' {
   export interface ProvidedContext {
@@ -37,7 +37,6 @@ async function dropStaleTemplates(server: string): Promise<void> {
  * run (the app's own server code, in a temporary directory, without fsync), with the same template.
  */
 export default async function setup(project: TestProject) {
-  mkdirSync(CACHE_DIR, { recursive: true });
   if (project.name === 'embedded') {
     const dir = mkdtempSync(path.join(tmpdir(), 'tasks-test-embedded-'));
     const server = await startEmbeddedPostgres({ dir, durable: false });
