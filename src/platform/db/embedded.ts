@@ -239,8 +239,6 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
     `unix_socket_directories=${useSocket ? socketDir : ''}`,
     useSocket ? 'listen_addresses=' : 'listen_addresses=127.0.0.1',
     'unix_socket_permissions=0700',
-    // The log stays in the cluster (server.log, rewritten at each start); the app logs what it must.
-    'log_min_messages=warning',
     ...(options.durable === false ? ['fsync=off', 'synchronous_commit=off', 'full_page_writes=off'] : []),
   ];
   const watchdog: ChildProcess = spawn(
