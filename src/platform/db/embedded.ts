@@ -4,6 +4,7 @@ import {
   chownSync,
   existsSync,
   mkdirSync,
+  readdirSync,
   readFileSync,
   readlinkSync,
   realpathSync,
@@ -85,6 +86,10 @@ function linkLibraries(postgres: string, fallbackDir: string): NodeJS.ProcessEnv
     return {};
   } catch {
     mkdirSync(fallbackDir, { recursive: true });
+    // Every library, not only the missing names: a library found here looks for its own
+    // dependencies beside itself ($ORIGIN/../lib), which from here is nowhere.
+    const lib = path.join(root, 'native', 'lib');
+    for (const name of readdirSync(lib)) link(path.join(lib, name), path.join(fallbackDir, name));
     for (const { source, target } of missing) {
       link(path.join(root, source), path.join(fallbackDir, path.basename(target)));
     }
