@@ -337,4 +337,15 @@ describe.runIf(TEST_DB === 'embedded')('the embedded database after kill -9', ()
     expect(await server.exited).toBe(0);
     expect(isAlive(last)).toBe(false);
   });
+
+  it('ends when its database is killed, and the next start recovers it', async () => {
+    let server = await start();
+    process.kill(embeddedServer(dataDir).pid, 'SIGKILL');
+    expect(await server.exited).toBe(1);
+    expect(server.output()).toContain('The embedded PostgreSQL stopped unexpectedly');
+    server = await start();
+    expect((await fetch(`${server.url}/readyz`)).status).toBe(200);
+    server.child.kill('SIGTERM');
+    expect(await server.exited).toBe(0);
+  });
 });

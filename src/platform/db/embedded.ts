@@ -37,6 +37,8 @@ export interface EmbeddedOptions {
    * The app's cluster is always durable.
    */
   durable?: boolean;
+  /** Called when the server, once started, ends other than by stop() (killed, or crashed for good). */
+  onExit?: () => void;
 }
 
 /** PostgreSQL accepts no longer Unix socket path (sun_path is 104 bytes on macOS, 108 on Linux). */
@@ -264,8 +266,11 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
   );
   const exited = new Promise<void>((resolve) => watchdog.once('exit', () => resolve()));
   let running = true;
+  let started = false;
+  let stopping = false;
   void exited.then(() => {
     running = false;
+    if (started && !stopping) options.onExit?.();
   });
   // The pipe is the lifeline: it must stay open, yet not keep an otherwise finished process alive.
   watchdog.stdin?.on('error', () => {});
@@ -274,6 +279,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
 
   const url = connectionUrl(useSocket ? socketDir : '127.0.0.1', port, password);
   const stop = async () => {
+    stopping = true;
     // Waited for: this process must not end before the server has.
     watchdog.ref();
     watchdog.stdin?.end();
@@ -311,6 +317,7 @@ export async function startEmbeddedPostgres(options: EmbeddedOptions): Promise<E
       await new Promise((resolve) => setTimeout(resolve, 15));
     }
   }
+  started = true;
   return { url, stop };
 }
 

@@ -210,7 +210,18 @@ export async function openEmbedded(options: { dataDir: string; onError?: (error:
   const release = lockDataDir(options.dataDir);
   let server: Awaited<ReturnType<typeof startEmbeddedPostgres>>;
   try {
-    server = await startEmbeddedPostgres({ dir: options.dataDir });
+    server = await startEmbeddedPostgres({
+      dir: options.dataDir,
+      // The app and its database live and die together: without it every request would fail
+      // until someone restarts the app, so it ends now, for its supervisor (or its user) to
+      // start it again, which recovers the database.
+      onExit: () => {
+        console.error(
+          `The embedded PostgreSQL stopped unexpectedly (its log: ${options.dataDir}/postgres/server.log); exiting`,
+        );
+        process.exit(1);
+      },
+    });
   } catch (error) {
     release();
     throw error;
