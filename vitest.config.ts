@@ -10,7 +10,8 @@ const PROCESSES = ['test/production/**', 'src/**/processes.test.ts', 'src/main.t
 const exclude = [...configDefaults.exclude, E2E, ...(process.env.TEST_FAST === '1' ? PROCESSES : [])];
 
 /**
- * The whole suite runs twice: on embedded PGlite and on the real PostgreSQL server. The browser
+ * The whole suite runs twice: on the embedded PostgreSQL (the default without DATABASE_URL, one
+ * server for the run) and on the PostgreSQL server at 5432. The browser
  * tests run once, in a project of their own: they drive a real server process, whose database
  * choice is its own (embedded, in a temporary DATA_DIR).
  */
@@ -23,7 +24,7 @@ export default defineConfig({
     projects: [
       {
         extends: true,
-        test: { name: 'pglite', env: { TEST_DB: 'pglite' }, exclude },
+        test: { name: 'embedded', env: { TEST_DB: 'embedded' }, exclude },
       },
       {
         extends: true,

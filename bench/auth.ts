@@ -1,7 +1,7 @@
 /**
  * Login and an authenticated GET /api/auth/profile/ under load: 50 connections, 10 s each, against
  * a server process on the embedded database and on PostgreSQL.
- * Usage: npx tsx bench/auth.ts [pglite|postgres|both] [seconds=10]
+ * Usage: npx tsx bench/auth.ts [embedded|postgres|both] [seconds=10]
  */
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,7 +22,7 @@ async function load(title: string, options: autocannon.Options) {
   );
 }
 
-async function bench(driver: 'pglite' | 'postgres') {
+async function bench(driver: 'embedded' | 'postgres') {
   const env: Record<string, string> = {
     PORT: String(await freePort()),
     DATA_DIR: mkdtempSync(path.join(tmpdir(), 'tasks-bench-')),
@@ -71,6 +71,6 @@ async function bench(driver: 'pglite' | 'postgres') {
   }
 }
 
-for (const driver of ['pglite', 'postgres'] as const) {
+for (const driver of ['embedded', 'postgres'] as const) {
   if (which === driver || which === 'both') await bench(driver);
 }

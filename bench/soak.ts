@@ -20,7 +20,6 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { WebSocket } from 'ws';
 import { createServerDatabase } from '../test/databases.ts';
-import setupTestDatabases from '../test/global-setup.ts';
 import { freePort, startServer, waitForHealthy } from '../test/process.ts';
 import { PrivateRedis } from '../test/production/processes.ts';
 
@@ -60,7 +59,6 @@ const rssMb = (pid: number) => {
   return match === null ? 0 : Number(match[1]) / 1024;
 };
 
-await setupTestDatabases();
 const database = await createServerDatabase();
 const redis = await PrivateRedis.start();
 const port = await freePort();

@@ -1,23 +1,27 @@
 /**
- * Cold `npm start` to the first 200 from /healthz, on an empty DATA_DIR and on an existing one.
- * Usage: npx tsx bench/startup.ts [runs=3]
+ * Cold `npm start` to the first 200 from /healthz, on an empty database and on an existing one:
+ * `embedded` (the default: no DATABASE_URL, the embedded PostgreSQL made in an empty DATA_DIR) or
+ * `postgres` (a new database on the server at 5432).
+ * Usage: npx tsx bench/startup.ts [runs=3] [embedded|postgres]
  */
 import { spawn } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { createServerDatabase } from '../test/databases.ts';
 import { freePort } from '../test/process.ts';
 
 const root = fileURLToPath(new URL('..', import.meta.url));
 const runs = Number(process.argv[2] ?? 3);
+const mode = process.argv[3] ?? 'embedded';
 
-async function timeToHealthy(dataDir: string): Promise<number> {
+async function timeToHealthy(dataDir: string, database: Record<string, string>): Promise<number> {
   const port = await freePort();
   const started = performance.now();
   const child = spawn('npm', ['start'], {
     cwd: root,
-    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn' },
+    env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', DATA_DIR: dataDir, LOG_LEVEL: 'warn', ...database },
     stdio: 'ignore',
     detached: true,
   });
@@ -45,11 +49,15 @@ const empty: number[] = [];
 const existing: number[] = [];
 for (let i = 0; i < runs; i++) {
   const dataDir = mkdtempSync(path.join(tmpdir(), 'tasks-startup-'));
-  empty.push(await timeToHealthy(dataDir));
-  existing.push(await timeToHealthy(dataDir));
+  const created = mode === 'postgres' ? await createServerDatabase({ empty: true }) : undefined;
+  const database: Record<string, string> =
+    created === undefined ? {} : { DATABASE_URL: created.url, JWT_SECRET: 'startup-secret-0123456789-0123456789-abc' };
+  empty.push(await timeToHealthy(dataDir, database));
+  existing.push(await timeToHealthy(dataDir, database));
+  await created?.drop();
   rmSync(dataDir, { recursive: true, force: true });
 }
 const fmt = (xs: number[]) =>
   `median ${(median(xs) / 1000).toFixed(2)} s (runs: ${xs.map((x) => (x / 1000).toFixed(2)).join(', ')})`;
-console.log(`empty DATA_DIR:    ${fmt(empty)}`);
-console.log(`existing DATA_DIR: ${fmt(existing)}`);
+console.log(`${mode}, empty database:    ${fmt(empty)}`);
+console.log(`${mode}, existing database: ${fmt(existing)}`);

@@ -1,10 +1,14 @@
 /**
  * How long seedTasks takes for 100,000 tasks in one company (plus 100 tasks each in 999 others,
  * as the performance goals assume), on the embedded database and on PostgreSQL.
- * Usage: npx tsx bench/tasks-seed.ts [pglite|postgres|both] [tasks=100000]
+ * Usage: npx tsx bench/tasks-seed.ts [embedded|postgres|both] [tasks=100000]
  */
+
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { seedAccounts } from '../src/accounts/seed.ts';
-import { type Database, openPglite, openPostgres } from '../src/platform/db/index.ts';
+import { type Database, openEmbedded, openPostgres } from '../src/platform/db/index.ts';
 import { seedTasks } from '../src/tasks/seed.ts';
 import { createServerDatabase } from '../test/databases.ts';
 
@@ -18,7 +22,7 @@ async function time<T>(label: string, fn: () => Promise<T>): Promise<T> {
   return result;
 }
 
-async function bench(driver: 'pglite' | 'postgres') {
+async function bench(driver: 'embedded' | 'postgres') {
   console.log(driver);
   let db: Database;
   let drop = async () => {};
@@ -27,7 +31,9 @@ async function bench(driver: 'pglite' | 'postgres') {
     drop = created.drop;
     db = openPostgres({ url: created.url });
   } else {
-    db = await openPglite();
+    const dataDir = mkdtempSync(path.join(tmpdir(), 'tasks-seed-'));
+    db = await openEmbedded({ dataDir });
+    drop = async () => rmSync(dataDir, { recursive: true, force: true });
   }
   try {
     await time('migrate', () => db.migrate());
@@ -47,6 +53,6 @@ async function bench(driver: 'pglite' | 'postgres') {
   }
 }
 
-for (const driver of ['pglite', 'postgres'] as const) {
+for (const driver of ['embedded', 'postgres'] as const) {
   if (which === driver || which === 'both') await bench(driver);
 }

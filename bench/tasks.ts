@@ -1,20 +1,24 @@
 /**
- * The task endpoints under load on PostgreSQL: 100,000 tasks in the caller's company among 1,000
+ * The task endpoints under load: 100,000 tasks in the caller's company among 1,000
  * companies, 50 connections. For each endpoint, in the same run: the server's req/s, p50 and p99
  * (autocannon), then pgbench replaying the exact SQL that endpoint sent (captured from the driver,
  * transaction and tenant settings included), so the ratio endpoint / database is like for like.
  * Each endpoint is warmed up for 2 s first.
- * Usage: [BENCH_ONLY=regex] [BENCH_PGBENCH=like-endpoint] npx tsx bench/tasks.ts [seconds=10]
+ * BENCH_DB=embedded runs the server as `npm start` does, on its embedded PostgreSQL in a DATA_DIR
+ * seeded the same way (pgbench then replays on that server, through its socket); by default the
+ * server runs on a database of the PostgreSQL at 5432.
+ * Usage: [BENCH_DB=embedded] [BENCH_ONLY=regex] [BENCH_PGBENCH=like-endpoint] npx tsx bench/tasks.ts [seconds=10]
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import autocannon from 'autocannon';
 import type pg from 'pg';
 import { SEED_PASSWORD, seedAccounts } from '../src/accounts/seed.ts';
 import type { Auth } from '../src/platform/auth.ts';
-import { openPostgres } from '../src/platform/db/index.ts';
+import { embeddedUrl } from '../src/platform/db/embedded.ts';
+import { type Database, openEmbedded, openPostgres } from '../src/platform/db/index.ts';
 import { pageRequest } from '../src/platform/pagination.ts';
 import { seedTasks } from '../src/tasks/seed.ts';
 import { createServerDatabase } from '../test/databases.ts';
@@ -132,35 +136,46 @@ function runPgbench(url: string, script: string, likeEndpoint: boolean) {
   return { tps, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
 }
 
-const created = await createServerDatabase({ empty: true });
-const db = openPostgres({ url: created.url, poolSize: 2 });
-const record = capture(db.client as pg.Pool);
+const embedded = process.env.BENCH_DB === 'embedded';
+const dataDir = mkdtempSync(path.join(tmpdir(), 'tasks-bench-'));
+const created = embedded ? undefined : await createServerDatabase({ empty: true });
+// Embedded: seeded through the app's own server, then reached beside the app's process once it runs.
+let db: Database =
+  created === undefined ? await openEmbedded({ dataDir }) : openPostgres({ url: created.url, poolSize: 2 });
 const server = { stop: async () => {} };
 try {
-  console.log('seeding 1,000 companies, 100,000 tasks in the first, 100 in each other ...');
+  console.log(
+    `seeding 1,000 companies, 100,000 tasks in the first, 100 in each other (${embedded ? 'embedded' : 'postgres'}) ...`,
+  );
   await db.migrate();
   const companies = await seedAccounts(db, { companies: 1000, usersPerCompany: 5 });
   const [first, ...others] = companies;
   if (first === undefined) throw new Error('no company seeded');
   await seedTasks(db, { companyIds: [first.id], tasksPerCompany: TASKS });
   await seedTasks(db, { companyIds: others.map((c) => c.id), tasksPerCompany: 100 });
-  await (db.client as pg.Pool).query('vacuum analyze');
+  await db.client.query('vacuum analyze');
 
-  const env = {
+  const env: Record<string, string> = {
     PORT: String(await freePort()),
-    DATA_DIR: mkdtempSync(path.join(tmpdir(), 'tasks-bench-')),
-    DATABASE_URL: created.url,
-    JWT_SECRET: 'bench-secret-0123456789-0123456789-0123456789',
+    DATA_DIR: dataDir,
     AUTH_RATE_LIMIT: '1000000',
     RATE_LIMIT: '1000000',
     LOG_LEVEL: 'warn',
+    ...(created === undefined
+      ? {}
+      : { DATABASE_URL: created.url, JWT_SECRET: 'bench-secret-0123456789-0123456789-0123456789' }),
   };
+  if (embedded) await db.close();
   const process_ = startServer(env);
   server.stop = async () => {
     process_.child.kill('SIGTERM');
     await process_.exited;
   };
   await waitForHealthy(process_);
+  const url = created?.url ?? embeddedUrl(dataDir);
+  if (url === undefined) throw new Error(`DATA_DIR ${dataDir} is too long a path for a socket`);
+  if (embedded) db = openPostgres({ url, poolSize: 2 });
+  const record = capture(db.client);
   const login = await fetch(`${process_.url}/api/auth/login/`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
@@ -241,7 +256,7 @@ try {
     });
     const failures = result.non2xx + result.errors + result.timeouts;
     const script = pgbenchScript(await record(sql), likeEndpoint);
-    const bench = runPgbench(created.url, script, likeEndpoint);
+    const bench = runPgbench(url, script, likeEndpoint);
     console.log(
       `  ${name.padEnd(40)} ${result.requests.average.toFixed(0).padStart(6)} ${String(result.latency.p50).padStart(4)} ${String(result.latency.p99).padStart(4)} ms` +
         ` | ${bench.tps.toFixed(0).padStart(6)} ${bench.p50.toFixed(1).padStart(5)} ${bench.p99.toFixed(1).padStart(6)} ms` +
@@ -252,5 +267,6 @@ try {
 } finally {
   await server.stop();
   await db.close();
-  await created.drop();
+  await created?.drop();
+  rmSync(dataDir, { recursive: true, force: true });
 }

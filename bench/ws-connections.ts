@@ -1,7 +1,7 @@
 /**
  * How many authenticated sockets one API process holds, and at what memory: opens N sockets
  * (default 10,000) from this process to a server process, then reads the server's RSS.
- * Usage: npx tsx bench/ws-connections.ts [sockets=10000] [pglite|postgres]
+ * Usage: npx tsx bench/ws-connections.ts [sockets=10000] [embedded|postgres]
  */
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';

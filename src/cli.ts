@@ -1,13 +1,16 @@
 /**
  * The management commands, like the original's manage.py: `npm run cli -- <command> [flags]`.
  */
+import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { SEED_PASSWORD, seedAccounts } from './accounts/seed.ts';
 import { AccountsService } from './accounts/service.ts';
 import { TokenService } from './platform/auth.ts';
 import { ConfigError, loadConfig, resolveJwtSecret } from './platform/config.ts';
+import { ownerOnlyDataDir } from './platform/data-dir.ts';
 import { type Database, openDatabase } from './platform/db/index.ts';
 import { DataDirLockedError } from './platform/db/lock.ts';
+import { ImportRefusedError, importPglite } from './platform/db/pglite-import.ts';
 import { HttpError } from './platform/errors.ts';
 import { type JobSummary, Jobs } from './platform/jobs.ts';
 import { seedTasks } from './tasks/seed.ts';
@@ -26,6 +29,8 @@ Commands:
                                 company instead). Companies that already have tasks get none.
   jobs                          queued, active and failed jobs, and the schedules
   jobs retry ID                 run a failed job once more
+  import-pglite [--from DIR]    carry over the PGlite database of an earlier version (DATA_DIR/pgdata
+                                unless --from) into this database, which must have no company yet
 `;
 
 type Command = (db: Database, args: string[]) => Promise<void>;
@@ -95,6 +100,8 @@ const commands: Record<string, Command> = {
     } else {
       tasks += await seedTasks(db, { companyIds: ids, tasksPerCompany, onlyEmpty: true });
     }
+    // Planner statistics for the rows just written, rather than whenever autovacuum comes by.
+    await db.client.query('analyze');
     for (const company of seeded.slice(0, 5)) {
       console.log(`  ${company.name} (id ${company.id}): admin ${company.admin}`);
     }
@@ -102,6 +109,15 @@ const commands: Record<string, Command> = {
     console.log(
       `Seeded ${seeded.length} companies with ${usersPerCompany} users each and ${tasks} new tasks; password "${SEED_PASSWORD}".`,
     );
+  },
+
+  async 'import-pglite'(db, args) {
+    const { values } = parseArgs({ args, options: { from: { type: 'string' } } });
+    const from = path.resolve(values.from ?? path.join(loadConfig().dataDir, 'pgdata'));
+    // pg-boss's schema must exist to take its queues and jobs.
+    const report = await withJobs(db, () => importPglite(db, from));
+    for (const { table, rows } of report.tables) if (rows > 0) console.log(`  ${table}: ${rows} rows`);
+    console.log(`Imported ${from}. The app no longer reads it: delete it once you have checked your data.`);
   },
 
   async jobs(db, args) {
@@ -170,7 +186,11 @@ async function main(argv: string[]): Promise<number> {
   }
   let db: Database;
   try {
-    db = await openDatabase(loadConfig());
+    const config = loadConfig();
+    const tightened = ownerOnlyDataDir(config.dataDir);
+    if (tightened.length > 0)
+      console.warn(`DATA_DIR was open to other local users: made ${tightened.length} entries owner-only`);
+    db = await openDatabase(config);
   } catch (error) {
     if (error instanceof ConfigError || error instanceof DataDirLockedError) {
       console.error(error.message);
@@ -184,6 +204,7 @@ async function main(argv: string[]): Promise<number> {
     return 0;
   } catch (error) {
     if (error instanceof UsageError) console.error(`${error.message}\n\n${USAGE}`);
+    else if (error instanceof ImportRefusedError) console.error(error.message);
     else if (error instanceof HttpError) {
       for (const [field, messages] of Object.entries(error.body))
         console.error(`${field}: ${[messages].flat().join(' ')}`);

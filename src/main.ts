@@ -1,3 +1,5 @@
+import { existsSync } from 'node:fs';
+import path from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { buildApp } from './app.ts';
@@ -6,6 +8,7 @@ import { createMailer } from './notifications/mailer.ts';
 import { NotificationsService } from './notifications/service.ts';
 import { NotificationWorker } from './notifications/worker.ts';
 import { type AppConfig, ConfigError, loadConfig, resolveJwtSecret } from './platform/config.ts';
+import { ownerOnlyDataDir } from './platform/data-dir.ts';
 import { type Database, openDatabase } from './platform/db/index.ts';
 import { DataDirLockedError } from './platform/db/lock.ts';
 import { Jobs } from './platform/jobs.ts';
@@ -24,8 +27,10 @@ async function buildHealthServer(config: AppConfig, db: Database): Promise<Fasti
 async function start() {
   let config: AppConfig;
   let db: Database;
+  let tightened: string[];
   try {
     const base = loadConfig();
+    tightened = ownerOnlyDataDir(base.dataDir);
     config = resolveJwtSecret(base);
     db = await openDatabase(base);
   } catch (error) {
@@ -48,6 +53,19 @@ async function start() {
     }
   }
   const logger = pino({ level: config.logLevel });
+  if (tightened.length > 0) {
+    logger.warn(
+      { dataDir: config.dataDir, tightened: tightened.length, first: tightened.slice(0, 5) },
+      'DATA_DIR was open to other local users: made owner-only',
+    );
+  }
+  const pglite = path.join(config.dataDir, 'pgdata');
+  if (config.databaseUrl === undefined && existsSync(pglite)) {
+    logger.warn(
+      { pglite },
+      'DATA_DIR holds the PGlite database of an earlier version, which this one does not read: `npm run cli -- import-pglite` carries it over (into a DATA_DIR with no company yet)',
+    );
+  }
   // Every role starts the queue: an api process sends jobs in its transactions, the others also work them.
   const processing = config.role !== 'api';
   const jobs = new Jobs(db, { logger, processing, maintenanceIntervalSeconds: config.jobsMaintenanceIntervalSeconds });
@@ -82,7 +100,7 @@ async function start() {
 
   await app.listen({ port: config.port, host: config.host });
   app.log.info(
-    { role: config.role, database: db.driver === 'pglite' ? `embedded (${config.dataDir})` : 'postgresql' },
+    { role: config.role, database: config.databaseUrl === undefined ? `embedded (${config.dataDir})` : 'postgresql' },
     config.role === 'worker' ? `working jobs; health on port ${config.port}` : `serving on ${config.publicUrl}`,
   );
 }

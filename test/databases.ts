@@ -6,11 +6,17 @@ import pg from 'pg';
 import { type Database, MIGRATIONS_FOLDER, openPostgres } from '../src/platform/db/index.ts';
 import { Jobs } from '../src/platform/jobs.ts';
 
-/** The server the postgres project runs against; a database is made per test file from a template. */
-export const SERVER_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+/** The PostgreSQL server the postgres project runs against. */
+export const POSTGRES_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
+
+/**
+ * The server this test run uses; a database is made per test file from a template. The embedded
+ * project's is one embedded PostgreSQL that the global setup starts for the whole run.
+ */
+export const SERVER_URL: string =
+  process.env.TEST_DB === 'embedded' ? (await import('vitest')).inject('embeddedServerUrl') : POSTGRES_URL;
 
 const root = fileURLToPath(new URL('..', import.meta.url));
-export const CACHE_DIR = path.join(root, '.test-cache');
 
 const pgBossVersion = (
   JSON.parse(readFileSync(path.join(root, 'node_modules/pg-boss/package.json'), 'utf8')) as { version: string }
@@ -27,19 +33,17 @@ export function migrationsFingerprint(): string {
   return hash.digest('hex').slice(0, 16);
 }
 
-export const snapshotPath = () => path.join(CACHE_DIR, `pglite-${migrationsFingerprint()}.tar`);
-
 /** Named by the migrations it holds, so concurrent runs of the same code share it and others don't touch it. */
 export const templateDatabase = () => `tasks_tpl_${migrationsFingerprint()}`;
 
-export function databaseUrl(name: string): string {
-  const url = new URL(SERVER_URL);
+export function databaseUrl(name: string, server = SERVER_URL): string {
+  const url = new URL(server);
   url.pathname = `/${name}`;
   return url.toString();
 }
 
-export async function onServer<T>(fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: SERVER_URL });
+export async function onServer<T>(fn: (client: pg.Client) => Promise<T>, server = SERVER_URL): Promise<T> {
+  const client = new pg.Client({ connectionString: server });
   await client.connect();
   try {
     return await fn(client);
@@ -60,15 +64,16 @@ export async function prepareDatabase(db: Database): Promise<void> {
  * Builds the server template unless it exists, under a temporary name renamed into place, so runs
  * that overlap (a developer's and CI's, or a benchmark's) never see a half-built one.
  */
-async function buildServerTemplate(): Promise<void> {
+async function buildServerTemplate(server: string): Promise<void> {
   const template = templateDatabase();
   const exists = await onServer(
     async (c) => (await c.query('SELECT 1 FROM pg_database WHERE datname = $1', [template])).rowCount,
+    server,
   );
   if (exists) return;
   const partial = `${template}_${randomBytes(3).toString('hex')}`;
-  await onServer((c) => c.query(`CREATE DATABASE ${partial}`));
-  const db = openPostgres({ url: databaseUrl(partial) });
+  await onServer((c) => c.query(`CREATE DATABASE ${partial}`), server);
+  const db = openPostgres({ url: databaseUrl(partial, server) });
   await prepareDatabase(db);
   await db.close();
   await onServer(async (c) => {
@@ -78,14 +83,18 @@ async function buildServerTemplate(): Promise<void> {
       // another run finished first: theirs is the same
       await c.query(`DROP DATABASE IF EXISTS ${partial}`);
     }
-  });
+  }, server);
 }
 
-let templateReady: Promise<void> | undefined;
-/** Once per process: the test runner's global setup, or a benchmark on a server that has none yet. */
-export const ensureServerTemplate = (): Promise<void> => {
-  templateReady ??= buildServerTemplate();
-  return templateReady;
+const templatesReady = new Map<string, Promise<void>>();
+/** Once per process and server: the test runner's global setup, or a benchmark on a server that has none yet. */
+export const ensureServerTemplate = (server = SERVER_URL): Promise<void> => {
+  let ready = templatesReady.get(server);
+  if (ready === undefined) {
+    ready = buildServerTemplate(server);
+    templatesReady.set(server, ready);
+  }
+  return ready;
 };
 
 /**

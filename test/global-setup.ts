@@ -1,20 +1,21 @@
-import { existsSync, mkdirSync, renameSync, writeFileSync } from 'node:fs';
-import type { PGlite } from '@electric-sql/pglite';
-import { openPglite } from '../src/platform/db/index.ts';
-import {
-  CACHE_DIR,
-  ensureServerTemplate,
-  onServer,
-  prepareDatabase,
-  snapshotPath,
-  templateDatabase,
-} from './databases.ts';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import type { TestProject } from 'vitest/node';
+import { startEmbeddedPostgres } from '../src/platform/db/embedded.ts';
+import { ensureServerTemplate, onServer, POSTGRES_URL, templateDatabase } from './databases.ts';
+
+declare module 'vitest' {
+  export interface ProvidedContext {
+    embeddedServerUrl: string;
+  }
+}
 
 /**
  * Templates of earlier migrations, which nothing will copy again. One a run is copying right now
  * cannot be dropped (PostgreSQL refuses while it is in use): it goes next time.
  */
-async function dropStaleTemplates(): Promise<void> {
+async function dropStaleTemplates(server: string): Promise<void> {
   const stale = await onServer(
     async (c) =>
       (
@@ -23,29 +24,31 @@ async function dropStaleTemplates(): Promise<void> {
           [templateDatabase()],
         )
       ).rows,
+    server,
   );
   for (const { datname } of stale) {
-    await onServer((c) => c.query(`DROP DATABASE IF EXISTS ${datname}`)).catch(() => undefined);
+    await onServer((c) => c.query(`DROP DATABASE IF EXISTS ${datname}`), server).catch(() => undefined);
   }
 }
 
 /**
- * Migrates once what every test file then copies: a PGlite snapshot and a server template, both
- * named by the migrations they hold. The snapshot, too, is written under a temporary name and
- * renamed into place, so overlapping runs never read a half-written one.
+ * Runs once per project. The postgres project migrates a template on the server at 5432, which
+ * every test file then copies. The embedded project starts one embedded PostgreSQL for the whole
+ * run (the app's own server code, in a temporary directory, without fsync), with the same template.
  */
-export default async function setup() {
-  mkdirSync(CACHE_DIR, { recursive: true });
-  const snapshot = snapshotPath();
-  if (!existsSync(snapshot)) {
-    const db = await openPglite();
-    await prepareDatabase(db);
-    const dump = await (db.client as PGlite).dumpDataDir('none');
-    const partial = `${snapshot}.${process.pid}`;
-    writeFileSync(partial, Buffer.from(await dump.arrayBuffer()));
-    renameSync(partial, snapshot);
-    await db.close();
+export default async function setup(project: TestProject) {
+  if (project.name === 'embedded') {
+    const dir = mkdtempSync(path.join(tmpdir(), 'tasks-test-embedded-'));
+    const server = await startEmbeddedPostgres({ dir, durable: false });
+    await ensureServerTemplate(server.url);
+    project.provide('embeddedServerUrl', server.url);
+    return async () => {
+      await server.stop();
+      rmSync(dir, { recursive: true, force: true });
+    };
   }
-  await ensureServerTemplate();
-  await dropStaleTemplates();
+  if (project.name === 'postgres') {
+    await ensureServerTemplate(POSTGRES_URL);
+    await dropStaleTemplates(POSTGRES_URL);
+  }
 }

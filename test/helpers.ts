@@ -1,39 +1,35 @@
-import { readFileSync } from 'node:fs';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { buildApp } from '../src/app.ts';
 import { createNotificationQueues } from '../src/notifications/jobs.ts';
 import { type AppConfig, loadConfig } from '../src/platform/config.ts';
-import { type Database, openPglite, openPostgres } from '../src/platform/db/index.ts';
+import { type Database, openPostgres } from '../src/platform/db/index.ts';
 import { Jobs } from '../src/platform/jobs.ts';
 import type { Task } from '../src/tasks/schemas.ts';
-import { createServerDatabase, snapshotPath } from './databases.ts';
+import { createServerDatabase } from './databases.ts';
 import { until } from './timing.ts';
 
-export const TEST_DB = process.env.TEST_DB === 'postgres' ? 'postgres' : 'pglite';
+/** The project: the app's embedded PostgreSQL (the default without DATABASE_URL), or the server at 5432. */
+export const TEST_DB = process.env.TEST_DB === 'postgres' ? 'postgres' : 'embedded';
 
 export interface TestDatabase {
   db: Database;
-  /** Set on the postgres project: the database's own URL, for a second process or pool. */
-  url: string | undefined;
+  /** The database's own URL, for a second process or pool. */
+  url: string;
   close(): Promise<void>;
 }
 
-/** A database of this test file's own, migrated, on the driver this project runs. */
+/** A database of this test file's own, migrated, on the server this project runs. */
 export async function openTestDatabase(): Promise<TestDatabase> {
-  if (TEST_DB === 'postgres') {
-    const created = await createServerDatabase();
-    const db = openPostgres({ url: created.url });
-    return {
-      db,
-      url: created.url,
-      close: async () => {
-        await db.close();
-        await created.drop();
-      },
-    };
-  }
-  const db = await openPglite({ loadDataDir: new Blob([readFileSync(snapshotPath())]) });
-  return { db, url: undefined, close: () => db.close() };
+  const created = await createServerDatabase();
+  const db = openPostgres({ url: created.url });
+  return {
+    db,
+    url: created.url,
+    close: async () => {
+      await db.close();
+      await created.drop();
+    },
+  };
 }
 
 export function testConfig(overrides: Partial<AppConfig> = {}): AppConfig {

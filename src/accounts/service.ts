@@ -177,7 +177,7 @@ export class AccountsService {
 
   async login(body: LoginBody): Promise<TokenPair> {
     const found = await this.db.unsafeSystem((tx) => q.unsafeFindUserForLogin(tx, body.username));
-    // The hash is checked outside any transaction: it takes milliseconds and PGlite runs one at a time.
+    // The hash is checked outside any transaction: it takes milliseconds, for which one would hold a pooled connection.
     const ok = await verifyPassword(found?.passwordHash, body.password);
     if (found === undefined || !ok || !found.isActive) throw noActiveAccount();
     return this.db.tenant(found.companyId, (tx) =>

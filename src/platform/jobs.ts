@@ -1,4 +1,3 @@
-import type { PGlite } from '@electric-sql/pglite';
 import type pg from 'pg';
 import PgBoss from 'pg-boss';
 import type { Database, Tx } from './db/index.ts';
@@ -140,32 +139,21 @@ type Connection = PgBoss.Db & { drain(): Promise<void> };
  * Statements in flight are counted so that stop() can wait for the ones pg-boss does not await.
  */
 function connectionFor(db: Database): Connection {
-  let execute: PgBoss.Db['executeSql'];
-  if (db.driver === 'pglite') {
-    const pglite = db.client as PGlite;
-    execute = async (text, values) => {
-      if (values !== undefined && values.length > 0) return pglite.query(text, values);
-      // Inside transaction() a failure is rolled back before the one session serves the application again.
-      // pg-boss never holds a transaction across calls, so it cannot wait on the application while holding it.
-      return pglite.transaction(async (tx) => (await tx.exec(text)).at(-1) ?? { rows: [] });
-    };
-  } else {
-    const pool = db.client as pg.Pool;
-    execute = async (text, values) => {
-      if (values !== undefined && values.length > 0) return pool.query(text, values);
-      const client = await pool.connect();
-      let result: pg.QueryResult | pg.QueryResult[];
-      try {
-        result = (await client.query(text)) as pg.QueryResult | pg.QueryResult[];
-      } catch (error) {
-        // Discards the connection rather than returning it to the pool mid-transaction.
-        client.release(error as Error);
-        throw error;
-      }
-      client.release();
-      return Array.isArray(result) ? (result.at(-1) ?? { rows: [] }) : result;
-    };
-  }
+  const pool = db.client as pg.Pool;
+  const execute: PgBoss.Db['executeSql'] = async (text, values) => {
+    if (values !== undefined && values.length > 0) return pool.query(text, values);
+    const client = await pool.connect();
+    let result: pg.QueryResult | pg.QueryResult[];
+    try {
+      result = (await client.query(text)) as pg.QueryResult | pg.QueryResult[];
+    } catch (error) {
+      // Discards the connection rather than returning it to the pool mid-transaction.
+      client.release(error as Error);
+      throw error;
+    }
+    client.release();
+    return Array.isArray(result) ? (result.at(-1) ?? { rows: [] }) : result;
+  };
   const inFlight = new Set<Promise<unknown>>();
   return {
     executeSql(text, values) {
@@ -240,10 +228,8 @@ export class Jobs {
   /**
    * Processes starting together on one PostgreSQL would race to create pg-boss's schema and queues,
    * and CREATE SCHEMA IF NOT EXISTS still fails for the loser; a session lock makes them take turns.
-   * PGlite is one process by construction.
    */
   async #oneProcessAtATime(fn: () => Promise<void>): Promise<void> {
-    if (this.#db.driver !== 'postgres') return fn();
     const client = await (this.#db.client as pg.Pool).connect();
     try {
       await client.query('select pg_advisory_lock($1)', [START_LOCK_KEY]);

@@ -1,12 +1,5 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import {
-  addMember,
-  bearer,
-  createTestContext,
-  registerCompany,
-  TEST_DB,
-  type TestContext,
-} from '../../test/helpers.ts';
+import { addMember, bearer, createTestContext, registerCompany, type TestContext } from '../../test/helpers.ts';
 
 describe('metrics', () => {
   let ctx: TestContext;
@@ -35,7 +28,7 @@ describe('metrics', () => {
     expect(text).toContain('route="/api/auth/invitations/:id/",status_code="404"');
     expect(text).toMatch(/websocket_connections 0/);
     expect(text).toContain('process_resident_memory_bytes');
-    if (TEST_DB === 'postgres') expect(text).toMatch(/db_pool_connections\{state="total"\} \d+/);
+    expect(text).toMatch(/db_pool_connections\{state="total"\} \d+/);
   });
 
   it('shows the jobs of each queue by state, and how late the due ones are', async () => {

@@ -1,5 +1,4 @@
 import type { FastifyInstance } from 'fastify';
-import pg from 'pg';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { Database } from './db/index.ts';
 import { HttpError } from './errors.ts';
@@ -52,20 +51,18 @@ export function registerMetrics(
     },
   });
 
-  const pool = options.db.client instanceof pg.Pool ? options.db.client : undefined;
-  if (pool !== undefined) {
-    new Gauge({
-      name: 'db_pool_connections',
-      help: 'Database pool connections by state',
-      labelNames: ['state'] as const,
-      registers: [registry],
-      collect() {
-        this.set({ state: 'total' }, pool.totalCount);
-        this.set({ state: 'idle' }, pool.idleCount);
-        this.set({ state: 'waiting' }, pool.waitingCount);
-      },
-    });
-  }
+  const pool = options.db.client;
+  new Gauge({
+    name: 'db_pool_connections',
+    help: 'Database pool connections by state',
+    labelNames: ['state'] as const,
+    registers: [registry],
+    collect() {
+      this.set({ state: 'total' }, pool.totalCount);
+      this.set({ state: 'idle' }, pool.idleCount);
+      this.set({ state: 'waiting' }, pool.waitingCount);
+    },
+  });
 
   // From the shared queue tables: any process shows the whole queue, workers' jobs included. Both
   // gauges of one scrape share one read.

@@ -1,13 +1,9 @@
 import { cpSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import type { PGlite } from '@electric-sql/pglite';
 import { sql } from 'drizzle-orm';
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
 import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
-import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
-import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
-import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServerDatabase } from '../../test/databases.ts';
 import {
@@ -18,18 +14,10 @@ import {
   registerCompany,
   requestsTo,
   type Session,
-  TEST_DB,
   type TestContext,
 } from '../../test/helpers.ts';
 import { Random, seedFrom } from '../../test/random.ts';
-import {
-  type Database,
-  MIGRATIONS_FOLDER,
-  openPglite,
-  openPostgres,
-  queryRows,
-  type Tx,
-} from '../platform/db/index.ts';
+import { type Database, MIGRATIONS_FOLDER, openPostgres, queryRows, type Tx } from '../platform/db/index.ts';
 import { ExternalFeed, MemoryFeedCache } from './external.ts';
 import type { Statistics, Task } from './schemas.ts';
 import { TasksService } from './service.ts';
@@ -287,13 +275,11 @@ describe('statistics kept by triggers', () => {
       );
     }
     await expectAgreement('after updates and deletes of many rows in one statement');
-    if (TEST_DB === 'postgres') {
-      // the concurrent requests went through several connections, hence several shard rows
-      const shards = await ctx.db.unsafeSystem((tx) =>
-        queryRows<{ n: number }>(tx, sql`select count(distinct shard)::int as n from task_stats`),
-      );
-      expect(shards[0]?.n).toBeGreaterThan(1);
-    }
+    // the concurrent requests went through several connections, hence several shard rows
+    const shards = await ctx.db.unsafeSystem((tx) =>
+      queryRows<{ n: number }>(tx, sql`select count(distinct shard)::int as n from task_stats`),
+    );
+    expect(shards[0]?.n).toBeGreaterThan(1);
   });
 });
 
@@ -316,15 +302,10 @@ describe('the statistics migration', () => {
   let migrateTo: (folder: string) => Promise<void>;
 
   beforeAll(async () => {
-    if (TEST_DB === 'postgres') {
-      const created = await createServerDatabase({ empty: true });
-      drop = created.drop;
-      db = openPostgres({ url: created.url });
-      migrateTo = (folder) => migratePg(drizzlePg(db.client as pg.Pool), { migrationsFolder: folder });
-    } else {
-      db = await openPglite();
-      migrateTo = (folder) => migratePglite(drizzlePglite(db.client as PGlite), { migrationsFolder: folder });
-    }
+    const created = await createServerDatabase({ empty: true });
+    drop = created.drop;
+    db = openPostgres({ url: created.url });
+    migrateTo = (folder) => migratePg(drizzlePg(db.client), { migrationsFolder: folder });
   });
   afterAll(async () => {
     await db.close();

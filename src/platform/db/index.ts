@@ -1,16 +1,12 @@
 import { createHash } from 'node:crypto';
-import { mkdirSync } from 'node:fs';
-import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { PGlite } from '@electric-sql/pglite';
-import { type ExtractTablesWithRelations, type SQL, sql } from 'drizzle-orm';
+import type { ExtractTablesWithRelations, SQL } from 'drizzle-orm';
 import { readMigrationFiles } from 'drizzle-orm/migrator';
 import { drizzle as drizzlePg, type NodePgDatabase, NodePgSession, NodePgTransaction } from 'drizzle-orm/node-postgres';
 import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
 import type { PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core';
-import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
-import { migrate as migratePglite } from 'drizzle-orm/pglite/migrator';
 import pg from 'pg';
+import { startEmbeddedPostgres } from './embedded.ts';
 import { lockDataDir } from './lock.ts';
 import * as schema from './schema.ts';
 
@@ -25,7 +21,6 @@ export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../../drizzle', impor
 const MIGRATION_LOCK_KEY = 7_246_813;
 
 export interface Database {
-  readonly driver: 'pglite' | 'postgres';
   /**
    * Runs fn in one transaction as the role that row-level security confines to this company.
    * Every request made on behalf of a user goes through here.
@@ -43,7 +38,7 @@ export interface Database {
   ping(): Promise<void>;
   close(): Promise<void>;
   /** The driver's own client, for libraries that need one (pg-boss). */
-  readonly client: PGlite | pg.Pool;
+  readonly client: pg.Pool;
 }
 
 export interface TransactOptions {
@@ -69,8 +64,7 @@ type Transact = <T>(setup: string, fn: (tx: Tx) => Promise<T>, options?: Transac
 
 function scoped(
   transact: Transact,
-  kind: Database['driver'],
-  client: PGlite | pg.Pool,
+  client: pg.Pool,
   extra: {
     migrate(): Promise<void>;
     ping(): Promise<void>;
@@ -78,15 +72,14 @@ function scoped(
   },
 ): Database {
   return {
-    driver: kind,
     client,
     async pendingMigrations() {
       // Drizzle's own rule: a migration is pending when it is newer than the newest one applied.
       let newest = 0;
       try {
-        const { rows } = await (
-          client as { query(text: string): Promise<{ rows: Array<{ created_at: string }> }> }
-        ).query('select created_at from drizzle.__drizzle_migrations order by created_at desc limit 1');
+        const { rows } = await client.query<{ created_at: string }>(
+          'select created_at from drizzle.__drizzle_migrations order by created_at desc limit 1',
+        );
         newest = Number(rows[0]?.created_at ?? 0);
       } catch (error) {
         // A database no migration has touched yet has no bookkeeping table: everything is pending.
@@ -185,7 +178,7 @@ export function openPostgres(options: PostgresOptions): Database {
   // its next statement, which fails, and the pool discards the dead client when it comes back.
   pool.on('connect', (client) => client.on('error', () => {}));
   const db = drizzlePg(pool, { schema });
-  return scoped(pgTransact(pool, db), 'postgres', pool, {
+  return scoped(pgTransact(pool, db), pool, {
     async migrate() {
       const client = await pool.connect();
       try {
@@ -208,66 +201,55 @@ export function openPostgres(options: PostgresOptions): Database {
   });
 }
 
-export interface PgliteOptions {
-  /** A data directory; omitted, the database lives in memory (tests). */
-  dataDir?: string;
-  /** A snapshot from PGlite's dumpDataDir() to start from (tests). */
-  loadDataDir?: Blob;
-}
-
-export async function openPglite(options: PgliteOptions = {}): Promise<Database> {
-  let release = () => {};
-  let dataDir: string | undefined;
-  if (options.dataDir !== undefined) {
-    release = lockDataDir(options.dataDir);
-    dataDir = path.join(options.dataDir, 'pgdata');
-    mkdirSync(dataDir, { recursive: true });
-  }
-  let client: PGlite;
+/**
+ * The default without DATABASE_URL: a PostgreSQL server of the app's own in DATA_DIR (see
+ * embedded.ts), started here and stopped by close(). DATA_DIR's lock comes first: the server's
+ * start stops a server left by an app that was killed, which must not be a live app's.
+ */
+export async function openEmbedded(options: { dataDir: string; onError?: (error: Error) => void }): Promise<Database> {
+  const release = lockDataDir(options.dataDir);
+  let server: Awaited<ReturnType<typeof startEmbeddedPostgres>>;
   try {
-    client = await PGlite.create({ dataDir, loadDataDir: options.loadDataDir });
+    server = await startEmbeddedPostgres({
+      dir: options.dataDir,
+      // The app and its database live and die together: without it every request would fail
+      // until someone restarts the app, so it ends now, for its supervisor (or its user) to
+      // start it again, which recovers the database.
+      onExit: () => {
+        console.error(
+          `The embedded PostgreSQL stopped unexpectedly (its log: ${options.dataDir}/postgres/server.log); exiting`,
+        );
+        process.exit(1);
+      },
+    });
   } catch (error) {
     release();
     throw error;
   }
-  const db = drizzlePglite(client, { schema });
-  // In-process: no round trips to save, so drizzle's own transaction does.
-  // The database lives and dies with this process, so after the commit is as good as on the wire.
-  const transact: Transact = async (setup, fn, options) => {
-    const result = await db.transaction(async (tx) => {
-      await tx.execute(sql.raw(setup));
-      return fn(tx as unknown as Tx);
-    });
-    options?.onCommitSent?.();
-    return result;
-  };
-  return scoped(transact, 'pglite', client, {
-    async migrate() {
-      await migratePglite(db, { migrationsFolder: MIGRATIONS_FOLDER });
-    },
-    async ping() {
-      await client.query('select 1');
-    },
+  const db = openPostgres({ url: server.url, onError: options.onError });
+  return {
+    ...db,
     async close() {
       try {
-        await client.close();
+        await db.close();
+        await server.stop();
       } finally {
         release();
       }
     },
-  });
+  };
 }
 
 export function openDatabase(
   config: { databaseUrl: string | undefined; dataDir: string },
   onError?: (error: Error) => void,
-) {
+): Promise<Database> {
   return config.databaseUrl !== undefined
     ? Promise.resolve(openPostgres({ url: config.databaseUrl, onError }))
-    : openPglite({ dataDir: config.dataDir });
+    : openEmbedded({ dataDir: config.dataDir, onError });
 }
 
-/** Raw SQL through either driver: both answer with `{ rows }`. */
+/** Raw SQL: the driver answers with `{ rows }`. */
 export async function queryRows<T>(tx: Tx, query: SQL): Promise<T[]> {
   return ((await tx.execute(query)) as unknown as { rows: T[] }).rows;
 }
@@ -278,7 +260,6 @@ const pgTextTimestamps = {
   getTypeParser: (oid: number, format?: string) =>
     TEXT_TIMESTAMPS.has(oid) ? (value: string) => value : pg.types.getTypeParser(oid, format as 'text'),
 };
-const pgliteTextTimestamps = { parsers: { 1184: (value: string) => value, 1185: (value: string) => value } };
 
 /**
  * One statement given as SQL text and parameters, run in tx straight through the driver, without
@@ -288,12 +269,9 @@ const pgliteTextTimestamps = { parsers: { 1184: (value: string) => value, 1185: 
  * PostgreSQL's text as drizzle gets it, so callers convert it exactly as drizzle does.
  */
 export async function queryText<T>(tx: Tx, text: string, params: unknown[]): Promise<T[]> {
-  const { client } = (tx as unknown as { session: { client: pg.PoolClient | PGliteQueryable } }).session;
-  if ('release' in client) return (await client.query({ text, values: params, types: pgTextTimestamps })).rows as T[];
-  return (await client.query<T>(text, params, pgliteTextTimestamps)).rows;
+  const { client } = (tx as unknown as { session: { client: pg.PoolClient } }).session;
+  return (await client.query({ text, values: params, types: pgTextTimestamps })).rows as T[];
 }
-
-type PGliteQueryable = Pick<PGlite, 'query'>;
 
 export interface TenantQueryOptions<T = unknown> {
   /**
@@ -313,9 +291,6 @@ export interface TenantQueryOptions<T = unknown> {
   commitIf?: (rows: T[]) => boolean;
   onCommitSent?: () => void;
 }
-
-/** A transaction that `commitIf` declined; tenantQuery answers with the rows regardless. */
-class Declined extends Error {}
 
 /** What a pg client in pipeline mode exposes: the switch, and the socket to write a batch in one go. */
 type PipelinedClient = { pipeline: boolean; connection: { stream: { cork(): void; uncork(): void } } };
@@ -338,25 +313,8 @@ export async function tenantQuery<T>(
 ): Promise<T[]> {
   const mode = options.plan === undefined ? '' : `, set_config('plan_cache_mode', 'force_${options.plan}_plan', true)`;
   const { commitIf } = options;
-  if (db.driver === 'pglite') {
-    let rows: T[] = [];
-    try {
-      await db.tenant(
-        companyId,
-        async (tx) => {
-          if (mode !== '') await tx.execute(sql.raw(`select ${mode.slice(2)}`));
-          rows = await queryText<T>(tx, text, params);
-          if (commitIf !== undefined && !commitIf(rows)) throw new Declined();
-        },
-        { onCommitSent: options.onCommitSent },
-      );
-    } catch (error) {
-      if (!(error instanceof Declined)) throw error;
-    }
-    return rows;
-  }
   const setup = `${tenantSetup(companyId)}${mode}`;
-  const client = await (db.client as pg.Pool).connect();
+  const client = await db.client.connect();
   // Pipeline mode (node-pg 8.23) writes each query at once instead of after the previous answer.
   const pipelined = client as unknown as PipelinedClient;
   pipelined.pipeline = true;

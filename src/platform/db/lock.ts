@@ -18,8 +18,9 @@ function isAlive(pid: number): boolean {
 }
 
 /**
- * PGlite gives no protection against two processes opening one data directory, which would
- * corrupt it; a pid file created exclusively does. A lock left by a dead process is taken over.
+ * One app per DATA_DIR: a second one's start would take the first's embedded server for one left
+ * by a killed app and stop it. A pid file created exclusively keeps it off; a lock left by a dead
+ * process is taken over.
  */
 export function lockDataDir(dir: string): () => void {
   mkdirSync(dir, { recursive: true });

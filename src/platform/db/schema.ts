@@ -122,8 +122,8 @@ export type TaskPriority = (typeof TASK_PRIORITIES)[number];
 const tsvector = customType<{ data: string }>({ dataType: () => 'tsvector' });
 
 /**
- * 'english' rather than 'simple': searches match word stems ("running" finds "runs"), and both
- * PostgreSQL 15 and PGlite ship the same Snowball dictionary, so both index alike. The config is
+ * 'english' rather than 'simple': searches match word stems ("running" finds "runs"), with the
+ * Snowball dictionary every PostgreSQL ships, so the embedded server and production index alike. The config is
  * named as a constant because a generated column needs an immutable expression; searches must
  * use the same one (TEXT_SEARCH_CONFIG). Words of other languages are still indexed, unstemmed.
  */
