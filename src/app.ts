@@ -15,7 +15,7 @@ import { type Bus, InProcessBus, RedisBus } from './platform/bus.ts';
 import type { AppConfig } from './platform/config.ts';
 import type { Database } from './platform/db/index.ts';
 import { HttpError, registerErrorHandling } from './platform/errors.ts';
-import type { Jobs } from './platform/jobs.ts';
+import type { Jobs } from './platform/jobs/index.ts';
 import { registerMetrics } from './platform/metrics.ts';
 import { operationsRoutes } from './platform/operations.ts';
 import { openRedis } from './platform/redis.ts';

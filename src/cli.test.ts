@@ -9,7 +9,7 @@ import { json, startTestJobs, TEST_DB, testConfig } from '../test/helpers.ts';
 import { SEED_PASSWORD, seedAccounts } from './accounts/seed.ts';
 import { buildApp } from './app.ts';
 import { openDatabase } from './platform/db/index.ts';
-import { Jobs } from './platform/jobs.ts';
+import { Jobs } from './platform/jobs/index.ts';
 
 const run = promisify(execFile);
 

@@ -9,7 +9,7 @@ import { ConfigError, loadConfig, resolveJwtSecret } from './platform/config.ts'
 import { type Database, openDatabase } from './platform/db/index.ts';
 import { DataDirLockedError } from './platform/db/lock.ts';
 import { HttpError } from './platform/errors.ts';
-import { type JobSummary, Jobs } from './platform/jobs.ts';
+import { type JobSummary, Jobs } from './platform/jobs/index.ts';
 import { seedTasks } from './tasks/seed.ts';
 
 const USAGE = `Usage: npm run cli -- <command> [flags]

@@ -8,7 +8,7 @@ import { NotificationWorker } from './notifications/worker.ts';
 import { type AppConfig, ConfigError, loadConfig, resolveJwtSecret } from './platform/config.ts';
 import { type Database, openDatabase } from './platform/db/index.ts';
 import { DataDirLockedError } from './platform/db/lock.ts';
-import { Jobs } from './platform/jobs.ts';
+import { Jobs } from './platform/jobs/index.ts';
 import { operationsRoutes } from './platform/operations.ts';
 
 /**

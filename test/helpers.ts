@@ -4,7 +4,7 @@ import { buildApp } from '../src/app.ts';
 import { createNotificationQueues } from '../src/notifications/jobs.ts';
 import { type AppConfig, loadConfig } from '../src/platform/config.ts';
 import { type Database, openPglite, openPostgres } from '../src/platform/db/index.ts';
-import { Jobs } from '../src/platform/jobs.ts';
+import { Jobs } from '../src/platform/jobs/index.ts';
 import { createServerDatabase, snapshotPath } from './databases.ts';
 
 export const TEST_DB = process.env.TEST_DB === 'postgres' ? 'postgres' : 'pglite';

@@ -1,5 +1,5 @@
 import type { AppConfig } from '../platform/config.ts';
-import type { Jobs } from '../platform/jobs.ts';
+import type { Jobs } from '../platform/jobs/index.ts';
 
 export const QUEUES = {
   send: 'notification-send',

@@ -15,7 +15,7 @@ import {
   type TestContext,
 } from '../../test/helpers.ts';
 import { SmtpSink } from '../../test/smtp.ts';
-import { Jobs } from '../platform/jobs.ts';
+import { Jobs } from '../platform/jobs/index.ts';
 import type { Task } from '../tasks/schemas.ts';
 import { createNotificationQueues, QUEUES, type SendJob } from './jobs.ts';
 import { OutboxMailer, SmtpMailer } from './mailer.ts';

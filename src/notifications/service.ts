@@ -2,7 +2,7 @@ import { requireActor } from '../accounts/service.ts';
 import type { Auth } from '../platform/auth.ts';
 import type { Database, Tx } from '../platform/db/index.ts';
 import { notFound } from '../platform/errors.ts';
-import type { Jobs } from '../platform/jobs.ts';
+import type { Jobs } from '../platform/jobs/index.ts';
 import type { PageRequest } from '../platform/pagination.ts';
 import type { Task } from '../tasks/schemas.ts';
 import { QUEUES, type SendJob } from './jobs.ts';

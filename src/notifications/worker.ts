@@ -1,7 +1,7 @@
 import { Batcher } from '../platform/batcher.ts';
 import type { AppConfig } from '../platform/config.ts';
 import type { Database } from '../platform/db/index.ts';
-import type { Job, Jobs, JobsLogger } from '../platform/jobs.ts';
+import type { Job, Jobs, JobsLogger } from '../platform/jobs/index.ts';
 import { QUEUES, type SendJob } from './jobs.ts';
 import { DeliveryUnconfirmed, type Email, type Mailer } from './mailer.ts';
 import * as q from './queries.ts';

@@ -3,7 +3,7 @@ import { pino } from 'pino';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTestDatabase, TEST_DB, type TestDatabase, unique } from '../../test/helpers.ts';
 import { type Database, openPostgres, queryRows } from './db/index.ts';
-import { type Job, Jobs, type JobsOptions } from './jobs.ts';
+import { type Job, Jobs, type JobsOptions } from './jobs/index.ts';
 
 const logger = pino({ level: 'silent' });
 const fast: JobsOptions = { logger, processing: true, pollingIntervalSeconds: 0.5 };
