@@ -1,6 +1,8 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { buildApp } from './app.ts';
+import { createMaintenanceQueues } from './maintenance/jobs.ts';
+import { MaintenanceWorker } from './maintenance/worker.ts';
 import { createNotificationQueues } from './notifications/jobs.ts';
 import { createMailer } from './notifications/mailer.ts';
 import { NotificationsService } from './notifications/service.ts';
@@ -53,11 +55,13 @@ async function start() {
   const jobs = new Jobs(db, { logger, processing, maintenanceIntervalSeconds: config.jobsMaintenanceIntervalSeconds });
   await jobs.start();
   await createNotificationQueues(jobs, config);
+  await createMaintenanceQueues(jobs);
   const app = config.role === 'worker' ? await buildHealthServer(config, db) : await buildApp({ config, db, jobs });
   const mailer = createMailer(config, (details, message) => logger.info(details, message));
   if (processing) {
     const notifications = new NotificationsService(db, jobs, config.notificationDelaySeconds);
     await new NotificationWorker(db, jobs, notifications, mailer, config, logger).start();
+    await new MaintenanceWorker(db, jobs, logger).start();
   }
 
   let stopping = false;

@@ -275,3 +275,16 @@ export async function deactivateUser(tx: Tx, companyId: number, userId: number):
       and(eq(refreshTokens.companyId, companyId), eq(refreshTokens.userId, userId), isNull(refreshTokens.revokedAt)),
     );
 }
+
+/** Across companies (the maintenance purge): refresh tokens and invitations that can never be used again. */
+export async function unsafePurgeExpired(tx: Tx): Promise<{ refreshTokens: number; invitations: number }> {
+  const tokens = await tx
+    .delete(refreshTokens)
+    .where(sql`${refreshTokens.expiresAt} < now()`)
+    .returning({ id: refreshTokens.id });
+  const invites = await tx
+    .delete(invitations)
+    .where(sql`${invitations.expiresAt} < now() and ${invitations.acceptedAt} is null`)
+    .returning({ id: invitations.id });
+  return { refreshTokens: tokens.length, invitations: invites.length };
+}

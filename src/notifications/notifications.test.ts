@@ -384,24 +384,6 @@ describe(`email notifications (${TEST_DB})`, () => {
     expect(digest?.decoded).not.toContain('Closed thing');
     expect(digest?.decoded).toContain('2 open task(s), 1 overdue.');
   });
-
-  it('purges expired refresh tokens and invitations, and keeps the rest', async () => {
-    const invite = await call(admin, 'POST', '/api/auth/invitations/', { email: 'late@example.com' });
-    expect(invite.statusCode).toBe(201);
-    await h.ctx.db.unsafeSystem(async (tx) => {
-      await tx.execute(
-        sql`update invitations set expires_at = now() - interval '1 day' where email = 'late@example.com'`,
-      );
-      await tx.execute(
-        sql`update refresh_tokens set expires_at = now() - interval '1 second' where user_id = ${other.user.id} and company_id = ${other.user.company.id}`,
-      );
-    });
-    const purged = await h.worker.purge();
-    expect(purged.invitations).toBe(1);
-    expect(purged.refreshTokens).toBeGreaterThanOrEqual(1);
-    // the admin's session is untouched
-    expect((await call(admin, 'POST', '/api/auth/token/refresh/', { refresh: admin.refresh })).statusCode).toBe(200);
-  });
 });
 
 describe(`notifications API (${TEST_DB})`, () => {

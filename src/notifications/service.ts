@@ -4,6 +4,7 @@ import type { Database, Tx } from '../platform/db/index.ts';
 import { notFound } from '../platform/errors.ts';
 import type { Jobs } from '../platform/jobs/index.ts';
 import type { PageRequest } from '../platform/pagination.ts';
+import { findTaskFacts } from '../tasks/reads.ts';
 import type { Task } from '../tasks/schemas.ts';
 import { QUEUES, type SendJob } from './jobs.ts';
 import * as q from './queries.ts';
@@ -99,7 +100,7 @@ export class NotificationsService {
       await requireActor(tx, auth);
       const filter = { taskId };
       const total = await q.countNotifications(tx, auth.companyId, filter);
-      if (total === 0 && (await q.findTaskFacts(tx, auth.companyId, taskId)) === undefined) throw notFound();
+      if (total === 0 && (await findTaskFacts(tx, auth.companyId, taskId)) === undefined) throw notFound();
       const rows = await q.listNotifications(tx, auth.companyId, filter, page.size, page.offset);
       return { count: total, notifications: rows.map(toNotification) };
     });

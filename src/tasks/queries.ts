@@ -219,6 +219,15 @@ export async function saveIdempotentAnswer(
     );
 }
 
+/** Across companies (the maintenance purge): keys older than they are honoured. */
+export async function unsafePurgeExpiredIdempotencyKeys(tx: Tx): Promise<number> {
+  const keys = await tx
+    .delete(idempotencyKeys)
+    .where(sql`${idempotencyKeys.createdAt} < now() - ${IDEMPOTENCY_TTL}`)
+    .returning({ userId: idempotencyKeys.userId });
+  return keys.length;
+}
+
 /*
  * The read paths below are single statements of fixed text, run with queryText: each answers the
  * caller's check (requireActor's: a user of this company, active) together with the data, so a
