@@ -1,10 +1,12 @@
 /*
- * Our own worker loop rather than pg-boss's work() (10.4), because of how the two stop and finish
- * jobs: pg-boss completes a job without awaiting it, hands a handler its whole batch (one failure
- * fails them all) and fails the jobs still running when stop() times out; this loop runs a
- * fetched batch in parallel lanes, records each failure on its own, completes successes a batch
- * at a time and lets stop() await every job and every outcome. Measured against pg-boss's work()
- * in the README (Performance, emails).
+ * Our own worker loop, kept over pg-boss's work() (10.4) because it does measurably better:
+ * pg-boss hands a handler its whole batch (one failure fails them all), records one completion per
+ * batch without awaiting it, and on stop() polls every 500 ms, then fails the jobs still running
+ * at its timeout. This loop runs a fetched batch in parallel lanes, records each failure on its
+ * own, completes successes a batch at a time and lets stop() await every job and every outcome.
+ * bench/notifications.ts 10000 2, the two interleaved on a shared machine (2026-12-07): 650 and
+ * 345 emails/s against pg-boss's 251 and 234 (20 of its workers of 5 jobs each), worker CPU 1.0
+ * ms/email against 1.3–1.4, PostgreSQL's 0.5–0.6 against 1.5–1.7.
  */
 import type PgBoss from 'pg-boss';
 import { type Connection, JOBS_SCHEMA } from './connection.ts';
