@@ -191,7 +191,7 @@ export async function buildApp({ config, db, jobs }: AppDeps): Promise<FastifyIn
     });
     const notifications = new NotificationsService(db, jobs, config.notificationDelaySeconds);
     await api.register(tasksRoutes, {
-      service: new TasksService(db, externalFeed(config, redis), realtime, notifications),
+      service: new TasksService(db, externalFeed(config, redis), [notifications, realtime]),
     });
     await api.register(notificationsRoutes, { service: notifications });
   });

@@ -225,7 +225,13 @@ describe(`email notifications (${TEST_DB})`, () => {
     const service = new NotificationsService(h.ctx.db, h.jobs, DELAY_SECONDS);
     await expect(
       h.ctx.db.tenant(task.company, async (tx) => {
-        await service.onTaskWritten(tx, admin.user.id, task, { ...task, assigned_to: member.user.id });
+        await service.inTransaction(tx, {
+          kind: 'updated',
+          companyId: task.company,
+          actorId: admin.user.id,
+          before: task,
+          after: { ...task, assigned_to: member.user.id },
+        });
         throw new Error('the write fails after the email was recorded');
       }),
     ).rejects.toThrow('the write fails');

@@ -3,14 +3,8 @@ import { requireActor } from '../accounts/service.ts';
 import type { Auth } from '../platform/auth.ts';
 import type { Bus } from '../platform/bus.ts';
 import type { Database } from '../platform/db/index.ts';
+import type { TaskWrite, TaskWriteListener } from '../tasks/hooks.ts';
 import type { Hub } from './hub.ts';
-
-export type TaskEventType = 'task_created' | 'task_updated' | 'task_deleted';
-
-/** What writers call once their transaction has committed. */
-export interface TaskEvents {
-  taskChanged(companyId: number, type: TaskEventType, task: { id: number } & Record<string, unknown>): Promise<void>;
-}
 
 /** Close code for a socket whose user may no longer see the company's events. */
 export const CLOSE_REMOVED = 4403;
@@ -24,7 +18,7 @@ export const CLOSE_CATCH_UP = 1012;
 const TASK = 't';
 const USER_REMOVED = 'u';
 
-export class RealtimeService implements TaskEvents {
+export class RealtimeService implements TaskWriteListener {
   constructor(
     private readonly db: Database,
     private readonly bus: Bus,
@@ -54,8 +48,10 @@ export class RealtimeService implements TaskEvents {
     return this.db.tenant(auth.companyId, async (tx) => ({ companyName: (await requireActor(tx, auth)).companyName }));
   }
 
-  async taskChanged(companyId: number, type: TaskEventType, task: { id: number } & Record<string, unknown>) {
-    await this.bus.publish(`${TASK} ${companyId} ${JSON.stringify({ type, task })}`);
+  /** Each task write, once committed, to the company's sockets: `task_created` and so on, with the task. */
+  async afterCommit({ kind, companyId, before, after }: TaskWrite) {
+    const event = { type: `task_${kind}`, task: after ?? before };
+    await this.bus.publish(`${TASK} ${companyId} ${JSON.stringify(event)}`);
   }
 
   async userRemoved(companyId: number, userId: number) {

@@ -1,15 +1,12 @@
 import { createHash } from 'node:crypto';
 import { type SQL, sql } from 'drizzle-orm';
-import type { UserRow } from '../accounts/queries.ts';
 import { checkActor, requireActor } from '../accounts/service.ts';
-import type { NotificationsService } from '../notifications/service.ts';
 import type { Auth } from '../platform/auth.ts';
 import { type Database, type Tx, tenantQuery } from '../platform/db/index.ts';
-import type { TaskHistoryAction } from '../platform/db/schema.ts';
 import { type FieldErrors, HttpError, invalid, notFound } from '../platform/errors.ts';
 import type { PageRequest } from '../platform/pagination.ts';
-import type { TaskEvents } from '../realtime/service.ts';
 import type { ExternalFeed } from './external.ts';
+import type { TaskWrite, TaskWriteListener } from './hooks.ts';
 import * as q from './queries.ts';
 import {
   type DeletedTask,
@@ -184,9 +181,25 @@ export class TasksService {
   constructor(
     private readonly db: Database,
     private readonly feed: ExternalFeed,
-    private readonly events: TaskEvents,
-    private readonly notifications: Pick<NotificationsService, 'onTaskWritten'>,
+    private readonly listeners: readonly TaskWriteListener[] = [],
   ) {}
+
+  /** The write's history entry, then each listener's part in the same transaction. */
+  private async written(tx: Tx, write: TaskWrite & { taskId: number }): Promise<void> {
+    await q.insertHistory(tx, {
+      companyId: write.companyId,
+      taskId: write.taskId,
+      actorId: write.actorId,
+      action: write.kind,
+      changes: changesBetween(write.before, write.after),
+    });
+    for (const listener of this.listeners) await listener.inTransaction?.(tx, write);
+  }
+
+  /** Each listener's part once the write has committed. */
+  private async committed(write: TaskWrite): Promise<void> {
+    for (const listener of this.listeners) await listener.afterCommit?.(write);
+  }
 
   /** The client's fields in the table's terms, checked: dates exist, the assignee is an active colleague. */
   private async values(tx: Tx, companyId: number, body: TaskPatch): Promise<Partial<q.TaskValues>> {
@@ -208,23 +221,6 @@ export class TasksService {
       assignedTo: assignee,
     };
     return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined));
-  }
-
-  private record(
-    tx: Tx,
-    actor: UserRow,
-    taskId: number,
-    action: TaskHistoryAction,
-    before: Task | null,
-    after: Task | null,
-  ) {
-    return q.insertHistory(tx, {
-      companyId: actor.companyId,
-      taskId,
-      actorId: actor.id,
-      action,
-      changes: changesBetween(before, after),
-    });
   }
 
   /** One statement in its own tenant transaction (tenantQuery), for the single-statement reads. */
@@ -270,7 +266,7 @@ export class TasksService {
    * and a failed first attempt leaves no trace, so the retry runs afresh.
    */
   async create(auth: Auth, body: TaskBody, idempotencyKey?: string): Promise<CreateResult> {
-    const result = await this.db.tenant(auth.companyId, async (tx): Promise<CreateResult> => {
+    const result = await this.db.tenant(auth.companyId, async (tx): Promise<CreateResult & { write?: TaskWrite }> => {
       const actor = await requireActor(tx, auth);
       if (
         idempotencyKey !== undefined &&
@@ -294,21 +290,27 @@ export class TasksService {
         completedAt: values.status === 'done' ? sql`now()` : null,
       });
       const task = toTask(row);
-      await this.record(tx, actor, task.id, 'created', null, task);
-      await this.notifications.onTaskWritten(tx, actor.id, null, task);
+      const write: TaskWrite = {
+        kind: 'created',
+        companyId: auth.companyId,
+        actorId: actor.id,
+        before: null,
+        after: task,
+      };
+      await this.written(tx, { ...write, taskId: task.id });
       if (idempotencyKey !== undefined) {
         await q.saveIdempotentAnswer(tx, auth.companyId, actor.id, idempotencyKey, { statusCode: 201, body: task });
       }
-      return { task, replayed: false };
+      return { task, replayed: false, write };
     });
-    // Published only once the transaction has committed; a replay changed nothing.
-    if (!result.replayed) await this.events.taskChanged(auth.companyId, 'task_created', result.task);
-    return result;
+    // A replay changed nothing.
+    if (result.write !== undefined) await this.committed(result.write);
+    return { task: result.task, replayed: result.replayed };
   }
 
   /** PUT and PATCH alike: only the fields given change (DRF's PUT keeps omitted optional fields too). */
   async update(auth: Auth, id: number, body: TaskPatch, ifMatch?: string): Promise<Task> {
-    const { after, changed } = await this.db.tenant(auth.companyId, async (tx) => {
+    const { after, write } = await this.db.tenant(auth.companyId, async (tx) => {
       const actor = await requireActor(tx, auth);
       const current = await q.findTask(tx, auth.companyId, id, { forUpdate: true });
       if (current === undefined) throw notFound();
@@ -320,27 +322,33 @@ export class TasksService {
         ...completedAtFor(values.status, current.status),
       });
       const after = toTask(row);
-      const changed = Object.keys(changesBetween(before, after)).length > 0;
-      if (changed) {
-        await this.record(tx, actor, id, 'updated', before, after);
-        await this.notifications.onTaskWritten(tx, actor.id, before, after);
-      }
-      return { after, changed };
+      // A write that changes nothing a client can see is no write to anyone else.
+      if (Object.keys(changesBetween(before, after)).length === 0) return { after, write: undefined };
+      const write: TaskWrite = { kind: 'updated', companyId: auth.companyId, actorId: actor.id, before, after };
+      await this.written(tx, { ...write, taskId: id });
+      return { after, write };
     });
-    if (changed) await this.events.taskChanged(auth.companyId, 'task_updated', after);
+    if (write !== undefined) await this.committed(write);
     return after;
   }
 
   async delete(auth: Auth, id: number): Promise<void> {
-    const deleted = await this.db.tenant(auth.companyId, async (tx) => {
+    const write = await this.db.tenant(auth.companyId, async (tx) => {
       const actor = await requireActor(tx, auth);
       const current = await q.findTask(tx, auth.companyId, id, { forUpdate: true });
       if (current === undefined) throw notFound();
       await q.deleteTask(tx, auth.companyId, id);
-      await this.record(tx, actor, id, 'deleted', toTask(current), null);
-      return toTask(current);
+      const write: TaskWrite = {
+        kind: 'deleted',
+        companyId: auth.companyId,
+        actorId: actor.id,
+        before: toTask(current),
+        after: null,
+      };
+      await this.written(tx, { ...write, taskId: id });
+      return write;
     });
-    await this.events.taskChanged(auth.companyId, 'task_deleted', deleted);
+    await this.committed(write);
   }
 
   /**

@@ -381,8 +381,6 @@ describe('the statistics migration', () => {
     const service = new TasksService(
       db,
       new ExternalFeed({ url: 'http://127.0.0.1:9/', timeoutMs: 1, cache: new MemoryFeedCache() }),
-      { taskChanged: async () => {} },
-      { onTaskWritten: async () => {} },
     );
     for (const { companyId, userId } of before) {
       const kept = await service.statistics({ companyId, userId });
