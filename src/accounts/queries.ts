@@ -288,3 +288,24 @@ export async function unsafePurgeExpired(tx: Tx): Promise<{ refreshTokens: numbe
     .returning({ id: invitations.id });
   return { refreshTokens: tokens.length, invitations: invites.length };
 }
+
+/** Whether this user is an active member of the company: who may be given a task. */
+export async function isActiveMember(tx: Tx, companyId: number, userId: number): Promise<boolean> {
+  const [row] = await tx
+    .select({ id: users.id })
+    .from(users)
+    .where(and(eq(users.companyId, companyId), eq(users.id, userId), eq(users.isActive, true)));
+  return row !== undefined;
+}
+
+/**
+ * The caller's check (requireActor's) as the head of a single statement, for the reads that
+ * answer it together with their data in one round trip (checkActor on `active`), with the company
+ * as $1 and the user as $2. One row: null when there is no such user in the company (or no such
+ * company), else is_active. Materialized, so the user is looked up once however often the
+ * statement consults it.
+ */
+export const WITH_ACTOR = `with actor as materialized (
+  select (select u.is_active from users u join companies c on c.id = u.company_id
+          where u.company_id = $1 and u.id = $2) as active
+)`;

@@ -1,7 +1,7 @@
 import { unsafePurgeExpired as unsafePurgeExpiredCredentials } from '../accounts/queries.ts';
 import type { Database } from '../platform/db/index.ts';
 import type { Jobs } from '../platform/jobs/index.ts';
-import { unsafePurgeExpiredIdempotencyKeys } from '../tasks/queries.ts';
+import { unsafePurgeExpiredIdempotencyKeys } from '../tasks/writes.ts';
 import { QUEUES } from './jobs.ts';
 
 export interface Purged {

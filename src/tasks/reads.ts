@@ -1,10 +1,15 @@
-import { and, eq, sql } from 'drizzle-orm';
-import { type Database, queryRows, type Tx, tenantQuery } from '../platform/db/index.ts';
-import { type TaskPriority, type TaskStatus, tasks } from '../platform/db/schema.ts';
+import { and, asc, count, desc, eq, gte, sql } from 'drizzle-orm';
+import { WITH_ACTOR } from '../accounts/queries.ts';
+import { type Database, queryRows, type TenantQueryOptions, type Tx, tenantQuery } from '../platform/db/index.ts';
+import { type TaskPriority, type TaskStatus, TEXT_SEARCH_CONFIG, taskHistory, tasks } from '../platform/db/schema.ts';
+import { TASK_COLUMNS, type TaskRow, taskRowColumns } from './mapping.ts';
+import type { OrderKey } from './schemas.ts';
 
 /*
- * What other features read of tasks (notifications' emails, reminders and digests): the table is
- * this feature's, so they go through these functions.
+ * Every read of tasks: the service's (the single statements of the list, one task and the
+ * statistics, each with the caller's check; the locked read a write starts from; history), and
+ * what other features read of tasks (notifications' emails, reminders and digests), since the
+ * table is this feature's.
  */
 
 /** What an email about a task says of it. */
@@ -110,4 +115,314 @@ export async function unsafeWithOpenTasks(
          where exists (select 1 from tasks t
                         where t.company_id = p.company_id and t.assigned_to = p.user_id and t.status <> 'done')`,
   );
+}
+
+export interface TaskFilter {
+  status?: TaskStatus;
+  priority?: TaskPriority;
+  assignedTo?: number;
+  createdBy?: number;
+  /** Inclusive bounds. */
+  dueFrom?: Date;
+  dueUntil?: Date;
+  updatedFrom?: Date;
+  /** Web-search syntax; parsed by PostgreSQL, never spliced into SQL or a pattern. */
+  search?: string;
+}
+
+export interface OrderTerm {
+  key: OrderKey;
+  descending: boolean;
+}
+
+export async function findTask(
+  tx: Tx,
+  companyId: number,
+  id: number,
+  options: { forUpdate?: boolean } = {},
+): Promise<TaskRow | undefined> {
+  const query = tx
+    .select(taskRowColumns)
+    .from(tasks)
+    .where(and(eq(tasks.companyId, companyId), eq(tasks.id, id)));
+  const [row] = options.forUpdate === true ? await query.for('update') : await query;
+  return row;
+}
+
+const historyOf = (companyId: number, taskId: number) =>
+  and(eq(taskHistory.companyId, companyId), eq(taskHistory.taskId, taskId));
+
+export async function countHistory(tx: Tx, companyId: number, taskId: number): Promise<number> {
+  const [row] = await tx.select({ n: count() }).from(taskHistory).where(historyOf(companyId, taskId));
+  return row?.n ?? 0;
+}
+
+export function listHistory(tx: Tx, companyId: number, taskId: number, limit: number, offset: number) {
+  return tx
+    .select({
+      id: taskHistory.id,
+      taskId: taskHistory.taskId,
+      actorId: taskHistory.actorId,
+      action: taskHistory.action,
+      changes: taskHistory.changes,
+      at: taskHistory.at,
+    })
+    .from(taskHistory)
+    .where(historyOf(companyId, taskId))
+    .orderBy(desc(taskHistory.at), desc(taskHistory.id))
+    .limit(limit)
+    .offset(offset);
+}
+
+const deletedSince = (companyId: number, since: Date) =>
+  and(eq(taskHistory.companyId, companyId), eq(taskHistory.action, 'deleted'), gte(taskHistory.at, since));
+
+export async function countDeleted(tx: Tx, companyId: number, since: Date): Promise<number> {
+  const [row] = await tx.select({ n: count() }).from(taskHistory).where(deletedSince(companyId, since));
+  return row?.n ?? 0;
+}
+
+/** Oldest first, so a client paging through them ends at the newest. */
+export function listDeleted(tx: Tx, companyId: number, since: Date, limit: number, offset: number) {
+  return tx
+    .select({ id: taskHistory.taskId, at: taskHistory.at })
+    .from(taskHistory)
+    .where(deletedSince(companyId, since))
+    .orderBy(asc(taskHistory.at), asc(taskHistory.id))
+    .limit(limit)
+    .offset(offset);
+}
+
+/*
+ * The read paths below are single statements of fixed text, run with queryText: each answers the
+ * caller's check (requireActor's: a user of this company, active) together with the data, so a
+ * request costs one round trip between BEGIN and COMMIT instead of three, and no query building.
+ * The data is read only when the caller passes: every part is gated on `actor.active`.
+ */
+
+/**
+ * Runs one statement of SQL text in a tenant transaction: tenantQuery on its own (one round trip
+ * on PostgreSQL), or queryText inside a transaction of the caller's.
+ */
+export type Run = <T>(text: string, values: unknown[], options?: Pick<TenantQueryOptions, 'plan'>) => Promise<T[]>;
+
+const ORDER_SQL: Record<OrderKey, string> = {
+  created_at: 't.created_at',
+  updated_at: 't.updated_at',
+  due_date: 't.due_date',
+  priority: 't.priority_rank',
+};
+
+const FILTER_SQL: Array<[keyof TaskFilter, (p: string) => string]> = [
+  ['status', (p) => `t.status = ${p}`],
+  ['priority', (p) => `t.priority = ${p}`],
+  ['assignedTo', (p) => `t.assigned_to = ${p}`],
+  ['createdBy', (p) => `t.created_by = ${p}`],
+  ['dueFrom', (p) => `t.due_date >= ${p}`],
+  ['dueUntil', (p) => `t.due_date <= ${p}`],
+  ['updatedFrom', (p) => `t.updated_at >= ${p}`],
+  ['search', (p) => `t.search @@ websearch_to_tsquery('${TEXT_SEARCH_CONFIG}'::regconfig, ${p})`],
+];
+
+/** The statements differ only by which filters are given and the ordering: a handful of texts. */
+const listStatements = new Map<string, string>();
+
+function listStatement(
+  filter: TaskFilter,
+  ordering: OrderTerm[] | undefined,
+): { text: string; given: (keyof TaskFilter)[] } {
+  const given = FILTER_SQL.map(([key]) => key).filter((key) => filter[key] !== undefined);
+  const shape = `${given.join(',')}|${ordering?.map((t) => (t.descending ? '-' : '') + t.key).join(',') ?? ''}`;
+  let text = listStatements.get(shape);
+  if (text === undefined) {
+    const where = ['t.company_id = $1'];
+    let searchParam: string | undefined;
+    given.forEach((key, i) => {
+      const param = `$${i + 3}`;
+      if (key === 'search') searchParam = param;
+      where.push((FILTER_SQL.find(([k]) => k === key) as [keyof TaskFilter, (p: string) => string])[1](param));
+    });
+    const limit = `$${given.length + 3}`;
+    const offset = `$${given.length + 4}`;
+    // As before: id last, in the direction of the last term; a search without ordering is ranked.
+    const terms = ordering ?? [{ key: 'created_at', descending: true }];
+    const orderBy = terms.map((t) => `${ORDER_SQL[t.key]}${t.descending ? ' desc' : ''}`);
+    const ranked = ordering === undefined && searchParam !== undefined;
+    if (ranked) orderBy.unshift('t.rank desc');
+    orderBy.push(terms.at(-1)?.descending === false ? 't.id' : 't.id desc');
+    // The page is one row per task (a nested loop keeps the page's order), or a single row of nulls
+    // after active and total when the page is empty or the caller is refused.
+    if (searchParam !== undefined) {
+      // A search is counted and ranked over the same matches, found once by the text index.
+      const rank = ranked
+        ? `, ts_rank(t.search, websearch_to_tsquery('${TEXT_SEARCH_CONFIG}'::regconfig, ${searchParam})) as rank`
+        : '';
+      text = `${WITH_ACTOR}, matches as materialized (
+          select ${TASK_COLUMNS}, t.priority_rank${rank} from tasks t
+          where ${where.join(' and ')} and (select active from actor)
+        )
+        select actor.active, (select count(*)::int from matches) as total, page.*
+        from actor
+        left join lateral (
+          select ${TASK_COLUMNS} from matches t
+          order by ${orderBy.join(', ')}
+          limit ${limit} offset ${offset}
+        ) page on true`;
+    } else {
+      // Without filters, or with a status only, the kept counters answer; otherwise the rows are counted.
+      const counted =
+        given.length === 0 || (given.length === 1 && given[0] === 'status')
+          ? `select coalesce(sum(n), 0)::int as total from task_counts
+             where company_id = $1${given.length === 1 ? ' and status = $3' : ''} and actor.active`
+          : `select count(*)::int as total from tasks t where ${where.join(' and ')} and actor.active`;
+      text = `${WITH_ACTOR}
+        select actor.active, counted.total, page.*
+        from actor
+        left join lateral (${counted}) counted on true
+        left join lateral (
+          select ${TASK_COLUMNS} from tasks t
+          where ${where.join(' and ')} and actor.active
+          order by ${orderBy.join(', ')}
+          limit ${limit} offset ${offset}
+        ) page on true`;
+    }
+    listStatements.set(shape, text);
+  }
+  return { text, given };
+}
+
+/**
+ * Measured on PostgreSQL 15 with 100,000 tasks (bench/tasks-explain.ts): left to itself, it plans
+ * the unfiltered page anew on every execution (its generic plan, the same index scan, is estimated
+ * dear only because LIMIT is a parameter), which cost more than running it; and it settles on a
+ * generic plan for searches that is a third slower than the one planned for the words searched.
+ * Other filters are left to its own choice, which can depend on their values.
+ */
+function planFor(given: (keyof TaskFilter)[]): TenantQueryOptions['plan'] {
+  if (given.includes('search')) return 'custom';
+  if (given.length === 0 || (given.length === 1 && given[0] === 'status')) return 'generic';
+  return undefined;
+}
+
+export interface CheckedPage {
+  /** The caller's check, as in WITH_ACTOR. */
+  active: boolean | null;
+  total: number;
+  rows: TaskRow[];
+}
+
+/** The caller's check, the count and one page of tasks, in one statement. */
+export async function listPage(
+  run: Run,
+  companyId: number,
+  userId: number,
+  filter: TaskFilter,
+  ordering: OrderTerm[] | undefined,
+  limit: number,
+  offset: number,
+): Promise<CheckedPage> {
+  const { text, given } = listStatement(filter, ordering);
+  const values: unknown[] = [companyId, userId];
+  for (const key of given) {
+    const value = filter[key];
+    values.push(value instanceof Date ? value.toISOString() : value);
+  }
+  values.push(limit, offset);
+  const rows = await run<TaskRow & { active: boolean | null; total: number | null }>(text, values, {
+    plan: planFor(given),
+  });
+  const head = rows[0];
+  return {
+    active: head?.active ?? null,
+    total: head?.total ?? 0,
+    rows: head?.id === null || head?.id === undefined ? [] : rows,
+  };
+}
+
+const FIND_TASK = `${WITH_ACTOR}
+  select actor.active, found.* from actor
+  left join lateral (select ${TASK_COLUMNS} from tasks t where t.company_id = $1 and t.id = $3 and actor.active) found
+  on true`;
+
+/** The caller's check and one task (undefined when there is none), in one statement. */
+export async function findCheckedTask(
+  run: Run,
+  companyId: number,
+  userId: number,
+  id: number,
+): Promise<{ active: boolean | null; row: TaskRow | undefined }> {
+  const [row] = await run<TaskRow & { active: boolean | null }>(FIND_TASK, [companyId, userId, id]);
+  return { active: row?.active ?? null, row: row?.id == null ? undefined : row };
+}
+
+export interface StatisticsRow {
+  active: boolean | null;
+  todo: number;
+  in_progress: number;
+  done: number;
+  low: number;
+  medium: number;
+  high: number;
+  urgent: number;
+  unassigned: number;
+  overdue: number;
+  completion_rate: number;
+  avg_completion_hours: number | null;
+  by_assignee: Array<{ user_id: number; username: string; total: number; done: number }>;
+  created_per_day: Array<{ date: string; count: number }>;
+}
+
+/**
+ * The statistics from the counters the triggers keep (drizzle/0012): a few dozen small rows,
+ * whatever the number of tasks. overdue is the open tasks due on days before today (counters)
+ * plus those due earlier today (a short range of tasks_open_due_idx). The rates are computed as
+ * the aggregates over tasks computed them, in the same numeric types, so they round alike.
+ */
+const TODAY = `(now() at time zone 'UTC')::date`;
+const STATISTICS = `${WITH_ACTOR}
+  select actor.active, s.*, o.overdue, a.by_assignee, d.created_per_day
+  from actor
+  left join lateral (
+    select coalesce(sum(todo), 0)::int as todo, coalesce(sum(in_progress), 0)::int as in_progress,
+           coalesce(sum(done), 0)::int as done, coalesce(sum(low), 0)::int as low,
+           coalesce(sum(medium), 0)::int as medium, coalesce(sum(high), 0)::int as high,
+           coalesce(sum(urgent), 0)::int as urgent, coalesce(sum(unassigned), 0)::int as unassigned,
+           coalesce(round(100.0 * sum(done) / nullif(sum(todo) + sum(in_progress) + sum(done), 0), 1), 0)::float8
+             as completion_rate,
+           round(sum(completion_seconds) / nullif(sum(completed), 0) / 3600, 2)::float8 as avg_completion_hours
+    from task_stats where company_id = $1 and actor.active
+  ) s on true
+  left join lateral (
+    select (select coalesce(sum(open_due), 0) from task_days
+            where company_id = $1 and day < ${TODAY} and actor.active)
+         + (select count(*) from tasks t
+            where t.company_id = $1 and t.status <> 'done' and t.due_date >= ${TODAY}::timestamp at time zone 'UTC'
+              and t.due_date < now() and actor.active)
+           as overdue
+  ) o on true
+  left join lateral (
+    select coalesce(json_agg(json_build_object('user_id', u.id, 'username', u.username, 'total', c.total, 'done', c.done)
+                             order by c.total desc, u.id), '[]') as by_assignee
+    from (
+      select assigned_to, sum(total)::int as total, sum(done)::int as done
+      from task_assignee_counts where company_id = $1 and actor.active
+      group by assigned_to having sum(total) > 0
+    ) c
+    join users u on u.company_id = $1 and u.id = c.assigned_to
+  ) a on true
+  left join lateral (
+    select json_agg(json_build_object('date', to_char(days.day, 'YYYY-MM-DD'), 'count', coalesce(n.created, 0))
+                    order by days.day) as created_per_day
+    from generate_series(${TODAY} - 29, ${TODAY}, interval '1 day') as days(day)
+    left join (
+      select day, sum(created)::int as created from task_days
+      where company_id = $1 and day >= ${TODAY} - 29 and actor.active
+      group by day
+    ) n on n.day = days.day::date
+  ) d on true`;
+
+export async function checkedStatistics(run: Run, companyId: number, userId: number): Promise<StatisticsRow> {
+  const [row] = await run<StatisticsRow>(STATISTICS, [companyId, userId]);
+  if (row === undefined) throw new Error('statistics returned no row');
+  return { ...row, overdue: Number(row.overdue) };
 }

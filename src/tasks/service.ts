@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { type SQL, sql } from 'drizzle-orm';
+import { isActiveMember } from '../accounts/queries.ts';
 import { checkActor, requireActor } from '../accounts/service.ts';
 import type { Auth } from '../platform/auth.ts';
 import { type Database, type Tx, tenantQuery } from '../platform/db/index.ts';
@@ -7,7 +8,8 @@ import { type FieldErrors, HttpError, invalid, notFound } from '../platform/erro
 import type { PageRequest } from '../platform/pagination.ts';
 import type { ExternalFeed } from './external.ts';
 import type { TaskWrite, TaskWriteListener } from './hooks.ts';
-import * as q from './queries.ts';
+import { type TaskRow, toTask } from './mapping.ts';
+import * as reads from './reads.ts';
 import {
   type DeletedTask,
   type ExternalTasksAnswer,
@@ -20,57 +22,7 @@ import {
   type TaskListQuery,
   type TaskPatch,
 } from './schemas.ts';
-
-const iso = (value: Date | null) => (value === null ? null : value.toISOString());
-
-export function toTask(row: q.TaskRow): Task {
-  return {
-    id: row.id,
-    title: row.title,
-    description: row.description,
-    status: row.status,
-    priority: row.priority,
-    due_date: iso(row.dueDate),
-    assigned_to: row.assignedTo,
-    created_by: row.createdBy,
-    company: row.companyId,
-    created_at: row.createdAt.toISOString(),
-    updated_at: row.updatedAt.toISOString(),
-    completed_at: iso(row.completedAt),
-  };
-}
-
-/** PostgreSQL's text for a timestamptz in UTC (its session time zone here): `2026-11-28 16:30:24.123456+00`. */
-const PG_UTC_TIMESTAMP = /^([1-9]\d{3}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?\+00$/;
-
-/**
- * What drizzle answers for a timestamptz (`new Date(text)`) in the contract's form, without the
- * Date: the milliseconds are the first three digits of the fraction, as Date's parser takes them.
- * Anything else (another time zone, years outside 1000–9999) goes through Date itself.
- */
-export function isoFromPg(text: string): string {
-  const match = PG_UTC_TIMESTAMP.exec(text);
-  if (match === null) return new Date(text).toISOString();
-  return `${match[1]}T${match[2]}.${(match[3] ?? '').padEnd(3, '0').slice(0, 3)}Z`;
-}
-
-/** The same task as toTask, from a row read by the single-statement paths (queries.ts, queryText). */
-export function taskFromText(row: q.TaskTextRow): Task {
-  return {
-    id: row.id,
-    title: row.title,
-    description: row.description,
-    status: row.status,
-    priority: row.priority,
-    due_date: row.due_date === null ? null : isoFromPg(row.due_date),
-    assigned_to: row.assigned_to,
-    created_by: row.created_by,
-    company: row.company_id,
-    created_at: isoFromPg(row.created_at),
-    updated_at: isoFromPg(row.updated_at),
-    completed_at: row.completed_at === null ? null : isoFromPg(row.completed_at),
-  };
-}
+import * as writes from './writes.ts';
 
 /** A hash of the whole representation: any change a client could see changes it. */
 export const etagOf = (task: Task) =>
@@ -104,8 +56,8 @@ export function parseInstant(value: string): Date | undefined {
 }
 
 /** Already checked against the schema's pattern; a key named twice counts once. */
-function parseOrdering(value: string): q.OrderTerm[] {
-  const terms: q.OrderTerm[] = [];
+function parseOrdering(value: string): reads.OrderTerm[] {
+  const terms: reads.OrderTerm[] = [];
   for (const part of value.split(',')) {
     const descending = part.startsWith('-');
     const key = (descending ? part.slice(1) : part) as OrderKey;
@@ -115,8 +67,8 @@ function parseOrdering(value: string): q.OrderTerm[] {
 }
 
 interface ListRequest {
-  filter: q.TaskFilter;
-  ordering: q.OrderTerm[] | undefined;
+  filter: reads.TaskFilter;
+  ordering: reads.OrderTerm[] | undefined;
 }
 
 /** The list's query string in the database's terms; every bad value reported at once, as DRF does. */
@@ -129,7 +81,7 @@ function listRequest(query: TaskListQuery): ListRequest {
     if (parsed === undefined) errors[field] = [INVALID_INSTANT];
     return parsed;
   };
-  const filter: q.TaskFilter = {
+  const filter: reads.TaskFilter = {
     status: query.status,
     priority: query.priority,
     assignedTo: query.assigned_to,
@@ -165,7 +117,7 @@ function changesBetween(before: Task | null, after: Task | null): Record<string,
 }
 
 /** completed_at follows the status: set when it becomes done, cleared when it leaves done. */
-function completedAtFor(status: q.TaskRow['status'] | undefined, previous: q.TaskRow['status'] | null) {
+function completedAtFor(status: TaskRow['status'] | undefined, previous: TaskRow['status'] | null) {
   if (status === undefined) return {};
   if (status !== 'done') return { completedAt: null };
   return previous === 'done' ? {} : { completedAt: sql`now()` as SQL };
@@ -186,7 +138,7 @@ export class TasksService {
 
   /** The write's history entry, then each listener's part in the same transaction. */
   private async written(tx: Tx, write: TaskWrite & { taskId: number }): Promise<void> {
-    await q.insertHistory(tx, {
+    await writes.insertHistory(tx, {
       companyId: write.companyId,
       taskId: write.taskId,
       actorId: write.actorId,
@@ -202,17 +154,17 @@ export class TasksService {
   }
 
   /** The client's fields in the table's terms, checked: dates exist, the assignee is an active colleague. */
-  private async values(tx: Tx, companyId: number, body: TaskPatch): Promise<Partial<q.TaskValues>> {
+  private async values(tx: Tx, companyId: number, body: TaskPatch): Promise<Partial<writes.TaskValues>> {
     let dueDate: Date | null | undefined;
     if (body.due_date !== undefined) {
       dueDate = body.due_date === null ? null : parseInstant(body.due_date);
       if (dueDate === undefined) throw invalid({ due_date: [INVALID_INSTANT] });
     }
     const assignee = body.assigned_to;
-    if (assignee !== undefined && assignee !== null && !(await q.isActiveUser(tx, companyId, assignee))) {
+    if (assignee !== undefined && assignee !== null && !(await isActiveMember(tx, companyId, assignee))) {
       throw invalid({ assigned_to: [`Invalid pk "${assignee}" - object does not exist.`] });
     }
-    const values: Partial<q.TaskValues> = {
+    const values: Partial<writes.TaskValues> = {
       title: body.title,
       description: body.description,
       status: body.status,
@@ -224,15 +176,15 @@ export class TasksService {
   }
 
   /** One statement in its own tenant transaction (tenantQuery), for the single-statement reads. */
-  private statement(auth: Auth): q.Run {
+  private statement(auth: Auth): reads.Run {
     return (text, values, options) => tenantQuery(this.db, auth.companyId, text, values, options);
   }
 
-  private async list(auth: Auth, query: TaskListQuery, page: PageRequest, only: Partial<q.TaskFilter> = {}) {
+  private async list(auth: Auth, query: TaskListQuery, page: PageRequest, only: Partial<reads.TaskFilter> = {}) {
     const { filter, ordering } = listRequest(query);
     const scoped = { ...filter, ...only };
     const run = this.statement(auth);
-    const { active, total, rows } = await q.listPage(
+    const { active, total, rows } = await reads.listPage(
       run,
       auth.companyId,
       auth.userId,
@@ -242,7 +194,7 @@ export class TasksService {
       page.offset,
     );
     checkActor(active);
-    return { count: total, tasks: rows.map(taskFromText) };
+    return { count: total, tasks: rows.map(toTask) };
   }
 
   listTasks(auth: Auth, query: TaskListQuery, page: PageRequest) {
@@ -254,10 +206,10 @@ export class TasksService {
   }
 
   async get(auth: Auth, id: number): Promise<Task> {
-    const { active, row } = await q.findCheckedTask(this.statement(auth), auth.companyId, auth.userId, id);
+    const { active, row } = await reads.findCheckedTask(this.statement(auth), auth.companyId, auth.userId, id);
     checkActor(active);
     if (row === undefined) throw notFound();
-    return taskFromText(row);
+    return toTask(row);
   }
 
   /**
@@ -270,14 +222,14 @@ export class TasksService {
       const actor = await requireActor(tx, auth);
       if (
         idempotencyKey !== undefined &&
-        !(await q.claimIdempotencyKey(tx, auth.companyId, actor.id, idempotencyKey))
+        !(await writes.claimIdempotencyKey(tx, auth.companyId, actor.id, idempotencyKey))
       ) {
-        const answer = await q.findIdempotentAnswer(tx, auth.companyId, actor.id, idempotencyKey);
+        const answer = await writes.findIdempotentAnswer(tx, auth.companyId, actor.id, idempotencyKey);
         if (answer === undefined) throw new Error('idempotency key claimed without an answer');
         return { task: answer.body as Task, replayed: true };
       }
       const values = await this.values(tx, auth.companyId, body);
-      const row = await q.insertTask(tx, {
+      const row = await writes.insertTask(tx, {
         title: body.title,
         description: '',
         status: 'todo',
@@ -299,7 +251,10 @@ export class TasksService {
       };
       await this.written(tx, { ...write, taskId: task.id });
       if (idempotencyKey !== undefined) {
-        await q.saveIdempotentAnswer(tx, auth.companyId, actor.id, idempotencyKey, { statusCode: 201, body: task });
+        await writes.saveIdempotentAnswer(tx, auth.companyId, actor.id, idempotencyKey, {
+          statusCode: 201,
+          body: task,
+        });
       }
       return { task, replayed: false, write };
     });
@@ -312,12 +267,12 @@ export class TasksService {
   async update(auth: Auth, id: number, body: TaskPatch, ifMatch?: string): Promise<Task> {
     const { after, write } = await this.db.tenant(auth.companyId, async (tx) => {
       const actor = await requireActor(tx, auth);
-      const current = await q.findTask(tx, auth.companyId, id, { forUpdate: true });
+      const current = await reads.findTask(tx, auth.companyId, id, { forUpdate: true });
       if (current === undefined) throw notFound();
       const before = toTask(current);
       if (ifMatch !== undefined && !ifMatchAccepts(ifMatch, etagOf(before))) throw preconditionFailed();
       const values = await this.values(tx, auth.companyId, body);
-      const row = await q.updateTask(tx, auth.companyId, id, {
+      const row = await writes.updateTask(tx, auth.companyId, id, {
         ...values,
         ...completedAtFor(values.status, current.status),
       });
@@ -335,9 +290,9 @@ export class TasksService {
   async delete(auth: Auth, id: number): Promise<void> {
     const write = await this.db.tenant(auth.companyId, async (tx) => {
       const actor = await requireActor(tx, auth);
-      const current = await q.findTask(tx, auth.companyId, id, { forUpdate: true });
+      const current = await reads.findTask(tx, auth.companyId, id, { forUpdate: true });
       if (current === undefined) throw notFound();
-      await q.deleteTask(tx, auth.companyId, id);
+      await writes.deleteTask(tx, auth.companyId, id);
       const write: TaskWrite = {
         kind: 'deleted',
         companyId: auth.companyId,
@@ -360,8 +315,8 @@ export class TasksService {
     if (from === undefined) throw invalid({ since: [INVALID_INSTANT] });
     return this.db.tenant(auth.companyId, async (tx) => {
       await requireActor(tx, auth);
-      const total = await q.countDeleted(tx, auth.companyId, from);
-      const rows = await q.listDeleted(tx, auth.companyId, from, page.size, page.offset);
+      const total = await reads.countDeleted(tx, auth.companyId, from);
+      const rows = await reads.listDeleted(tx, auth.companyId, from, page.size, page.offset);
       return { count: total, tasks: rows.map((r) => ({ id: r.id, deleted_at: r.at.toISOString() })) };
     });
   }
@@ -370,11 +325,11 @@ export class TasksService {
   history(auth: Auth, id: number, page: PageRequest): Promise<{ count: number; entries: HistoryEntry[] }> {
     return this.db.tenant(auth.companyId, async (tx) => {
       const actor = await requireActor(tx, auth);
-      const live = (await q.findTask(tx, auth.companyId, id)) !== undefined;
+      const live = (await reads.findTask(tx, auth.companyId, id)) !== undefined;
       if (!live && actor.role !== 'admin') throw notFound();
-      const total = await q.countHistory(tx, auth.companyId, id);
+      const total = await reads.countHistory(tx, auth.companyId, id);
       if (!live && total === 0) throw notFound();
-      const rows = await q.listHistory(tx, auth.companyId, id, page.size, page.offset);
+      const rows = await reads.listHistory(tx, auth.companyId, id, page.size, page.offset);
       return {
         count: total,
         entries: rows.map((r) => ({
@@ -410,7 +365,7 @@ export class TasksService {
    * answer reflects every write committed before the request.
    */
   async statistics(auth: Auth): Promise<Statistics> {
-    const row = await q.checkedStatistics(this.statement(auth), auth.companyId, auth.userId);
+    const row = await reads.checkedStatistics(this.statement(auth), auth.companyId, auth.userId);
     checkActor(row.active);
     return {
       total: row.todo + row.in_progress + row.done,

@@ -2,7 +2,7 @@ import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTestDatabase, type TestDatabase } from '../../test/helpers.ts';
 import { queryRows, tenantQuery } from '../platform/db/index.ts';
-import { isoFromPg } from './service.ts';
+import { isoFromPg } from './mapping.ts';
 
 /**
  * tenantQuery, which the task reads use: one statement in a transaction of its own, whose BEGIN,
