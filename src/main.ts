@@ -1,17 +1,13 @@
 import Fastify, { type FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { buildApp } from './app.ts';
-import { createMaintenanceQueues } from './maintenance/jobs.ts';
-import { MaintenanceWorker } from './maintenance/worker.ts';
-import { createNotificationQueues } from './notifications/jobs.ts';
 import { createMailer } from './notifications/mailer.ts';
-import { NotificationsService } from './notifications/service.ts';
-import { NotificationWorker } from './notifications/worker.ts';
 import { type AppConfig, ConfigError, loadConfig, resolveJwtSecret } from './platform/config.ts';
 import { type Database, openDatabase } from './platform/db/index.ts';
 import { DataDirLockedError } from './platform/db/lock.ts';
 import { Jobs } from './platform/jobs/index.ts';
 import { operationsRoutes } from './platform/operations.ts';
+import { createQueues, createServices, startWorkers } from './services.ts';
 
 /**
  * A worker serves no API, but still answers /healthz and /readyz on PORT so that an orchestrator can
@@ -54,15 +50,11 @@ async function start() {
   const processing = config.role !== 'api';
   const jobs = new Jobs(db, { logger, processing, maintenanceIntervalSeconds: config.jobsMaintenanceIntervalSeconds });
   await jobs.start();
-  await createNotificationQueues(jobs, config);
-  await createMaintenanceQueues(jobs);
-  const app = config.role === 'worker' ? await buildHealthServer(config, db) : await buildApp({ config, db, jobs });
+  await createQueues(jobs, config);
+  const services = createServices(config, db, jobs, logger);
+  const app = config.role === 'worker' ? await buildHealthServer(config, db) : await buildApp(services);
   const mailer = createMailer(config, (details, message) => logger.info(details, message));
-  if (processing) {
-    const notifications = new NotificationsService(db, jobs, config.notificationDelaySeconds);
-    await new NotificationWorker(db, jobs, notifications, mailer, config, logger).start();
-    await new MaintenanceWorker(db, jobs, logger).start();
-  }
+  if (processing) await startWorkers(services, mailer, logger);
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -72,6 +64,7 @@ async function start() {
     try {
       // Stops accepting, waits for requests in flight and running jobs, then closes what the app opened.
       await Promise.all([app.close(), jobs.stop()]);
+      await services.close();
       mailer.close();
       await db.close();
       app.log.info('stopped');

@@ -19,12 +19,14 @@ const TASK = 't';
 const USER_REMOVED = 'u';
 
 export class RealtimeService implements TaskWriteListener {
+  /** Told how many sockets each delivered event reached: the app's metrics. */
+  onDelivered: (sockets: number) => void = () => {};
+
   constructor(
     private readonly db: Database,
     private readonly bus: Bus,
     private readonly hub: Hub,
     private readonly log: Pick<FastifyBaseLogger, 'warn'>,
-    private readonly onDelivered: (sockets: number) => void = () => {},
   ) {
     bus.subscribe((message) => this.deliver(message));
     // A socket open while other processes' events could not reach this one has missed some and
