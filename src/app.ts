@@ -76,7 +76,7 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  // Bodies are JSON only: anything else is a 415, as in the original.
+  // Bodies are JSON only: anything else is a 415, as DRF answers with only its JSON parser.
   app.removeContentTypeParser('text/plain');
 
   // While stopping, answers in flight close their keep-alive connection, or close() would wait for the client.

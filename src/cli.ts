@@ -1,5 +1,5 @@
 /**
- * The management commands, like the original's manage.py: `npm run cli -- <command> [flags]`.
+ * The management commands, as Django's manage.py has them: `npm run cli -- <command> [flags]`.
  */
 import { parseArgs } from 'node:util';
 import { SEED_PASSWORD, seedAccounts } from './accounts/seed.ts';

@@ -270,10 +270,13 @@ function listStatement(
         ) page on true`;
     } else {
       // Without filters, or with a status only, the kept counters answer; otherwise the rows are counted.
+      const kept =
+        given.length === 0
+          ? 'todo + in_progress + done'
+          : `case $3::text when 'todo' then todo when 'in_progress' then in_progress when 'done' then done end`;
       const counted =
         given.length === 0 || (given.length === 1 && given[0] === 'status')
-          ? `select coalesce(sum(n), 0)::int as total from task_counts
-             where company_id = $1${given.length === 1 ? ' and status = $3' : ''} and actor.active`
+          ? `select coalesce(sum(${kept}), 0)::int as total from task_stats where company_id = $1 and actor.active`
           : `select count(*)::int as total from tasks t where ${where.join(' and ')} and actor.active`;
       text = `${WITH_ACTOR}
         select actor.active, counted.total, page.*
@@ -373,10 +376,11 @@ export interface StatisticsRow {
 }
 
 /**
- * The statistics from the counters the triggers keep (drizzle/0012): a few dozen small rows,
- * whatever the number of tasks. overdue is the open tasks due on days before today (counters)
- * plus those due earlier today (a short range of tasks_open_due_idx). The rates are computed as
- * the aggregates over tasks computed them, in the same numeric types, so they round alike.
+ * The statistics from the counters kept by the trigger function task_counters_changed() (current
+ * definition: drizzle/0014): a few dozen small rows, whatever the number of tasks. overdue is the
+ * open tasks due on days before today (counters) plus those due earlier today (a short range of
+ * tasks_open_due_idx). The rates are computed as the aggregates over tasks computed them, in the
+ * same numeric types, so they round alike.
  */
 const TODAY = `(now() at time zone 'UTC')::date`;
 const STATISTICS = `${WITH_ACTOR}

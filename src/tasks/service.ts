@@ -360,9 +360,9 @@ export class TasksService {
   }
 
   /**
-   * From the counters kept by triggers on tasks (drizzle/0012), read in the caller's own
-   * transaction and statement with the caller's check: cheap at any number of tasks, and each
-   * answer reflects every write committed before the request.
+   * From the counters kept by triggers on tasks (task_counters_changed(), current definition in
+   * drizzle/0014), read in the caller's own transaction and statement with the caller's check:
+   * cheap at any number of tasks, and each answer reflects every write committed before the request.
    */
   async statistics(auth: Auth): Promise<Statistics> {
     const row = await reads.checkedStatistics(this.statement(auth), auth.companyId, auth.userId);
