@@ -411,13 +411,17 @@ export function unsafeRecordDueSoon(tx: Tx, due: DueTask[], subjectOf: (title: s
           (company_id, kind, task_id, recipient_id, recipient, subject, scheduled_for, due_date)
         select d.company_id, 'due_soon', d.task_id, u.id, u.email, d.subject, now(), d.due_date
           from unnest(${column((t) => t.companyId)}::int[], ${column((t) => t.taskId)}::int[],
-                      ${column((t) => t.assignedTo)}::int[], ${column((t) => new Date(t.dueDate).toISOString())}::timestamptz[],
+                      ${column((t) => t.assignedTo)}::int[], ${column((t) => t.dueDate)}::timestamptz[],
                       ${column((t) => subjectOf(t.title))}::text[])
                as d(company_id, task_id, assigned_to, due_date, subject)
           join users u on u.company_id = d.company_id and u.id = d.assigned_to
           left join notification_preferences
             on notification_preferences.company_id = u.company_id and notification_preferences.user_id = u.id
          where u.is_active and ${preferenceOrDefault('emailOnAssignment')}
+           -- most of the window was reminded of by earlier scans: skipped here, not tried and refused
+           and not exists (select 1 from notifications n
+                            where n.company_id = d.company_id and n.task_id = d.task_id
+                              and n.kind = 'due_soon' and n.due_date = d.due_date)
         on conflict (company_id, task_id, due_date) where kind = 'due_soon' do nothing
         returning company_id as "companyId", id`,
   );

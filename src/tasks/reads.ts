@@ -67,7 +67,8 @@ export interface DueTask {
   companyId: number;
   taskId: number;
   title: string;
-  dueDate: Date;
+  /** PostgreSQL's text for it, exact to the microsecond: a Date would round it, and a reminder names it. */
+  dueDate: string;
   assignedTo: number;
 }
 
@@ -87,10 +88,10 @@ export function unsafeOpenTasksDueWithin(
   const from =
     after === undefined
       ? sql`true`
-      : sql`(t.due_date, t.company_id, t.id) > (${new Date(after.dueDate).toISOString()}::timestamptz, ${after.companyId}::int, ${after.taskId}::int)`;
+      : sql`(t.due_date, t.company_id, t.id) > (${after.dueDate}::timestamptz, ${after.companyId}::int, ${after.taskId}::int)`;
   return queryRows<DueTask>(
     tx,
-    sql`select t.company_id as "companyId", t.id as "taskId", t.title, t.due_date as "dueDate",
+    sql`select t.company_id as "companyId", t.id as "taskId", t.title, t.due_date::text as "dueDate",
                t.assigned_to as "assignedTo"
           from tasks t
          where t.status <> 'done' and t.assigned_to is not null
