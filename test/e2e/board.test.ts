@@ -14,8 +14,7 @@ import { freePort, type ServerProcess, startServer, waitForHealthy } from '../pr
  */
 
 const CHROMIUM = '/usr/bin/chromium';
-// Headless on a server with no sandbox or GPU, and nothing fetched behind the test's back (no
-// updates, sync or QUIC). Playwright gives each launch a fresh temporary user-data-dir.
+// What DEVELOPERS.md prescribes. Playwright gives each launch a fresh temporary user-data-dir.
 const CHROMIUM_FLAGS = [
   '--headless',
   '--no-sandbox',
