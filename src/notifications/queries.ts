@@ -1,6 +1,7 @@
 import { and, count, desc, eq, inArray, sql } from 'drizzle-orm';
 import { type Database, queryRows, type Tx, tenantQuery } from '../platform/db/index.ts';
 import {
+  NOTIFICATION_PREFERENCE_DEFAULTS,
   type NotificationKind,
   type NotificationStatus,
   notificationPreferences,
@@ -15,15 +16,9 @@ export interface Preferences {
   dailyDigest: boolean;
 }
 
-export const DEFAULT_PREFERENCES: Preferences = {
-  emailOnAssignment: true,
-  emailOnStatusChange: false,
-  dailyDigest: false,
-};
-
 /** A preference in SQL: the person's choice, or the default when they made none (no row). */
 const preferenceOrDefault = (column: keyof Preferences) =>
-  sql<boolean>`coalesce(${preferenceColumns[column]}, ${sql.raw(String(DEFAULT_PREFERENCES[column]))})`;
+  sql<boolean>`coalesce(${preferenceColumns[column]}, ${sql.raw(String(NOTIFICATION_PREFERENCE_DEFAULTS[column]))})`;
 
 const preferenceColumns = {
   emailOnAssignment: notificationPreferences.emailOnAssignment,
@@ -36,7 +31,7 @@ export async function findPreferences(tx: Tx, companyId: number, userId: number)
     .select(preferenceColumns)
     .from(notificationPreferences)
     .where(and(eq(notificationPreferences.companyId, companyId), eq(notificationPreferences.userId, userId)));
-  return row ?? DEFAULT_PREFERENCES;
+  return row ?? NOTIFICATION_PREFERENCE_DEFAULTS;
 }
 
 export async function savePreferences(
@@ -47,7 +42,7 @@ export async function savePreferences(
 ): Promise<Preferences> {
   const [row] = await tx
     .insert(notificationPreferences)
-    .values({ ...DEFAULT_PREFERENCES, ...changes, companyId, userId })
+    .values({ ...NOTIFICATION_PREFERENCE_DEFAULTS, ...changes, companyId, userId })
     .onConflictDoUpdate({
       target: [notificationPreferences.companyId, notificationPreferences.userId],
       set: { ...changes, updatedAt: sql`now()` },

@@ -299,15 +299,29 @@ export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
 export const NOTIFICATION_STATUSES = ['pending', 'sent', 'failed'] as const;
 export type NotificationStatus = (typeof NOTIFICATION_STATUSES)[number];
 
+/**
+ * What a user who chose nothing gets (no row): the one statement of them, read by the column
+ * defaults below and by the notifications feature's code and SQL.
+ */
+export const NOTIFICATION_PREFERENCE_DEFAULTS = {
+  emailOnAssignment: true,
+  emailOnStatusChange: false,
+  dailyDigest: false,
+} as const;
+
 /** A user's email choices; no row means the defaults. */
 export const notificationPreferences = pgTable(
   'notification_preferences',
   {
     companyId: integer('company_id').notNull(),
     userId: integer('user_id').notNull(),
-    emailOnAssignment: boolean('email_on_assignment').notNull().default(true),
-    emailOnStatusChange: boolean('email_on_status_change').notNull().default(false),
-    dailyDigest: boolean('daily_digest').notNull().default(false),
+    emailOnAssignment: boolean('email_on_assignment')
+      .notNull()
+      .default(NOTIFICATION_PREFERENCE_DEFAULTS.emailOnAssignment),
+    emailOnStatusChange: boolean('email_on_status_change')
+      .notNull()
+      .default(NOTIFICATION_PREFERENCE_DEFAULTS.emailOnStatusChange),
+    dailyDigest: boolean('daily_digest').notNull().default(NOTIFICATION_PREFERENCE_DEFAULTS.dailyDigest),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
