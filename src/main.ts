@@ -51,7 +51,13 @@ async function start() {
   const jobs = new Jobs(db, { logger, processing, maintenanceIntervalSeconds: config.jobsMaintenanceIntervalSeconds });
   await jobs.start();
   await createQueues(jobs, config);
-  const services = createServices(config, db, jobs, logger);
+  // A worker serves no sockets and no rate limits: it needs no Redis (and waits on none when it is away).
+  const services = createServices(
+    config.role === 'worker' ? { ...config, redisUrl: undefined } : config,
+    db,
+    jobs,
+    logger,
+  );
   const app = config.role === 'worker' ? await buildHealthServer(config, db) : await buildApp(services);
   const mailer = createMailer(config, (details, message) => logger.info(details, message));
   if (processing) await startWorkers(services, mailer, logger);
