@@ -12,7 +12,7 @@ import { sql } from 'drizzle-orm';
 import { seedAccounts } from '../src/accounts/seed.ts';
 import { createNotificationQueues, QUEUES } from '../src/notifications/jobs.ts';
 import { openPostgres, queryRows } from '../src/platform/db/index.ts';
-import { Jobs } from '../src/platform/jobs.ts';
+import { Jobs } from '../src/platform/jobs/index.ts';
 import { createServerDatabase } from '../test/databases.ts';
 import { freePort, type ServerProcess, startServer, waitForHealthy } from '../test/process.ts';
 import { SmtpSink } from '../test/smtp.ts';

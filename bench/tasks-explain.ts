@@ -8,7 +8,7 @@ import { sql } from 'drizzle-orm';
 import type pg from 'pg';
 import { seedAccounts } from '../src/accounts/seed.ts';
 import { openPostgres, queryRows, queryText } from '../src/platform/db/index.ts';
-import * as q from '../src/tasks/queries.ts';
+import * as q from '../src/tasks/reads.ts';
 import { seedTasks } from '../src/tasks/seed.ts';
 import { createServerDatabase } from '../test/databases.ts';
 import { sqlOnlyTasksService } from './tasks-service.ts';

@@ -8,9 +8,4 @@ import { TasksService } from '../src/tasks/service.ts';
  * status, so neither has anything to add to the SQL.
  */
 export const sqlOnlyTasksService = (db: Database) =>
-  new TasksService(
-    db,
-    new ExternalFeed({ url: 'http://127.0.0.1:9/', timeoutMs: 1, cache: new MemoryFeedCache() }),
-    { taskChanged: async () => {} },
-    { onTaskWritten: async () => {} },
-  );
+  new TasksService(db, new ExternalFeed({ url: 'http://127.0.0.1:9/', timeoutMs: 1, cache: new MemoryFeedCache() }));

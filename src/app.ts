@@ -7,40 +7,29 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Ajv } from 'ajv';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { accountsRoutes } from './accounts/routes.ts';
-import { AccountsService } from './accounts/service.ts';
 import { notificationsRoutes } from './notifications/routes.ts';
-import { NotificationsService } from './notifications/service.ts';
-import { registerAuthentication, TokenService } from './platform/auth.ts';
-import { type Bus, InProcessBus, RedisBus } from './platform/bus.ts';
-import type { AppConfig } from './platform/config.ts';
-import type { Database } from './platform/db/index.ts';
+import { registerAuthentication } from './platform/auth.ts';
 import { HttpError, registerErrorHandling } from './platform/errors.ts';
-import type { Jobs } from './platform/jobs.ts';
 import { registerMetrics } from './platform/metrics.ts';
 import { operationsRoutes } from './platform/operations.ts';
-import { openRedis } from './platform/redis.ts';
 import { registerSecurityHeaders } from './platform/security-headers.ts';
 import { registerWebApp } from './platform/web.ts';
-import { Hub } from './realtime/hub.ts';
 import { realtimeRoutes } from './realtime/routes.ts';
-import { RealtimeService } from './realtime/service.ts';
-import { externalFeed } from './tasks/external.ts';
+import type { Services } from './services.ts';
 import { tasksRoutes } from './tasks/routes.ts';
-import { TasksService } from './tasks/service.ts';
-
-export interface AppDeps {
-  config: AppConfig;
-  db: Database;
-  /** Started, with the notification queues created: requests enqueue jobs in their transactions. */
-  jobs: Jobs;
-}
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
 
 /** Keeps access tokens given as ?token= (WebSocket upgrades from browsers) out of the logs. */
 export const redactUrl = (url: string) => url.replace(/([?&](?:token|access|refresh)=)[^&]*/gi, '$1[redacted]');
 
-export async function buildApp({ config, db, jobs }: AppDeps): Promise<FastifyInstance> {
+/**
+ * The API: plugins and routes over the services (services.ts), whose jobs must be started with the
+ * queues created, since requests enqueue jobs in their transactions. Closing the app leaves the
+ * services open: they are their creator's to close.
+ */
+export async function buildApp(services: Services): Promise<FastifyInstance> {
+  const { config, db, jobs, redis, tokens, hub, realtime } = services;
   const app = Fastify({
     logger: {
       level: config.logLevel,
@@ -87,7 +76,7 @@ export async function buildApp({ config, db, jobs }: AppDeps): Promise<FastifyIn
     },
   }).withTypeProvider<TypeBoxTypeProvider>();
 
-  // Bodies are JSON only: anything else is a 415, as in the original.
+  // Bodies are JSON only: anything else is a 415, as DRF answers with only its JSON parser.
   app.removeContentTypeParser('text/plain');
 
   // While stopping, answers in flight close their keep-alive connection, or close() would wait for the client.
@@ -111,14 +100,6 @@ export async function buildApp({ config, db, jobs }: AppDeps): Promise<FastifyIn
   });
 
   registerErrorHandling(app);
-  // Shared state across processes (rate limits, caches, events) when REDIS_URL is set.
-  const redis = config.redisUrl === undefined ? undefined : openRedis(config.redisUrl, app.log);
-  if (redis !== undefined) {
-    app.addHook('onClose', async () => {
-      await redis.quit().catch(() => redis.disconnect());
-    });
-  }
-  const tokens = new TokenService(config.jwtSecret, config.accessTokenTtlSeconds, config.refreshTokenTtlSeconds);
   registerSecurityHeaders(app);
   // Browsers on other origins may call the API only when CORS_ORIGINS names them.
   await app.register(cors, {
@@ -182,26 +163,19 @@ export async function buildApp({ config, db, jobs }: AppDeps): Promise<FastifyIn
   await app.register(operationsRoutes, { db, redis });
   const metrics = registerMetrics(app, { db, jobs, token: config.metricsToken });
 
-  // Live updates: this process's sockets, fed by a bus that spans every process when Redis is there.
-  const bus: Bus = redis === undefined ? new InProcessBus() : new RedisBus(redis, app.log);
-  app.addHook('onClose', () => bus.close());
-  const hub = new Hub();
-  const realtime = new RealtimeService(db, bus, hub, app.log, (n) => metrics.eventsDelivered.inc(n));
+  realtime.onDelivered = (sockets) => metrics.eventsDelivered.inc(sockets);
   metrics.openSockets(() => hub.size);
   await app.register(realtimeRoutes, { tokens, hub, realtime, pingIntervalMs: config.wsPingIntervalMs });
   // Everything under this context is authenticated unless a route says it is public.
   await app.register(async (api) => {
     registerAuthentication(api, tokens);
     await api.register(accountsRoutes, {
-      service: new AccountsService(db, tokens, realtime),
+      service: services.accounts,
       // Counted on arrival, before validation: a brute-force attempt is throttled whatever it sends.
       authRateLimit: { max: config.authRateLimit, timeWindow: 60_000, hook: 'onRequest' },
     });
-    const notifications = new NotificationsService(db, jobs, config.notificationDelaySeconds);
-    await api.register(tasksRoutes, {
-      service: new TasksService(db, externalFeed(config, redis), realtime, notifications),
-    });
-    await api.register(notificationsRoutes, { service: notifications });
+    await api.register(tasksRoutes, { service: services.tasks });
+    await api.register(notificationsRoutes, { service: services.notifications });
   });
   // The web app at `/`, on the API's origin so its cookie and socket need no CORS.
   await registerWebApp(app);

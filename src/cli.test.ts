@@ -10,7 +10,8 @@ import { until } from '../test/timing.ts';
 import { SEED_PASSWORD, seedAccounts } from './accounts/seed.ts';
 import { buildApp } from './app.ts';
 import { openDatabase } from './platform/db/index.ts';
-import { Jobs } from './platform/jobs.ts';
+import { Jobs } from './platform/jobs/index.ts';
+import { createServices } from './services.ts';
 
 const run = promisify(execFile);
 
@@ -82,7 +83,7 @@ describe(`management CLI (${TEST_DB})`, () => {
     const db = await openDatabase({ databaseUrl: env.DATABASE_URL, dataDir: env.DATA_DIR as string });
     try {
       const jobs = await startTestJobs(db);
-      const app = await buildApp({ config: testConfig(), db, jobs });
+      const app = await buildApp(createServices(testConfig(), db, jobs));
       const admin = await app.inject({
         method: 'POST',
         url: '/api/auth/login/',

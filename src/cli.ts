@@ -1,18 +1,17 @@
 /**
- * The management commands, like the original's manage.py: `npm run cli -- <command> [flags]`.
+ * The management commands, as Django's manage.py has them: `npm run cli -- <command> [flags]`.
  */
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { SEED_PASSWORD, seedAccounts } from './accounts/seed.ts';
-import { AccountsService } from './accounts/service.ts';
-import { TokenService } from './platform/auth.ts';
 import { ConfigError, loadConfig, resolveJwtSecret } from './platform/config.ts';
 import { ownerOnlyDataDir } from './platform/data-dir.ts';
 import { type Database, openDatabase } from './platform/db/index.ts';
 import { DataDirLockedError } from './platform/db/lock.ts';
 import { ImportRefusedError, importPglite } from './platform/db/pglite-import.ts';
 import { HttpError } from './platform/errors.ts';
-import { type JobSummary, Jobs } from './platform/jobs.ts';
+import { type JobSummary, Jobs } from './platform/jobs/index.ts';
+import { createServices, type Services } from './services.ts';
 import { seedTasks } from './tasks/seed.ts';
 
 const USAGE = `Usage: npm run cli -- <command> [flags]
@@ -57,20 +56,20 @@ const commands: Record<string, Command> = {
       (k) => values[k as keyof typeof values] === undefined,
     );
     if (missing.length > 0) throw new UsageError(`createadmin needs --${missing.join(', --')}`);
-    const config = resolveJwtSecret(loadConfig());
-    const accounts = new AccountsService(db, new TokenService(config.jwtSecret, 60, 60));
     const password = values.password as string;
-    const { user } = await accounts.createAccount(
-      {
-        company_name: values.company,
-        username: values.username as string,
-        email: values.email as string,
-        password,
-        password_confirm: password,
-        first_name: values['first-name'],
-        last_name: values['last-name'],
-      },
-      async () => ({}),
+    const { user } = await withServices(db, ({ accounts }) =>
+      accounts.createAccount(
+        {
+          company_name: values.company,
+          username: values.username as string,
+          email: values.email as string,
+          password,
+          password_confirm: password,
+          first_name: values['first-name'],
+          last_name: values['last-name'],
+        },
+        async () => ({}),
+      ),
     );
     console.log(
       `Created company "${user.company.name}" (id ${user.company.id}) with admin ${user.username} (id ${user.id}).`,
@@ -157,6 +156,20 @@ function describeJob(job: JobSummary): string {
   const error = (job.output as { message?: string } | null)?.message;
   const line = `  ${job.id}  ${job.queue.padEnd(22)} attempt ${attempt.padEnd(5)} ${timing}  ${JSON.stringify(job.data)}`;
   return error === undefined ? line : `${line}\n      ${error}`;
+}
+
+/** The services as the API has them; the commands using them send no jobs, so the queue is not started. */
+async function withServices<T>(db: Database, fn: (services: Services) => Promise<T>): Promise<T> {
+  const services = createServices(
+    resolveJwtSecret(loadConfig()),
+    db,
+    new Jobs(db, { logger: console, processing: false }),
+  );
+  try {
+    return await fn(services);
+  } finally {
+    await services.close();
+  }
 }
 
 /** pg-boss on the command's own connection; it processes nothing. */

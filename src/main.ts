@@ -3,16 +3,14 @@ import path from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import pino from 'pino';
 import { buildApp } from './app.ts';
-import { createNotificationQueues } from './notifications/jobs.ts';
 import { createMailer } from './notifications/mailer.ts';
-import { NotificationsService } from './notifications/service.ts';
-import { NotificationWorker } from './notifications/worker.ts';
 import { type AppConfig, ConfigError, loadConfig, resolveJwtSecret } from './platform/config.ts';
 import { ownerOnlyDataDir } from './platform/data-dir.ts';
 import { type Database, openDatabase } from './platform/db/index.ts';
 import { DataDirLockedError } from './platform/db/lock.ts';
-import { Jobs } from './platform/jobs.ts';
+import { Jobs } from './platform/jobs/index.ts';
 import { operationsRoutes } from './platform/operations.ts';
+import { createQueues, createServices, startWorkers } from './services.ts';
 
 /**
  * A worker serves no API, but still answers /healthz and /readyz on PORT so that an orchestrator can
@@ -70,13 +68,17 @@ async function start() {
   const processing = config.role !== 'api';
   const jobs = new Jobs(db, { logger, processing, maintenanceIntervalSeconds: config.jobsMaintenanceIntervalSeconds });
   await jobs.start();
-  await createNotificationQueues(jobs, config);
-  const app = config.role === 'worker' ? await buildHealthServer(config, db) : await buildApp({ config, db, jobs });
+  await createQueues(jobs, config);
+  // A worker serves no sockets and no rate limits: it needs no Redis (and waits on none when it is away).
+  const services = createServices(
+    config.role === 'worker' ? { ...config, redisUrl: undefined } : config,
+    db,
+    jobs,
+    logger,
+  );
+  const app = config.role === 'worker' ? await buildHealthServer(config, db) : await buildApp(services);
   const mailer = createMailer(config, (details, message) => logger.info(details, message));
-  if (processing) {
-    const notifications = new NotificationsService(db, jobs, config.notificationDelaySeconds);
-    await new NotificationWorker(db, jobs, notifications, mailer, config, logger).start();
-  }
+  if (processing) await startWorkers(services, mailer, logger);
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -86,6 +88,7 @@ async function start() {
     try {
       // Stops accepting, waits for requests in flight and running jobs, then closes what the app opened.
       await Promise.all([app.close(), jobs.stop()]);
+      await services.close();
       mailer.close();
       await db.close();
       app.log.info('stopped');

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
 import { type Database, MIGRATIONS_FOLDER, openPostgres } from '../src/platform/db/index.ts';
-import { Jobs } from '../src/platform/jobs.ts';
+import { Jobs } from '../src/platform/jobs/index.ts';
 
 /** The PostgreSQL server the postgres project runs against. */
 export const POSTGRES_URL = process.env.TEST_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';

@@ -1,9 +1,9 @@
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { buildApp } from '../src/app.ts';
-import { createNotificationQueues } from '../src/notifications/jobs.ts';
 import { type AppConfig, loadConfig } from '../src/platform/config.ts';
 import { type Database, openPostgres } from '../src/platform/db/index.ts';
-import { Jobs } from '../src/platform/jobs.ts';
+import { Jobs } from '../src/platform/jobs/index.ts';
+import { createQueues, createServices, type Services } from '../src/services.ts';
 import type { Task } from '../src/tasks/schemas.ts';
 import { createServerDatabase } from './databases.ts';
 import { until } from './timing.ts';
@@ -46,7 +46,7 @@ const quiet = { warn: () => undefined, error: () => undefined };
 export async function startTestJobs(db: Database, config: AppConfig = testConfig()): Promise<Jobs> {
   const jobs = new Jobs(db, { logger: quiet, processing: false });
   await jobs.start();
-  await createNotificationQueues(jobs, config);
+  await createQueues(jobs, config);
   return jobs;
 }
 
@@ -65,21 +65,25 @@ export interface TestContext extends TestDatabase {
   app: FastifyInstance;
   config: AppConfig;
   jobs: Jobs;
+  services: Services;
 }
 
 export async function createTestContext(overrides: Partial<AppConfig> = {}): Promise<TestContext> {
   const database = await openTestDatabase();
   const config = testConfig(overrides);
   const jobs = await startTestJobs(database.db, config);
-  const app = await buildApp({ config, db: database.db, jobs });
+  const services = createServices(config, database.db, jobs);
+  const app = await buildApp(services);
   await app.ready();
   return {
     ...database,
     app,
     config,
     jobs,
+    services,
     close: async () => {
       await app.close();
+      await services.close();
       await jobs.stop();
       await database.close();
     },

@@ -1,6 +1,6 @@
 import { hash, verify } from '@node-rs/argon2';
 
-/** The contract's rules, with Django's messages: what the original's clients show their users. */
+/** The contract's rules, with Django's messages, which clients show their users as they are. */
 export function passwordProblems(password: string, username: string, email: string): string[] {
   const problems: string[] = [];
   if (password.length < 8) problems.push('This password is too short. It must contain at least 8 characters.');

@@ -287,3 +287,37 @@ export async function deactivateUser(tx: Tx, companyId: number, userId: number):
       and(eq(refreshTokens.companyId, companyId), eq(refreshTokens.userId, userId), isNull(refreshTokens.revokedAt)),
     );
 }
+
+/** Across companies (the maintenance purge): refresh tokens and invitations that can never be used again. */
+export async function unsafePurgeExpired(tx: Tx): Promise<{ refreshTokens: number; invitations: number }> {
+  const tokens = await tx
+    .delete(refreshTokens)
+    .where(sql`${refreshTokens.expiresAt} < now()`)
+    .returning({ id: refreshTokens.id });
+  const invites = await tx
+    .delete(invitations)
+    .where(sql`${invitations.expiresAt} < now() and ${invitations.acceptedAt} is null`)
+    .returning({ id: invitations.id });
+  return { refreshTokens: tokens.length, invitations: invites.length };
+}
+
+/** Whether this user is an active member of the company: who may be given a task. */
+export async function isActiveMember(tx: Tx, companyId: number, userId: number): Promise<boolean> {
+  const [row] = await tx
+    .select({ id: users.id })
+    .from(users)
+    .where(and(eq(users.companyId, companyId), eq(users.id, userId), eq(users.isActive, true)));
+  return row !== undefined;
+}
+
+/**
+ * The caller's check (requireActor's) as the head of a single statement, for the reads that
+ * answer it together with their data in one round trip (checkActor on `active`), with the company
+ * as $1 and the user as $2. One row: null when there is no such user in the company (or no such
+ * company), else is_active. Materialized, so the user is looked up once however often the
+ * statement consults it.
+ */
+export const WITH_ACTOR = `with actor as materialized (
+  select (select u.is_active from users u join companies c on c.id = u.company_id
+          where u.company_id = $1 and u.id = $2) as active
+)`;

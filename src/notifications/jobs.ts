@@ -1,11 +1,10 @@
 import type { AppConfig } from '../platform/config.ts';
-import type { Jobs } from '../platform/jobs.ts';
+import type { Jobs } from '../platform/jobs/index.ts';
 
 export const QUEUES = {
   send: 'notification-send',
   dueSoon: 'notification-due-soon',
   digest: 'notification-digest',
-  purge: 'maintenance-purge',
 } as const;
 
 /** Five attempts in all, the first included. */
@@ -30,7 +29,7 @@ export async function createNotificationQueues(
     expireInSeconds: config.notificationSendTimeoutSeconds,
   });
   // The scans are idempotent (unique indexes), so a repeated run adds nothing.
-  for (const queue of [QUEUES.dueSoon, QUEUES.digest, QUEUES.purge]) {
+  for (const queue of [QUEUES.dueSoon, QUEUES.digest]) {
     await jobs.createQueue(queue, { retryLimit: 2, retryDelaySeconds: 30, expireInSeconds: 10 * 60 });
   }
 }

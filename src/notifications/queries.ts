@@ -1,18 +1,14 @@
 import { and, count, desc, eq, inArray, sql } from 'drizzle-orm';
 import { type Database, queryRows, type Tx, tenantQuery } from '../platform/db/index.ts';
 import {
-  idempotencyKeys,
-  invitations,
+  NOTIFICATION_PREFERENCE_DEFAULTS,
   type NotificationKind,
   type NotificationStatus,
   notificationPreferences,
   notifications,
-  refreshTokens,
-  type TaskPriority,
-  type TaskStatus,
-  tasks,
   users,
 } from '../platform/db/schema.ts';
+import { type DueTask, type TaskFacts, taskFactsByIds } from '../tasks/reads.ts';
 
 export interface Preferences {
   emailOnAssignment: boolean;
@@ -20,11 +16,9 @@ export interface Preferences {
   dailyDigest: boolean;
 }
 
-export const DEFAULT_PREFERENCES: Preferences = {
-  emailOnAssignment: true,
-  emailOnStatusChange: false,
-  dailyDigest: false,
-};
+/** A preference in SQL: the person's choice, or the default when they made none (no row). */
+const preferenceOrDefault = (column: keyof Preferences) =>
+  sql<boolean>`coalesce(${preferenceColumns[column]}, ${sql.raw(String(NOTIFICATION_PREFERENCE_DEFAULTS[column]))})`;
 
 const preferenceColumns = {
   emailOnAssignment: notificationPreferences.emailOnAssignment,
@@ -37,7 +31,7 @@ export async function findPreferences(tx: Tx, companyId: number, userId: number)
     .select(preferenceColumns)
     .from(notificationPreferences)
     .where(and(eq(notificationPreferences.companyId, companyId), eq(notificationPreferences.userId, userId)));
-  return row ?? DEFAULT_PREFERENCES;
+  return row ?? NOTIFICATION_PREFERENCE_DEFAULTS;
 }
 
 export async function savePreferences(
@@ -48,7 +42,7 @@ export async function savePreferences(
 ): Promise<Preferences> {
   const [row] = await tx
     .insert(notificationPreferences)
-    .values({ ...DEFAULT_PREFERENCES, ...changes, companyId, userId })
+    .values({ ...NOTIFICATION_PREFERENCE_DEFAULTS, ...changes, companyId, userId })
     .onConflictDoUpdate({
       target: [notificationPreferences.companyId, notificationPreferences.userId],
       set: { ...changes, updatedAt: sql`now()` },
@@ -69,9 +63,9 @@ export function activeRecipients(tx: Tx, companyId: number, userIds: number[]): 
     .select({
       id: users.id,
       email: users.email,
-      emailOnAssignment: sql<boolean>`coalesce(${notificationPreferences.emailOnAssignment}, true)`,
-      emailOnStatusChange: sql<boolean>`coalesce(${notificationPreferences.emailOnStatusChange}, false)`,
-      dailyDigest: sql<boolean>`coalesce(${notificationPreferences.dailyDigest}, false)`,
+      emailOnAssignment: preferenceOrDefault('emailOnAssignment'),
+      emailOnStatusChange: preferenceOrDefault('emailOnStatusChange'),
+      dailyDigest: preferenceOrDefault('dailyDigest'),
     })
     .from(users)
     .leftJoin(
@@ -201,7 +195,7 @@ export interface SendingContext {
   recipient: { email: string; name: string; isActive: boolean } | undefined;
   actorName: string | null;
   companyName: string;
-  task: TaskFactsRow | undefined;
+  task: TaskFacts | undefined;
 }
 
 const personName = (u: string) => `coalesce(nullif(trim(${u}.first_name || ' ' || ${u}.last_name), ''), ${u}.username)`;
@@ -212,14 +206,11 @@ const SENDING_CONTEXT = `
          n.sent_at as "sentAt", n.attempts, n.error, n.revision, n.handed_over_at as "handedOverAt",
          n.due_date as "dueDate", n.digest_day as "digestDay",
          r.email as "recipientEmail", ${personName('r')} as "recipientName", r.is_active as "recipientActive",
-         ${personName('a')} as "actorName", c.name as "companyName",
-         t.title as "taskTitle", t.status as "taskStatus", t.priority as "taskPriority",
-         t.due_date as "taskDueDate", t.assigned_to as "taskAssignedTo"
+         ${personName('a')} as "actorName", c.name as "companyName"
     from notifications n
     join companies c on c.id = n.company_id
     left join users r on r.company_id = n.company_id and r.id = n.recipient_id
     left join users a on a.company_id = n.company_id and a.id = n.actor_id
-    left join tasks t on t.company_id = n.company_id and t.id = n.task_id
    where n.company_id = $1 and n.id = any($2::int[])`;
 
 const dateOrNull = (value: Date | string | null) => (value === null ? null : new Date(value));
@@ -234,17 +225,13 @@ type SendingRow = Omit<NotificationRow, 'scheduledFor' | 'sentAt' | 'handedOverA
   recipientActive: boolean | null;
   actorName: string | null;
   companyName: string;
-  taskTitle: string | null;
-  taskStatus: TaskStatus | null;
-  taskPriority: TaskPriority | null;
-  taskDueDate: string | null;
-  taskAssignedTo: number | null;
 };
 
 /**
- * Each record with all its email needs (recipient, actor, company, task): many records of one
- * company in one round trip. Not locked: two attempts at one email may both render it, but only
- * one can set the hand-over mark. A record that no longer exists is absent from the map.
+ * Each record with all its email needs (recipient, actor, company, then the tasks' facts from the
+ * tasks feature): many records of one company in two round trips. Not locked: two attempts at one
+ * email may both render it, but only one can set the hand-over mark. A record that no longer
+ * exists is absent from the map.
  */
 export async function readManyForSending(
   db: Database,
@@ -252,10 +239,14 @@ export async function readManyForSending(
   ids: number[],
 ): Promise<Map<number, SendingContext>> {
   const rows = await tenantQuery<SendingRow>(db, companyId, SENDING_CONTEXT, [companyId, ids]);
-  return new Map(rows.map((row) => [row.id, sendingContext(row)]));
+  const taskIds = [...new Set(rows.flatMap((row) => (row.taskId === null ? [] : [row.taskId])))];
+  const facts = await taskFactsByIds(db, companyId, taskIds);
+  return new Map(
+    rows.map((row) => [row.id, sendingContext(row, row.taskId === null ? undefined : facts.get(row.taskId))]),
+  );
 }
 
-function sendingContext(row: SendingRow): SendingContext {
+function sendingContext(row: SendingRow, task: TaskFacts | undefined): SendingContext {
   return {
     notification: {
       id: row.id,
@@ -282,17 +273,7 @@ function sendingContext(row: SendingRow): SendingContext {
         : { email: row.recipientEmail, name: row.recipientName ?? '', isActive: row.recipientActive === true },
     actorName: row.actorName,
     companyName: row.companyName,
-    task:
-      row.taskId === null || row.taskTitle === null
-        ? undefined
-        : {
-            id: row.taskId,
-            title: row.taskTitle,
-            status: row.taskStatus as TaskStatus,
-            priority: row.taskPriority as TaskPriority,
-            dueDate: dateOrNull(row.taskDueDate),
-            assignedTo: row.taskAssignedTo,
-          },
+    task,
   };
 }
 
@@ -407,131 +388,67 @@ export async function markAttemptFailed(
     .where(and(eq(notifications.companyId, companyId), eq(notifications.id, id)));
 }
 
-export interface TaskFactsRow {
-  id: number;
-  title: string;
-  status: TaskStatus;
-  priority: TaskPriority;
-  dueDate: Date | null;
-  assignedTo: number | null;
-}
-
-const taskFactColumns = {
-  id: tasks.id,
-  title: tasks.title,
-  status: tasks.status,
-  priority: tasks.priority,
-  dueDate: tasks.dueDate,
-  assignedTo: tasks.assignedTo,
-};
-
-export async function findTaskFacts(tx: Tx, companyId: number, taskId: number): Promise<TaskFactsRow | undefined> {
-  const [row] = await tx
-    .select(taskFactColumns)
-    .from(tasks)
-    .where(and(eq(tasks.companyId, companyId), eq(tasks.id, taskId)));
-  return row;
-}
-
-/** A digest's content: the person's open tasks, overdue first, then by due date. */
-export function openTasksOf(tx: Tx, companyId: number, userId: number, limit = 50): Promise<TaskFactsRow[]> {
-  return tx
-    .select(taskFactColumns)
-    .from(tasks)
-    .where(and(eq(tasks.companyId, companyId), eq(tasks.assignedTo, userId), sql`${tasks.status} <> 'done'`))
-    .orderBy(sql`${tasks.dueDate} asc nulls last`, tasks.id)
-    .limit(limit);
-}
-
 export interface Created {
   companyId: number;
   id: number;
 }
 
-export interface DueSoonCandidate {
-  companyId: number;
-  taskId: number;
-  title: string;
-  dueDate: Date;
-  recipientId: number;
-  recipient: string;
-}
-
 /**
- * Across companies (the scheduler's scan): open, assigned tasks due within the window whose
- * assignee wants assignment emails and has not been reminded of this due date.
+ * Across companies: a reminder to each assignee of these tasks who is active, wants assignment
+ * emails and has not been reminded of this due date (the unique index), in one statement.
  */
-export function unsafeDueSoonCandidates(tx: Tx, withinHours: number, limit: number): Promise<DueSoonCandidate[]> {
-  return queryRows<DueSoonCandidate>(
-    tx,
-    sql`select t.company_id as "companyId", t.id as "taskId", t.title, t.due_date as "dueDate",
-               u.id as "recipientId", u.email as recipient
-          from tasks t
-          join users u on u.company_id = t.company_id and u.id = t.assigned_to
-          left join notification_preferences p on p.company_id = u.company_id and p.user_id = u.id
-         where t.status <> 'done' and t.assigned_to is not null
-           and t.due_date > now() and t.due_date <= now() + make_interval(hours => ${withinHours})
-           and u.is_active and coalesce(p.email_on_assignment, true)
-           and not exists (select 1 from notifications n
-                            where n.company_id = t.company_id and n.task_id = t.id
-                              and n.kind = 'due_soon' and n.due_date = t.due_date)
-         order by t.due_date
-         limit ${limit}`,
-  );
-}
-
-export async function unsafeRecordDueSoon(
-  tx: Tx,
-  candidate: DueSoonCandidate,
-  subject: string,
-): Promise<Created | undefined> {
-  const [row] = await queryRows<Created>(
+export function unsafeRecordDueSoon(tx: Tx, due: DueTask[], subjectOf: (title: string) => string): Promise<Created[]> {
+  if (due.length === 0) return Promise.resolve([]);
+  const column = <T>(pick: (task: DueTask) => T) => sql.param(due.map(pick));
+  return queryRows<Created>(
     tx,
     sql`insert into notifications
           (company_id, kind, task_id, recipient_id, recipient, subject, scheduled_for, due_date)
-        values (${candidate.companyId}, 'due_soon', ${candidate.taskId}, ${candidate.recipientId},
-                ${candidate.recipient}, ${subject}, now(), ${candidate.dueDate})
+        select d.company_id, 'due_soon', d.task_id, u.id, u.email, d.subject, now(), d.due_date
+          from unnest(${column((t) => t.companyId)}::int[], ${column((t) => t.taskId)}::int[],
+                      ${column((t) => t.assignedTo)}::int[], ${column((t) => t.dueDate)}::timestamptz[],
+                      ${column((t) => subjectOf(t.title))}::text[])
+               as d(company_id, task_id, assigned_to, due_date, subject)
+          join users u on u.company_id = d.company_id and u.id = d.assigned_to
+          left join notification_preferences
+            on notification_preferences.company_id = u.company_id and notification_preferences.user_id = u.id
+         where u.is_active and ${preferenceOrDefault('emailOnAssignment')}
+           -- most of the window was reminded of by earlier scans: skipped here, not tried and refused
+           and not exists (select 1 from notifications n
+                            where n.company_id = d.company_id and n.task_id = d.task_id
+                              and n.kind = 'due_soon' and n.due_date = d.due_date)
         on conflict (company_id, task_id, due_date) where kind = 'due_soon' do nothing
         returning company_id as "companyId", id`,
   );
-  return row;
 }
 
-/** Across companies: a digest for each active person who wants one and has open tasks, once a day. */
-export function unsafeRecordDigests(tx: Tx, day: string, subject: string): Promise<Created[]> {
+/** Across companies: the active people who asked for a daily digest. */
+export function unsafeDigestRecipients(tx: Tx): Promise<Array<{ companyId: number; userId: number }>> {
+  return queryRows(
+    tx,
+    sql`select u.company_id as "companyId", u.id as "userId"
+          from notification_preferences p
+          join users u on u.company_id = p.company_id and u.id = p.user_id
+         where p.daily_digest and u.is_active`,
+  );
+}
+
+/** Across companies: the day's digest for each of these people, once a day. */
+export function unsafeRecordDigests(
+  tx: Tx,
+  people: Array<{ companyId: number; userId: number }>,
+  day: string,
+  subject: string,
+): Promise<Created[]> {
+  if (people.length === 0) return Promise.resolve([]);
   return queryRows<Created>(
     tx,
     sql`insert into notifications (company_id, kind, recipient_id, recipient, subject, scheduled_for, digest_day)
         select u.company_id, 'digest', u.id, u.email, ${subject}, now(), ${day}
-          from notification_preferences p
-          join users u on u.company_id = p.company_id and u.id = p.user_id
-         where p.daily_digest and u.is_active
-           and exists (select 1 from tasks t
-                        where t.company_id = u.company_id and t.assigned_to = u.id and t.status <> 'done')
+          from unnest(${sql.param(people.map((p) => p.companyId))}::int[], ${sql.param(people.map((p) => p.userId))}::int[])
+               as r(company_id, user_id)
+          join users u on u.company_id = r.company_id and u.id = r.user_id
         on conflict (company_id, recipient_id, digest_day) where kind = 'digest' do nothing
         returning company_id as "companyId", id`,
   );
-}
-
-export interface Purged {
-  refreshTokens: number;
-  invitations: number;
-  idempotencyKeys: number;
-}
-
-/** Across companies: what has expired and can never be used again. */
-export async function unsafePurgeExpired(tx: Tx, idempotencyHours: number): Promise<Purged> {
-  const tokens = await tx
-    .delete(refreshTokens)
-    .where(sql`${refreshTokens.expiresAt} < now()`)
-    .returning({ id: refreshTokens.id });
-  const invites = await tx
-    .delete(invitations)
-    .where(sql`${invitations.expiresAt} < now() and ${invitations.acceptedAt} is null`)
-    .returning({ id: invitations.id });
-  const keys = await tx
-    .delete(idempotencyKeys)
-    .where(sql`${idempotencyKeys.createdAt} < now() - make_interval(hours => ${idempotencyHours})`)
-    .returning({ userId: idempotencyKeys.userId });
-  return { refreshTokens: tokens.length, invitations: invites.length, idempotencyKeys: keys.length };
 }

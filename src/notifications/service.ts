@@ -2,9 +2,10 @@ import { requireActor } from '../accounts/service.ts';
 import type { Auth } from '../platform/auth.ts';
 import type { Database, Tx } from '../platform/db/index.ts';
 import { notFound } from '../platform/errors.ts';
-import type { Jobs } from '../platform/jobs.ts';
+import type { Jobs } from '../platform/jobs/index.ts';
 import type { PageRequest } from '../platform/pagination.ts';
-import type { Task } from '../tasks/schemas.ts';
+import type { TaskWrite, TaskWriteListener } from '../tasks/hooks.ts';
+import { findTaskFacts } from '../tasks/reads.ts';
 import { QUEUES, type SendJob } from './jobs.ts';
 import * as q from './queries.ts';
 import type { Notification, NotificationListQuery, Preferences, PreferencesBody } from './schemas.ts';
@@ -33,7 +34,7 @@ const toPreferences = (p: q.Preferences): Preferences => ({
   daily_digest: p.dailyDigest,
 });
 
-export class NotificationsService {
+export class NotificationsService implements TaskWriteListener {
   constructor(
     private readonly db: Database,
     private readonly jobs: Jobs,
@@ -41,11 +42,12 @@ export class NotificationsService {
   ) {}
 
   /**
-   * Called by the tasks feature inside the transaction of each task write, so an email is recorded
-   * and queued if and only if the change commits. The assignee hears of an assignment; the assignee
-   * and the author of a status change, if they asked to. Nobody hears of their own action.
+   * Inside the transaction of each task write, so an email is recorded and queued if and only if
+   * the change commits. The assignee hears of an assignment; the assignee and the author of a
+   * status change, if they asked to. Nobody hears of their own action, nor of a deletion.
    */
-  async onTaskWritten(tx: Tx, actorId: number, before: Task | null, after: Task): Promise<void> {
+  async inTransaction(tx: Tx, { actorId, before, after }: TaskWrite): Promise<void> {
+    if (after === null) return;
     const wanted = new Map<number, 'assigned' | 'status_changed'>();
     if (after.assigned_to !== null && after.assigned_to !== (before?.assigned_to ?? null)) {
       wanted.set(after.assigned_to, 'assigned');
@@ -99,7 +101,7 @@ export class NotificationsService {
       await requireActor(tx, auth);
       const filter = { taskId };
       const total = await q.countNotifications(tx, auth.companyId, filter);
-      if (total === 0 && (await q.findTaskFacts(tx, auth.companyId, taskId)) === undefined) throw notFound();
+      if (total === 0 && (await findTaskFacts(tx, auth.companyId, taskId)) === undefined) throw notFound();
       const rows = await q.listNotifications(tx, auth.companyId, filter, page.size, page.offset);
       return { count: total, notifications: rows.map(toNotification) };
     });

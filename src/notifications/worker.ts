@@ -1,7 +1,14 @@
 import { Batcher } from '../platform/batcher.ts';
 import type { AppConfig } from '../platform/config.ts';
 import type { Database } from '../platform/db/index.ts';
-import type { Job, Jobs, JobsLogger } from '../platform/jobs.ts';
+import type { Job, Jobs, JobsLogger } from '../platform/jobs/index.ts';
+import {
+  type DueCursor,
+  openTasksOf,
+  type TaskFacts,
+  unsafeOpenTasksDueWithin,
+  unsafeWithOpenTasks,
+} from '../tasks/reads.ts';
 import { QUEUES, type SendJob } from './jobs.ts';
 import { DeliveryUnconfirmed, type Email, type Mailer } from './mailer.ts';
 import * as q from './queries.ts';
@@ -43,8 +50,6 @@ async function handOverMany(db: Database, companyId: number, rendered: Rendered[
 type Prepared = { email: Email; revision: number } | 'done';
 
 const DUE_SOON_HOURS = 24;
-/** Idempotency keys are honoured for a day; the purge removes them after that. */
-const IDEMPOTENCY_HOURS = 24;
 const SCAN_BATCH = 1000;
 /** The most records one round trip of the sends reads or writes. */
 const BATCH = 100;
@@ -54,7 +59,7 @@ const senderDomain = (from: string) => /@([^>\s]+)>?\s*$/.exec(from)?.[1] ?? 'lo
 
 /**
  * What the workers do: send the emails recorded by task writes, and the scheduled scans that
- * record reminders and digests, and purge what has expired.
+ * record reminders and digests.
  */
 export class NotificationWorker {
   constructor(
@@ -92,10 +97,8 @@ export class NotificationWorker {
     });
     await this.jobs.work(QUEUES.dueSoon, () => this.scanDueSoon());
     await this.jobs.work(QUEUES.digest, () => this.recordDigests());
-    await this.jobs.work(QUEUES.purge, () => this.purge());
     await this.jobs.schedule(QUEUES.dueSoon, '* * * * *');
     await this.jobs.schedule(QUEUES.digest, '0 8 * * *');
-    await this.jobs.schedule(QUEUES.purge, '17 * * * *');
   }
 
   messageId(companyId: number, notificationId: number): string {
@@ -154,9 +157,7 @@ export class NotificationWorker {
       return 'done';
     }
     const tasks =
-      row.kind === 'digest'
-        ? await this.db.tenant(companyId, (tx) => q.openTasksOf(tx, companyId, row.recipientId))
-        : [];
+      row.kind === 'digest' ? await this.db.tenant(companyId, (tx) => openTasksOf(tx, companyId, row.recipientId)) : [];
     const subject = row.kind === 'digest' ? row.subject : subjectFor(row.kind, task?.title ?? '');
     const rendered = renderEmail(
       {
@@ -188,7 +189,7 @@ export class NotificationWorker {
   }
 
   /** Whether the email still says something true when it is about to go. */
-  private stillRelevant(row: q.NotificationRow, task: q.TaskFactsRow | undefined): boolean {
+  private stillRelevant(row: q.NotificationRow, task: TaskFacts | undefined): boolean {
     switch (row.kind) {
       case 'digest':
         return true;
@@ -209,19 +210,19 @@ export class NotificationWorker {
   /** Reminders for tasks due within a day, once per task and due date, in batches. */
   async scanDueSoon(): Promise<number> {
     let recorded = 0;
+    let after: DueCursor | undefined;
     for (;;) {
-      const batch = await this.db.unsafeSystem(async (tx) => {
-        const candidates = await q.unsafeDueSoonCandidates(tx, DUE_SOON_HOURS, SCAN_BATCH);
-        for (const candidate of candidates) {
-          const created = await q.unsafeRecordDueSoon(tx, candidate, subjectFor('due_soon', candidate.title));
-          if (created !== undefined) {
-            await this.notifications.enqueueSend(tx, { companyId: created.companyId, notificationId: created.id });
-          }
+      const page = await this.db.unsafeSystem(async (tx) => {
+        const due = await unsafeOpenTasksDueWithin(tx, DUE_SOON_HOURS, SCAN_BATCH, after);
+        const created = await q.unsafeRecordDueSoon(tx, due, (title) => subjectFor('due_soon', title));
+        for (const row of created) {
+          await this.notifications.enqueueSend(tx, { companyId: row.companyId, notificationId: row.id });
         }
-        return candidates.length;
+        return { due, created: created.length };
       });
-      recorded += batch;
-      if (batch < SCAN_BATCH) break;
+      recorded += page.created;
+      after = page.due.at(-1);
+      if (page.due.length < SCAN_BATCH) break;
     }
     if (recorded > 0) this.log.info({ recorded }, 'due-soon reminders recorded');
     return recorded;
@@ -231,7 +232,8 @@ export class NotificationWorker {
   async recordDigests(now = new Date()): Promise<number> {
     const day = now.toISOString().slice(0, 10);
     const created = await this.db.unsafeSystem(async (tx) => {
-      const rows = await q.unsafeRecordDigests(tx, day, subjectFor('digest', '', day));
+      const people = await unsafeWithOpenTasks(tx, await q.unsafeDigestRecipients(tx));
+      const rows = await q.unsafeRecordDigests(tx, people, day, subjectFor('digest', '', day));
       for (const row of rows) {
         await this.notifications.enqueueSend(tx, { companyId: row.companyId, notificationId: row.id });
       }
@@ -239,11 +241,5 @@ export class NotificationWorker {
     });
     this.log.info({ day, digests: created }, 'daily digests recorded');
     return created;
-  }
-
-  async purge(): Promise<q.Purged> {
-    const purged = await this.db.unsafeSystem((tx) => q.unsafePurgeExpired(tx, IDEMPOTENCY_HOURS));
-    this.log.info(purged, 'expired tokens, invitations and idempotency keys purged');
-    return purged;
   }
 }

@@ -4,7 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTestDatabase, TEST_DB, type TestDatabase, unique } from '../../test/helpers.ts';
 import { sleep, until } from '../../test/timing.ts';
 import { type Database, openPostgres, queryRows } from './db/index.ts';
-import { type Job, Jobs, type JobsOptions } from './jobs.ts';
+import { type Job, Jobs, type JobsOptions } from './jobs/index.ts';
 
 const logger = pino({ level: 'silent' });
 const fast: JobsOptions = { logger, processing: true, pollingIntervalSeconds: 0.5 };

@@ -2,7 +2,7 @@ import type { FastifyInstance } from 'fastify';
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import type { Database } from './db/index.ts';
 import { HttpError } from './errors.ts';
-import type { Jobs, QueueStats } from './jobs.ts';
+import type { Jobs, QueueStats } from './jobs/index.ts';
 
 export interface Metrics {
   registry: Registry;

@@ -3,14 +3,8 @@ import { requireActor } from '../accounts/service.ts';
 import type { Auth } from '../platform/auth.ts';
 import type { Bus } from '../platform/bus.ts';
 import type { Database } from '../platform/db/index.ts';
+import type { TaskWrite, TaskWriteListener } from '../tasks/hooks.ts';
 import type { Hub } from './hub.ts';
-
-export type TaskEventType = 'task_created' | 'task_updated' | 'task_deleted';
-
-/** What writers call once their transaction has committed. */
-export interface TaskEvents {
-  taskChanged(companyId: number, type: TaskEventType, task: { id: number } & Record<string, unknown>): Promise<void>;
-}
 
 /** Close code for a socket whose user may no longer see the company's events. */
 export const CLOSE_REMOVED = 4403;
@@ -24,13 +18,15 @@ export const CLOSE_CATCH_UP = 1012;
 const TASK = 't';
 const USER_REMOVED = 'u';
 
-export class RealtimeService implements TaskEvents {
+export class RealtimeService implements TaskWriteListener {
+  /** Told how many sockets each delivered event reached: the app's metrics. */
+  onDelivered: (sockets: number) => void = () => {};
+
   constructor(
     private readonly db: Database,
     private readonly bus: Bus,
     private readonly hub: Hub,
     private readonly log: Pick<FastifyBaseLogger, 'warn'>,
-    private readonly onDelivered: (sockets: number) => void = () => {},
   ) {
     bus.subscribe((message) => this.deliver(message));
     // A socket open while other processes' events could not reach this one has missed some and
@@ -54,8 +50,10 @@ export class RealtimeService implements TaskEvents {
     return this.db.tenant(auth.companyId, async (tx) => ({ companyName: (await requireActor(tx, auth)).companyName }));
   }
 
-  async taskChanged(companyId: number, type: TaskEventType, task: { id: number } & Record<string, unknown>) {
-    await this.bus.publish(`${TASK} ${companyId} ${JSON.stringify({ type, task })}`);
+  /** Each task write, once committed, to the company's sockets: `task_created` and so on, with the task. */
+  async afterCommit({ kind, companyId, before, after }: TaskWrite) {
+    const event = { type: `task_${kind}`, task: after ?? before };
+    await this.bus.publish(`${TASK} ${companyId} ${JSON.stringify(event)}`);
   }
 
   async userRemoved(companyId: number, userId: number) {

@@ -15,6 +15,7 @@ import {
 } from '../../test/helpers.ts';
 import { sleep } from '../../test/timing.ts';
 import { buildApp } from '../app.ts';
+import { createServices } from '../services.ts';
 import { ExternalFeed, MemoryFeedCache, RedisFeedCache } from './external.ts';
 
 const TIMEOUT_MS = 300;
@@ -106,11 +107,13 @@ describe('GET /api/tasks/external-tasks/', () => {
 
   /** An application on the same database whose feed is the given path of the local server. */
   async function feedAt(path: string) {
-    const app = await buildApp({
-      config: testConfig({ externalTasksUrl: `${base}${path}`, externalTasksTimeoutMs: TIMEOUT_MS }),
-      db: ctx.db,
-      jobs: ctx.jobs,
-    });
+    const app = await buildApp(
+      createServices(
+        testConfig({ externalTasksUrl: `${base}${path}`, externalTasksTimeoutMs: TIMEOUT_MS }),
+        ctx.db,
+        ctx.jobs,
+      ),
+    );
     apps.push(app);
     return (query = '') => app.inject({ url: `/api/tasks/external-tasks/${query}`, headers: bearer(session.access) });
   }
@@ -187,11 +190,9 @@ describe('GET /api/tasks/external-tasks/', () => {
     await once(closed, 'listening');
     const { port } = closed.address() as AddressInfo;
     closed.close();
-    const app = await buildApp({
-      config: testConfig({ externalTasksUrl: `http://127.0.0.1:${port}/` }),
-      db: ctx.db,
-      jobs: ctx.jobs,
-    });
+    const app = await buildApp(
+      createServices(testConfig({ externalTasksUrl: `http://127.0.0.1:${port}/` }), ctx.db, ctx.jobs),
+    );
     apps.push(app);
     const body = json<Answer>(await app.inject({ url: '/api/tasks/external-tasks/', headers: bearer(session.access) }));
     expect(body.external_error).toMatch(/unreachable/);

@@ -63,7 +63,7 @@ describe('seedTasks', () => {
     const [row] = await ctx.db.tenant(one.user.company.id, (tx) =>
       queryRows<{ n: number }>(
         tx,
-        sql`select sum(n)::int as n from task_counts where company_id = ${one.user.company.id}`,
+        sql`select sum(todo + in_progress + done)::int as n from task_stats where company_id = ${one.user.company.id}`,
       ),
     );
     expect(row?.n).toBe(1000);

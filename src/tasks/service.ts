@@ -1,16 +1,15 @@
 import { createHash } from 'node:crypto';
 import { type SQL, sql } from 'drizzle-orm';
-import type { UserRow } from '../accounts/queries.ts';
+import { isActiveMember } from '../accounts/queries.ts';
 import { checkActor, requireActor } from '../accounts/service.ts';
-import type { NotificationsService } from '../notifications/service.ts';
 import type { Auth } from '../platform/auth.ts';
 import { type Database, type Tx, tenantQuery } from '../platform/db/index.ts';
-import type { TaskHistoryAction } from '../platform/db/schema.ts';
 import { type FieldErrors, HttpError, invalid, notFound } from '../platform/errors.ts';
 import type { PageRequest } from '../platform/pagination.ts';
-import type { TaskEvents } from '../realtime/service.ts';
 import type { ExternalFeed } from './external.ts';
-import * as q from './queries.ts';
+import type { TaskWrite, TaskWriteListener } from './hooks.ts';
+import { type TaskRow, toTask } from './mapping.ts';
+import * as reads from './reads.ts';
 import {
   type DeletedTask,
   type ExternalTasksAnswer,
@@ -23,57 +22,7 @@ import {
   type TaskListQuery,
   type TaskPatch,
 } from './schemas.ts';
-
-const iso = (value: Date | null) => (value === null ? null : value.toISOString());
-
-export function toTask(row: q.TaskRow): Task {
-  return {
-    id: row.id,
-    title: row.title,
-    description: row.description,
-    status: row.status,
-    priority: row.priority,
-    due_date: iso(row.dueDate),
-    assigned_to: row.assignedTo,
-    created_by: row.createdBy,
-    company: row.companyId,
-    created_at: row.createdAt.toISOString(),
-    updated_at: row.updatedAt.toISOString(),
-    completed_at: iso(row.completedAt),
-  };
-}
-
-/** PostgreSQL's text for a timestamptz in UTC (its session time zone here): `2026-11-28 16:30:24.123456+00`. */
-const PG_UTC_TIMESTAMP = /^([1-9]\d{3}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?\+00$/;
-
-/**
- * What drizzle answers for a timestamptz (`new Date(text)`) in the contract's form, without the
- * Date: the milliseconds are the first three digits of the fraction, as Date's parser takes them.
- * Anything else (another time zone, years outside 1000–9999) goes through Date itself.
- */
-export function isoFromPg(text: string): string {
-  const match = PG_UTC_TIMESTAMP.exec(text);
-  if (match === null) return new Date(text).toISOString();
-  return `${match[1]}T${match[2]}.${(match[3] ?? '').padEnd(3, '0').slice(0, 3)}Z`;
-}
-
-/** The same task as toTask, from a row read by the single-statement paths (queries.ts, queryText). */
-export function taskFromText(row: q.TaskTextRow): Task {
-  return {
-    id: row.id,
-    title: row.title,
-    description: row.description,
-    status: row.status,
-    priority: row.priority,
-    due_date: row.due_date === null ? null : isoFromPg(row.due_date),
-    assigned_to: row.assigned_to,
-    created_by: row.created_by,
-    company: row.company_id,
-    created_at: isoFromPg(row.created_at),
-    updated_at: isoFromPg(row.updated_at),
-    completed_at: row.completed_at === null ? null : isoFromPg(row.completed_at),
-  };
-}
+import * as writes from './writes.ts';
 
 /** A hash of the whole representation: any change a client could see changes it. */
 export const etagOf = (task: Task) =>
@@ -107,8 +56,8 @@ export function parseInstant(value: string): Date | undefined {
 }
 
 /** Already checked against the schema's pattern; a key named twice counts once. */
-function parseOrdering(value: string): q.OrderTerm[] {
-  const terms: q.OrderTerm[] = [];
+function parseOrdering(value: string): reads.OrderTerm[] {
+  const terms: reads.OrderTerm[] = [];
   for (const part of value.split(',')) {
     const descending = part.startsWith('-');
     const key = (descending ? part.slice(1) : part) as OrderKey;
@@ -118,8 +67,8 @@ function parseOrdering(value: string): q.OrderTerm[] {
 }
 
 interface ListRequest {
-  filter: q.TaskFilter;
-  ordering: q.OrderTerm[] | undefined;
+  filter: reads.TaskFilter;
+  ordering: reads.OrderTerm[] | undefined;
 }
 
 /** The list's query string in the database's terms; every bad value reported at once, as DRF does. */
@@ -132,7 +81,7 @@ function listRequest(query: TaskListQuery): ListRequest {
     if (parsed === undefined) errors[field] = [INVALID_INSTANT];
     return parsed;
   };
-  const filter: q.TaskFilter = {
+  const filter: reads.TaskFilter = {
     status: query.status,
     priority: query.priority,
     assignedTo: query.assigned_to,
@@ -168,7 +117,7 @@ function changesBetween(before: Task | null, after: Task | null): Record<string,
 }
 
 /** completed_at follows the status: set when it becomes done, cleared when it leaves done. */
-function completedAtFor(status: q.TaskRow['status'] | undefined, previous: q.TaskRow['status'] | null) {
+function completedAtFor(status: TaskRow['status'] | undefined, previous: TaskRow['status'] | null) {
   if (status === undefined) return {};
   if (status !== 'done') return { completedAt: null };
   return previous === 'done' ? {} : { completedAt: sql`now()` as SQL };
@@ -184,22 +133,38 @@ export class TasksService {
   constructor(
     private readonly db: Database,
     private readonly feed: ExternalFeed,
-    private readonly events: TaskEvents,
-    private readonly notifications: Pick<NotificationsService, 'onTaskWritten'>,
+    private readonly listeners: readonly TaskWriteListener[] = [],
   ) {}
 
+  /** The write's history entry, then each listener's part in the same transaction. */
+  private async written(tx: Tx, write: TaskWrite & { taskId: number }): Promise<void> {
+    await writes.insertHistory(tx, {
+      companyId: write.companyId,
+      taskId: write.taskId,
+      actorId: write.actorId,
+      action: write.kind,
+      changes: changesBetween(write.before, write.after),
+    });
+    for (const listener of this.listeners) await listener.inTransaction?.(tx, write);
+  }
+
+  /** Each listener's part once the write has committed. */
+  private async committed(write: TaskWrite): Promise<void> {
+    for (const listener of this.listeners) await listener.afterCommit?.(write);
+  }
+
   /** The client's fields in the table's terms, checked: dates exist, the assignee is an active colleague. */
-  private async values(tx: Tx, companyId: number, body: TaskPatch): Promise<Partial<q.TaskValues>> {
+  private async values(tx: Tx, companyId: number, body: TaskPatch): Promise<Partial<writes.TaskValues>> {
     let dueDate: Date | null | undefined;
     if (body.due_date !== undefined) {
       dueDate = body.due_date === null ? null : parseInstant(body.due_date);
       if (dueDate === undefined) throw invalid({ due_date: [INVALID_INSTANT] });
     }
     const assignee = body.assigned_to;
-    if (assignee !== undefined && assignee !== null && !(await q.isActiveUser(tx, companyId, assignee))) {
+    if (assignee !== undefined && assignee !== null && !(await isActiveMember(tx, companyId, assignee))) {
       throw invalid({ assigned_to: [`Invalid pk "${assignee}" - object does not exist.`] });
     }
-    const values: Partial<q.TaskValues> = {
+    const values: Partial<writes.TaskValues> = {
       title: body.title,
       description: body.description,
       status: body.status,
@@ -210,33 +175,16 @@ export class TasksService {
     return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined));
   }
 
-  private record(
-    tx: Tx,
-    actor: UserRow,
-    taskId: number,
-    action: TaskHistoryAction,
-    before: Task | null,
-    after: Task | null,
-  ) {
-    return q.insertHistory(tx, {
-      companyId: actor.companyId,
-      taskId,
-      actorId: actor.id,
-      action,
-      changes: changesBetween(before, after),
-    });
-  }
-
   /** One statement in its own tenant transaction (tenantQuery), for the single-statement reads. */
-  private statement(auth: Auth): q.Run {
+  private statement(auth: Auth): reads.Run {
     return (text, values, options) => tenantQuery(this.db, auth.companyId, text, values, options);
   }
 
-  private async list(auth: Auth, query: TaskListQuery, page: PageRequest, only: Partial<q.TaskFilter> = {}) {
+  private async list(auth: Auth, query: TaskListQuery, page: PageRequest, only: Partial<reads.TaskFilter> = {}) {
     const { filter, ordering } = listRequest(query);
     const scoped = { ...filter, ...only };
     const run = this.statement(auth);
-    const { active, total, rows } = await q.listPage(
+    const { active, total, rows } = await reads.listPage(
       run,
       auth.companyId,
       auth.userId,
@@ -246,7 +194,7 @@ export class TasksService {
       page.offset,
     );
     checkActor(active);
-    return { count: total, tasks: rows.map(taskFromText) };
+    return { count: total, tasks: rows.map(toTask) };
   }
 
   listTasks(auth: Auth, query: TaskListQuery, page: PageRequest) {
@@ -258,10 +206,10 @@ export class TasksService {
   }
 
   async get(auth: Auth, id: number): Promise<Task> {
-    const { active, row } = await q.findCheckedTask(this.statement(auth), auth.companyId, auth.userId, id);
+    const { active, row } = await reads.findCheckedTask(this.statement(auth), auth.companyId, auth.userId, id);
     checkActor(active);
     if (row === undefined) throw notFound();
-    return taskFromText(row);
+    return toTask(row);
   }
 
   /**
@@ -270,18 +218,18 @@ export class TasksService {
    * and a failed first attempt leaves no trace, so the retry runs afresh.
    */
   async create(auth: Auth, body: TaskBody, idempotencyKey?: string): Promise<CreateResult> {
-    const result = await this.db.tenant(auth.companyId, async (tx): Promise<CreateResult> => {
+    const result = await this.db.tenant(auth.companyId, async (tx): Promise<CreateResult & { write?: TaskWrite }> => {
       const actor = await requireActor(tx, auth);
       if (
         idempotencyKey !== undefined &&
-        !(await q.claimIdempotencyKey(tx, auth.companyId, actor.id, idempotencyKey))
+        !(await writes.claimIdempotencyKey(tx, auth.companyId, actor.id, idempotencyKey))
       ) {
-        const answer = await q.findIdempotentAnswer(tx, auth.companyId, actor.id, idempotencyKey);
+        const answer = await writes.findIdempotentAnswer(tx, auth.companyId, actor.id, idempotencyKey);
         if (answer === undefined) throw new Error('idempotency key claimed without an answer');
         return { task: answer.body as Task, replayed: true };
       }
       const values = await this.values(tx, auth.companyId, body);
-      const row = await q.insertTask(tx, {
+      const row = await writes.insertTask(tx, {
         title: body.title,
         description: '',
         status: 'todo',
@@ -294,53 +242,68 @@ export class TasksService {
         completedAt: values.status === 'done' ? sql`now()` : null,
       });
       const task = toTask(row);
-      await this.record(tx, actor, task.id, 'created', null, task);
-      await this.notifications.onTaskWritten(tx, actor.id, null, task);
+      const write: TaskWrite = {
+        kind: 'created',
+        companyId: auth.companyId,
+        actorId: actor.id,
+        before: null,
+        after: task,
+      };
+      await this.written(tx, { ...write, taskId: task.id });
       if (idempotencyKey !== undefined) {
-        await q.saveIdempotentAnswer(tx, auth.companyId, actor.id, idempotencyKey, { statusCode: 201, body: task });
+        await writes.saveIdempotentAnswer(tx, auth.companyId, actor.id, idempotencyKey, {
+          statusCode: 201,
+          body: task,
+        });
       }
-      return { task, replayed: false };
+      return { task, replayed: false, write };
     });
-    // Published only once the transaction has committed; a replay changed nothing.
-    if (!result.replayed) await this.events.taskChanged(auth.companyId, 'task_created', result.task);
-    return result;
+    // A replay changed nothing.
+    if (result.write !== undefined) await this.committed(result.write);
+    return { task: result.task, replayed: result.replayed };
   }
 
   /** PUT and PATCH alike: only the fields given change (DRF's PUT keeps omitted optional fields too). */
   async update(auth: Auth, id: number, body: TaskPatch, ifMatch?: string): Promise<Task> {
-    const { after, changed } = await this.db.tenant(auth.companyId, async (tx) => {
+    const { after, write } = await this.db.tenant(auth.companyId, async (tx) => {
       const actor = await requireActor(tx, auth);
-      const current = await q.findTask(tx, auth.companyId, id, { forUpdate: true });
+      const current = await reads.findTask(tx, auth.companyId, id, { forUpdate: true });
       if (current === undefined) throw notFound();
       const before = toTask(current);
       if (ifMatch !== undefined && !ifMatchAccepts(ifMatch, etagOf(before))) throw preconditionFailed();
       const values = await this.values(tx, auth.companyId, body);
-      const row = await q.updateTask(tx, auth.companyId, id, {
+      const row = await writes.updateTask(tx, auth.companyId, id, {
         ...values,
         ...completedAtFor(values.status, current.status),
       });
       const after = toTask(row);
-      const changed = Object.keys(changesBetween(before, after)).length > 0;
-      if (changed) {
-        await this.record(tx, actor, id, 'updated', before, after);
-        await this.notifications.onTaskWritten(tx, actor.id, before, after);
-      }
-      return { after, changed };
+      // A write that changes nothing a client can see is no write to anyone else.
+      if (Object.keys(changesBetween(before, after)).length === 0) return { after, write: undefined };
+      const write: TaskWrite = { kind: 'updated', companyId: auth.companyId, actorId: actor.id, before, after };
+      await this.written(tx, { ...write, taskId: id });
+      return { after, write };
     });
-    if (changed) await this.events.taskChanged(auth.companyId, 'task_updated', after);
+    if (write !== undefined) await this.committed(write);
     return after;
   }
 
   async delete(auth: Auth, id: number): Promise<void> {
-    const deleted = await this.db.tenant(auth.companyId, async (tx) => {
+    const write = await this.db.tenant(auth.companyId, async (tx) => {
       const actor = await requireActor(tx, auth);
-      const current = await q.findTask(tx, auth.companyId, id, { forUpdate: true });
+      const current = await reads.findTask(tx, auth.companyId, id, { forUpdate: true });
       if (current === undefined) throw notFound();
-      await q.deleteTask(tx, auth.companyId, id);
-      await this.record(tx, actor, id, 'deleted', toTask(current), null);
-      return toTask(current);
+      await writes.deleteTask(tx, auth.companyId, id);
+      const write: TaskWrite = {
+        kind: 'deleted',
+        companyId: auth.companyId,
+        actorId: actor.id,
+        before: toTask(current),
+        after: null,
+      };
+      await this.written(tx, { ...write, taskId: id });
+      return write;
     });
-    await this.events.taskChanged(auth.companyId, 'task_deleted', deleted);
+    await this.committed(write);
   }
 
   /**
@@ -352,8 +315,8 @@ export class TasksService {
     if (from === undefined) throw invalid({ since: [INVALID_INSTANT] });
     return this.db.tenant(auth.companyId, async (tx) => {
       await requireActor(tx, auth);
-      const total = await q.countDeleted(tx, auth.companyId, from);
-      const rows = await q.listDeleted(tx, auth.companyId, from, page.size, page.offset);
+      const total = await reads.countDeleted(tx, auth.companyId, from);
+      const rows = await reads.listDeleted(tx, auth.companyId, from, page.size, page.offset);
       return { count: total, tasks: rows.map((r) => ({ id: r.id, deleted_at: r.at.toISOString() })) };
     });
   }
@@ -362,11 +325,11 @@ export class TasksService {
   history(auth: Auth, id: number, page: PageRequest): Promise<{ count: number; entries: HistoryEntry[] }> {
     return this.db.tenant(auth.companyId, async (tx) => {
       const actor = await requireActor(tx, auth);
-      const live = (await q.findTask(tx, auth.companyId, id)) !== undefined;
+      const live = (await reads.findTask(tx, auth.companyId, id)) !== undefined;
       if (!live && actor.role !== 'admin') throw notFound();
-      const total = await q.countHistory(tx, auth.companyId, id);
+      const total = await reads.countHistory(tx, auth.companyId, id);
       if (!live && total === 0) throw notFound();
-      const rows = await q.listHistory(tx, auth.companyId, id, page.size, page.offset);
+      const rows = await reads.listHistory(tx, auth.companyId, id, page.size, page.offset);
       return {
         count: total,
         entries: rows.map((r) => ({
@@ -397,12 +360,12 @@ export class TasksService {
   }
 
   /**
-   * From the counters kept by triggers on tasks (drizzle/0012), read in the caller's own
-   * transaction and statement with the caller's check: cheap at any number of tasks, and each
-   * answer reflects every write committed before the request.
+   * From the counters kept by triggers on tasks (task_counters_changed(), current definition in
+   * drizzle/0014), read in the caller's own transaction and statement with the caller's check:
+   * cheap at any number of tasks, and each answer reflects every write committed before the request.
    */
   async statistics(auth: Auth): Promise<Statistics> {
-    const row = await q.checkedStatistics(this.statement(auth), auth.companyId, auth.userId);
+    const row = await reads.checkedStatistics(this.statement(auth), auth.companyId, auth.userId);
     checkActor(row.active);
     return {
       total: row.todo + row.in_progress + row.done,

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { openTestDatabase, type TestDatabase } from '../../test/helpers.ts';
 import { Random, seedFrom } from '../../test/random.ts';
 import { queryRows, tenantQuery } from '../platform/db/index.ts';
-import { isoFromPg } from './service.ts';
+import { isoFromPg } from './mapping.ts';
 
 /**
  * tenantQuery, which the task reads use: one statement in a transaction of its own, whose BEGIN,

@@ -18,6 +18,7 @@ import {
 } from '../../test/helpers.ts';
 import { Random, seedFrom } from '../../test/random.ts';
 import { type Database, MIGRATIONS_FOLDER, openPostgres, queryRows, type Tx } from '../platform/db/index.ts';
+import type { TaskStatus } from '../platform/db/schema.ts';
 import { ExternalFeed, MemoryFeedCache } from './external.ts';
 import type { Statistics, Task } from './schemas.ts';
 import { TasksService } from './service.ts';
@@ -349,25 +350,23 @@ describe('the statistics migration', () => {
     const service = new TasksService(
       db,
       new ExternalFeed({ url: 'http://127.0.0.1:9/', timeoutMs: 1, cache: new MemoryFeedCache() }),
-      { taskChanged: async () => {} },
-      { onTaskWritten: async () => {} },
     );
     for (const { companyId, userId } of before) {
       const kept = await service.statistics({ companyId, userId });
       expect(kept.total).toBe(200);
       expect(kept).toEqual(await db.tenant(companyId, (tx) => directStatistics(tx, companyId)));
     }
-    // The new triggers carry on from there, task_counts (kept since 0007) included.
+    // The triggers carry on from there, the list's counts (all, and by status) included.
     const countsByStatus = (companyId: number) =>
       db.tenant(companyId, (tx) =>
-        queryRows<{ status: string; kept: number; counted: number }>(
+        queryRows<{ status: TaskStatus; counted: number }>(
           tx,
-          sql`select status, (select coalesce(sum(n), 0)::int from task_counts c
-                              where c.company_id = ${companyId} and c.status = s.status) as kept,
-                     (select count(*)::int from tasks t where t.company_id = ${companyId} and t.status = s.status) as counted
+          sql`select status, (select count(*)::int from tasks t where t.company_id = ${companyId} and t.status = s.status) as counted
               from unnest(array['todo', 'in_progress', 'done']) as s(status)`,
         ),
       );
+    const listed = async (auth: { companyId: number; userId: number }, status?: TaskStatus) =>
+      (await service.listTasks(auth, { status }, { page: 1, size: 1, offset: 0 })).count;
     for (const { companyId, userId } of before) {
       await db.tenant(companyId, async (tx) => {
         await tx.execute(
@@ -380,7 +379,9 @@ describe('the statistics migration', () => {
       });
       const kept = await service.statistics({ companyId, userId });
       expect(kept).toEqual(await db.tenant(companyId, (tx) => directStatistics(tx, companyId)));
-      for (const row of await countsByStatus(companyId)) expect(row.kept, row.status).toBe(row.counted);
+      const counts = await countsByStatus(companyId);
+      for (const row of counts) expect(await listed({ companyId, userId }, row.status), row.status).toBe(row.counted);
+      expect(await listed({ companyId, userId })).toBe(counts.reduce((sum, row) => sum + row.counted, 0));
     }
   });
 });

@@ -306,7 +306,7 @@ describe('ETag and If-Match', () => {
     }
   });
 
-  it('keeps the original behaviour without If-Match', async () => {
+  it('writes unconditionally without If-Match', async () => {
     const task = await createTask(admin);
     await call(admin, 'PATCH', `/api/tasks/${task.id}/`, { title: 'One' });
     expect((await call(admin, 'PATCH', `/api/tasks/${task.id}/`, { title: 'Two' })).statusCode).toBe(200);

@@ -5,7 +5,8 @@ import openapiTS, { astToString } from 'openapi-typescript';
 import { buildApp } from '../../src/app.ts';
 import { loadConfig } from '../../src/platform/config.ts';
 import { openPostgres } from '../../src/platform/db/index.ts';
-import { Jobs } from '../../src/platform/jobs.ts';
+import { Jobs } from '../../src/platform/jobs/index.ts';
+import { createServices } from '../../src/services.ts';
 
 /**
  * The web app's API types, generated from the OpenAPI document the app serves at /api/schema/.
@@ -22,10 +23,12 @@ const { values } = parseArgs({ options: { check: { type: 'boolean' }, document: 
 // database pool is never used, so no database or server is needed.
 const config = { ...loadConfig({ LOG_LEVEL: 'silent' }), jwtSecret: 'x'.repeat(32) };
 const db = openPostgres({ url: 'postgres://unused@127.0.0.1:1/unused' });
-const app = await buildApp({ config, db, jobs: new Jobs(db, { logger: console, processing: false }) });
+const services = createServices(config, db, new Jobs(db, { logger: console, processing: false }));
+const app = await buildApp(services);
 await app.ready();
 const document = app.swagger();
 await app.close();
+await services.close();
 await db.close();
 
 if (values.document !== undefined) writeFileSync(values.document, `${JSON.stringify(document, null, 2)}\n`);

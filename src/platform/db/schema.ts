@@ -180,43 +180,17 @@ export const tasks = pgTable(
     index('tasks_due_open_idx').on(t.dueDate).where(sql`${t.status} <> 'done' and ${t.assignedTo} is not null`),
     // The part of overdue that counters cannot keep (open tasks due earlier today): a short range.
     index('tasks_open_due_idx').on(t.companyId, t.dueDate).where(sql`${t.status} <> 'done'`),
-    // Every column the statistics read, so they come from an index-only scan instead of the wide rows.
-    index('tasks_statistics_idx').on(
-      t.companyId,
-      t.status,
-      t.priority,
-      t.assignedTo,
-      t.dueDate,
-      t.createdAt,
-      t.completedAt,
-    ),
   ],
 );
 
 /**
- * The number of tasks of each company and status, kept by triggers on tasks (drizzle/0007; since
- * 0012 by the one function that keeps every task counter), so a list without filters, or with only
- * a status, counts in microseconds instead of scanning the company's tasks. Spread over a few shard
- * rows per status, so concurrent writes in one company rarely wait on the same row. Exact: the
- * triggers run in the writing transaction.
- */
-export const taskCounts = pgTable(
-  'task_counts',
-  {
-    companyId: integer('company_id').notNull(),
-    status: text('status', { enum: TASK_STATUSES }).notNull(),
-    shard: smallint('shard').notNull(),
-    n: integer('n').notNull(),
-  },
-  (t) => [primaryKey({ columns: [t.companyId, t.status, t.shard] })],
-);
-
-/**
- * The statistics' scalar figures per company, kept by triggers on tasks in the writing transaction
- * (drizzle/0012) like task_counts: tasks by status and by priority, unassigned ones, and over done
- * tasks with a completed_at, how many and their summed seconds from creation to completion. Each
- * connection writes its own shard row (its backend pid modulo 16), so writers in one company do
- * not wait on each other; a shard may go negative, only the sums mean anything.
+ * The statistics' scalar figures per company, kept in the writing transaction by the trigger
+ * function task_counters_changed() on tasks (current definition: drizzle/0014): tasks by status and
+ * by priority, unassigned ones, and over done tasks with a completed_at, how many and their summed
+ * seconds from creation to completion. The list counts from it too, without filters or with only
+ * a status, in microseconds instead of scanning the company's tasks. Each connection writes its
+ * own shard row (its backend pid modulo 16), so writers in one company do not wait on each other;
+ * a shard may go negative, only the sums mean anything.
  */
 export const taskStats = pgTable(
   'task_stats',
@@ -325,15 +299,29 @@ export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
 export const NOTIFICATION_STATUSES = ['pending', 'sent', 'failed'] as const;
 export type NotificationStatus = (typeof NOTIFICATION_STATUSES)[number];
 
+/**
+ * What a user who chose nothing gets (no row): the one statement of them, read by the column
+ * defaults below and by the notifications feature's code and SQL.
+ */
+export const NOTIFICATION_PREFERENCE_DEFAULTS = {
+  emailOnAssignment: true,
+  emailOnStatusChange: false,
+  dailyDigest: false,
+} as const;
+
 /** A user's email choices; no row means the defaults. */
 export const notificationPreferences = pgTable(
   'notification_preferences',
   {
     companyId: integer('company_id').notNull(),
     userId: integer('user_id').notNull(),
-    emailOnAssignment: boolean('email_on_assignment').notNull().default(true),
-    emailOnStatusChange: boolean('email_on_status_change').notNull().default(false),
-    dailyDigest: boolean('daily_digest').notNull().default(false),
+    emailOnAssignment: boolean('email_on_assignment')
+      .notNull()
+      .default(NOTIFICATION_PREFERENCE_DEFAULTS.emailOnAssignment),
+    emailOnStatusChange: boolean('email_on_status_change')
+      .notNull()
+      .default(NOTIFICATION_PREFERENCE_DEFAULTS.emailOnStatusChange),
+    dailyDigest: boolean('daily_digest').notNull().default(NOTIFICATION_PREFERENCE_DEFAULTS.dailyDigest),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
@@ -411,7 +399,6 @@ export const TENANT_TABLES = [
   'tasks',
   'task_history',
   'idempotency_keys',
-  'task_counts',
   'notification_preferences',
   'notifications',
   'task_stats',

@@ -1,49 +1,122 @@
-import { and, asc, count, desc, eq, gte, type SQL, sql } from 'drizzle-orm';
-import type { TenantQueryOptions, Tx } from '../platform/db/index.ts';
-import {
-  idempotencyKeys,
-  type TaskHistoryAction,
-  type TaskPriority,
-  type TaskStatus,
-  TEXT_SEARCH_CONFIG,
-  taskHistory,
-  tasks,
-  users,
-} from '../platform/db/schema.ts';
+import { and, asc, count, desc, eq, gte, sql } from 'drizzle-orm';
+import { WITH_ACTOR } from '../accounts/queries.ts';
+import { type Database, queryRows, type TenantQueryOptions, type Tx, tenantQuery } from '../platform/db/index.ts';
+import { type TaskPriority, type TaskStatus, TEXT_SEARCH_CONFIG, taskHistory, tasks } from '../platform/db/schema.ts';
+import { TASK_COLUMNS, type TaskRow, taskRowColumns } from './mapping.ts';
 import type { OrderKey } from './schemas.ts';
 
-const taskColumns = {
-  id: tasks.id,
-  companyId: tasks.companyId,
-  title: tasks.title,
-  description: tasks.description,
-  status: tasks.status,
-  priority: tasks.priority,
-  dueDate: tasks.dueDate,
-  assignedTo: tasks.assignedTo,
-  createdBy: tasks.createdBy,
-  createdAt: tasks.createdAt,
-  updatedAt: tasks.updatedAt,
-  completedAt: tasks.completedAt,
-};
+/*
+ * Every read of tasks: the service's (the single statements of the list, one task and the
+ * statistics, each with the caller's check; the locked read a write starts from; history), and
+ * what other features read of tasks (notifications' emails, reminders and digests), since the
+ * table is this feature's.
+ */
 
-export interface TaskRow {
+/** What an email about a task says of it. */
+export interface TaskFacts {
   id: number;
-  companyId: number;
   title: string;
-  description: string;
   status: TaskStatus;
   priority: TaskPriority;
   dueDate: Date | null;
   assignedTo: number | null;
-  createdBy: number;
-  createdAt: Date;
-  updatedAt: Date;
-  completedAt: Date | null;
 }
 
-/** The columns a client can set, in the table's terms. */
-export type TaskValues = Pick<TaskRow, 'title' | 'description' | 'status' | 'priority' | 'dueDate' | 'assignedTo'>;
+const factColumns = {
+  id: tasks.id,
+  title: tasks.title,
+  status: tasks.status,
+  priority: tasks.priority,
+  dueDate: tasks.dueDate,
+  assignedTo: tasks.assignedTo,
+};
+
+export async function findTaskFacts(tx: Tx, companyId: number, taskId: number): Promise<TaskFacts | undefined> {
+  const [row] = await tx
+    .select(factColumns)
+    .from(tasks)
+    .where(and(eq(tasks.companyId, companyId), eq(tasks.id, taskId)));
+  return row;
+}
+
+const FACTS_BY_IDS = `
+  select t.id, t.title, t.status, t.priority, t.due_date as "dueDate", t.assigned_to as "assignedTo"
+    from tasks t where t.company_id = $1 and t.id = any($2::int[])`;
+
+/** Many tasks of one company in one statement of its own (one round trip); absent ids are absent. */
+export async function taskFactsByIds(db: Database, companyId: number, ids: number[]): Promise<Map<number, TaskFacts>> {
+  if (ids.length === 0) return new Map();
+  const rows = await tenantQuery<Omit<TaskFacts, 'dueDate'> & { dueDate: string | null }>(db, companyId, FACTS_BY_IDS, [
+    companyId,
+    ids,
+  ]);
+  return new Map(rows.map((row) => [row.id, { ...row, dueDate: row.dueDate === null ? null : new Date(row.dueDate) }]));
+}
+
+/** A person's open tasks, overdue first, then by due date: a digest's content. */
+export function openTasksOf(tx: Tx, companyId: number, userId: number, limit = 50): Promise<TaskFacts[]> {
+  return tx
+    .select(factColumns)
+    .from(tasks)
+    .where(and(eq(tasks.companyId, companyId), eq(tasks.assignedTo, userId), sql`${tasks.status} <> 'done'`))
+    .orderBy(sql`${tasks.dueDate} asc nulls last`, tasks.id)
+    .limit(limit);
+}
+
+export interface DueTask {
+  companyId: number;
+  taskId: number;
+  title: string;
+  /** PostgreSQL's text for it, exact to the microsecond: a Date would round it, and a reminder names it. */
+  dueDate: string;
+  assignedTo: number;
+}
+
+/** Where a page of unsafeOpenTasksDueWithin ended: the next page starts after it. */
+export type DueCursor = Pick<DueTask, 'dueDate' | 'companyId' | 'taskId'>;
+
+/**
+ * Across companies (the scheduler's scan): open, assigned tasks due within the window, in due
+ * order, a page at a time (tasks_due_open_idx).
+ */
+export function unsafeOpenTasksDueWithin(
+  tx: Tx,
+  withinHours: number,
+  limit: number,
+  after?: DueCursor,
+): Promise<DueTask[]> {
+  const from =
+    after === undefined
+      ? sql`true`
+      : sql`(t.due_date, t.company_id, t.id) > (${after.dueDate}::timestamptz, ${after.companyId}::int, ${after.taskId}::int)`;
+  return queryRows<DueTask>(
+    tx,
+    sql`select t.company_id as "companyId", t.id as "taskId", t.title, t.due_date::text as "dueDate",
+               t.assigned_to as "assignedTo"
+          from tasks t
+         where t.status <> 'done' and t.assigned_to is not null
+           and t.due_date > now() and t.due_date <= now() + make_interval(hours => ${withinHours})
+           and ${from}
+         order by t.due_date, t.company_id, t.id
+         limit ${limit}`,
+  );
+}
+
+/** Across companies: which of these people have at least one open task assigned to them. */
+export async function unsafeWithOpenTasks(
+  tx: Tx,
+  people: Array<{ companyId: number; userId: number }>,
+): Promise<Array<{ companyId: number; userId: number }>> {
+  if (people.length === 0) return [];
+  return queryRows(
+    tx,
+    sql`select p.company_id as "companyId", p.user_id as "userId"
+          from unnest(${sql.param(people.map((p) => p.companyId))}::int[],
+                      ${sql.param(people.map((p) => p.userId))}::int[]) as p(company_id, user_id)
+         where exists (select 1 from tasks t
+                        where t.company_id = p.company_id and t.assigned_to = p.user_id and t.status <> 'done')`,
+  );
+}
 
 export interface TaskFilter {
   status?: TaskStatus;
@@ -70,60 +143,11 @@ export async function findTask(
   options: { forUpdate?: boolean } = {},
 ): Promise<TaskRow | undefined> {
   const query = tx
-    .select(taskColumns)
+    .select(taskRowColumns)
     .from(tasks)
     .where(and(eq(tasks.companyId, companyId), eq(tasks.id, id)));
   const [row] = options.forUpdate === true ? await query.for('update') : await query;
   return row;
-}
-
-export async function insertTask(
-  tx: Tx,
-  values: TaskValues & { companyId: number; createdBy: number; completedAt: SQL | null },
-): Promise<TaskRow> {
-  const [row] = await tx.insert(tasks).values(values).returning(taskColumns);
-  if (row === undefined) throw new Error('insert into tasks returned nothing');
-  return row;
-}
-
-export async function updateTask(
-  tx: Tx,
-  companyId: number,
-  id: number,
-  changes: Partial<TaskValues> & { completedAt?: SQL | null },
-): Promise<TaskRow> {
-  const [row] = await tx
-    .update(tasks)
-    .set({ ...changes, updatedAt: sql`now()` })
-    .where(and(eq(tasks.companyId, companyId), eq(tasks.id, id)))
-    .returning(taskColumns);
-  if (row === undefined) throw new Error('update of a locked task returned nothing');
-  return row;
-}
-
-export async function deleteTask(tx: Tx, companyId: number, id: number): Promise<void> {
-  await tx.delete(tasks).where(and(eq(tasks.companyId, companyId), eq(tasks.id, id)));
-}
-
-export async function isActiveUser(tx: Tx, companyId: number, userId: number): Promise<boolean> {
-  const [row] = await tx
-    .select({ id: users.id })
-    .from(users)
-    .where(and(eq(users.companyId, companyId), eq(users.id, userId), eq(users.isActive, true)));
-  return row !== undefined;
-}
-
-export async function insertHistory(
-  tx: Tx,
-  values: {
-    companyId: number;
-    taskId: number;
-    actorId: number;
-    action: TaskHistoryAction;
-    changes: Record<string, [unknown, unknown]>;
-  },
-): Promise<void> {
-  await tx.insert(taskHistory).values(values);
 }
 
 const historyOf = (companyId: number, taskId: number) =>
@@ -170,55 +194,6 @@ export function listDeleted(tx: Tx, companyId: number, since: Date, limit: numbe
     .offset(offset);
 }
 
-const IDEMPOTENCY_TTL = sql`interval '24 hours'`;
-
-/**
- * Takes the key for this request: true when the caller is the first (or the earlier use has
- * expired). A concurrent holder of the same key makes this wait until it commits or rolls back.
- */
-export async function claimIdempotencyKey(tx: Tx, companyId: number, userId: number, key: string): Promise<boolean> {
-  const rows = await tx
-    .insert(idempotencyKeys)
-    .values({ companyId, userId, key })
-    .onConflictDoUpdate({
-      target: [idempotencyKeys.companyId, idempotencyKeys.userId, idempotencyKeys.key],
-      set: { statusCode: null, body: null, createdAt: sql`now()` },
-      setWhere: sql`${idempotencyKeys.createdAt} < now() - ${IDEMPOTENCY_TTL}`,
-    })
-    .returning({ key: idempotencyKeys.key });
-  return rows.length > 0;
-}
-
-export async function findIdempotentAnswer(tx: Tx, companyId: number, userId: number, key: string) {
-  const [row] = await tx
-    .select({ statusCode: idempotencyKeys.statusCode, body: idempotencyKeys.body })
-    .from(idempotencyKeys)
-    .where(
-      and(
-        eq(idempotencyKeys.companyId, companyId),
-        eq(idempotencyKeys.userId, userId),
-        eq(idempotencyKeys.key, key),
-        sql`${idempotencyKeys.createdAt} >= now() - ${IDEMPOTENCY_TTL}`,
-      ),
-    );
-  return row?.statusCode == null ? undefined : { statusCode: row.statusCode, body: row.body };
-}
-
-export async function saveIdempotentAnswer(
-  tx: Tx,
-  companyId: number,
-  userId: number,
-  key: string,
-  answer: { statusCode: number; body: unknown },
-): Promise<void> {
-  await tx
-    .update(idempotencyKeys)
-    .set(answer)
-    .where(
-      and(eq(idempotencyKeys.companyId, companyId), eq(idempotencyKeys.userId, userId), eq(idempotencyKeys.key, key)),
-    );
-}
-
 /*
  * The read paths below are single statements of fixed text, run with queryText: each answers the
  * caller's check (requireActor's: a user of this company, active) together with the data, so a
@@ -231,34 +206,6 @@ export async function saveIdempotentAnswer(
  * on PostgreSQL), or queryText inside a transaction of the caller's.
  */
 export type Run = <T>(text: string, values: unknown[], options?: Pick<TenantQueryOptions, 'plan'>) => Promise<T[]>;
-
-/**
- * One row: null when there is no such user in the company (or no such company), else is_active.
- * Materialized, so the user is looked up once however often the statement consults it.
- */
-const WITH_ACTOR = `with actor as materialized (
-  select (select u.is_active from users u join companies c on c.id = u.company_id
-          where u.company_id = $1 and u.id = $2) as active
-)`;
-
-const TASK_COLUMNS = `t.id, t.company_id, t.title, t.description, t.status, t.priority, t.due_date, t.assigned_to,
-  t.created_by, t.created_at, t.updated_at, t.completed_at`;
-
-/** A task row as the driver gives it through queryText: timestamps as PostgreSQL's text. */
-export interface TaskTextRow {
-  id: number;
-  company_id: number;
-  title: string;
-  description: string;
-  status: TaskStatus;
-  priority: TaskPriority;
-  due_date: string | null;
-  assigned_to: number | null;
-  created_by: number;
-  created_at: string;
-  updated_at: string;
-  completed_at: string | null;
-}
 
 const ORDER_SQL: Record<OrderKey, string> = {
   created_at: 't.created_at',
@@ -324,10 +271,13 @@ function listStatement(
         ) page on true`;
     } else {
       // Without filters, or with a status only, the kept counters answer; otherwise the rows are counted.
+      const kept =
+        given.length === 0
+          ? 'todo + in_progress + done'
+          : `case $3::text when 'todo' then todo when 'in_progress' then in_progress when 'done' then done end`;
       const counted =
         given.length === 0 || (given.length === 1 && given[0] === 'status')
-          ? `select coalesce(sum(n), 0)::int as total from task_counts
-             where company_id = $1${given.length === 1 ? ' and status = $3' : ''} and actor.active`
+          ? `select coalesce(sum(${kept}), 0)::int as total from task_stats where company_id = $1 and actor.active`
           : `select count(*)::int as total from tasks t where ${where.join(' and ')} and actor.active`;
       text = `${WITH_ACTOR}
         select actor.active, counted.total, page.*
@@ -362,7 +312,7 @@ export interface CheckedPage {
   /** The caller's check, as in WITH_ACTOR. */
   active: boolean | null;
   total: number;
-  rows: TaskTextRow[];
+  rows: TaskRow[];
 }
 
 /** The caller's check, the count and one page of tasks, in one statement. */
@@ -382,7 +332,7 @@ export async function listPage(
     values.push(value instanceof Date ? value.toISOString() : value);
   }
   values.push(limit, offset);
-  const rows = await run<TaskTextRow & { active: boolean | null; total: number | null }>(text, values, {
+  const rows = await run<TaskRow & { active: boolean | null; total: number | null }>(text, values, {
     plan: planFor(given),
   });
   const head = rows[0];
@@ -404,8 +354,8 @@ export async function findCheckedTask(
   companyId: number,
   userId: number,
   id: number,
-): Promise<{ active: boolean | null; row: TaskTextRow | undefined }> {
-  const [row] = await run<TaskTextRow & { active: boolean | null }>(FIND_TASK, [companyId, userId, id]);
+): Promise<{ active: boolean | null; row: TaskRow | undefined }> {
+  const [row] = await run<TaskRow & { active: boolean | null }>(FIND_TASK, [companyId, userId, id]);
   return { active: row?.active ?? null, row: row?.id == null ? undefined : row };
 }
 
@@ -427,10 +377,11 @@ export interface StatisticsRow {
 }
 
 /**
- * The statistics from the counters the triggers keep (drizzle/0012): a few dozen small rows,
- * whatever the number of tasks. overdue is the open tasks due on days before today (counters)
- * plus those due earlier today (a short range of tasks_open_due_idx). The rates are computed as
- * the aggregates over tasks computed them, in the same numeric types, so they round alike.
+ * The statistics from the counters kept by the trigger function task_counters_changed() (current
+ * definition: drizzle/0014): a few dozen small rows, whatever the number of tasks. overdue is the
+ * open tasks due on days before today (counters) plus those due earlier today (a short range of
+ * tasks_open_due_idx). The rates are computed as the aggregates over tasks computed them, in the
+ * same numeric types, so they round alike.
  */
 const TODAY = `(now() at time zone 'UTC')::date`;
 const STATISTICS = `${WITH_ACTOR}

@@ -1,0 +1,85 @@
+import { sql } from 'drizzle-orm';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createTestContext, registerCompany, type Session, TEST_DB, type TestContext } from '../../test/helpers.ts';
+import { queryRows } from '../platform/db/index.ts';
+import { ExternalFeed, MemoryFeedCache } from './external.ts';
+import type { TaskWriteListener } from './hooks.ts';
+import { TasksService } from './service.ts';
+
+/** A listener that writes down what it hears, and whether the task row was visible to it then. */
+function recorder(name: string, log: string[], ctx: TestContext): TaskWriteListener {
+  return {
+    async inTransaction(tx, write) {
+      const id = (write.after ?? write.before)?.id;
+      const [row] = await queryRows<{ n: number }>(
+        tx,
+        sql`select count(*)::int as n from tasks where company_id = ${write.companyId} and id = ${id}`,
+      );
+      log.push(`${name} in ${write.kind} rows=${row?.n}`);
+    },
+    async afterCommit(write) {
+      // Committed: another transaction sees the write.
+      const [row] = await ctx.db.tenant(write.companyId, (tx) =>
+        queryRows<{ n: number }>(
+          tx,
+          sql`select count(*)::int as n from tasks where company_id = ${write.companyId} and id = ${(write.after ?? write.before)?.id}`,
+        ),
+      );
+      log.push(`${name} after ${write.kind} rows=${row?.n}`);
+    },
+  };
+}
+
+describe(`task write listeners (${TEST_DB})`, () => {
+  let ctx: TestContext;
+  let admin: Session;
+  beforeAll(async () => {
+    ctx = await createTestContext();
+    admin = await registerCompany(ctx.app);
+  });
+  afterAll(() => ctx.close());
+
+  const feed = () => new ExternalFeed({ url: 'http://127.0.0.1:9/', timeoutMs: 1, cache: new MemoryFeedCache() });
+  const auth = () => ({ companyId: admin.user.company.id, userId: admin.user.id });
+
+  it('calls every listener in order, inside the transaction and then after the commit', async () => {
+    const log: string[] = [];
+    const service = new TasksService(ctx.db, feed(), [recorder('a', log, ctx), recorder('b', log, ctx)]);
+    const { task } = await service.create(auth(), { title: 'Heard' });
+    await service.update(auth(), task.id, { title: 'Heard' });
+    await service.update(auth(), task.id, { status: 'done' });
+    await service.delete(auth(), task.id);
+    expect(log).toEqual([
+      'a in created rows=1',
+      'b in created rows=1',
+      'a after created rows=1',
+      'b after created rows=1',
+      // the update that changed nothing is heard by no one
+      'a in updated rows=1',
+      'b in updated rows=1',
+      'a after updated rows=1',
+      'b after updated rows=1',
+      'a in deleted rows=0',
+      'b in deleted rows=0',
+      'a after deleted rows=0',
+      'b after deleted rows=0',
+    ]);
+  });
+
+  it('rolls the write back when a listener throws inside the transaction, and tells no one after', async () => {
+    const log: string[] = [];
+    const failing: TaskWriteListener = {
+      inTransaction: async () => {
+        throw new Error('listener failed');
+      },
+    };
+    const service = new TasksService(ctx.db, feed(), [recorder('a', log, ctx), failing]);
+    const title = `Never written ${Date.now()}`;
+    await expect(service.create(auth(), { title })).rejects.toThrow('listener failed');
+    expect(log).toEqual(['a in created rows=1']);
+    const [row] = await ctx.db.tenant(auth().companyId, (tx) =>
+      queryRows<{ n: number }>(tx, sql`select count(*)::int as n from tasks where title = ${title}`),
+    );
+    expect(row?.n).toBe(0);
+  });
+});

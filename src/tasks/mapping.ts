@@ -1,0 +1,80 @@
+import { sql } from 'drizzle-orm';
+import { type TaskPriority, type TaskStatus, tasks } from '../platform/db/schema.ts';
+import type { Task } from './schemas.ts';
+
+/**
+ * A task row as every path reads it, the single-statement reads (queryText, tenantQuery) and the
+ * Drizzle writes alike: the table's column names, timestamps as PostgreSQL's text, which becomes
+ * the contract's ISO form without a Date in between.
+ */
+export interface TaskRow {
+  id: number;
+  company_id: number;
+  title: string;
+  description: string;
+  status: TaskStatus;
+  priority: TaskPriority;
+  due_date: string | null;
+  assigned_to: number | null;
+  created_by: number;
+  created_at: string;
+  updated_at: string;
+  completed_at: string | null;
+}
+
+/** The row's columns in SQL text, for the statements written out (reads.ts): `t` is the task. */
+export const TASK_COLUMNS = `t.id, t.company_id, t.title, t.description, t.status, t.priority, t.due_date, t.assigned_to,
+  t.created_by, t.created_at, t.updated_at, t.completed_at`;
+
+/**
+ * The same row as a Drizzle selection (writes.ts). A timestamptz cast to text is the text the
+ * driver receives for it in a single-statement read: the session's time zone is UTC.
+ */
+export const taskRowColumns = {
+  id: tasks.id,
+  company_id: tasks.companyId,
+  title: tasks.title,
+  description: tasks.description,
+  status: tasks.status,
+  priority: tasks.priority,
+  due_date: sql<string | null>`${tasks.dueDate}::text`,
+  assigned_to: tasks.assignedTo,
+  created_by: tasks.createdBy,
+  created_at: sql<string>`${tasks.createdAt}::text`,
+  updated_at: sql<string>`${tasks.updatedAt}::text`,
+  completed_at: sql<string | null>`${tasks.completedAt}::text`,
+};
+
+/** PostgreSQL's text for a timestamptz in UTC (its session time zone here): `2026-11-28 16:30:24.123456+00`. */
+const PG_UTC_TIMESTAMP = /^([1-9]\d{3}-\d{2}-\d{2}) (\d{2}:\d{2}:\d{2})(?:\.(\d{1,6}))?\+00$/;
+
+/**
+ * PostgreSQL's text for a timestamptz in the contract's form, without a Date: the milliseconds are
+ * the first three digits of the fraction, as Date's parser takes them. Anything else (another time
+ * zone, years outside 1000–9999) goes through Date itself.
+ */
+export function isoFromPg(text: string): string {
+  const match = PG_UTC_TIMESTAMP.exec(text);
+  if (match === null) return new Date(text).toISOString();
+  return `${match[1]}T${match[2]}.${(match[3] ?? '').padEnd(3, '0').slice(0, 3)}Z`;
+}
+
+const isoOrNull = (text: string | null) => (text === null ? null : isoFromPg(text));
+
+/** The API's task from its row. */
+export function toTask(row: TaskRow): Task {
+  return {
+    id: row.id,
+    title: row.title,
+    description: row.description,
+    status: row.status,
+    priority: row.priority,
+    due_date: isoOrNull(row.due_date),
+    assigned_to: row.assigned_to,
+    created_by: row.created_by,
+    company: row.company_id,
+    created_at: isoFromPg(row.created_at),
+    updated_at: isoFromPg(row.updated_at),
+    completed_at: isoOrNull(row.completed_at),
+  };
+}

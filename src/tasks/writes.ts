@@ -1,0 +1,113 @@
+import { and, eq, type SQL, sql } from 'drizzle-orm';
+import type { Tx } from '../platform/db/index.ts';
+import { idempotencyKeys, type TaskHistoryAction, taskHistory, tasks } from '../platform/db/schema.ts';
+import { type TaskRow, taskRowColumns } from './mapping.ts';
+
+/** The columns a client can set, in the table's terms. */
+export interface TaskValues {
+  title: string;
+  description: string;
+  status: TaskRow['status'];
+  priority: TaskRow['priority'];
+  dueDate: Date | null;
+  assignedTo: number | null;
+}
+
+export async function insertTask(
+  tx: Tx,
+  values: TaskValues & { companyId: number; createdBy: number; completedAt: SQL | null },
+): Promise<TaskRow> {
+  const [row] = await tx.insert(tasks).values(values).returning(taskRowColumns);
+  if (row === undefined) throw new Error('insert into tasks returned nothing');
+  return row;
+}
+
+export async function updateTask(
+  tx: Tx,
+  companyId: number,
+  id: number,
+  changes: Partial<TaskValues> & { completedAt?: SQL | null },
+): Promise<TaskRow> {
+  const [row] = await tx
+    .update(tasks)
+    .set({ ...changes, updatedAt: sql`now()` })
+    .where(and(eq(tasks.companyId, companyId), eq(tasks.id, id)))
+    .returning(taskRowColumns);
+  if (row === undefined) throw new Error('update of a locked task returned nothing');
+  return row;
+}
+
+export async function deleteTask(tx: Tx, companyId: number, id: number): Promise<void> {
+  await tx.delete(tasks).where(and(eq(tasks.companyId, companyId), eq(tasks.id, id)));
+}
+
+export async function insertHistory(
+  tx: Tx,
+  values: {
+    companyId: number;
+    taskId: number;
+    actorId: number;
+    action: TaskHistoryAction;
+    changes: Record<string, [unknown, unknown]>;
+  },
+): Promise<void> {
+  await tx.insert(taskHistory).values(values);
+}
+
+const IDEMPOTENCY_TTL = sql`interval '24 hours'`;
+
+/**
+ * Takes the key for this request: true when the caller is the first (or the earlier use has
+ * expired). A concurrent holder of the same key makes this wait until it commits or rolls back.
+ */
+export async function claimIdempotencyKey(tx: Tx, companyId: number, userId: number, key: string): Promise<boolean> {
+  const rows = await tx
+    .insert(idempotencyKeys)
+    .values({ companyId, userId, key })
+    .onConflictDoUpdate({
+      target: [idempotencyKeys.companyId, idempotencyKeys.userId, idempotencyKeys.key],
+      set: { statusCode: null, body: null, createdAt: sql`now()` },
+      setWhere: sql`${idempotencyKeys.createdAt} < now() - ${IDEMPOTENCY_TTL}`,
+    })
+    .returning({ key: idempotencyKeys.key });
+  return rows.length > 0;
+}
+
+export async function findIdempotentAnswer(tx: Tx, companyId: number, userId: number, key: string) {
+  const [row] = await tx
+    .select({ statusCode: idempotencyKeys.statusCode, body: idempotencyKeys.body })
+    .from(idempotencyKeys)
+    .where(
+      and(
+        eq(idempotencyKeys.companyId, companyId),
+        eq(idempotencyKeys.userId, userId),
+        eq(idempotencyKeys.key, key),
+        sql`${idempotencyKeys.createdAt} >= now() - ${IDEMPOTENCY_TTL}`,
+      ),
+    );
+  return row?.statusCode == null ? undefined : { statusCode: row.statusCode, body: row.body };
+}
+
+export async function saveIdempotentAnswer(
+  tx: Tx,
+  companyId: number,
+  userId: number,
+  key: string,
+  answer: { statusCode: number; body: unknown },
+): Promise<void> {
+  await tx
+    .update(idempotencyKeys)
+    .set(answer)
+    .where(
+      and(eq(idempotencyKeys.companyId, companyId), eq(idempotencyKeys.userId, userId), eq(idempotencyKeys.key, key)),
+    );
+}
+
+/** Across companies (the maintenance purge): keys older than they are honoured. */
+export async function unsafePurgeExpiredIdempotencyKeys(tx: Tx): Promise<number> {
+  const keys = await tx
+    .delete(idempotencyKeys)
+    .where(sql`${idempotencyKeys.createdAt} < now() - ${IDEMPOTENCY_TTL}`)
+    .returning({ userId: idempotencyKeys.userId });
+  return keys.length;
+}
