@@ -20,6 +20,7 @@ import { registerMetrics } from './platform/metrics.ts';
 import { operationsRoutes } from './platform/operations.ts';
 import { openRedis } from './platform/redis.ts';
 import { registerSecurityHeaders } from './platform/security-headers.ts';
+import { validatorFactory } from './platform/validation.ts';
 import { registerWebApp } from './platform/web.ts';
 import { Hub } from './realtime/hub.ts';
 import { realtimeRoutes } from './realtime/routes.ts';
@@ -36,6 +37,8 @@ export interface AppDeps {
 }
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
+/** Django's validation of a Host: a name or an IPv6 literal, and a port. */
+const VALID_HOST = /^([a-z0-9.-]+|\[[a-f0-9]*:[a-f0-9.:]+\])(:[0-9]{1,5})?$/i;
 
 /** Keeps access tokens given as ?token= (WebSocket upgrades from browsers) out of the logs. */
 export const redactUrl = (url: string) => url.replace(/([?&](?:token|access|refresh)=)[^&]*/gi, '$1[redacted]');
@@ -78,6 +81,7 @@ export async function buildApp({ config, db, jobs }: AppDeps): Promise<FastifyIn
       if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') return answer.code(404).send({ detail: 'Not found.' });
       return answer.code(400).send({ detail: 'The request path is not valid.' });
     },
+    schemaController: { compilersFactory: { buildValidator: validatorFactory() } },
     ajv: {
       // DRF reports every invalid field at once; verbose gives the messages the failing schema.
       customOptions: { allErrors: true, verbose: true },
@@ -95,12 +99,16 @@ export async function buildApp({ config, db, jobs }: AppDeps): Promise<FastifyIn
   app.addHook('preClose', async () => {
     closing = true;
   });
+  app.decorateRequest('linkOrigin', '');
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
-    // As Django does (DisallowedHost): links in answers are built from the Host, which must be one.
-    if (!URL.canParse(`${request.protocol}://${request.host}`)) {
+    // As Django does (DisallowedHost): a Host that is no host[:port] is refused, since links in
+    // answers would be built from it when PUBLIC_URL is not set.
+    const host = VALID_HOST.exec(request.host);
+    if (host === null || Number(host[2]?.slice(1) ?? 0) > 65535) {
       throw new HttpError(400, { detail: 'Invalid Host header.' });
     }
+    request.linkOrigin = config.linkOrigin ?? `${request.protocol === 'https' ? 'https' : 'http'}://${request.host}`;
   });
   app.addHook('onSend', async (_request, reply) => {
     if (closing) reply.header('connection', 'close');

@@ -24,6 +24,8 @@ export interface Config {
   smtpUrl: string | undefined;
   emailFrom: string;
   publicUrl: string;
+  /** PUBLIC_URL's origin when it is set: pages' next/previous links use it rather than the Host. */
+  linkOrigin: string | undefined;
   externalTasksUrl: string;
   externalTasksTimeoutMs: number;
   authRateLimit: number;
@@ -145,6 +147,7 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('ROLE', `${role} needs DATABASE_URL; with the embedded database run ROLE=all`);
   }
   const port = integer(env, 'PORT', 8000, 0, 65535);
+  const publicUrl = url(env, 'PUBLIC_URL', ['http:', 'https:']);
   return {
     port,
     host: read(env, 'HOST') ?? '0.0.0.0',
@@ -158,7 +161,8 @@ export function loadConfig(env: Env = process.env): Config {
     jobsMaintenanceIntervalSeconds: integer(env, 'JOBS_MAINTENANCE_INTERVAL_SECONDS', 30, 1, 3600),
     smtpUrl: url(env, 'SMTP_URL', ['smtp:', 'smtps:']),
     emailFrom,
-    publicUrl: (url(env, 'PUBLIC_URL', ['http:', 'https:'], `http://localhost:${port}`) as string).replace(/\/+$/, ''),
+    publicUrl: (publicUrl ?? `http://localhost:${port}`).replace(/\/+$/, ''),
+    linkOrigin: publicUrl === undefined ? undefined : new URL(publicUrl).origin,
     externalTasksUrl: url(
       env,
       'EXTERNAL_TASKS_URL',
