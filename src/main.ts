@@ -10,6 +10,7 @@ import { type Database, openDatabase } from './platform/db/index.ts';
 import { DataDirLockedError } from './platform/db/lock.ts';
 import { Jobs } from './platform/jobs.ts';
 import { operationsRoutes } from './platform/operations.ts';
+import { trackClients } from './platform/shutdown.ts';
 
 /**
  * A worker serves no API, but still answers /healthz and /readyz on PORT so that an orchestrator can
@@ -60,14 +61,28 @@ async function start() {
     await new NotificationWorker(db, jobs, notifications, mailer, config, logger).start();
   }
 
+  const clients = trackClients(app);
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    app.log.info({ signal }, 'stopping: finishing in-flight requests and running jobs');
+    app.log.info(
+      { signal, graceSeconds: config.shutdownGraceSeconds },
+      'stopping: finishing in-flight requests and running jobs',
+    );
+    // Whatever clients do (a body that never ends, a socket never closed), the process ends within
+    // the grace, before an orchestrator's own (usually 30 s) kills it without a word.
+    setTimeout(() => {
+      const cut = clients.inFlight();
+      app.log.warn({ requests: cut.length, cut }, 'stop: cut what was left after the grace');
+      app.server.closeAllConnections();
+      process.exit(1);
+    }, config.shutdownGraceSeconds * 1000);
     try {
       // Stops accepting, waits for requests in flight and running jobs, then closes what the app opened.
-      await Promise.all([app.close(), jobs.stop()]);
+      const closed = Promise.all([app.close(), jobs.stop()]);
+      clients.closeSilent();
+      await closed;
       mailer.close();
       await db.close();
       app.log.info('stopped');

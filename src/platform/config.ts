@@ -45,6 +45,8 @@ export interface Config {
   wsPingIntervalMs: number;
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
+  /** After SIGTERM, how long requests in flight and running jobs may take before they are cut. */
+  shutdownGraceSeconds: number;
 }
 
 /** The configuration once the signing key is known: what the application runs with. */
@@ -179,6 +181,7 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: logLevel as Config['logLevel'],
     role: role as Config['role'],
     wsPingIntervalMs: integer(env, 'WS_PING_INTERVAL_SECONDS', 30, 1, 3600) * 1000,
+    shutdownGraceSeconds: integer(env, 'SHUTDOWN_GRACE_SECONDS', 25, 1, 3600),
     accessTokenTtlSeconds: 15 * 60,
     refreshTokenTtlSeconds: 7 * 24 * 60 * 60,
   };
