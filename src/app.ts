@@ -188,7 +188,14 @@ export async function buildApp({ config, db, jobs }: AppDeps): Promise<FastifyIn
   const hub = new Hub();
   const realtime = new RealtimeService(db, bus, hub, app.log, (n) => metrics.eventsDelivered.inc(n));
   metrics.openSockets(() => hub.size);
-  await app.register(realtimeRoutes, { tokens, hub, realtime, pingIntervalMs: config.wsPingIntervalMs });
+  await app.register(realtimeRoutes, {
+    tokens,
+    hub,
+    realtime,
+    pingIntervalMs: config.wsPingIntervalMs,
+    maxSocketsPerUser: config.wsMaxSocketsPerUser,
+    messageRate: config.wsMessageRate,
+  });
   // Everything under this context is authenticated unless a route says it is public.
   await app.register(async (api) => {
     registerAuthentication(api, tokens);

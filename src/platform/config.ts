@@ -43,6 +43,10 @@ export interface Config {
   role: (typeof ROLES)[number];
   /** How often WebSocket clients are pinged; one that misses a ping is dropped at the next. */
   wsPingIntervalMs: number;
+  /** Sockets one user may hold on one process; past it the oldest is closed (4429). */
+  wsMaxSocketsPerUser: number;
+  /** Messages a second one socket may send, in bursts of up to twice that. */
+  wsMessageRate: number;
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
   /** After SIGTERM, how long requests in flight and running jobs may take before they are cut. */
@@ -181,6 +185,8 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: logLevel as Config['logLevel'],
     role: role as Config['role'],
     wsPingIntervalMs: integer(env, 'WS_PING_INTERVAL_SECONDS', 30, 1, 3600) * 1000,
+    wsMaxSocketsPerUser: integer(env, 'WS_MAX_SOCKETS_PER_USER', 20, 1, 1_000_000),
+    wsMessageRate: integer(env, 'WS_MESSAGE_RATE', 10, 1, 10_000),
     shutdownGraceSeconds: integer(env, 'SHUTDOWN_GRACE_SECONDS', 25, 1, 3600),
     accessTokenTtlSeconds: 15 * 60,
     refreshTokenTtlSeconds: 7 * 24 * 60 * 60,
