@@ -8,6 +8,7 @@ import { NotificationWorker } from './notifications/worker.ts';
 import { type AppConfig, ConfigError, loadConfig, resolveJwtSecret } from './platform/config.ts';
 import { type Database, openDatabase } from './platform/db/index.ts';
 import { DataDirLockedError } from './platform/db/lock.ts';
+import { rlsBypassReasons } from './platform/db/login-role.ts';
 import { Jobs } from './platform/jobs.ts';
 import { operationsRoutes } from './platform/operations.ts';
 import { trackClients } from './platform/shutdown.ts';
@@ -49,6 +50,13 @@ async function start() {
     }
   }
   const logger = pino({ level: config.logLevel });
+  const bypass = await rlsBypassReasons(db);
+  if (bypass.length > 0) {
+    logger.warn(
+      { reasons: bypass },
+      'the database login role bypasses row-level security, so company isolation rests on the queries alone: log in as a role made by `npm run cli -- create-login-role` (see Production in the README)',
+    );
+  }
   // Every role starts the queue: an api process sends jobs in its transactions, the others also work them.
   const processing = config.role !== 'api';
   const jobs = new Jobs(db, { logger, processing, maintenanceIntervalSeconds: config.jobsMaintenanceIntervalSeconds });
