@@ -63,7 +63,7 @@ if (TEST_DB === 'postgres') logins.push(['postgres, as a login role from create-
  * The backstop: even a query with no company filter at all sees only the rows of the company the
  * transaction is set to, and nothing when none is set.
  */
-describe.each(logins)('row-level security (%s)', (label, open) => {
+describe.each(logins)('row-level security (%s)', (_label, open) => {
   let ctx: TestContext;
   let a: number;
   let b: number;
