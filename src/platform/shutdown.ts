@@ -5,13 +5,17 @@ export interface Clients {
   /** The requests taken in and not answered yet (a body still arriving included), for the log. */
   inFlight(): string[];
   /**
-   * Closes the connections that never completed a request's headers (raw sockets, a request cut
-   * off mid-headers): Node's own idle closing does not count them, so a stop would wait on them.
+   * Closes the connections that have not completed a request's headers SILENT_GRACE_MS from now
+   * (raw sockets, a request cut off mid-headers): Node's own idle closing does not count them, so
+   * a stop would wait on them. The wait spares a client that connected just before the stop and
+   * whose request is on its way: it is answered (with `connection: close`).
    */
   closeSilent(): void;
 }
 
 /** Follows the app's connections and requests so a stop can close or name them. Call before ready. */
+const SILENT_GRACE_MS = 1_000;
+
 export function trackClients(app: FastifyInstance): Clients {
   const open = new Map<string, string>();
   app.addHook('onRequest', async (request) => {
@@ -35,7 +39,9 @@ export function trackClients(app: FastifyInstance): Clients {
   return {
     inFlight: () => [...open.values()],
     closeSilent: () => {
-      for (const socket of silent) socket.destroy();
+      setTimeout(() => {
+        for (const socket of silent) socket.destroy();
+      }, SILENT_GRACE_MS);
     },
   };
 }
