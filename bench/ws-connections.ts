@@ -23,6 +23,8 @@ const env: Record<string, string> = {
   LOG_LEVEL: 'warn',
   AUTH_RATE_LIMIT: '1000000',
   RATE_LIMIT: '1000000',
+  // Every socket here is one user's.
+  WS_MAX_SOCKETS_PER_USER: '1000000',
 };
 let drop = async () => {};
 if (driver === 'postgres') {

@@ -27,6 +27,8 @@ async function run(label: string, processes: number) {
     LOG_LEVEL: 'warn',
     AUTH_RATE_LIMIT: '1000000',
     RATE_LIMIT: '1000000',
+    // Every socket here is one user's.
+    WS_MAX_SOCKETS_PER_USER: '1000000',
     ...(processes > 1 ? { REDIS_URL: 'redis://127.0.0.1:6379' } : {}),
   };
   const servers: ServerProcess[] = [];

@@ -13,12 +13,15 @@ import { HttpError, registerErrorHandling } from './platform/errors.ts';
 import { registerMetrics } from './platform/metrics.ts';
 import { operationsRoutes } from './platform/operations.ts';
 import { registerSecurityHeaders } from './platform/security-headers.ts';
+import { validatorFactory } from './platform/validation.ts';
 import { registerWebApp } from './platform/web.ts';
 import { realtimeRoutes } from './realtime/routes.ts';
 import type { Services } from './services.ts';
 import { tasksRoutes } from './tasks/routes.ts';
 
 const REQUEST_ID = /^[\w.:-]{1,128}$/;
+/** Django's validation of a Host: a name or an IPv6 literal, and a port. */
+const VALID_HOST = /^([a-z0-9.-]+|\[[a-f0-9]*:[a-f0-9.:]+\])(:[0-9]{1,5})?$/i;
 
 /** Keeps access tokens given as ?token= (WebSocket upgrades from browsers) out of the logs. */
 export const redactUrl = (url: string) => url.replace(/([?&](?:token|access|refresh)=)[^&]*/gi, '$1[redacted]');
@@ -67,6 +70,7 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
       if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') return answer.code(404).send({ detail: 'Not found.' });
       return answer.code(400).send({ detail: 'The request path is not valid.' });
     },
+    schemaController: { compilersFactory: { buildValidator: validatorFactory() } },
     ajv: {
       // DRF reports every invalid field at once; verbose gives the messages the failing schema.
       customOptions: { allErrors: true, verbose: true },
@@ -84,12 +88,16 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
   app.addHook('preClose', async () => {
     closing = true;
   });
+  app.decorateRequest('linkOrigin', '');
   app.addHook('onRequest', async (request, reply) => {
     reply.header('x-request-id', request.id);
-    // As Django does (DisallowedHost): links in answers are built from the Host, which must be one.
-    if (!URL.canParse(`${request.protocol}://${request.host}`)) {
+    // As Django does (DisallowedHost): a Host that is no host[:port] is refused, since links in
+    // answers would be built from it when PUBLIC_URL is not set.
+    const host = VALID_HOST.exec(request.host);
+    if (host === null || Number(host[2]?.slice(1) ?? 0) > 65535) {
       throw new HttpError(400, { detail: 'Invalid Host header.' });
     }
+    request.linkOrigin = config.linkOrigin ?? `${request.protocol === 'https' ? 'https' : 'http'}://${request.host}`;
   });
   app.addHook('onSend', async (_request, reply) => {
     if (closing) reply.header('connection', 'close');
@@ -165,7 +173,14 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
 
   realtime.onDelivered = (sockets) => metrics.eventsDelivered.inc(sockets);
   metrics.openSockets(() => hub.size);
-  await app.register(realtimeRoutes, { tokens, hub, realtime, pingIntervalMs: config.wsPingIntervalMs });
+  await app.register(realtimeRoutes, {
+    tokens,
+    hub,
+    realtime,
+    pingIntervalMs: config.wsPingIntervalMs,
+    maxSocketsPerUser: config.wsMaxSocketsPerUser,
+    messageRate: config.wsMessageRate,
+  });
   // Everything under this context is authenticated unless a route says it is public.
   await app.register(async (api) => {
     registerAuthentication(api, tokens);

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServerDatabase } from '../test/databases.ts';
+import { createServerDatabase, onServer } from '../test/databases.ts';
 import { json, startTestJobs, TEST_DB, testConfig } from '../test/helpers.ts';
 import { until } from '../test/timing.ts';
 import { SEED_PASSWORD, seedAccounts } from './accounts/seed.ts';
@@ -117,6 +117,43 @@ describe(`management CLI (${TEST_DB})`, () => {
     } finally {
       await db.close();
     }
+  });
+
+  it('creates a login role that row-level security binds, on PostgreSQL only', { timeout: 120_000 }, async () => {
+    const role = `tasks_cli_login_${process.pid}`;
+    const made = await cli('create-login-role', role, '--password', 'a-login-password');
+    if (TEST_DB !== 'postgres') {
+      expect(made.code).toBe(2);
+      expect(made.out).toContain('not the embedded database');
+      return;
+    }
+    const dropRole = drop;
+    drop = async () => {
+      await dropRole();
+      await onServer((client) => client.query(`drop role if exists ${role}`));
+    };
+    expect(made).toMatchObject({ code: 0, out: expect.stringContaining(`Role ${role} can log in`) });
+    const [attributes] = await onServer((client) =>
+      client
+        .query(
+          `select rolsuper, rolbypassrls, rolinherit, rolcanlogin,
+                  pg_has_role($1, 'tasks_app', 'MEMBER') as app, pg_has_role($1, 'tasks_system', 'MEMBER') as system
+             from pg_roles where rolname = $1`,
+          [role],
+        )
+        .then((r) => r.rows),
+    );
+    expect(attributes).toEqual({
+      rolsuper: false,
+      rolbypassrls: false,
+      rolinherit: false,
+      rolcanlogin: true,
+      app: true,
+      system: true,
+    });
+    // Again: the role exists, and is brought back to the same state.
+    expect((await cli('create-login-role', role)).code).toBe(0);
+    expect((await cli('create-login-role', 'Bad-Name')).code).toBe(2);
   });
 
   it('lists jobs and retries a failed one', { timeout: 120_000 }, async () => {

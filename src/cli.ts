@@ -8,6 +8,7 @@ import { ConfigError, loadConfig, resolveJwtSecret } from './platform/config.ts'
 import { ownerOnlyDataDir } from './platform/data-dir.ts';
 import { type Database, openDatabase } from './platform/db/index.ts';
 import { DataDirLockedError } from './platform/db/lock.ts';
+import { createLoginRole } from './platform/db/login-role.ts';
 import { ImportRefusedError, importPglite } from './platform/db/pglite-import.ts';
 import { HttpError } from './platform/errors.ts';
 import { type JobSummary, Jobs } from './platform/jobs/index.ts';
@@ -26,6 +27,10 @@ Commands:
                                 and --users - 1 members (default 5 users), password "${SEED_PASSWORD}",
                                 and --tasks tasks each (default 50; --heavy: this many in the first
                                 company instead). Companies that already have tasks get none.
+  create-login-role NAME [--password PASSWORD]
+                                (PostgreSQL, run as the tables' owner) a role for the application to log
+                                in as that row-level security binds: not superuser, not owner, allowed
+                                to switch to the application roles; see Production in the README
   jobs                          queued, active and failed jobs, and the schedules
   jobs retry ID                 run a failed job once more
   import-pglite [--from DIR]    carry over the PGlite database of an earlier version (DATA_DIR/pgdata
@@ -73,6 +78,25 @@ const commands: Record<string, Command> = {
     );
     console.log(
       `Created company "${user.company.name}" (id ${user.company.id}) with admin ${user.username} (id ${user.id}).`,
+    );
+  },
+
+  async 'create-login-role'(db, args) {
+    const { values, positionals } = parseArgs({
+      args,
+      options: { password: { type: 'string' } },
+      allowPositionals: true,
+    });
+    const [name, ...rest] = positionals;
+    if (name === undefined || rest.length > 0) throw new UsageError('create-login-role needs one role name');
+    try {
+      await createLoginRole(db, name, values.password);
+    } catch (error) {
+      if (error instanceof Error && !('code' in error)) throw new UsageError(error.message);
+      throw error;
+    }
+    console.log(
+      `Role ${name} can log in and switch to tasks_app and tasks_system; it owns the pgboss schema. Run the application as it (DATABASE_URL with ${name}) and migrations as the owner.`,
     );
   },
 

@@ -110,6 +110,17 @@ describe(`the server process (${TEST_DB})`, () => {
     expect(second.output()).toMatch(/DATA_DIR .* is in use by process/);
   });
 
+  it.runIf(TEST_DB === 'postgres')('warns at start that its superuser login bypasses row-level security', () => {
+    const warning = server
+      .output()
+      .split('\n')
+      .find((line) => line.includes('bypasses row-level security'));
+    expect(JSON.parse(warning ?? '{}')).toMatchObject({
+      level: 40,
+      reasons: expect.arrayContaining([expect.stringMatching(/superuser/)]),
+    });
+  });
+
   it('stops on a bad setting with a message naming the variable', async () => {
     const bad = startServer({ ...env, PORT: 'eighty' });
     expect(await bad.exited).toBe(1);

@@ -8,8 +8,10 @@ import { type AppConfig, ConfigError, loadConfig, resolveJwtSecret } from './pla
 import { ownerOnlyDataDir } from './platform/data-dir.ts';
 import { type Database, openDatabase } from './platform/db/index.ts';
 import { DataDirLockedError } from './platform/db/lock.ts';
+import { rlsBypassReasons } from './platform/db/login-role.ts';
 import { Jobs } from './platform/jobs/index.ts';
 import { operationsRoutes } from './platform/operations.ts';
+import { trackClients } from './platform/shutdown.ts';
 import { createQueues, createServices, startWorkers } from './services.ts';
 
 /**
@@ -64,6 +66,16 @@ async function start() {
       'DATA_DIR holds the PGlite database of an earlier version, which this one does not read: `npm run cli -- import-pglite` carries it over (into a DATA_DIR with no company yet)',
     );
   }
+  // The embedded server is the app's own, reached only through its private socket, so its login is
+  // the cluster's superuser; a server others run is where a login bypassing row-level security is a
+  // mistake to point out.
+  const bypass = config.databaseUrl === undefined ? [] : await rlsBypassReasons(db);
+  if (bypass.length > 0) {
+    logger.warn(
+      { reasons: bypass },
+      'the database login role bypasses row-level security, so company isolation rests on the queries alone: log in as a role made by `npm run cli -- create-login-role` (see Production in the README)',
+    );
+  }
   // Every role starts the queue: an api process sends jobs in its transactions, the others also work them.
   const processing = config.role !== 'api';
   const jobs = new Jobs(db, { logger, processing, maintenanceIntervalSeconds: config.jobsMaintenanceIntervalSeconds });
@@ -80,14 +92,28 @@ async function start() {
   const mailer = createMailer(config, (details, message) => logger.info(details, message));
   if (processing) await startWorkers(services, mailer, logger);
 
+  const clients = trackClients(app);
   let stopping = false;
   const stop = async (signal: string) => {
     if (stopping) return;
     stopping = true;
-    app.log.info({ signal }, 'stopping: finishing in-flight requests and running jobs');
+    app.log.info(
+      { signal, graceSeconds: config.shutdownGraceSeconds },
+      'stopping: finishing in-flight requests and running jobs',
+    );
+    // Whatever clients do (a body that never ends, a socket never closed), the process ends within
+    // the grace, before an orchestrator's own (usually 30 s) kills it without a word.
+    setTimeout(() => {
+      const cut = clients.inFlight();
+      app.log.warn({ requests: cut.length, cut }, 'stop: cut what was left after the grace');
+      app.server.closeAllConnections();
+      process.exit(1);
+    }, config.shutdownGraceSeconds * 1000);
     try {
       // Stops accepting, waits for requests in flight and running jobs, then closes what the app opened.
-      await Promise.all([app.close(), jobs.stop()]);
+      const closed = Promise.all([app.close(), jobs.stop()]);
+      clients.closeSilent();
+      await closed;
       await services.close();
       mailer.close();
       await db.close();

@@ -75,7 +75,11 @@ export async function emailTakenInCompany(tx: Tx, companyId: number, email: stri
   return row !== undefined;
 }
 
-/** Across companies: a login names a person before any company is known. */
+/**
+ * Across companies: a login names a person before any company is known. No identifier can be two
+ * people's (see unsafeTakenIdentity), but rows from before that rule may still collide: a username
+ * wins over an email, then the oldest account, so the same login always finds the same person.
+ */
 export async function unsafeFindUserForLogin(
   tx: Tx,
   login: string,
@@ -84,20 +88,46 @@ export async function unsafeFindUserForLogin(
     .select({ id: users.id, companyId: users.companyId, passwordHash: users.passwordHash, isActive: users.isActive })
     .from(users)
     .where(or(sql`lower(${users.username}) = lower(${login})`, sql`lower(${users.email}) = lower(${login})`))
+    .orderBy(sql`lower(${users.username}) = lower(${login}) desc`, asc(users.id))
     .limit(1);
   return row;
 }
 
-/** Across companies: usernames and emails are unique in the whole service. */
-export async function unsafeTakenIdentity(tx: Tx, username: string, email: string) {
+/**
+ * Registrations and email changes naming the same identifier wait for each other until the first
+ * commits, so the check that follows sees it; taken in one order, so two never wait for each other.
+ */
+export async function unsafeLockIdentifiers(tx: Tx, ...identifiers: string[]): Promise<void> {
+  const keys = [...new Set(identifiers.map((identifier) => identifier.toLowerCase()))].sort();
+  for (const key of keys) await tx.execute(sql`select pg_advisory_xact_lock(hashtext(${`users identifier ${key}`}))`);
+}
+
+/**
+ * Across companies: a username or email is taken when it is, in any letter case, another user's
+ * username or email, since logging in by either finds the person. Call under unsafeLockIdentifiers.
+ */
+export async function unsafeTakenIdentity(
+  tx: Tx,
+  identity: { username?: string; email?: string },
+  exceptUserId?: { companyId: number; userId: number },
+) {
+  const names = [identity.username, identity.email].filter((value): value is string => value !== undefined);
+  const lowered = sql.join(
+    names.map((name) => sql`lower(${name})`),
+    sql`, `,
+  );
+  const others =
+    exceptUserId === undefined
+      ? sql`true`
+      : sql`not (${users.companyId} = ${exceptUserId.companyId} and ${users.id} = ${exceptUserId.userId})`;
   const rows = await tx
-    .select({
-      username: sql<boolean>`lower(${users.username}) = lower(${username})`,
-      email: sql<boolean>`lower(${users.email}) = lower(${email})`,
-    })
+    .select({ username: sql<string>`lower(${users.username})`, email: sql<string>`lower(${users.email})` })
     .from(users)
-    .where(or(sql`lower(${users.username}) = lower(${username})`, sql`lower(${users.email}) = lower(${email})`));
-  return { username: rows.some((r) => r.username), email: rows.some((r) => r.email) };
+    .where(and(or(sql`lower(${users.username}) in (${lowered})`, sql`lower(${users.email}) in (${lowered})`), others));
+  const taken = (value: string | undefined) =>
+    value !== undefined &&
+    rows.some((row) => row.username === value.toLowerCase() || row.email === value.toLowerCase());
+  return { username: taken(identity.username), email: taken(identity.email) };
 }
 
 export async function unsafeCompanyNameTaken(tx: Tx, name: string): Promise<boolean> {
@@ -221,6 +251,13 @@ export async function deletePendingInvitation(tx: Tx, companyId: number, id: num
   return rows.length > 0;
 }
 
+/**
+ * An invitation speaks for its admin only while they are one (revoked on removal or demotion; this
+ * also covers those sent before that rule).
+ */
+const INVITER_IS_ADMIN = sql<boolean>`exists (select 1 from ${users} where ${users.companyId} = ${invitations.companyId}
+  and ${users.id} = ${invitations.invitedBy} and ${users.isActive} and ${users.role} = 'admin')`;
+
 /** Across companies: the invitee has no company yet; the token is all they hold. */
 export async function unsafeFindInvitation(tx: Tx, tokenHash: string) {
   const [row] = await tx
@@ -231,20 +268,26 @@ export async function unsafeFindInvitation(tx: Tx, tokenHash: string) {
       role: invitations.role,
       expiresAt: invitations.expiresAt,
       acceptedAt: invitations.acceptedAt,
+      inviterIsAdmin: INVITER_IS_ADMIN,
     })
     .from(invitations)
     .where(eq(invitations.tokenHash, tokenHash));
   return row;
 }
 
-/** A usable invitation (neither used nor expired) by its token's hash, with the inviting company's name. */
+/** A usable invitation (neither used nor expired, its sender still an admin) by its token's hash, with the inviting company's name. */
 export async function unsafeFindPendingInvitation(tx: Tx, tokenHash: string) {
   const [row] = await tx
     .select({ email: invitations.email, role: invitations.role, companyName: companies.name })
     .from(invitations)
     .innerJoin(companies, eq(companies.id, invitations.companyId))
     .where(
-      and(eq(invitations.tokenHash, tokenHash), isNull(invitations.acceptedAt), gt(invitations.expiresAt, sql`now()`)),
+      and(
+        eq(invitations.tokenHash, tokenHash),
+        isNull(invitations.acceptedAt),
+        gt(invitations.expiresAt, sql`now()`),
+        INVITER_IS_ADMIN,
+      ),
     );
   return row;
 }
@@ -259,12 +302,27 @@ export async function acceptInvitation(tx: Tx, companyId: number, id: number, us
   return rows.length > 0;
 }
 
-export async function countActiveAdmins(tx: Tx, companyId: number): Promise<number> {
-  const [row] = await tx
-    .select({ n: count() })
+/**
+ * The company's active admins, locked until the transaction ends: two admins demoting or removing
+ * each other at once take turns, and the second counts the admins as the first left them.
+ */
+export async function lockActiveAdmins(tx: Tx, companyId: number): Promise<number[]> {
+  const rows = await tx
+    .select({ id: users.id })
     .from(users)
-    .where(and(eq(users.companyId, companyId), eq(users.isActive, true), eq(users.role, 'admin')));
-  return row?.n ?? 0;
+    .where(and(eq(users.companyId, companyId), eq(users.isActive, true), eq(users.role, 'admin')))
+    .orderBy(asc(users.id))
+    .for('update');
+  return rows.map((row) => row.id);
+}
+
+/** The pending invitations someone sent: they go when that person stops being an admin. */
+export async function deletePendingInvitationsBy(tx: Tx, companyId: number, userId: number): Promise<void> {
+  await tx
+    .delete(invitations)
+    .where(
+      and(eq(invitations.companyId, companyId), eq(invitations.invitedBy, userId), isNull(invitations.acceptedAt)),
+    );
 }
 
 export async function setRole(tx: Tx, companyId: number, userId: number, role: UserRole): Promise<void> {

@@ -115,7 +115,8 @@ export class AccountsService {
       errors[field] = [...(errors[field] ?? []), message];
     };
     if (body.password !== body.password_confirm) add('password_confirm', "Password fields didn't match.");
-    for (const problem of passwordProblems(body.password, body.username, body.email)) add('password', problem);
+    const owner = { username: body.username, email: body.email, firstName: body.first_name, lastName: body.last_name };
+    for (const problem of passwordProblems(body.password, owner)) add('password', problem);
     const hasCompany = body.company_name !== undefined && body.company_name.trim() !== '';
     const hasInvitation = body.invitation_token !== undefined;
     if (hasCompany === hasInvitation) {
@@ -126,7 +127,8 @@ export class AccountsService {
     const passwordHash = await hashPassword(body.password);
     try {
       return await this.db.unsafeSystem(async (tx) => {
-        const taken = await q.unsafeTakenIdentity(tx, body.username, body.email);
+        await q.unsafeLockIdentifiers(tx, body.username, body.email);
+        const taken = await q.unsafeTakenIdentity(tx, body);
         if (taken.username) add('username', 'A user with that username already exists.');
         if (taken.email) add('email', 'A user with that email already exists.');
 
@@ -140,8 +142,9 @@ export class AccountsService {
           companyId = (await q.insertCompany(tx, name)).id;
         } else {
           const invitation = await q.unsafeFindInvitation(tx, sha256(body.invitation_token as string));
-          if (invitation === undefined) add('invitation_token', 'This invitation is not valid.');
-          else if (invitation.acceptedAt !== null) add('invitation_token', 'This invitation has already been used.');
+          if (invitation === undefined || !invitation.inviterIsAdmin) {
+            add('invitation_token', 'This invitation is not valid.');
+          } else if (invitation.acceptedAt !== null) add('invitation_token', 'This invitation has already been used.');
           else if (invitation.expiresAt.getTime() <= Date.now())
             add('invitation_token', 'This invitation has expired.');
           else if (invitation.email.toLowerCase() !== body.email.toLowerCase()) {
@@ -227,9 +230,18 @@ export class AccountsService {
   }
 
   async updateProfile(auth: Auth, patch: ProfilePatch): Promise<User> {
+    // A new email must be no one's username or email in any company, which only the system role sees.
+    const transact = <T>(fn: (tx: Tx) => Promise<T>) =>
+      patch.email === undefined ? this.db.tenant(auth.companyId, fn) : this.db.unsafeSystem(fn);
     try {
-      return await this.db.tenant(auth.companyId, async (tx) => {
+      return await transact(async (tx) => {
         await requireActor(tx, auth);
+        if (patch.email !== undefined) {
+          await q.unsafeLockIdentifiers(tx, patch.email);
+          if ((await q.unsafeTakenIdentity(tx, { email: patch.email }, auth)).email) {
+            throw invalid({ email: ['A user with that email already exists.'] });
+          }
+        }
         await q.updateUser(tx, auth.companyId, auth.userId, {
           firstName: patch.first_name,
           lastName: patch.last_name,
@@ -302,11 +314,14 @@ export class AccountsService {
   /** An admin changes a colleague's role; the company always keeps at least one admin. */
   changeRole(auth: Auth, userId: number, role: 'admin' | 'member'): Promise<User> {
     return this.db.tenant(auth.companyId, async (tx) => {
+      // Locked first, so that what follows reads the admins as a concurrent change left them.
+      const admins = await q.lockActiveAdmins(tx, auth.companyId);
       await requireAdmin(tx, auth);
       const target = await q.findUser(tx, auth.companyId, userId);
       if (target === undefined || !target.isActive) throw notFound();
-      if (target.role === 'admin' && role !== 'admin' && (await q.countActiveAdmins(tx, auth.companyId)) <= 1) {
-        throw invalid({ role: ['The company must keep at least one admin.'] });
+      if (target.role === 'admin' && role !== 'admin') {
+        if (admins.length <= 1) throw invalid({ role: ['The company must keep at least one admin.'] });
+        await q.deletePendingInvitationsBy(tx, auth.companyId, userId);
       }
       await q.setRole(tx, auth.companyId, userId, role);
       return toUser({ ...target, role });
@@ -316,11 +331,16 @@ export class AccountsService {
   /** An admin removes someone from the company: their sessions end and their sockets close at once. */
   async removeUser(auth: Auth, userId: number): Promise<void> {
     await this.db.tenant(auth.companyId, async (tx) => {
+      const admins = await q.lockActiveAdmins(tx, auth.companyId);
       await requireAdmin(tx, auth);
       const target = await q.findUser(tx, auth.companyId, userId);
       if (target === undefined || !target.isActive) throw notFound();
       if (target.id === auth.userId) throw invalid({ non_field_errors: ['You cannot remove yourself.'] });
+      if (target.role === 'admin' && admins.length <= 1) {
+        throw invalid({ non_field_errors: ['The company must keep at least one admin.'] });
+      }
       await q.deactivateUser(tx, auth.companyId, userId);
+      await q.deletePendingInvitationsBy(tx, auth.companyId, userId);
     });
     await this.events.userRemoved(auth.companyId, userId);
   }

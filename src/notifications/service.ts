@@ -95,13 +95,18 @@ export class NotificationsService implements TaskWriteListener {
     });
   }
 
-  /** The emails about one task, to anyone in the company: what the task's page shows. */
+  /**
+   * The emails about one task, what the task's page shows: a live task's to anyone in the company,
+   * a deleted one's to its admins only, as its history.
+   */
   forTask(auth: Auth, taskId: number, page: PageRequest) {
     return this.db.tenant(auth.companyId, async (tx) => {
-      await requireActor(tx, auth);
+      const actor = await requireActor(tx, auth);
+      const live = (await findTaskFacts(tx, auth.companyId, taskId)) !== undefined;
+      if (!live && actor.role !== 'admin') throw notFound();
       const filter = { taskId };
       const total = await q.countNotifications(tx, auth.companyId, filter);
-      if (total === 0 && (await findTaskFacts(tx, auth.companyId, taskId)) === undefined) throw notFound();
+      if (!live && total === 0) throw notFound();
       const rows = await q.listNotifications(tx, auth.companyId, filter, page.size, page.offset);
       return { count: total, notifications: rows.map(toNotification) };
     });

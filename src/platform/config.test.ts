@@ -19,8 +19,20 @@ describe('configuration', () => {
       externalTasksTimeoutMs: 3000,
       authRateLimit: 20,
       logLevel: 'info',
+      shutdownGraceSeconds: 25,
+      wsMaxSocketsPerUser: 20,
+      wsMessageRate: 10,
+      publicUrl: 'http://localhost:8000',
+      linkOrigin: undefined,
     });
     expect(config.dataDir).toBe(path.resolve('./data'));
+  });
+
+  it('takes the origin of links in answers from PUBLIC_URL only when it is set', () => {
+    expect(loadConfig({ PUBLIC_URL: 'https://tasks.example.com/app/' })).toMatchObject({
+      publicUrl: 'https://tasks.example.com/app',
+      linkOrigin: 'https://tasks.example.com',
+    });
   });
 
   it.each([
@@ -36,6 +48,9 @@ describe('configuration', () => {
     ['AUTH_RATE_LIMIT', '1.5'],
     ['LOG_LEVEL', 'loud'],
     ['JWT_SECRET', 'short'],
+    ['SHUTDOWN_GRACE_SECONDS', '0'],
+    ['WS_MAX_SOCKETS_PER_USER', 'many'],
+    ['WS_MESSAGE_RATE', '0'],
   ])('stops on a bad %s naming the variable', (name, value) => {
     const attempt = () => loadConfig({ [name]: value });
     expect(attempt).toThrow(ConfigError);

@@ -24,6 +24,8 @@ export interface Config {
   smtpUrl: string | undefined;
   emailFrom: string;
   publicUrl: string;
+  /** PUBLIC_URL's origin when it is set: pages' next/previous links use it rather than the Host. */
+  linkOrigin: string | undefined;
   externalTasksUrl: string;
   externalTasksTimeoutMs: number;
   authRateLimit: number;
@@ -41,8 +43,14 @@ export interface Config {
   role: (typeof ROLES)[number];
   /** How often WebSocket clients are pinged; one that misses a ping is dropped at the next. */
   wsPingIntervalMs: number;
+  /** Sockets one user may hold on one process; past it the oldest is closed (4429). */
+  wsMaxSocketsPerUser: number;
+  /** Messages a second one socket may send, in bursts of up to twice that. */
+  wsMessageRate: number;
   accessTokenTtlSeconds: number;
   refreshTokenTtlSeconds: number;
+  /** After SIGTERM, how long requests in flight and running jobs may take before they are cut. */
+  shutdownGraceSeconds: number;
 }
 
 /** The configuration once the signing key is known: what the application runs with. */
@@ -145,6 +153,7 @@ export function loadConfig(env: Env = process.env): Config {
     throw new ConfigError('ROLE', `${role} needs DATABASE_URL; with the embedded database run ROLE=all`);
   }
   const port = integer(env, 'PORT', 8000, 0, 65535);
+  const publicUrl = url(env, 'PUBLIC_URL', ['http:', 'https:']);
   return {
     port,
     host: read(env, 'HOST') ?? '0.0.0.0',
@@ -158,7 +167,8 @@ export function loadConfig(env: Env = process.env): Config {
     jobsMaintenanceIntervalSeconds: integer(env, 'JOBS_MAINTENANCE_INTERVAL_SECONDS', 30, 1, 3600),
     smtpUrl: url(env, 'SMTP_URL', ['smtp:', 'smtps:']),
     emailFrom,
-    publicUrl: (url(env, 'PUBLIC_URL', ['http:', 'https:'], `http://localhost:${port}`) as string).replace(/\/+$/, ''),
+    publicUrl: (publicUrl ?? `http://localhost:${port}`).replace(/\/+$/, ''),
+    linkOrigin: publicUrl === undefined ? undefined : new URL(publicUrl).origin,
     externalTasksUrl: url(
       env,
       'EXTERNAL_TASKS_URL',
@@ -175,6 +185,9 @@ export function loadConfig(env: Env = process.env): Config {
     logLevel: logLevel as Config['logLevel'],
     role: role as Config['role'],
     wsPingIntervalMs: integer(env, 'WS_PING_INTERVAL_SECONDS', 30, 1, 3600) * 1000,
+    wsMaxSocketsPerUser: integer(env, 'WS_MAX_SOCKETS_PER_USER', 20, 1, 1_000_000),
+    wsMessageRate: integer(env, 'WS_MESSAGE_RATE', 10, 1, 10_000),
+    shutdownGraceSeconds: integer(env, 'SHUTDOWN_GRACE_SECONDS', 25, 1, 3600),
     accessTokenTtlSeconds: 15 * 60,
     refreshTokenTtlSeconds: 7 * 24 * 60 * 60,
   };

@@ -185,11 +185,25 @@ export function registerErrorHandling(app: FastifyInstance) {
     }
   });
 
-  app.setNotFoundHandler((request, reply) => {
-    const url = request.url.split('?')[0] ?? '/';
-    const allowed = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'].filter(
-      (method) => known.find(method as HTTPMethod, url) !== null,
-    );
+  /**
+   * The methods a path takes, as DRF's router sees it: an id is `[0-9]+`, so `/api/tasks/abc/`
+   * names nothing, and a fixed path (`/api/tasks/my_tasks/`) is never read as an id.
+   */
+  const allowedMethods = (url: string) => {
+    const matches = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE'].flatMap((method) => {
+      const found = known.find(method as HTTPMethod, url);
+      if (found === null) return [];
+      const params = found.params as Record<string, string | undefined>;
+      if (params.id !== undefined && !/^[0-9]+$/.test(params.id)) return [];
+      return [{ method, fixed: Object.keys(params).length === 0 }];
+    });
+    const fixed = matches.filter((match) => match.fixed);
+    return (fixed.length > 0 ? fixed : matches).map((match) => match.method);
+  };
+
+  /** No route took the request: 404, or 405 with Allow when the path exists for other methods. */
+  const unrouted = (request: FastifyRequest, reply: FastifyReply) => {
+    const allowed = allowedMethods(request.url.split('?')[0] ?? '/');
     // A route that takes this method sent it here itself (a static file that is not there): not found.
     const method = request.method === 'HEAD' ? 'GET' : request.method;
     // DRF answers OPTIONS on every view with what it takes; here that is the methods and JSON.
@@ -212,13 +226,15 @@ export function registerErrorHandling(app: FastifyInstance) {
       );
     }
     return send(reply, 404, { detail: 'Not found.' });
-  });
+  };
+  app.setNotFoundHandler(unrouted);
 
   app.setErrorHandler((error: FastifyError, request, reply) => {
+    // A path parameter that does not fit (an id that is no number) is a URL that does not exist
+    // for this method: `DELETE /api/tasks/my_tasks/` is that action's 405, `/api/tasks/1.0/` a 404.
+    if (error.validationContext === 'params') return unrouted(request, reply);
     if (error instanceof HttpError) return send(reply, error.statusCode, error.body, error.headers);
     if (error.validation !== undefined) {
-      // A path parameter that does not fit (an id that is no number) is a URL that does not exist.
-      if (error.validationContext === 'params') return send(reply, 404, { detail: 'Not found.' });
       return send(reply, 400, fieldErrorsFromValidation(error.validation as unknown as AjvError[]));
     }
     const described = error.code === undefined ? undefined : CLIENT_ERROR_MESSAGES[error.code];

@@ -2,6 +2,13 @@ import { type Static, type TSchema, Type } from '@sinclair/typebox';
 import type { FastifyRequest } from 'fastify';
 import { HttpError } from './errors.ts';
 
+declare module 'fastify' {
+  interface FastifyRequest {
+    /** Where the links in answers point: PUBLIC_URL's origin, or the request's (checked) Host. */
+    linkOrigin: string;
+  }
+}
+
 export const DEFAULT_PAGE_SIZE = 20;
 export const MAX_PAGE_SIZE = 100;
 
@@ -48,7 +55,7 @@ export function pageRequest(query: PageQuery): PageRequest {
 }
 
 function pageUrl(request: FastifyRequest, page: number): string {
-  const url = new URL(request.url, `${request.protocol}://${request.host}`);
+  const url = new URL(request.url, request.linkOrigin);
   if (page === 1) url.searchParams.delete('page');
   else url.searchParams.set('page', String(page));
   return url.toString();

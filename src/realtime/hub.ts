@@ -5,6 +5,9 @@ export const MAX_BUFFERED_BYTES = 1024 * 1024;
 /** A socket closed for being slow gets this long to take its close frame before it is cut. */
 const SLOW_CLOSE_GRACE_MS = 5_000;
 
+/** Close code for a socket pushed out by its user's newer ones (as HTTP's 429). */
+export const CLOSE_TOO_MANY = 4429;
+
 export interface Member {
   companyId: number;
   userId: number;
@@ -16,20 +19,44 @@ export interface Member {
  */
 export class Hub {
   private readonly companies = new Map<number, Map<WebSocket, Member>>();
+  /** Each user's sockets, oldest first. */
+  private readonly users = new Map<string, Set<WebSocket>>();
 
-  add(socket: WebSocket, member: Member): void {
+  /**
+   * Adds a socket; when its user already holds `maxPerUser` open ones here, the oldest are closed
+   * with 4429 (a browser's forgotten tabs, a leaking client), so the newest always works.
+   */
+  add(socket: WebSocket, member: Member, maxPerUser = Number.POSITIVE_INFINITY): void {
     let sockets = this.companies.get(member.companyId);
     if (sockets === undefined) {
       sockets = new Map();
       this.companies.set(member.companyId, sockets);
     }
     sockets.set(socket, member);
+    const key = userKey(member);
+    let theirs = this.users.get(key);
+    if (theirs === undefined) {
+      theirs = new Set();
+      this.users.set(key, theirs);
+    }
+    theirs.add(socket);
+    // Sets keep insertion order: the first is the oldest.
+    for (const oldest of theirs) {
+      if (theirs.size <= maxPerUser) break;
+      oldest.close(CLOSE_TOO_MANY, `Over ${maxPerUser} connections for this user: the oldest is closed`);
+      this.remove(oldest, member.companyId);
+    }
   }
 
   remove(socket: WebSocket, companyId: number): void {
     const sockets = this.companies.get(companyId);
-    if (sockets === undefined) return;
+    const member = sockets?.get(socket);
+    if (sockets === undefined || member === undefined) return;
     sockets.delete(socket);
+    const key = userKey(member);
+    const theirs = this.users.get(key);
+    theirs?.delete(socket);
+    if (theirs?.size === 0) this.users.delete(key);
     if (sockets.size === 0) this.companies.delete(companyId);
   }
 
@@ -67,6 +94,8 @@ export class Hub {
     for (const sockets of this.companies.values()) for (const [socket, member] of sockets) fn(socket, member);
   }
 }
+
+const userKey = (member: Member) => `${member.companyId}:${member.userId}`;
 
 function closeSlow(socket: WebSocket): void {
   if (socket.readyState !== socket.OPEN) return;

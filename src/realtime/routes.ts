@@ -12,11 +12,16 @@ export interface RealtimeRoutesOptions {
   realtime: RealtimeService;
   /** How often the server pings; a socket that has not answered the previous ping is dropped. */
   pingIntervalMs: number;
+  /** Sockets one user may hold on this process; a newer one closes the oldest with 4429. */
+  maxSocketsPerUser: number;
+  /** Messages a second one socket may send, in bursts of up to twice that. */
+  messageRate: number;
 }
 
 /** Close codes: 4401 as in the contract for a bad or expired token; 1001 when the server stops. */
 export const CLOSE_UNAUTHORIZED = 4401;
 const CLOSE_GOING_AWAY = 1001;
+const CLOSE_POLICY_VIOLATION = 1008;
 const MAX_FRAME_BYTES = 64 * 1024;
 
 declare module 'fastify' {
@@ -33,16 +38,55 @@ function upgradeToken(request: FastifyRequest): string | undefined {
   return typeof query.token === 'string' && query.token !== '' ? query.token : undefined;
 }
 
+/**
+ * A token bucket per socket: `rate` a second, bursts up to twice that. Messages past it are
+ * refused with an error frame; a client that keeps sending through a whole burst of refusals is
+ * not listening to them, and is closed.
+ */
+function messageBudget(rate: number) {
+  const burst = rate * 2;
+  let tokens = burst;
+  let last = Date.now();
+  let refused = 0;
+  return {
+    take(): 'ok' | 'refuse' | 'close' {
+      const now = Date.now();
+      tokens = Math.min(burst, tokens + ((now - last) / 1000) * rate);
+      last = now;
+      if (tokens >= 1) {
+        tokens -= 1;
+        refused = 0;
+        return 'ok';
+      }
+      refused += 1;
+      return refused > burst ? 'close' : 'refuse';
+    },
+  };
+}
+
+/** What a client did wrong at the protocol level (invalid UTF-8, an oversized frame, a reset). */
+const isClientFault = (error: Error & { code?: string }) =>
+  error.code?.startsWith('WS_ERR_') === true || error.code === 'ECONNRESET' || error.code === 'EPIPE';
+
 const send = (socket: WebSocket, message: object) => {
   if (socket.readyState === socket.OPEN) socket.send(JSON.stringify(message));
 };
 
 export const realtimeRoutes: FastifyPluginAsync<RealtimeRoutesOptions> = async (
   app,
-  { tokens, hub, realtime, pingIntervalMs },
+  { tokens, hub, realtime, pingIntervalMs, maxSocketsPerUser, messageRate },
 ) => {
   await app.register(websocket, {
     options: { maxPayload: MAX_FRAME_BYTES },
+    // The client's faults are a warning of one line; ours keep their stack.
+    errorHandler(error, socket, request) {
+      if (isClientFault(error)) {
+        request.log.warn({ code: (error as { code?: string }).code, reason: error.message }, 'websocket client error');
+      } else {
+        request.log.error({ err: error }, 'websocket handler failed');
+      }
+      socket.terminate();
+    },
     // Clients reconnect elsewhere on 1001 (going away) during a rolling restart.
     preClose(done) {
       hub.forEach((socket) => {
@@ -105,13 +149,23 @@ export const realtimeRoutes: FastifyPluginAsync<RealtimeRoutesOptions> = async (
 
       alive.add(socket);
       socket.on('pong', () => alive.add(socket));
-      hub.add(socket, { companyId, userId });
+      hub.add(socket, { companyId, userId }, maxSocketsPerUser);
       socket.on('close', () => {
         clearTimeout(expiry);
         hub.remove(socket, companyId);
       });
 
+      const budget = messageBudget(messageRate);
       socket.on('message', (data, isBinary) => {
+        const allowed = budget.take();
+        if (allowed === 'close') {
+          socket.close(CLOSE_POLICY_VIOLATION, 'Too many messages');
+          return;
+        }
+        if (allowed === 'refuse') {
+          send(socket, { type: 'error', detail: `Too many messages: at most ${messageRate} a second.` });
+          return;
+        }
         void (async () => {
           let message: unknown;
           try {

@@ -225,7 +225,12 @@ const FILTER_SQL: Array<[keyof TaskFilter, (p: string) => string]> = [
   ['search', (p) => `t.search @@ websearch_to_tsquery('${TEXT_SEARCH_CONFIG}'::regconfig, ${p})`],
 ];
 
-/** The statements differ only by which filters are given and the ordering: a handful of texts. */
+/**
+ * The statements differ only by which filters are given and the ordering: few in common use, but
+ * some 160,000 possible, so only the latest LIST_STATEMENTS_KEPT are kept (and prepared, see
+ * src/platform/db/statements.ts).
+ */
+const LIST_STATEMENTS_KEPT = 1_000;
 const listStatements = new Map<string, string>();
 
 function listStatement(
@@ -290,6 +295,8 @@ function listStatement(
           limit ${limit} offset ${offset}
         ) page on true`;
     }
+    if (listStatements.size >= LIST_STATEMENTS_KEPT)
+      listStatements.delete(listStatements.keys().next().value as string);
     listStatements.set(shape, text);
   }
   return { text, given };

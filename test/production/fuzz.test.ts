@@ -247,7 +247,34 @@ const CONTENT_TYPES = [
   `application/json; ${'x'.repeat(4_000)}=1`,
 ];
 
-const ODD_HOSTS = ['', 'a b', '[::1', 'localhost:99999', 'exa_mple.com', 'xn--80ak6aa92e.com', '127.0.0.1:0', ':80'];
+const ODD_HOSTS = [
+  '',
+  'a b',
+  '[::1',
+  'localhost:99999',
+  'exa_mple.com',
+  'xn--80ak6aa92e.com',
+  '127.0.0.1:0',
+  ':80',
+  '"quoted"',
+  'exa<mple>.com',
+  'host:port',
+  'évil.example',
+  'a/b',
+  'user@host',
+  'host:8000:1',
+];
+/** What browsers and balancers send: every answer's links are built from one of these. */
+const HOSTS = [
+  'localhost',
+  'localhost:8000',
+  'tasks.example.com',
+  'tasks.example:8443',
+  '127.0.0.1:8000',
+  '[::1]:8000',
+];
+/** Action routes, fixed paths beside /api/tasks/{id}/: only GET, so any other method is a 405. */
+const ACTION_PATH = /^\/api\/tasks\/(my_tasks|statistics|external-tasks|deleted)\/?$/;
 
 const ODD_HEADERS: Array<[string, string[]]> = [
   ['x-request-id', ['', ' ', 'a'.repeat(200), '../../x', 'id with spaces', 'é', 'a,b']],
@@ -443,6 +470,25 @@ describe(`bad input on every route (${TEST_DB})`, () => {
       const schema = op?.requestBody?.content?.['application/json']?.schema;
       const start = schema === undefined ? {} : validValue(schema);
       const mode = rng.int(0, 99);
+      const properties = resolve(schema ?? {}).properties ?? {};
+      const coercible = Object.keys(properties).filter((field) => {
+        const type = resolve(properties[field] as JsonSchema).type;
+        return ['string', 'integer', 'boolean'].includes(String(type));
+      });
+      if (mode < 8 && coercible.length > 0 && typeof start === 'object' && start !== null && !Array.isArray(start)) {
+        // What Ajv's default coercion took: a value wrapped in a list, a number as text, and so on.
+        kinds.push('coercible type');
+        const field = rng.pick(coercible);
+        const type = String(resolve(properties[field] as JsonSchema).type);
+        const valid = validValue(properties[field] as JsonSchema);
+        const wrong: Json =
+          type === 'string'
+            ? rng.pick<Json>([[valid], 7, true])
+            : type === 'integer'
+              ? rng.pick<Json>([String(valid), [valid], true])
+              : rng.pick<Json>(['true', 1, [valid]]);
+        return { payload: JSON.stringify({ ...start, [field]: wrong }) };
+      }
       if (mode < 30 && typeof start === 'object' && start !== null && !Array.isArray(start)) {
         kinds.push('wrong field types');
         const fields = Object.keys(resolve(schema ?? {}).properties ?? {});
@@ -513,7 +559,10 @@ describe(`bad input on every route (${TEST_DB})`, () => {
     const idFor = (kinds: string[]): string => {
       if (rng.chance(0.35)) return String(rng.pick([...taskIds, ...userIds, ...invitationIds]));
       kinds.push('bad path parameter');
-      return rng.pick(BAD_IDS);
+      const id = rng.pick(BAD_IDS);
+      // DRF's router takes [0-9]+ only: anything else names no resource (but `..` moves up a level).
+      if (!/^[0-9]+$/.test(id) && !['..', '%2e%2e'].includes(id)) kinds.push('id not [0-9]+');
+      return id;
     };
 
     const asText = (value: Json) => (typeof value === 'string' ? value : JSON.stringify(value));
@@ -650,7 +699,8 @@ describe(`bad input on every route (${TEST_DB})`, () => {
           headers[name] = rng.pick(values);
         }
       }
-      if (rng.chance(0.03)) {
+      headers.host = rng.pick(HOSTS);
+      if (rng.chance(0.05)) {
         kinds.push('odd host');
         headers.host = rng.pick(ODD_HOSTS);
       }
@@ -716,6 +766,21 @@ describe(`bad input on every route (${TEST_DB})`, () => {
         if (LEAK.test(response.body))
           fail(`${response.statusCode} leaks internals`, response.body.slice(0, 300), request);
       }
+      if (response.statusCode < 300 && request.kinds.includes('coercible type')) {
+        fail('2xx for a body field of another JSON type', response.body.slice(0, 200), request);
+      }
+      if (response.statusCode < 300 && request.kinds.includes('id not [0-9]+') && request.method !== 'OPTIONS') {
+        fail('2xx for a path id that is not [0-9]+', response.body.slice(0, 200), request);
+      }
+      const [who] = request.kinds.filter((kind) => kind.startsWith('auth: '));
+      if (
+        who === undefined &&
+        ['POST', 'PUT', 'PATCH', 'DELETE'].includes(request.method) &&
+        ACTION_PATH.test(request.url.split('?')[0] ?? '') &&
+        [404].includes(response.statusCode)
+      ) {
+        fail(`${response.statusCode} for ${request.method} on an action route (405 expected)`, response.body, request);
+      }
       const allow = String(response.headers.allow ?? '').split(', ');
       if (response.statusCode === 405 && allow.includes(request.method)) {
         fail(`405 for a method the path allows (${request.method})`, `allow: ${allow.join(', ')}`, request);
@@ -764,11 +829,11 @@ describe(`bad input on every route (${TEST_DB})`, () => {
   };
 
   // The bugs this fuzzing found, fixed: each stays as a case of its own.
-  it('answers a Host header that is no URL authority with a 400, as Django does', async () => {
-    for (const host of ['localhost:99999', 'a b', ':80']) {
+  it('answers a Host header that is no host[:port] with a 400, as Django does', async () => {
+    for (const host of ['localhost:99999', 'a b', ':80', '"quoted"']) {
       const response = await app.inject({
         method: 'GET',
-        url: '/api/tasks/?page_size=1',
+        url: '/api/tasks/my_tasks/?page_size=1',
         headers: { ...bearer(admin.access), host },
       });
       expectDrfError(response);

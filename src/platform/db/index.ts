@@ -1,4 +1,3 @@
-import { createHash } from 'node:crypto';
 import { fileURLToPath } from 'node:url';
 import type { ExtractTablesWithRelations, SQL } from 'drizzle-orm';
 import { readMigrationFiles } from 'drizzle-orm/migrator';
@@ -9,6 +8,7 @@ import pg from 'pg';
 import { startEmbeddedPostgres } from './embedded.ts';
 import { lockDataDir } from './lock.ts';
 import * as schema from './schema.ts';
+import { deallocateEvicted, preparedStatements } from './statements.ts';
 
 export { schema };
 
@@ -109,7 +109,7 @@ function pgTransact(pool: pg.Pool, db: NodePgDatabase<Schema>): Transact {
     const client = await pool.connect();
     let broken: Error | undefined;
     try {
-      await client.query(`begin; ${setup}`);
+      await client.query(`${deallocateEvicted(client)}begin; ${setup}`);
       const session = new NodePgSession(preparedStatements(client), dialect, relations, options);
       const result = await fn(new NodePgTransaction(dialect, session, relations) as unknown as Tx);
       // node-pg writes a query at once on an idle connection, so COMMIT is on the wire here.
@@ -127,34 +127,6 @@ function pgTransact(pool: pg.Pool, db: NodePgDatabase<Schema>): Transact {
       client.release(broken);
     }
   };
-}
-
-/**
- * Every parameterized statement becomes a named prepared statement, named by its text: each pooled
- * connection parses and plans a query once, then only binds and executes it (measured here: about
- * 1.4× the transactions a second of unnamed statements). The set of texts is bounded by the code's
- * query shapes, so the statements a connection keeps are too.
- */
-const statementNames = new Map<string, string>();
-function statementName(text: string): string {
-  let name = statementNames.get(text);
-  if (name === undefined) {
-    name = `q${createHash('sha1').update(text).digest('hex').slice(0, 24)}`;
-    statementNames.set(text, name);
-  }
-  return name;
-}
-
-function preparedStatements(client: pg.PoolClient): pg.PoolClient {
-  const query = (config: string | pg.QueryConfig, values?: unknown[]) => {
-    const text = typeof config === 'string' ? config : config.text;
-    const params = values ?? (typeof config === 'string' ? undefined : config.values);
-    if (params === undefined || params.length === 0) return client.query(config as pg.QueryConfig, values);
-    const named = typeof config === 'string' ? { text } : { ...config };
-    named.name ??= statementName(text);
-    return client.query(named, params);
-  };
-  return new Proxy(client, { get: (target, key) => (key === 'query' ? query : Reflect.get(target, key)) });
 }
 
 type SessionParts = {
@@ -323,7 +295,7 @@ export async function tenantQuery<T>(
   let sent: Array<Promise<pg.QueryResult>>;
   try {
     sent = [
-      client.query(`begin; ${setup}`),
+      client.query(`${deallocateEvicted(client)}begin; ${setup}`),
       preparedStatements(client).query({ text, values: params, types: pgTextTimestamps } as pg.QueryConfig),
     ];
     if (commitIf === undefined) sent.push(client.query('commit'));

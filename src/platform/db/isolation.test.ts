@@ -1,27 +1,79 @@
+import { randomBytes } from 'node:crypto';
 import { sql } from 'drizzle-orm';
+import type pg from 'pg';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { createServerDatabase, onServer } from '../../../test/databases.ts';
 import {
   addMember,
   bearer,
   createTestContext,
   openTestDatabase,
   registerCompany,
+  startTestJobs,
+  TEST_DB,
   type TestContext,
+  testConfig,
 } from '../../../test/helpers.ts';
-import { queryRows, schema, type Tx } from './index.ts';
+import { buildApp } from '../../app.ts';
+import { createServices } from '../../services.ts';
+import { openPostgres, queryRows, schema, type Tx } from './index.ts';
+import { createLoginRole, rlsBypassReasons } from './login-role.ts';
 import { TENANT_TABLES } from './schema.ts';
+
+/**
+ * The application logged in as a role made by `cli create-login-role` on a database migrated by
+ * its owner: what the README's Production section asks for.
+ */
+async function loginRoleContext(): Promise<TestContext> {
+  const created = await createServerDatabase();
+  const role = `tasks_login_${randomBytes(5).toString('hex')}`;
+  const owner = openPostgres({ url: created.url });
+  try {
+    await createLoginRole(owner, role, 'a-login-password');
+  } finally {
+    await owner.close();
+  }
+  const url = new URL(created.url);
+  url.username = role;
+  url.password = 'a-login-password';
+  const db = openPostgres({ url: url.toString() });
+  const config = testConfig();
+  const jobs = await startTestJobs(db, config);
+  const services = createServices(config, db, jobs);
+  const app = await buildApp(services);
+  await app.ready();
+  return {
+    db,
+    url: url.toString(),
+    app,
+    config,
+    jobs,
+    services,
+    close: async () => {
+      await app.close();
+      await services.close();
+      await jobs.stop();
+      await db.close();
+      await created.drop();
+      await onServer((client) => client.query(`drop role ${role}`));
+    },
+  };
+}
+
+const logins: [string, () => Promise<TestContext>][] = [[process.env.TEST_DB ?? '', createTestContext]];
+if (TEST_DB === 'postgres') logins.push(['postgres, as a login role from create-login-role', loginRoleContext]);
 
 /**
  * The backstop: even a query with no company filter at all sees only the rows of the company the
  * transaction is set to, and nothing when none is set.
  */
-describe(`row-level security (${process.env.TEST_DB})`, () => {
+describe.each(logins)('row-level security (%s)', (_label, open) => {
   let ctx: TestContext;
   let a: number;
   let b: number;
 
   beforeAll(async () => {
-    ctx = await createTestContext();
+    ctx = await open();
     // every tenant table gets rows of each company: users, tokens, invitations, tasks, their
     // history and counters, an idempotency key, preferences and an email to a member
     for (let i = 0; i < 3; i++) {
@@ -132,6 +184,31 @@ describe(`row-level security (${process.env.TEST_DB})`, () => {
       expect(row, table).toBeDefined();
       expect(['tasks_app', 'tasks_system'], table).not.toContain(row?.owner);
     }
+  });
+});
+
+describe.runIf(TEST_DB === 'postgres')('the login role', () => {
+  let ctx: TestContext;
+  beforeAll(async () => {
+    ctx = await loginRoleContext();
+  });
+  afterAll(() => ctx.close());
+
+  it('is bound by row-level security, and the superuser the tests otherwise use is not', async () => {
+    expect(await rlsBypassReasons(ctx.db)).toEqual([]);
+    const superuser = await openTestDatabase();
+    try {
+      expect(await rlsBypassReasons(superuser.db)).toEqual(
+        expect.arrayContaining([expect.stringMatching(/is a superuser$/), expect.stringMatching(/owns the tables/)]),
+      );
+    } finally {
+      await superuser.close();
+    }
+  });
+
+  it('reads no tenant table before switching to an application role', async () => {
+    const pool = ctx.db.client as pg.Pool;
+    await expect(pool.query('select count(*) from users')).rejects.toThrow(/permission denied/);
   });
 });
 
