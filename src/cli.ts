@@ -4,7 +4,7 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { SEED_PASSWORD, seedAccounts } from './accounts/seed.ts';
-import { ConfigError, loadConfig, resolveJwtSecret } from './platform/config.ts';
+import { type Config, ConfigError, loadConfig, resolveJwtSecret } from './platform/config.ts';
 import { ownerOnlyDataDir } from './platform/data-dir.ts';
 import { type Database, openDatabase } from './platform/db/index.ts';
 import { DataDirLockedError } from './platform/db/lock.ts';
@@ -37,7 +37,7 @@ Commands:
                                 unless --from) into this database, which must have no company yet
 `;
 
-type Command = (db: Database, args: string[]) => Promise<void>;
+type Command = (db: Database, args: string[], config: Config) => Promise<void>;
 
 const commands: Record<string, Command> = {
   async migrate() {
@@ -81,7 +81,11 @@ const commands: Record<string, Command> = {
     );
   },
 
-  async 'create-login-role'(db, args) {
+  async 'create-login-role'(db, args, config) {
+    if (config.databaseUrl === undefined)
+      throw new UsageError(
+        'create-login-role is for a PostgreSQL server the app logs in to (DATABASE_URL), not the embedded database, which is the app’s own',
+      );
     const { values, positionals } = parseArgs({
       args,
       options: { password: { type: 'string' } },
@@ -222,8 +226,9 @@ async function main(argv: string[]): Promise<number> {
     return name === 'help' ? 0 : 2;
   }
   let db: Database;
+  let config: Config;
   try {
-    const config = loadConfig();
+    config = loadConfig();
     const tightened = ownerOnlyDataDir(config.dataDir);
     if (tightened.length > 0)
       console.warn(`DATA_DIR was open to other local users: made ${tightened.length} entries owner-only`);
@@ -237,7 +242,7 @@ async function main(argv: string[]): Promise<number> {
   }
   try {
     await db.migrate();
-    await command(db, args);
+    await command(db, args, config);
     return 0;
   } catch (error) {
     if (error instanceof UsageError) console.error(`${error.message}\n\n${USAGE}`);
