@@ -45,7 +45,11 @@ type Statement = { text: string; values: unknown[]; pipelined: boolean };
 /** Records every statement the pool's clients send, to replay it with pgbench. */
 function capture(pool: pg.Pool) {
   let log: Statement[] | undefined;
-  pool.on('connect', (client) => {
+  const patched = new WeakSet<pg.PoolClient>();
+  // On checkout, not on connect: the pool's clients from the seeding are reused, and were never new.
+  pool.on('acquire', (client) => {
+    if (patched.has(client)) return;
+    patched.add(client);
     const original = client.query.bind(client) as (...args: unknown[]) => unknown;
     (client as unknown as { query: (...args: unknown[]) => unknown }).query = (...args: unknown[]) => {
       const [first, second] = args;
