@@ -310,7 +310,13 @@ describe('web app', () => {
     await done.waitFor();
 
     await done.getByRole('button').focus();
+    // The card moves at once; the dialog opened below must read the task after the move is saved,
+    // or its If-Match is older than the move (a slow server made that a 412 conflict here).
+    const moveSaved = pageA.waitForResponse(
+      (response) => response.request().method() === 'PATCH' && response.url().includes('/api/tasks/'),
+    );
     await pageA.keyboard.press('Shift+ArrowLeft');
+    await moveSaved;
     const inProgress = card(column(pageA, 'in_progress'), 'Write the launch plan');
     await inProgress.waitFor();
     await expect(pageA.evaluate("document.activeElement?.closest('section')?.dataset.status")).resolves.toBe(
