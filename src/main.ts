@@ -1,4 +1,5 @@
 import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
 import { webBuildIsStale } from '../web/build.ts';
 import { type AppConfig, ConfigError, loadConfig, resolveJwtSecret } from './platform/config.ts';
 import { ownerOnlyDataDir } from './platform/data-dir.ts';
@@ -12,7 +13,7 @@ import { DataDirLockedError } from './platform/db/lock.ts';
  */
 function buildWebIfStale(): Promise<void> {
   if (!process.argv.includes('--web-if-stale') || !webBuildIsStale()) return Promise.resolve();
-  const script = new URL('../web/build.ts', import.meta.url).pathname;
+  const script = fileURLToPath(new URL('../web/build.ts', import.meta.url));
   return new Promise((resolve, reject) => {
     const child = spawn(process.execPath, ['--import', 'tsx', script], { stdio: 'inherit' });
     child.once('error', reject);
