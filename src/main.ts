@@ -3,8 +3,9 @@ import { fileURLToPath } from 'node:url';
 import { webBuildIsStale } from '../web/build.ts';
 import { type AppConfig, ConfigError, loadConfig, resolveJwtSecret } from './platform/config.ts';
 import { ownerOnlyDataDir } from './platform/data-dir.ts';
-import { type Database, openDatabase } from './platform/db/index.ts';
+import type { Database } from './platform/db/index.ts';
 import { DataDirLockedError } from './platform/db/lock.ts';
+import { openDatabase } from './platform/db/open.ts';
 
 /**
  * `npm start` passes --web-if-stale: the web app is built first when its build is missing or older
