@@ -1,38 +1,64 @@
-import { existsSync } from 'node:fs';
-import path from 'node:path';
-import Fastify, { type FastifyInstance } from 'fastify';
-import pino from 'pino';
-import { buildApp } from './app.ts';
-import { createMailer } from './notifications/mailer.ts';
+import { spawn } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+import { webBuildIsStale } from '../web/build.ts';
 import { type AppConfig, ConfigError, loadConfig, resolveJwtSecret } from './platform/config.ts';
 import { ownerOnlyDataDir } from './platform/data-dir.ts';
-import { type Database, openDatabase } from './platform/db/index.ts';
+import type { Database } from './platform/db/index.ts';
 import { DataDirLockedError } from './platform/db/lock.ts';
-import { rlsBypassReasons } from './platform/db/login-role.ts';
-import { Jobs } from './platform/jobs/index.ts';
-import { operationsRoutes } from './platform/operations.ts';
-import { trackClients } from './platform/shutdown.ts';
-import { createQueues, createServices, startWorkers } from './services.ts';
+import { openDatabase } from './platform/db/open.ts';
 
 /**
- * A worker serves no API, but still answers /healthz and /readyz on PORT so that an orchestrator can
- * probe it like the API processes and restart one that lost its database.
+ * `npm start` passes --web-if-stale: the web app is built first when its build is missing or older
+ * than its sources. In a process of its own, so that Vite does not stay in the server's memory,
+ * and meanwhile the database starts. The server reads the build when it registers its routes.
  */
-async function buildHealthServer(config: AppConfig, db: Database): Promise<FastifyInstance> {
-  const app = Fastify({ logger: { level: config.logLevel } });
-  await app.register(operationsRoutes, { db });
-  return app;
+function buildWebIfStale(): Promise<void> {
+  if (!process.argv.includes('--web-if-stale') || !webBuildIsStale()) return Promise.resolve();
+  const script = fileURLToPath(new URL('../web/build.ts', import.meta.url));
+  return new Promise((resolve, reject) => {
+    const child = spawn(process.execPath, ['--import', 'tsx', script], { stdio: 'inherit' });
+    child.once('error', reject);
+    child.once('exit', (code) => (code === 0 ? resolve() : reject(new Error(`building the web app failed (${code})`))));
+  });
 }
 
+async function migrate(config: AppConfig, db: Database): Promise<void> {
+  if (config.migrateOnStart) {
+    await db.migrate();
+    return;
+  }
+  const pending = await db.pendingMigrations();
+  if (pending > 0) {
+    console.error(
+      `Cannot start: the database is ${pending} migration(s) behind this code and MIGRATE_ON_START is false; run \`npm run cli -- migrate\` first`,
+    );
+    await db.close();
+    process.exit(1);
+  }
+}
+
+/**
+ * On a first start the embedded server's initdb takes about a second, and loading the rest of the
+ * app through tsx longer: they run at once, the database on the other core (the rest of the app is
+ * imported only here, so that the database's start does not wait for it).
+ */
 async function start() {
   let config: AppConfig;
   let db: Database;
   let tightened: string[];
+  let serve: typeof import('./serve.ts').serve;
   try {
     const base = loadConfig();
     tightened = ownerOnlyDataDir(base.dataDir);
     config = resolveJwtSecret(base);
-    db = await openDatabase(base);
+    [db, { serve }] = await Promise.all([
+      openDatabase(base).then(async (opened) => {
+        await migrate(config, opened);
+        return opened;
+      }),
+      import('./serve.ts'),
+      buildWebIfStale(),
+    ]);
   } catch (error) {
     if (error instanceof ConfigError || error instanceof DataDirLockedError) {
       console.error(`Cannot start: ${error.message}`);
@@ -40,98 +66,7 @@ async function start() {
     }
     throw error;
   }
-  if (config.migrateOnStart) {
-    await db.migrate();
-  } else {
-    const pending = await db.pendingMigrations();
-    if (pending > 0) {
-      console.error(
-        `Cannot start: the database is ${pending} migration(s) behind this code and MIGRATE_ON_START is false; run \`npm run cli -- migrate\` first`,
-      );
-      await db.close();
-      process.exit(1);
-    }
-  }
-  const logger = pino({ level: config.logLevel });
-  if (tightened.length > 0) {
-    logger.warn(
-      { dataDir: config.dataDir, tightened: tightened.length, first: tightened.slice(0, 5) },
-      'DATA_DIR was open to other local users: made owner-only',
-    );
-  }
-  const pglite = path.join(config.dataDir, 'pgdata');
-  if (config.databaseUrl === undefined && existsSync(pglite)) {
-    logger.warn(
-      { pglite },
-      'DATA_DIR holds the PGlite database of an earlier version, which this one does not read: `npm run cli -- import-pglite` carries it over (into a DATA_DIR with no company yet)',
-    );
-  }
-  // The embedded server is the app's own, reached only through its private socket, so its login is
-  // the cluster's superuser; a server others run is where a login bypassing row-level security is a
-  // mistake to point out.
-  const bypass = config.databaseUrl === undefined ? [] : await rlsBypassReasons(db);
-  if (bypass.length > 0) {
-    logger.warn(
-      { reasons: bypass },
-      'the database login role bypasses row-level security, so company isolation rests on the queries alone: log in as a role made by `npm run cli -- create-login-role` (see Production in the README)',
-    );
-  }
-  // Every role starts the queue: an api process sends jobs in its transactions, the others also work them.
-  const processing = config.role !== 'api';
-  const jobs = new Jobs(db, { logger, processing, maintenanceIntervalSeconds: config.jobsMaintenanceIntervalSeconds });
-  await jobs.start();
-  await createQueues(jobs, config);
-  // A worker serves no sockets and no rate limits: it needs no Redis (and waits on none when it is away).
-  const services = createServices(
-    config.role === 'worker' ? { ...config, redisUrl: undefined } : config,
-    db,
-    jobs,
-    logger,
-  );
-  const app = config.role === 'worker' ? await buildHealthServer(config, db) : await buildApp(services);
-  const mailer = createMailer(config, (details, message) => logger.info(details, message));
-  if (processing) await startWorkers(services, mailer, logger);
-
-  const clients = trackClients(app);
-  let stopping = false;
-  const stop = async (signal: string) => {
-    if (stopping) return;
-    stopping = true;
-    app.log.info(
-      { signal, graceSeconds: config.shutdownGraceSeconds },
-      'stopping: finishing in-flight requests and running jobs',
-    );
-    // Whatever clients do (a body that never ends, a socket never closed), the process ends within
-    // the grace, before an orchestrator's own (usually 30 s) kills it without a word.
-    setTimeout(() => {
-      const cut = clients.inFlight();
-      app.log.warn({ requests: cut.length, cut }, 'stop: cut what was left after the grace');
-      app.server.closeAllConnections();
-      process.exit(1);
-    }, config.shutdownGraceSeconds * 1000);
-    try {
-      // Stops accepting, waits for requests in flight and running jobs, then closes what the app opened.
-      const closed = Promise.all([app.close(), jobs.stop()]);
-      clients.closeSilent();
-      await closed;
-      await services.close();
-      mailer.close();
-      await db.close();
-      app.log.info('stopped');
-      process.exit(0);
-    } catch (error) {
-      app.log.error({ err: error }, 'unclean stop');
-      process.exit(1);
-    }
-  };
-  process.once('SIGTERM', () => void stop('SIGTERM'));
-  process.once('SIGINT', () => void stop('SIGINT'));
-
-  await app.listen({ port: config.port, host: config.host });
-  app.log.info(
-    { role: config.role, database: config.databaseUrl === undefined ? `embedded (${config.dataDir})` : 'postgresql' },
-    config.role === 'worker' ? `working jobs; health on port ${config.port}` : `serving on ${config.publicUrl}`,
-  );
+  await serve(config, db, tightened);
 }
 
 await start();

@@ -46,10 +46,9 @@ export async function ensureWebBuild(): Promise<void> {
   if (webBuildIsStale()) await buildWeb();
 }
 
-// `tsx web/build.ts` always builds (npm run build:web); with --if-stale only when needed (npm start).
+// `tsx web/build.ts` builds (npm run build:web, and npm start when the build is stale: src/main.ts).
 if (process.argv[1] !== undefined && resolve(process.argv[1]) === import.meta.filename) {
   const started = Date.now();
-  if (process.argv.includes('--if-stale') && !webBuildIsStale()) process.exit(0);
   await buildWeb();
   console.log(`web app built into ${WEB_DIST} in ${((Date.now() - started) / 1000).toFixed(1)} s`);
 }

@@ -5,11 +5,11 @@ import { drizzle as drizzlePg, type NodePgDatabase, NodePgSession, NodePgTransac
 import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
 import type { PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core';
 import pg from 'pg';
-import { startEmbeddedPostgres } from './embedded.ts';
-import { lockDataDir } from './lock.ts';
 import * as schema from './schema.ts';
 import { deallocateEvicted, preparedStatements } from './statements.ts';
 
+// Defined apart so that src/main.ts starts the embedded server before drizzle and the schema load.
+export { openDatabase, openEmbedded } from './open.ts';
 export { schema };
 
 export type Schema = typeof schema;
@@ -171,54 +171,6 @@ export function openPostgres(options: PostgresOptions): Database {
       await pool.end();
     },
   });
-}
-
-/**
- * The default without DATABASE_URL: a PostgreSQL server of the app's own in DATA_DIR (see
- * embedded.ts), started here and stopped by close(). DATA_DIR's lock comes first: the server's
- * start stops a server left by an app that was killed, which must not be a live app's.
- */
-export async function openEmbedded(options: { dataDir: string; onError?: (error: Error) => void }): Promise<Database> {
-  const release = lockDataDir(options.dataDir);
-  let server: Awaited<ReturnType<typeof startEmbeddedPostgres>>;
-  try {
-    server = await startEmbeddedPostgres({
-      dir: options.dataDir,
-      // The app and its database live and die together: without it every request would fail
-      // until someone restarts the app, so it ends now, for its supervisor (or its user) to
-      // start it again, which recovers the database.
-      onExit: () => {
-        console.error(
-          `The embedded PostgreSQL stopped unexpectedly (its log: ${options.dataDir}/postgres/server.log); exiting`,
-        );
-        process.exit(1);
-      },
-    });
-  } catch (error) {
-    release();
-    throw error;
-  }
-  const db = openPostgres({ url: server.url, onError: options.onError });
-  return {
-    ...db,
-    async close() {
-      try {
-        await db.close();
-        await server.stop();
-      } finally {
-        release();
-      }
-    },
-  };
-}
-
-export function openDatabase(
-  config: { databaseUrl: string | undefined; dataDir: string },
-  onError?: (error: Error) => void,
-): Promise<Database> {
-  return config.databaseUrl !== undefined
-    ? Promise.resolve(openPostgres({ url: config.databaseUrl, onError }))
-    : openEmbedded({ dataDir: config.dataDir, onError });
 }
 
 /** Raw SQL: the driver answers with `{ rows }`. */
