@@ -2,7 +2,7 @@ import { chmodSync, lstatSync, mkdtempSync, readdirSync, readFileSync, writeFile
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServerDatabase } from '../test/databases.ts';
+import { createServerDatabase, processDatabase } from '../test/databases.ts';
 import { PASSWORD, TEST_DB, unique } from '../test/helpers.ts';
 import { freePort, type ServerProcess, startServer, waitForHealthy } from '../test/process.ts';
 import { sleep } from '../test/timing.ts';
@@ -20,12 +20,10 @@ describe(`the server process (${TEST_DB})`, () => {
     // As a DATA_DIR made before it had to be owner-only, or copied in by hand, may be.
     chmodSync(env.DATA_DIR as string, 0o755);
     writeFileSync(path.join(env.DATA_DIR as string, 'notes.txt'), 'open to all', { mode: 0o644 });
-    if (TEST_DB === 'postgres') {
-      const created = await createServerDatabase();
-      dropDatabase = created.drop;
-      env.DATABASE_URL = created.url;
-      env.JWT_SECRET = 'a-secret-for-the-process-test-0123456789abcdef';
-    }
+    const database = await processDatabase();
+    dropDatabase = database.drop;
+    // The later cases start more processes on the same database.
+    Object.assign(env, database.env);
     server = startServer(env);
     await waitForHealthy(server);
   });

@@ -4,7 +4,7 @@ import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServerDatabase } from '../test/databases.ts';
+import { processDatabase } from '../test/databases.ts';
 import { TEST_DB } from '../test/helpers.ts';
 import { freePort, type ServerProcess, startServer, waitForHealthy } from '../test/process.ts';
 
@@ -23,13 +23,9 @@ describe(`stopping under hostile clients (${TEST_DB})`, () => {
       DATA_DIR: mkdtempSync(path.join(tmpdir(), 'tasks-stop-')),
       SHUTDOWN_GRACE_SECONDS: String(GRACE_SECONDS),
     };
-    if (TEST_DB === 'postgres') {
-      const created = await createServerDatabase();
-      dropDatabase = created.drop;
-      env.DATABASE_URL = created.url;
-      env.JWT_SECRET = 'a-secret-for-the-process-test-0123456789abcdef';
-    }
-    server = startServer(env);
+    const database = await processDatabase();
+    dropDatabase = database.drop;
+    server = startServer({ ...env, ...database.env });
     await waitForHealthy(server);
   });
   afterAll(async () => {

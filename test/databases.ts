@@ -112,3 +112,17 @@ export async function createServerDatabase(
     drop: () => onServer((c) => c.query(`DROP DATABASE IF EXISTS ${name} WITH (FORCE)`)).then(() => undefined),
   };
 }
+
+/**
+ * What a server process started by a test needs to run on the test's project: on the postgres
+ * project a database of its own (and the secret DATABASE_URL requires); on the embedded project
+ * nothing, since the process makes its own database in its DATA_DIR.
+ */
+export async function processDatabase(): Promise<{ env: Record<string, string>; drop: () => Promise<void> }> {
+  if (process.env.TEST_DB !== 'postgres') return { env: {}, drop: async () => {} };
+  const created = await createServerDatabase();
+  return {
+    env: { DATABASE_URL: created.url, JWT_SECRET: 'a-secret-for-the-process-test-0123456789abcdef' },
+    drop: created.drop,
+  };
+}

@@ -2,7 +2,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { createServerDatabase } from '../../test/databases.ts';
+import { processDatabase } from '../../test/databases.ts';
 import { createTestContext, PASSWORD, registerCompany, TEST_DB, type TestContext, unique } from '../../test/helpers.ts';
 import { freePort, type ServerProcess, startServer, waitForHealthy } from '../../test/process.ts';
 import { TestSocket } from '../../test/ws.ts';
@@ -76,13 +76,9 @@ describe(`socket protocol errors in the log (${TEST_DB})`, () => {
       PORT: String(await freePort()),
       DATA_DIR: mkdtempSync(path.join(tmpdir(), 'tasks-wslog-')),
     };
-    if (TEST_DB === 'postgres') {
-      const created = await createServerDatabase();
-      drop = created.drop;
-      env.DATABASE_URL = created.url;
-      env.JWT_SECRET = 'a-secret-for-the-process-test-0123456789abcdef';
-    }
-    server = startServer(env);
+    const database = await processDatabase();
+    drop = database.drop;
+    server = startServer({ ...env, ...database.env });
     await waitForHealthy(server);
   });
   afterAll(async () => {
