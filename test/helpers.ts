@@ -69,7 +69,11 @@ export interface TestContext extends TestDatabase {
 }
 
 export async function createTestContext(overrides: Partial<AppConfig> = {}): Promise<TestContext> {
-  const database = await openTestDatabase();
+  return testContextOn(await openTestDatabase(), overrides);
+}
+
+/** The app, its jobs and services over a database the test opened; close() closes the database last. */
+export async function testContextOn(database: TestDatabase, overrides: Partial<AppConfig> = {}): Promise<TestContext> {
   const config = testConfig(overrides);
   const jobs = await startTestJobs(database.db, config);
   const services = createServices(config, database.db, jobs);

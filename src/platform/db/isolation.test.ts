@@ -9,13 +9,10 @@ import {
   createTestContext,
   openTestDatabase,
   registerCompany,
-  startTestJobs,
   TEST_DB,
   type TestContext,
-  testConfig,
+  testContextOn,
 } from '../../../test/helpers.ts';
-import { buildApp } from '../../app.ts';
-import { createServices } from '../../services.ts';
 import { openPostgres, queryRows, schema, type Tx } from './index.ts';
 import { createLoginRole, rlsBypassReasons } from './login-role.ts';
 import { TENANT_TABLES } from './schema.ts';
@@ -37,27 +34,15 @@ async function loginRoleContext(): Promise<TestContext> {
   url.username = role;
   url.password = 'a-login-password';
   const db = openPostgres({ url: url.toString() });
-  const config = testConfig();
-  const jobs = await startTestJobs(db, config);
-  const services = createServices(config, db, jobs);
-  const app = await buildApp(services);
-  await app.ready();
-  return {
+  return testContextOn({
     db,
     url: url.toString(),
-    app,
-    config,
-    jobs,
-    services,
     close: async () => {
-      await app.close();
-      await services.close();
-      await jobs.stop();
       await db.close();
       await created.drop();
       await onServer((client) => client.query(`drop role ${role}`));
     },
-  };
+  });
 }
 
 const logins: [string, () => Promise<TestContext>][] = [[process.env.TEST_DB ?? '', createTestContext]];
