@@ -1,12 +1,5 @@
 import type { NotificationKind, TaskPriority, TaskStatus } from '../platform/db/schema.ts';
-
-export interface TaskFacts {
-  id: number;
-  title: string;
-  status: TaskStatus;
-  priority: TaskPriority;
-  dueDate: Date | null;
-}
+import type { TaskFacts } from '../tasks/reads.ts';
 
 export interface EmailContext {
   kind: NotificationKind;
