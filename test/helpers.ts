@@ -140,7 +140,7 @@ export async function registerCompany(
 export async function addMember(
   app: FastifyInstance,
   admin: Session,
-  role: 'admin' | 'member' = 'member',
+  role: 'admin' | 'member' | 'guest' = 'member',
 ): Promise<Session> {
   const username = unique('member');
   const email = `${username}@example.com`;

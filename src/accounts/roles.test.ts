@@ -215,4 +215,19 @@ describe('accounts and roles', () => {
       expect([kind, asMember.statusCode, asAdmin.statusCode]).toEqual([kind, 404, 200]);
     }
   });
+
+  it('lets an admin invite a guest, who joins as a guest and is not shown the company’s users', async () => {
+    const owner = await registerCompany(ctx.app);
+    const guest = await addMember(ctx.app, owner, 'guest');
+    expect(guest.user.role).toBe('guest');
+    expect(json(await call(guest, 'GET', '/api/auth/profile/'))).toMatchObject({ role: 'guest' });
+    const listed = await call(guest, 'GET', '/api/auth/company-users/');
+    expect([listed.statusCode, json(listed)]).toEqual([403, { detail: expect.any(String) }]);
+    expect((await call(owner, 'GET', '/api/auth/company-users/')).statusCode).toBe(200);
+    // An admin can make a member a guest and back.
+    const member = await addMember(ctx.app, owner);
+    const changed = await call(owner, 'PATCH', `/api/auth/company-users/${member.user.id}/`, { role: 'guest' });
+    expect(json(changed)).toMatchObject({ role: 'guest' });
+    expect((await call(member, 'GET', '/api/auth/company-users/')).statusCode).toBe(403);
+  });
 });

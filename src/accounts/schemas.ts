@@ -1,7 +1,9 @@
 import { type Static, Type } from '@sinclair/typebox';
 import { Page } from '../platform/pagination.ts';
 
-const Role = Type.Union([Type.Literal('admin'), Type.Literal('member')], { description: 'admin | member' });
+const Role = Type.Union([Type.Literal('admin'), Type.Literal('member'), Type.Literal('guest')], {
+  description: 'admin | member | guest (sees only the projects they are a member of)',
+});
 
 export const Company = Type.Object({ id: Type.Integer(), name: Type.String() }, { $id: 'Company', title: 'Company' });
 

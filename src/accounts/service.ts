@@ -2,6 +2,7 @@ import { createHash, randomBytes, randomUUID } from 'node:crypto';
 import { type Auth, type TokenService, tokenNotValid } from '../platform/auth.ts';
 import { pgErrorInfo, UNIQUE_VIOLATION } from '../platform/db/errors.ts';
 import type { Database, Tx } from '../platform/db/index.ts';
+import type { UserRole } from '../platform/db/schema.ts';
 import { type FieldErrors, HttpError, invalid, notFound, permissionDenied } from '../platform/errors.ts';
 import type { PageRequest } from '../platform/pagination.ts';
 import { hashPassword, passwordProblems, verifyPassword } from './passwords.ts';
@@ -133,7 +134,7 @@ export class AccountsService {
         if (taken.email) add('email', 'A user with that email already exists.');
 
         let companyId: number;
-        let role: 'admin' | 'member' = 'admin';
+        let role: UserRole = 'admin';
         let invitationId: number | undefined;
         if (hasCompany) {
           const name = (body.company_name as string).trim();
@@ -256,7 +257,9 @@ export class AccountsService {
 
   companyUsers(auth: Auth, page: PageRequest): Promise<{ count: number; users: User[] }> {
     return this.db.tenant(auth.companyId, async (tx) => {
-      await requireActor(tx, auth);
+      const actor = await requireActor(tx, auth);
+      // A guest (a client, say) is shown the projects they are in, not who works for the company.
+      if (actor.role === 'guest') throw permissionDenied('Guests cannot list the company’s users.');
       const total = await q.countActiveUsers(tx, auth.companyId);
       const rows = await q.listActiveUsers(tx, auth.companyId, page.size, page.offset);
       return { count: total, users: rows.map(toUser) };
@@ -312,7 +315,7 @@ export class AccountsService {
   }
 
   /** An admin changes a colleague's role; the company always keeps at least one admin. */
-  changeRole(auth: Auth, userId: number, role: 'admin' | 'member'): Promise<User> {
+  changeRole(auth: Auth, userId: number, role: UserRole): Promise<User> {
     return this.db.tenant(auth.companyId, async (tx) => {
       // Locked first, so that what follows reads the admins as a concurrent change left them.
       const admins = await q.lockActiveAdmins(tx, auth.companyId);

@@ -17,7 +17,12 @@ export async function insertTask(
   tx: Tx,
   values: TaskValues & { companyId: number; createdBy: number; completedAt: SQL | null },
 ): Promise<TaskRow> {
-  const [row] = await tx.insert(tasks).values(values).returning(taskRowColumns);
+  // DEFAULT, there being none, is NULL: the trigger tasks_fill_project() gives the default project,
+  // the project's next number and the state of the status.
+  const [row] = await tx
+    .insert(tasks)
+    .values({ projectId: sql`default`, number: sql`default`, stateId: sql`default`, ...values })
+    .returning(taskRowColumns);
   if (row === undefined) throw new Error('insert into tasks returned nothing');
   return row;
 }

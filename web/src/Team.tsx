@@ -5,7 +5,7 @@ import { errorsOf, Field, FormAlert, TextField, useSubmit } from './forms.tsx';
 import { ConfirmDialog } from './Modal.tsx';
 import { PageTitle } from './Shell.tsx';
 
-const ROLE_LABELS: Record<User['role'], string> = { admin: 'Admin', member: 'Member' };
+const ROLE_LABELS: Record<User['role'], string> = { admin: 'Admin', member: 'Member', guest: 'Guest' };
 const ROLES = ['member', 'admin'] as const;
 
 const messageOf = (error: unknown) => Object.values(errorsOf(error)).flat().join(' ');

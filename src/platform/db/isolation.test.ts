@@ -83,6 +83,20 @@ describe.each(logins)('row-level security (%s)', (_label, open) => {
         headers: { ...headers, 'idempotency-key': `key-${i}` },
         payload: { title: 'A task', assigned_to: member.user.id },
       });
+      // Written directly, as this test's requests write none yet: a label on the company's task,
+      // and the member as a member of the default project.
+      await ctx.db.tenant(admin.user.company.id, (tx) =>
+        tx.execute(sql`
+          insert into project_members (company_id, project_id, user_id, role)
+          select company_id, id, ${member.user.id}, 'member' from projects where is_default`),
+      );
+      await ctx.db.tenant(admin.user.company.id, (tx) =>
+        tx.execute(sql`
+          with label as (insert into labels (company_id, name, color) values (${admin.user.company.id}, 'x', '#000000')
+                         returning company_id, id)
+          insert into task_labels (company_id, task_id, label_id)
+          select t.company_id, t.id, label.id from tasks t join label on label.company_id = t.company_id`),
+      );
       if (i === 0) a = admin.user.company.id;
       if (i === 1) b = admin.user.company.id;
     }

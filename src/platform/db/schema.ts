@@ -36,7 +36,7 @@ export const companies = pgTable(
   (t) => [uniqueIndex('companies_name_lower_key').on(sql`lower(${t.name})`)],
 );
 
-export const USER_ROLES = ['admin', 'member'] as const;
+export const USER_ROLES = ['admin', 'member', 'guest'] as const;
 export type UserRole = (typeof USER_ROLES)[number];
 
 export const users = pgTable(
@@ -61,7 +61,7 @@ export const users = pgTable(
     // Usernames and emails identify a person at login, before any company is known.
     uniqueIndex('users_username_lower_key').on(sql`lower(${t.username})`),
     uniqueIndex('users_email_lower_key').on(sql`lower(${t.email})`),
-    check('users_role_check', sql`${t.role} in ('admin', 'member')`),
+    check('users_role_check', sql`${t.role} in ('admin', 'member', 'guest')`),
   ],
 );
 
@@ -109,7 +109,68 @@ export const invitations = pgTable(
     foreignKey({ columns: [t.companyId, t.acceptedBy], foreignColumns: [users.companyId, users.id] }),
     uniqueIndex('invitations_token_hash_key').on(t.tokenHash),
     index('invitations_expires_idx').on(t.expiresAt),
-    check('invitations_role_check', sql`${t.role} in ('admin', 'member')`),
+    check('invitations_role_check', sql`${t.role} in ('admin', 'member', 'guest')`),
+  ],
+);
+
+export const PROJECT_ROLES = ['manager', 'member', 'viewer'] as const;
+export type ProjectRole = (typeof PROJECT_ROLES)[number];
+
+/**
+ * A company's projects. Every company has exactly one default project (made with the company by
+ * the trigger company_default_project(), drizzle/0015), which holds the tasks of version 1.
+ * next_number is the project's task counter: a task's creating transaction takes its number by
+ * updating this row, so numbers are given in commit order, without gaps, and never twice.
+ */
+export const projects = pgTable(
+  'projects',
+  {
+    companyId: integer('company_id')
+      .notNull()
+      .references(() => companies.id, { onDelete: 'cascade' }),
+    id: integer('id').notNull().generatedAlwaysAsIdentity(),
+    key: text('key').notNull(),
+    name: text('name').notNull(),
+    description: text('description').notNull().default(''),
+    isPrivate: boolean('is_private').notNull().default(false),
+    isDefault: boolean('is_default').notNull().default(false),
+    archived: boolean('archived').notNull().default(false),
+    /** Null for the default projects the migration made for companies of version 1. */
+    createdBy: integer('created_by'),
+    nextNumber: integer('next_number').notNull().default(1),
+    createdAt: createdAt(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.companyId, t.id] }),
+    // SET NULL of created_by alone (drizzle/0015 names the column): company_id stays.
+    foreignKey({ columns: [t.companyId, t.createdBy], foreignColumns: [users.companyId, users.id] }).onDelete(
+      'set null',
+    ),
+    uniqueIndex('projects_key_key').on(t.companyId, sql`upper(${t.key})`),
+    uniqueIndex('projects_default_key').on(t.companyId).where(sql`${t.isDefault}`),
+    index('projects_name_idx').on(t.companyId, sql`lower(${t.name})`, t.id),
+    check('projects_default_public_check', sql`not (${t.isDefault} and (${t.isPrivate} or ${t.archived}))`),
+  ],
+);
+
+export const projectMembers = pgTable(
+  'project_members',
+  {
+    companyId: integer('company_id').notNull(),
+    projectId: integer('project_id').notNull(),
+    userId: integer('user_id').notNull(),
+    role: text('role', { enum: PROJECT_ROLES }).notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.companyId, t.projectId, t.userId] }),
+    foreignKey({ columns: [t.companyId, t.projectId], foreignColumns: [projects.companyId, projects.id] }).onDelete(
+      'cascade',
+    ),
+    foreignKey({ columns: [t.companyId, t.userId], foreignColumns: [users.companyId, users.id] }).onDelete('cascade'),
+    index('project_members_user_idx').on(t.companyId, t.userId),
+    check('project_members_role_check', sql`${t.role} in ('manager', 'member', 'viewer')`),
   ],
 );
 
@@ -118,6 +179,48 @@ export type TaskStatus = (typeof TASK_STATUSES)[number];
 /** In rank order: ordering by priority sorts by this position, not alphabetically. */
 export const TASK_PRIORITIES = ['low', 'medium', 'high', 'urgent'] as const;
 export type TaskPriority = (typeof TASK_PRIORITIES)[number];
+
+/** A project's workflow: its columns, in position order; a task's state is one of them. */
+export const statuses = pgTable(
+  'statuses',
+  {
+    companyId: integer('company_id').notNull(),
+    id: integer('id').notNull().generatedAlwaysAsIdentity(),
+    projectId: integer('project_id').notNull(),
+    name: text('name').notNull(),
+    category: text('category', { enum: TASK_STATUSES }).notNull(),
+    position: integer('position').notNull(),
+    color: text('color').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.companyId, t.id] }),
+    foreignKey({ columns: [t.companyId, t.projectId], foreignColumns: [projects.companyId, projects.id] }).onDelete(
+      'cascade',
+    ),
+    // What tasks' (company, project, state) reference: a task's state is of its own project.
+    uniqueIndex('statuses_project_id_key').on(t.companyId, t.projectId, t.id),
+    uniqueIndex('statuses_name_key').on(t.companyId, t.projectId, sql`lower(${t.name})`),
+    index('statuses_position_idx').on(t.companyId, t.projectId, t.position),
+    check('statuses_category_check', sql`${t.category} in ('todo', 'in_progress', 'done')`),
+  ],
+);
+
+export const labels = pgTable(
+  'labels',
+  {
+    companyId: integer('company_id')
+      .notNull()
+      .references(() => companies.id, { onDelete: 'cascade' }),
+    id: integer('id').notNull().generatedAlwaysAsIdentity(),
+    name: text('name').notNull(),
+    color: text('color').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.companyId, t.id] }),
+    uniqueIndex('labels_name_key').on(t.companyId, sql`lower(${t.name})`),
+  ],
+);
 
 const tsvector = customType<{ data: string }>({ dataType: () => 'tsvector' });
 
@@ -151,6 +254,14 @@ export const tasks = pgTable(
     createdAt: createdAt(),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
     completedAt: timestamp('completed_at', { withTimezone: true }),
+    /**
+     * Filled by the trigger tasks_fill_project() (drizzle/0015) when a write leaves them out: the
+     * company's default project, its next number, and the project's first status of the task's
+     * status category. It also keeps status (version 1) equal to the state's category.
+     */
+    projectId: integer('project_id').notNull(),
+    number: integer('number').notNull(),
+    stateId: integer('state_id').notNull(),
     search: tsvector('search')
       .notNull()
       .generatedAlwaysAs(
@@ -164,6 +275,14 @@ export const tasks = pgTable(
     foreignKey({ columns: [t.companyId, t.createdBy], foreignColumns: [users.companyId, users.id] }).onDelete(
       'cascade',
     ),
+    foreignKey({ columns: [t.companyId, t.projectId], foreignColumns: [projects.companyId, projects.id] }),
+    foreignKey({
+      columns: [t.companyId, t.projectId, t.stateId],
+      foreignColumns: [statuses.companyId, statuses.projectId, statuses.id],
+    }),
+    uniqueIndex('tasks_number_key').on(t.companyId, t.projectId, t.number),
+    index('tasks_project_idx').on(t.companyId, t.projectId, t.createdAt, t.id),
+    index('tasks_state_idx').on(t.companyId, t.stateId),
     check('tasks_status_check', sql`${t.status} in ('todo', 'in_progress', 'done')`),
     check('tasks_priority_check', sql`${t.priority} in ('low', 'medium', 'high', 'urgent')`),
     // One per list ordering and filter; id last, as every ordering ends with it to be stable.
@@ -196,6 +315,7 @@ export const taskStats = pgTable(
   'task_stats',
   {
     companyId: integer('company_id').notNull(),
+    projectId: integer('project_id').notNull(),
     shard: smallint('shard').notNull(),
     todo: integer('todo').notNull().default(0),
     inProgress: integer('in_progress').notNull().default(0),
@@ -209,7 +329,7 @@ export const taskStats = pgTable(
     /** Exact: the sum of extract(epoch from completed_at - created_at), microseconds included. */
     completionSeconds: numeric('completion_seconds').notNull().default('0'),
   },
-  (t) => [primaryKey({ columns: [t.companyId, t.shard] })],
+  (t) => [primaryKey({ columns: [t.companyId, t.projectId, t.shard] })],
 );
 
 /** Tasks per assignee, and how many of them are done (statistics' by_assignee); kept like task_stats. */
@@ -217,12 +337,13 @@ export const taskAssigneeCounts = pgTable(
   'task_assignee_counts',
   {
     companyId: integer('company_id').notNull(),
+    projectId: integer('project_id').notNull(),
     assignedTo: integer('assigned_to').notNull(),
     shard: smallint('shard').notNull(),
     total: integer('total').notNull().default(0),
     done: integer('done').notNull().default(0),
   },
-  (t) => [primaryKey({ columns: [t.companyId, t.assignedTo, t.shard] })],
+  (t) => [primaryKey({ columns: [t.companyId, t.projectId, t.assignedTo, t.shard] })],
 );
 
 /**
@@ -233,12 +354,30 @@ export const taskDays = pgTable(
   'task_days',
   {
     companyId: integer('company_id').notNull(),
+    projectId: integer('project_id').notNull(),
     day: date('day').notNull(),
     shard: smallint('shard').notNull(),
     created: integer('created').notNull().default(0),
     openDue: integer('open_due').notNull().default(0),
   },
-  (t) => [primaryKey({ columns: [t.companyId, t.day, t.shard] })],
+  (t) => [primaryKey({ columns: [t.companyId, t.projectId, t.day, t.shard] })],
+);
+
+export const taskLabels = pgTable(
+  'task_labels',
+  {
+    companyId: integer('company_id').notNull(),
+    taskId: integer('task_id').notNull(),
+    labelId: integer('label_id').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.companyId, t.taskId, t.labelId] }),
+    foreignKey({ columns: [t.companyId, t.taskId], foreignColumns: [tasks.companyId, tasks.id] }).onDelete('cascade'),
+    foreignKey({ columns: [t.companyId, t.labelId], foreignColumns: [labels.companyId, labels.id] }).onDelete(
+      'cascade',
+    ),
+    index('task_labels_label_idx').on(t.companyId, t.labelId, t.taskId),
+  ],
 );
 
 export const TASK_HISTORY_ACTIONS = ['created', 'updated', 'deleted'] as const;
@@ -404,4 +543,9 @@ export const TENANT_TABLES = [
   'task_stats',
   'task_assignee_counts',
   'task_days',
+  'projects',
+  'project_members',
+  'statuses',
+  'labels',
+  'task_labels',
 ] as const;
