@@ -365,9 +365,9 @@ BEGIN
 END
 $$;
 --> statement-breakpoint
--- The projects the transaction's user sees (app.user_id; every project when none is named, as for
--- the jobs that act for a company): a company admin all, a company member the public ones, anyone
--- those they are a member of. As tasks_system (SECURITY DEFINER), so the policies that call it do
+-- The projects the transaction's user sees (app.user_id), or NULL for all of them: when no user
+-- is named (the jobs that act for a company) and for a company admin. A company member sees the
+-- public ones, anyone those they are a member of. As tasks_system (SECURITY DEFINER), so the policies that call it do
 -- not call themselves. Policies call it as an uncorrelated subquery, evaluated once per statement.
 CREATE FUNCTION app_visible_projects() RETURNS integer[] LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = public AS $$
@@ -378,11 +378,11 @@ SET search_path = public AS $$
   )
   SELECT CASE
     WHEN NULLIF(current_setting('app.user_id', true), '') IS NULL THEN NULL
+    WHEN (SELECT role FROM me) = 'admin' THEN NULL
     ELSE coalesce((
       SELECT array_agg(p.id) FROM projects p, me
       WHERE p.company_id = me.company_id
-        AND (me.role = 'admin'
-             OR (me.role = 'member' AND NOT p.is_private)
+        AND ((me.role = 'member' AND NOT p.is_private)
              OR EXISTS (SELECT 1 FROM project_members m
                         WHERE m.company_id = p.company_id AND m.project_id = p.id AND m.user_id = me.id))
     ), '{}')

@@ -15,6 +15,7 @@ import { operationsRoutes } from './platform/operations.ts';
 import { registerSecurityHeaders } from './platform/security-headers.ts';
 import { validatorFactory } from './platform/validation.ts';
 import { registerWebApp } from './platform/web.ts';
+import { projectsRoutes } from './projects/routes.ts';
 import { realtimeRoutes } from './realtime/routes.ts';
 import type { Services } from './services.ts';
 import { tasksRoutes } from './tasks/routes.ts';
@@ -159,6 +160,7 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
       tags: [
         { name: 'auth', description: 'Accounts, sessions and tokens, the company’s people and its invitations.' },
         { name: 'tasks', description: 'The company’s tasks: lists and search, changes, history and statistics.' },
+        { name: 'projects', description: 'Projects, their members and privacy: who sees and changes which tasks.' },
         { name: 'notifications', description: 'The emails sent about tasks, and each user’s choice of which to get.' },
         { name: 'operations', description: 'Probes for orchestrators and load balancers; no authentication.' },
       ],
@@ -190,6 +192,7 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
       authRateLimit: { max: config.authRateLimit, timeWindow: 60_000, hook: 'onRequest' },
     });
     await api.register(tasksRoutes, { service: services.tasks });
+    await api.register(projectsRoutes, { service: services.projects });
     await api.register(notificationsRoutes, { service: services.notifications });
   });
   // The web app at `/`, on the API's origin so its cookie and socket need no CORS.

@@ -13,6 +13,7 @@ import type { AppConfig } from './platform/config.ts';
 import type { Database } from './platform/db/index.ts';
 import type { Jobs } from './platform/jobs/index.ts';
 import { openRedis } from './platform/redis.ts';
+import { ProjectsService } from './projects/service.ts';
 import { Hub } from './realtime/hub.ts';
 import { RealtimeService } from './realtime/service.ts';
 import { externalFeed } from './tasks/external.ts';
@@ -38,6 +39,7 @@ export interface Services {
   accounts: AccountsService;
   notifications: NotificationsService;
   tasks: TasksService;
+  projects: ProjectsService;
   /** Closes what these opened (the bus, Redis); the database and the jobs are the caller's. */
   close(): Promise<void>;
 }
@@ -67,6 +69,7 @@ export function createServices(
     notifications,
     // In order: the emails are recorded in the write's transaction, the events go after its commit.
     tasks: new TasksService(db, externalFeed(config, redis), [notifications, realtime]),
+    projects: new ProjectsService(db),
     async close() {
       await bus.close();
       await redis?.quit().catch(() => redis.disconnect());

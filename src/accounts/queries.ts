@@ -1,4 +1,4 @@
-import { and, asc, count, eq, gt, isNull, or, sql } from 'drizzle-orm';
+import { and, asc, count, eq, gt, inArray, isNull, or, sql } from 'drizzle-orm';
 import type { Tx } from '../platform/db/index.ts';
 import { companies, invitations, refreshTokens, type UserRole, users } from '../platform/db/schema.ts';
 
@@ -33,6 +33,15 @@ export async function findUser(tx: Tx, companyId: number, userId: number): Promi
     .innerJoin(companies, eq(companies.id, users.companyId))
     .where(and(eq(users.companyId, companyId), eq(users.id, userId)));
   return row;
+}
+
+export function findUsers(tx: Tx, companyId: number, ids: number[]): Promise<UserRow[]> {
+  if (ids.length === 0) return Promise.resolve([]);
+  return tx
+    .select(userColumns)
+    .from(users)
+    .innerJoin(companies, eq(companies.id, users.companyId))
+    .where(and(eq(users.companyId, companyId), inArray(users.id, ids)));
 }
 
 export async function countActiveUsers(tx: Tx, companyId: number): Promise<number> {

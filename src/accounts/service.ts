@@ -55,6 +55,11 @@ export function checkActor(active: boolean | null | undefined): asserts active i
   if (!active) throw new HttpError(401, { detail: 'User is inactive', code: 'user_inactive' });
 }
 
+/** Users of the company by id, for features that show people (a project's members). */
+export async function usersByIds(tx: Tx, companyId: number, ids: number[]): Promise<Map<number, q.UserRow>> {
+  return new Map((await q.findUsers(tx, companyId, ids)).map((row) => [row.id, row]));
+}
+
 export async function requireAdmin(tx: Tx, auth: Auth): Promise<q.UserRow> {
   const actor = await requireActor(tx, auth);
   if (actor.role !== 'admin') throw permissionDenied('Only company admins can do this.');

@@ -21,3 +21,4 @@ export function pgErrorInfo(error: unknown): PgErrorInfo | undefined {
 }
 
 export const UNIQUE_VIOLATION = '23505';
+export const FOREIGN_KEY_VIOLATION = '23503';

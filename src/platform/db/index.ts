@@ -20,12 +20,18 @@ export const MIGRATIONS_FOLDER = fileURLToPath(new URL('../../../drizzle', impor
 /** Any advisory-lock key will do as long as every process of the product uses the same one. */
 const MIGRATION_LOCK_KEY = 7_246_813;
 
+/**
+ * Whom a transaction acts for: a company (a job acting for it), or a user of it. With a user,
+ * row-level security also hides the rows of the projects that user does not see (drizzle/0015).
+ */
+export type TenantScope = number | { companyId: number; userId: number };
+
 export interface Database {
   /**
    * Runs fn in one transaction as the role that row-level security confines to this company.
    * Every request made on behalf of a user goes through here.
    */
-  tenant<T>(companyId: number, fn: (tx: Tx) => Promise<T>, options?: TransactOptions): Promise<T>;
+  tenant<T>(scope: TenantScope, fn: (tx: Tx) => Promise<T>, options?: TransactOptions): Promise<T>;
   /**
    * Runs fn in one transaction that sees every company: only for what must work before a company
    * is known (login, registration, accepting an invitation) or across companies (jobs, the CLI).
@@ -54,9 +60,13 @@ export interface TransactOptions {
  * The SQL that confines a transaction to one company, for tenant() and tenantQuery(). The id is
  * checked because it is written into the text (so the setup can share BEGIN's round trip).
  */
-function tenantSetup(companyId: number): string {
+function tenantSetup(scope: TenantScope): string {
+  const { companyId, userId } = typeof scope === 'number' ? { companyId: scope, userId: undefined } : scope;
   if (!Number.isSafeInteger(companyId) || companyId <= 0) throw new Error(`invalid company id ${companyId}`);
-  return `select set_config('role', 'tasks_app', true), set_config('app.company_id', '${companyId}', true)`;
+  if (userId !== undefined && (!Number.isSafeInteger(userId) || userId <= 0))
+    throw new Error(`invalid user id ${userId}`);
+  const user = userId === undefined ? '' : `, set_config('app.user_id', '${userId}', true)`;
+  return `select set_config('role', 'tasks_app', true), set_config('app.company_id', '${companyId}', true)${user}`;
 }
 
 /** Runs fn in a transaction that first runs `setup`: parameterless SQL that sets role and company. */
@@ -88,8 +98,8 @@ function scoped(
       }
       return readMigrationFiles({ migrationsFolder: MIGRATIONS_FOLDER }).filter((m) => m.folderMillis > newest).length;
     },
-    tenant(companyId, fn, options) {
-      return transact(tenantSetup(companyId), fn, options);
+    tenant(scope, fn, options) {
+      return transact(tenantSetup(scope), fn, options);
     },
     unsafeSystem(fn) {
       return transact(`select set_config('role', 'tasks_system', true)`, fn);
@@ -230,14 +240,14 @@ type PipelinedClient = { pipeline: boolean; connection: { stream: { cork(): void
  */
 export async function tenantQuery<T>(
   db: Database,
-  companyId: number,
+  scope: TenantScope,
   text: string,
   params: unknown[],
   options: TenantQueryOptions<T> = {},
 ): Promise<T[]> {
   const mode = options.plan === undefined ? '' : `, set_config('plan_cache_mode', 'force_${options.plan}_plan', true)`;
   const { commitIf } = options;
-  const setup = `${tenantSetup(companyId)}${mode}`;
+  const setup = `${tenantSetup(scope)}${mode}`;
   const client = await db.client.connect();
   // Pipeline mode (node-pg 8.23) writes each query at once instead of after the previous answer.
   const pipelined = client as unknown as PipelinedClient;

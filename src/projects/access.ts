@@ -1,0 +1,53 @@
+/**
+ * Who may do what in a project: the one place that decides it, from the caller's company role,
+ * their role in the project (if any) and the project's privacy. Row-level security enforces the
+ * "sees" half again underneath (app_visible_projects(), drizzle/0015), with the same rule.
+ */
+import { type SQL, sql } from 'drizzle-orm';
+import type { ProjectRole, UserRole } from '../platform/db/schema.ts';
+import { HttpError, notFound, permissionDenied } from '../platform/errors.ts';
+
+export type Action = 'read' | 'write' | 'manage';
+
+/**
+ * The caller's effective role in a project, or null when they do not see it: a company admin
+ * manages every project; a project member has their role; a company member writes in a public
+ * project as a member; a guest sees only the projects they are a member of.
+ */
+export function effectiveRole(
+  companyRole: UserRole,
+  memberRole: ProjectRole | null,
+  isPrivate: boolean,
+): ProjectRole | null {
+  if (companyRole === 'admin') return 'manager';
+  if (memberRole !== null) return memberRole;
+  if (companyRole === 'member' && !isPrivate) return 'member';
+  return null;
+}
+
+export const archivedConflict = () =>
+  new HttpError(409, { detail: 'This project is archived: it is read-only until a manager restores it.' });
+
+/**
+ * Throws what the contract answers when `role` may not do `action` in a project: 404 when the
+ * project is not seen, 403 when it is but the role does not allow the action, 409 when the project
+ * is archived and the action writes.
+ */
+export function requireAllowed(role: ProjectRole | null, archived: boolean, action: Action): ProjectRole {
+  if (role === null) throw notFound();
+  if (action === 'write' && role === 'viewer') throw permissionDenied('Viewers cannot change this project’s work.');
+  if (action === 'manage' && role !== 'manager') throw permissionDenied('Only the project’s managers can do this.');
+  if (action !== 'read' && archived) throw archivedConflict();
+  return role;
+}
+
+/**
+ * The same rule as effectiveRole's "sees", as SQL over a projects row `p` (its company_id, id,
+ * is_private), for the code's own filter on lists.
+ */
+export function seesProjectSql(p: string, actor: { id: number; role: UserRole }): SQL {
+  if (actor.role === 'admin') return sql`true`;
+  const member = sql`exists (select 1 from project_members m where m.company_id = ${sql.raw(p)}.company_id
+    and m.project_id = ${sql.raw(p)}.id and m.user_id = ${actor.id})`;
+  return actor.role === 'member' ? sql`(not ${sql.raw(p)}.is_private or ${member})` : member;
+}

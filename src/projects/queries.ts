@@ -1,0 +1,166 @@
+import { and, asc, eq, type SQL, sql } from 'drizzle-orm';
+import { queryRows, type Tx } from '../platform/db/index.ts';
+import { type ProjectRole, projectMembers, projects } from '../platform/db/schema.ts';
+
+/** A project as the service reads it, with the caller's own membership role (null: none). */
+export interface ProjectRow {
+  id: number;
+  companyId: number;
+  key: string;
+  name: string;
+  description: string;
+  isPrivate: boolean;
+  isDefault: boolean;
+  archived: boolean;
+  createdBy: number | null;
+  nextNumber: number;
+  createdAt: Date;
+  updatedAt: Date;
+  memberRole: ProjectRole | null;
+}
+
+const columns = (userId: number) => ({
+  id: projects.id,
+  companyId: projects.companyId,
+  key: projects.key,
+  name: projects.name,
+  description: projects.description,
+  isPrivate: projects.isPrivate,
+  isDefault: projects.isDefault,
+  archived: projects.archived,
+  createdBy: projects.createdBy,
+  nextNumber: projects.nextNumber,
+  createdAt: projects.createdAt,
+  updatedAt: projects.updatedAt,
+  memberRole: sql<ProjectRole | null>`(select m.role from project_members m where m.company_id = ${projects.companyId}
+    and m.project_id = ${projects.id} and m.user_id = ${userId})`,
+});
+
+export async function findProject(
+  tx: Tx,
+  companyId: number,
+  userId: number,
+  id: number,
+  lock = false,
+): Promise<ProjectRow | undefined> {
+  const query = tx
+    .select(columns(userId))
+    .from(projects)
+    .where(and(eq(projects.companyId, companyId), eq(projects.id, id)));
+  const [row] = await (lock ? query.for('update') : query);
+  return row;
+}
+
+export async function findDefaultProject(tx: Tx, companyId: number, userId: number): Promise<ProjectRow | undefined> {
+  const [row] = await tx
+    .select(columns(userId))
+    .from(projects)
+    .where(and(eq(projects.companyId, companyId), eq(projects.isDefault, true)));
+  return row;
+}
+
+export async function countProjects(tx: Tx, companyId: number, archived: boolean, sees: SQL): Promise<number> {
+  const [row] = await tx
+    .select({ n: sql<number>`count(*)::int` })
+    .from(projects)
+    .where(and(eq(projects.companyId, companyId), eq(projects.archived, archived), sees));
+  return row?.n ?? 0;
+}
+
+export function listProjects(
+  tx: Tx,
+  companyId: number,
+  userId: number,
+  archived: boolean,
+  sees: SQL,
+  limit: number,
+  offset: number,
+): Promise<ProjectRow[]> {
+  return tx
+    .select(columns(userId))
+    .from(projects)
+    .where(and(eq(projects.companyId, companyId), eq(projects.archived, archived), sees))
+    .orderBy(sql`lower(${projects.name})`, asc(projects.id))
+    .limit(limit)
+    .offset(offset);
+}
+
+export async function keysLike(tx: Tx, companyId: number, prefix: string): Promise<Set<string>> {
+  const rows = await tx
+    .select({ key: projects.key })
+    .from(projects)
+    .where(and(eq(projects.companyId, companyId), sql`upper(${projects.key}) like ${`${prefix}%`}`));
+  return new Set(rows.map((r) => r.key.toUpperCase()));
+}
+
+export async function insertProject(
+  tx: Tx,
+  values: { companyId: number; key: string; name: string; description: string; isPrivate: boolean; createdBy: number },
+): Promise<number> {
+  // Not RETURNING: row-level security would check the new row against what the caller sees, and
+  // its maker sees a private project only once they are its member (the next statement).
+  await tx.insert(projects).values(values);
+  const [row] = await queryRows<{ id: number }>(tx, sql`select currval('projects_id_seq')::int as id`);
+  return row?.id as number;
+}
+
+export async function updateProject(
+  tx: Tx,
+  companyId: number,
+  id: number,
+  changes: Partial<{ key: string; name: string; description: string; isPrivate: boolean; archived: boolean }>,
+): Promise<void> {
+  await tx
+    .update(projects)
+    .set({ ...changes, updatedAt: sql`now()` })
+    .where(and(eq(projects.companyId, companyId), eq(projects.id, id)));
+}
+
+export async function deleteProject(tx: Tx, companyId: number, id: number): Promise<void> {
+  await tx.delete(projects).where(and(eq(projects.companyId, companyId), eq(projects.id, id)));
+}
+
+export async function countMembers(tx: Tx, companyId: number, projectId: number): Promise<number> {
+  const [row] = await tx
+    .select({ n: sql<number>`count(*)::int` })
+    .from(projectMembers)
+    .where(and(eq(projectMembers.companyId, companyId), eq(projectMembers.projectId, projectId)));
+  return row?.n ?? 0;
+}
+
+export function listMembers(tx: Tx, companyId: number, projectId: number, limit: number, offset: number) {
+  return tx
+    .select({ userId: projectMembers.userId, role: projectMembers.role })
+    .from(projectMembers)
+    .where(and(eq(projectMembers.companyId, companyId), eq(projectMembers.projectId, projectId)))
+    .orderBy(asc(projectMembers.userId))
+    .limit(limit)
+    .offset(offset);
+}
+
+export async function upsertMember(
+  tx: Tx,
+  values: { companyId: number; projectId: number; userId: number; role: ProjectRole },
+): Promise<void> {
+  await tx
+    .insert(projectMembers)
+    .values(values)
+    .onConflictDoUpdate({
+      target: [projectMembers.companyId, projectMembers.projectId, projectMembers.userId],
+      set: { role: values.role },
+    });
+}
+
+export async function deleteMember(tx: Tx, companyId: number, projectId: number, userId: number): Promise<boolean> {
+  const rows = await tx
+    .delete(projectMembers)
+    .where(
+      and(
+        eq(projectMembers.companyId, companyId),
+        eq(projectMembers.projectId, projectId),
+        eq(projectMembers.userId, userId),
+      ),
+    )
+    .returning({ userId: projectMembers.userId });
+  return rows.length > 0;
+}

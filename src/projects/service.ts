@@ -1,0 +1,224 @@
+import type { UserRow } from '../accounts/queries.ts';
+import { requireActor, usersByIds } from '../accounts/service.ts';
+import type { Auth } from '../platform/auth.ts';
+import { FOREIGN_KEY_VIOLATION, pgErrorInfo, UNIQUE_VIOLATION } from '../platform/db/errors.ts';
+import type { Database, Tx } from '../platform/db/index.ts';
+import type { ProjectRole } from '../platform/db/schema.ts';
+import { fieldError, HttpError, permissionDenied } from '../platform/errors.ts';
+import type { PageRequest } from '../platform/pagination.ts';
+import { type Action, archivedConflict, effectiveRole, requireAllowed, seesProjectSql } from './access.ts';
+import * as q from './queries.ts';
+import type { Member, Project, ProjectBody, ProjectPatch } from './schemas.ts';
+
+/** A project the caller sees, with their effective role in it. */
+export interface ProjectAccess {
+  project: q.ProjectRow;
+  role: ProjectRole;
+  actor: UserRow;
+}
+
+export function toProject(row: q.ProjectRow, role: ProjectRole): Project {
+  return {
+    id: row.id,
+    key: row.key,
+    name: row.name,
+    description: row.description,
+    is_private: row.isPrivate,
+    is_default: row.isDefault,
+    archived: row.archived,
+    created_by: row.createdBy,
+    created_at: row.createdAt.toISOString(),
+    updated_at: row.updatedAt.toISOString(),
+    my_role: role,
+  };
+}
+
+/**
+ * The caller's access to one project, checked for `action` (404 unseen, 403 not allowed, 409
+ * archived for writes): what every feature acting in a project asks first, in its transaction.
+ */
+export async function requireProject(
+  tx: Tx,
+  auth: Auth,
+  projectId: number,
+  action: Action,
+  options: { actor?: UserRow; lock?: boolean } = {},
+): Promise<ProjectAccess> {
+  const actor = options.actor ?? (await requireActor(tx, auth));
+  const project = await q.findProject(tx, auth.companyId, auth.userId, projectId, options.lock);
+  const role = project && effectiveRole(actor.role, project.memberRole, project.isPrivate);
+  return {
+    project: project as q.ProjectRow,
+    role: requireAllowed(role ?? null, project?.archived ?? false, action),
+    actor,
+  };
+}
+
+/** The caller's effective role in a project row, or null: for features that read projects in bulk. */
+export const roleIn = (actor: UserRow, project: q.ProjectRow) =>
+  effectiveRole(actor.role, project.memberRole, project.isPrivate);
+
+export async function defaultProject(tx: Tx, auth: Auth): Promise<q.ProjectRow> {
+  const row = await q.findDefaultProject(tx, auth.companyId, auth.userId);
+  if (row === undefined) throw new Error(`company ${auth.companyId} has no default project`);
+  return row;
+}
+
+/** A key from the project's name: its words' initials, or its first letters; made unique. */
+async function keyFromName(tx: Tx, companyId: number, name: string): Promise<string> {
+  const words = name
+    .normalize('NFKD')
+    .replace(/[^A-Za-z0-9]+/g, ' ')
+    .trim()
+    .split(' ')
+    .filter((w) => w !== '');
+  let base = (words.length > 1 ? words.map((w) => w[0]).join('') : (words[0] ?? '').slice(0, 4))
+    .replace(/^[0-9]+/, '')
+    .toUpperCase()
+    .slice(0, 6);
+  if (base.length < 2) base = `${base}PRJ`.slice(0, 3);
+  const taken = await q.keysLike(tx, companyId, base);
+  if (!taken.has(base)) return base;
+  for (let n = 2; ; n++) if (!taken.has(`${base}${n}`)) return `${base}${n}`;
+}
+
+const keyTaken = () => fieldError('key', 'A project with this key already exists.');
+
+function rethrowKeyTaken(error: unknown): never {
+  const info = pgErrorInfo(error);
+  if (info?.code === UNIQUE_VIOLATION && info.constraint === 'projects_key_key') throw keyTaken();
+  throw error;
+}
+
+export class ProjectsService {
+  constructor(private readonly db: Database) {}
+
+  list(auth: Auth, archived: boolean, page: PageRequest): Promise<{ count: number; projects: Project[] }> {
+    return this.db.tenant(auth, async (tx) => {
+      const actor = await requireActor(tx, auth);
+      const sees = seesProjectSql('projects', actor);
+      const count = await q.countProjects(tx, auth.companyId, archived, sees);
+      const rows = await q.listProjects(tx, auth.companyId, auth.userId, archived, sees, page.size, page.offset);
+      return { count, projects: rows.map((row) => toProject(row, roleIn(actor, row) as ProjectRole)) };
+    });
+  }
+
+  get(auth: Auth, id: number): Promise<Project> {
+    return this.db.tenant(auth, async (tx) => {
+      const { project, role } = await requireProject(tx, auth, id, 'read');
+      return toProject(project, role);
+    });
+  }
+
+  create(auth: Auth, body: ProjectBody): Promise<Project> {
+    return this.db
+      .tenant(auth, async (tx) => {
+        const actor = await requireActor(tx, auth);
+        if (actor.role === 'guest') throw permissionDenied('Guests cannot create projects.');
+        const key = body.key?.toUpperCase() ?? (await keyFromName(tx, auth.companyId, body.name));
+        const id = await q.insertProject(tx, {
+          companyId: auth.companyId,
+          key,
+          name: body.name,
+          description: body.description ?? '',
+          isPrivate: body.is_private ?? false,
+          createdBy: actor.id,
+        });
+        await q.upsertMember(tx, { companyId: auth.companyId, projectId: id, userId: actor.id, role: 'manager' });
+        const { project, role } = await requireProject(tx, auth, id, 'read', { actor });
+        return toProject(project, role);
+      })
+      .catch(rethrowKeyTaken);
+  }
+
+  update(auth: Auth, id: number, body: ProjectPatch): Promise<Project> {
+    return this.db
+      .tenant(auth, async (tx) => {
+        const actor = await requireActor(tx, auth);
+        const found = await q.findProject(tx, auth.companyId, auth.userId, id, true);
+        const role = found && roleIn(actor, found);
+        // Restoring is the one change an archived project takes: only that, by a manager.
+        const restoring = found?.archived === true && body.archived === false;
+        requireAllowed(role ?? null, (found?.archived ?? false) && !restoring, 'manage');
+        const project = found as q.ProjectRow;
+        if (restoring && Object.keys(body).some((k) => k !== 'archived')) throw archivedConflict();
+        if (project.isDefault && body.is_private === true) {
+          throw fieldError('is_private', 'The default project is public.');
+        }
+        if (project.isDefault && body.archived === true) {
+          throw fieldError('archived', 'The default project cannot be archived.');
+        }
+        const key = body.key?.toUpperCase();
+        if (key !== undefined && key !== project.key && project.nextNumber > 1) {
+          throw fieldError('key', 'The key cannot change once the project has tasks: their refs would break.');
+        }
+        await q.updateProject(tx, auth.companyId, id, {
+          key,
+          name: body.name,
+          description: body.description,
+          isPrivate: body.is_private,
+          archived: body.archived,
+        });
+        const updated = await requireProject(tx, auth, id, 'read', { actor });
+        return toProject(updated.project, updated.role);
+      })
+      .catch(rethrowKeyTaken);
+  }
+
+  delete(auth: Auth, id: number): Promise<void> {
+    return this.db
+      .tenant(auth, async (tx) => {
+        const { project } = await requireProject(tx, auth, id, 'manage', { lock: true });
+        if (project.isDefault) throw new HttpError(409, { detail: 'The default project cannot be deleted.' });
+        await q.deleteProject(tx, auth.companyId, id);
+      })
+      .catch((error: unknown) => {
+        // Its tasks' references refuse the deletion: that is the check, race-free.
+        if (pgErrorInfo(error)?.code === FOREIGN_KEY_VIOLATION) {
+          throw new HttpError(409, { detail: 'This project still has tasks: move or delete them first.' });
+        }
+        throw error;
+      });
+  }
+
+  members(auth: Auth, id: number, page: PageRequest): Promise<{ count: number; members: Member[] }> {
+    return this.db.tenant(auth, async (tx) => {
+      await requireProject(tx, auth, id, 'read');
+      const count = await q.countMembers(tx, auth.companyId, id);
+      const rows = await q.listMembers(tx, auth.companyId, id, page.size, page.offset);
+      const people = await usersByIds(
+        tx,
+        auth.companyId,
+        rows.map((r) => r.userId),
+      );
+      return { count, members: rows.map((r) => toMember(people.get(r.userId) as UserRow, r.role)) };
+    });
+  }
+
+  setMember(auth: Auth, id: number, userId: number, role: ProjectRole): Promise<Member> {
+    return this.db.tenant(auth, async (tx) => {
+      await requireProject(tx, auth, id, 'manage', { lock: true });
+      const user = (await usersByIds(tx, auth.companyId, [userId])).get(userId);
+      if (user === undefined || !user.isActive) throw fieldError('user', 'No such user in your company.');
+      if (user.role === 'guest' && role === 'manager') throw fieldError('role', 'A guest cannot manage a project.');
+      await q.upsertMember(tx, { companyId: auth.companyId, projectId: id, userId, role });
+      return toMember(user, role);
+    });
+  }
+
+  removeMember(auth: Auth, id: number, userId: number): Promise<void> {
+    return this.db.tenant(auth, async (tx) => {
+      await requireProject(tx, auth, id, 'manage', { lock: true });
+      const user = (await usersByIds(tx, auth.companyId, [userId])).get(userId);
+      if (user === undefined) throw fieldError('user', 'No such user in your company.');
+      await q.deleteMember(tx, auth.companyId, id, userId);
+    });
+  }
+}
+
+function toMember(user: UserRow, role: ProjectRole): Member {
+  return {
+    user: { id: user.id, username: user.username, first_name: user.firstName, last_name: user.lastName },
+    role,
+  };
+}
