@@ -49,6 +49,7 @@ describe('project access', () => {
   let owner: Session;
   const people = {} as Record<CompanyRole, Session>;
   const projectOf = new Map<string, number>();
+  const taskOf = new Map<string, number>();
 
   const call = (session: Session, method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, payload?: object) =>
     ctx.app.inject({ method, url, headers: bearer(session.access), payload });
@@ -69,6 +70,9 @@ describe('project access', () => {
         });
         expect(added.statusCode).toBe(200);
       }
+      const task = await call(owner, 'POST', '/api/tasks/', { title: label(c), project: id });
+      expect(task.statusCode, task.body).toBe(201);
+      taskOf.set(label(c), json<{ id: number }>(task).id);
       if (c.archived)
         expect((await call(owner, 'PATCH', `/api/projects/${id}/`, { archived: true })).statusCode).toBe(200);
       projectOf.set(label(c), id);
@@ -98,6 +102,18 @@ describe('project access', () => {
     expect(managed.statusCode, 'manage').toBe(expected(c, 'manage'));
     const member = await call(session, 'PUT', `/api/projects/${id}/members/${owner.user.id}/`, { role: 'manager' });
     expect(member.statusCode, 'manage members').toBe(expected(c, 'manage'));
+
+    // Its tasks: read, write, and creating one there (a project named in a body and not seen is a 400 on it).
+    const taskId = taskOf.get(label(c)) as number;
+    expect((await call(session, 'GET', `/api/tasks/${taskId}/`)).statusCode, 'read task').toBe(expected(c, 'read'));
+    const inList = json<{ results?: { id: number }[] }>(await call(session, 'GET', `/api/tasks/?project=${id}`));
+    expect(inList.results?.some((t) => t.id === taskId) ?? false, 'task listed').toBe(expected(c, 'read') === 200);
+    const written = await call(session, 'PATCH', `/api/tasks/${taskId}/`, { title: 'changed' });
+    expect(written.statusCode, 'write task').toBe(expected(c, 'write'));
+    const created = await call(session, 'POST', '/api/tasks/', { title: 'new', project: id });
+    const creating = ({ 200: 201, 404: 400 } as Record<number, number>)[expected(c, 'write')] ?? expected(c, 'write');
+    expect(created.statusCode, 'create task').toBe(creating);
+    if (creating === 400) expect(Object.keys(json(created))).toEqual(['project']);
   });
 
   it('hides a private project’s rows from a company member outside it, even from a query without a filter', async () => {
@@ -109,6 +125,8 @@ describe('project access', () => {
     expect(hidden.length).toBeGreaterThan(0);
     const seen = await ctx.db.tenant(auth, async (tx) => ({
       projects: await queryRows<{ id: number }>(tx, sql`select id from projects`),
+      tasks: await queryRows<{ id: number }>(tx, sql`select project_id as id from tasks`),
+      counters: await queryRows<{ id: number }>(tx, sql`select project_id as id from task_stats`),
       statuses: await queryRows<{ id: number }>(tx, sql`select project_id as id from statuses`),
       members: await queryRows<{ id: number }>(tx, sql`select project_id as id from project_members`),
     }));

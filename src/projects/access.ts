@@ -51,3 +51,21 @@ export function seesProjectSql(p: string, actor: { id: number; role: UserRole })
     and m.project_id = ${sql.raw(p)}.id and m.user_id = ${actor.id})`;
   return actor.role === 'member' ? sql`(not ${sql.raw(p)}.is_private or ${member})` : member;
 }
+
+/** A task's project key, as SQL text over a tasks row `t`: for its ref. */
+export const projectKeySql = (t: string) =>
+  `(select p.key from projects p where p.company_id = ${t}.company_id and p.id = ${t}.project_id)`;
+
+/**
+ * The projects whose tasks a caller's lists and statistics cover, as SQL text for a statement
+ * whose $1 is the company and $2 the caller: those the caller sees (the rule of effectiveRole),
+ * archived ones left out unless `archived` allows them. It reads the caller's company role from
+ * accounts' users in the same statement, as the caller's check (WITH_ACTOR) does.
+ */
+export function scopeProjectsSql(archived: 'excluded' | 'included'): string {
+  return `(select p.id from projects p where p.company_id = $1${archived === 'excluded' ? ' and not p.archived' : ''}
+    and (exists (select 1 from users u where u.company_id = $1 and u.id = $2
+                 and (u.role = 'admin' or (u.role = 'member' and not p.is_private)))
+         or exists (select 1 from project_members m where m.company_id = $1 and m.project_id = p.id
+                    and m.user_id = $2)))`;
+}

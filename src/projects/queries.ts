@@ -1,6 +1,6 @@
 import { and, asc, eq, type SQL, sql } from 'drizzle-orm';
 import { queryRows, type Tx } from '../platform/db/index.ts';
-import { type ProjectRole, projectMembers, projects } from '../platform/db/schema.ts';
+import { type ProjectRole, projectMembers, projects, statuses, type TaskStatus } from '../platform/db/schema.ts';
 
 /** A project as the service reads it, with the caller's own membership role (null: none). */
 export interface ProjectRow {
@@ -163,4 +163,16 @@ export async function deleteMember(tx: Tx, companyId: number, projectId: number,
     )
     .returning({ userId: projectMembers.userId });
   return rows.length > 0;
+}
+
+export async function findStatus(
+  tx: Tx,
+  companyId: number,
+  id: number,
+): Promise<{ id: number; projectId: number; category: TaskStatus } | undefined> {
+  const [row] = await tx
+    .select({ id: statuses.id, projectId: statuses.projectId, category: statuses.category })
+    .from(statuses)
+    .where(and(eq(statuses.companyId, companyId), eq(statuses.id, id)));
+  return row;
 }

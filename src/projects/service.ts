@@ -58,6 +58,9 @@ export async function requireProject(
 export const roleIn = (actor: UserRow, project: q.ProjectRow) =>
   effectiveRole(actor.role, project.memberRole, project.isPrivate);
 
+/** A status by id (undefined: none the caller sees), for tasks' state. */
+export const findStatus = q.findStatus;
+
 export async function defaultProject(tx: Tx, auth: Auth): Promise<q.ProjectRow> {
   const row = await q.findDefaultProject(tx, auth.companyId, auth.userId);
   if (row === undefined) throw new Error(`company ${auth.companyId} has no default project`);

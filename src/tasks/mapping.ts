@@ -1,5 +1,6 @@
 import { sql } from 'drizzle-orm';
 import { type TaskPriority, type TaskStatus, tasks } from '../platform/db/schema.ts';
+import { projectKeySql } from '../projects/access.ts';
 import type { Task } from './schemas.ts';
 
 /**
@@ -20,11 +21,22 @@ export interface TaskRow {
   created_at: string;
   updated_at: string;
   completed_at: string | null;
+  project_id: number;
+  number: number;
+  state_id: number;
+  project_key: string;
+  labels: number[];
 }
+
+// The project's key (for the ref; it cannot change once the project has tasks) and the labels.
+const labelIdsSql = (t: string) =>
+  `array(select l.label_id from task_labels l where l.company_id = ${t}.company_id and l.task_id = ${t}.id
+  order by l.label_id)`;
 
 /** The row's columns in SQL text, for the statements written out (reads.ts): `t` is the task. */
 export const TASK_COLUMNS = `t.id, t.company_id, t.title, t.description, t.status, t.priority, t.due_date, t.assigned_to,
-  t.created_by, t.created_at, t.updated_at, t.completed_at`;
+  t.created_by, t.created_at, t.updated_at, t.completed_at, t.project_id, t.number, t.state_id,
+  ${projectKeySql('t')} as project_key, ${labelIdsSql('t')} as labels`;
 
 /**
  * The same row as a Drizzle selection (writes.ts). A timestamptz cast to text is the text the
@@ -43,6 +55,11 @@ export const taskRowColumns = {
   created_at: sql<string>`${tasks.createdAt}::text`,
   updated_at: sql<string>`${tasks.updatedAt}::text`,
   completed_at: sql<string | null>`${tasks.completedAt}::text`,
+  project_id: tasks.projectId,
+  number: tasks.number,
+  state_id: tasks.stateId,
+  project_key: sql<string>`${sql.raw(projectKeySql('"tasks"'))}`,
+  labels: sql<number[]>`${sql.raw(labelIdsSql('"tasks"'))}`,
 };
 
 /** PostgreSQL's text for a timestamptz in UTC (its session time zone here): `2026-11-28 16:30:24.123456+00`. */
@@ -76,5 +93,10 @@ export function toTask(row: TaskRow): Task {
     created_at: isoFromPg(row.created_at),
     updated_at: isoFromPg(row.updated_at),
     completed_at: isoOrNull(row.completed_at),
+    project: row.project_id,
+    number: row.number,
+    ref: `${row.project_key}-${row.number}`,
+    state: row.state_id,
+    labels: row.labels,
   };
 }

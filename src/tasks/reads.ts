@@ -2,6 +2,7 @@ import { and, asc, count, desc, eq, gte, sql } from 'drizzle-orm';
 import { WITH_ACTOR } from '../accounts/queries.ts';
 import { type Database, queryRows, type TenantQueryOptions, type Tx, tenantQuery } from '../platform/db/index.ts';
 import { type TaskPriority, type TaskStatus, TEXT_SEARCH_CONFIG, taskHistory, tasks } from '../platform/db/schema.ts';
+import { scopeProjectsSql } from '../projects/access.ts';
 import { TASK_COLUMNS, type TaskRow, taskRowColumns } from './mapping.ts';
 import type { OrderKey } from './schemas.ts';
 
@@ -129,6 +130,13 @@ export interface TaskFilter {
   updatedFrom?: Date;
   /** Web-search syntax; parsed by PostgreSQL, never spliced into SQL or a pattern. */
   search?: string;
+  /** Names the project: its tasks are listed even when it is archived. */
+  projectId?: number;
+  stateId?: number;
+  /** Tasks with any of these labels. */
+  labels?: number[];
+  /** `<KEY>-<number>`, checked and upper-cased by the service. */
+  ref?: string;
 }
 
 export interface OrderTerm {
@@ -223,7 +231,22 @@ const FILTER_SQL: Array<[keyof TaskFilter, (p: string) => string]> = [
   ['dueUntil', (p) => `t.due_date <= ${p}`],
   ['updatedFrom', (p) => `t.updated_at >= ${p}`],
   ['search', (p) => `t.search @@ websearch_to_tsquery('${TEXT_SEARCH_CONFIG}'::regconfig, ${p})`],
+  ['projectId', (p) => `t.project_id = ${p}`],
+  ['stateId', (p) => `t.state_id = ${p}`],
+  [
+    'labels',
+    (p) =>
+      `exists (select 1 from task_labels l where l.company_id = t.company_id and l.task_id = t.id and l.label_id = any(${p}::int[]))`,
+  ],
+  [
+    'ref',
+    (p) => `t.number = split_part(${p}::text, '-', 2)::int and t.project_id = (select r.id from projects r
+      where r.company_id = t.company_id and upper(r.key) = split_part(${p}::text, '-', 1))`,
+  ],
 ];
+
+/** Filters the kept counters can answer (per project and status) without counting tasks. */
+const COUNTED_BY_COUNTERS: ReadonlySet<keyof TaskFilter> = new Set(['status', 'projectId']);
 
 /**
  * The statements differ only by which filters are given and the ordering: few in common use, but
@@ -241,11 +264,17 @@ function listStatement(
   const shape = `${given.join(',')}|${ordering?.map((t) => (t.descending ? '-' : '') + t.key).join(',') ?? ''}`;
   let text = listStatements.get(shape);
   if (text === undefined) {
-    const where = ['t.company_id = $1'];
+    // The projects the caller sees; an archived one only when the filter names it.
+    const scope = scopeProjectsSql(given.includes('projectId') ? 'included' : 'excluded');
+    const where = ['t.company_id = $1', `t.project_id in ${scope}`];
+    const counters = [`company_id = $1`, `project_id in ${scope}`];
     let searchParam: string | undefined;
+    let statusParam: string | undefined;
     given.forEach((key, i) => {
       const param = `$${i + 3}`;
       if (key === 'search') searchParam = param;
+      if (key === 'status') statusParam = param;
+      if (key === 'projectId') counters.push(`project_id = ${param}`);
       where.push((FILTER_SQL.find(([k]) => k === key) as [keyof TaskFilter, (p: string) => string])[1](param));
     });
     const limit = `$${given.length + 3}`;
@@ -275,15 +304,14 @@ function listStatement(
           limit ${limit} offset ${offset}
         ) page on true`;
     } else {
-      // Without filters, or with a status only, the kept counters answer; otherwise the rows are counted.
+      // Without filters, or with a status or project only, the kept counters answer; otherwise the rows are counted.
       const kept =
-        given.length === 0
+        statusParam === undefined
           ? 'todo + in_progress + done'
-          : `case $3::text when 'todo' then todo when 'in_progress' then in_progress when 'done' then done end`;
-      const counted =
-        given.length === 0 || (given.length === 1 && given[0] === 'status')
-          ? `select coalesce(sum(${kept}), 0)::int as total from task_stats where company_id = $1 and actor.active`
-          : `select count(*)::int as total from tasks t where ${where.join(' and ')} and actor.active`;
+          : `case ${statusParam}::text when 'todo' then todo when 'in_progress' then in_progress when 'done' then done end`;
+      const counted = given.every((key) => COUNTED_BY_COUNTERS.has(key))
+        ? `select coalesce(sum(${kept}), 0)::int as total from task_stats where ${counters.join(' and ')} and actor.active`
+        : `select count(*)::int as total from tasks t where ${where.join(' and ')} and actor.active`;
       text = `${WITH_ACTOR}
         select actor.active, counted.total, page.*
         from actor
@@ -311,7 +339,7 @@ function listStatement(
  */
 function planFor(given: (keyof TaskFilter)[]): TenantQueryOptions['plan'] {
   if (given.includes('search')) return 'custom';
-  if (given.length === 0 || (given.length === 1 && given[0] === 'status')) return 'generic';
+  if (given.every((key) => COUNTED_BY_COUNTERS.has(key))) return 'generic';
   return undefined;
 }
 
@@ -352,7 +380,8 @@ export async function listPage(
 
 const FIND_TASK = `${WITH_ACTOR}
   select actor.active, found.* from actor
-  left join lateral (select ${TASK_COLUMNS} from tasks t where t.company_id = $1 and t.id = $3 and actor.active) found
+  left join lateral (select ${TASK_COLUMNS} from tasks t where t.company_id = $1 and t.id = $3
+    and t.project_id in ${scopeProjectsSql('included')} and actor.active) found
   on true`;
 
 /** The caller's check and one task (undefined when there is none), in one statement. */
@@ -391,7 +420,10 @@ export interface StatisticsRow {
  * same numeric types, so they round alike.
  */
 const TODAY = `(now() at time zone 'UTC')::date`;
-const STATISTICS = `${WITH_ACTOR}
+function statisticsStatement(oneProject: boolean): string {
+  // The projects the caller sees and the statistics cover; with a project, that one (archived or not).
+  const scope = `project_id in ${scopeProjectsSql(oneProject ? 'included' : 'excluded')}${oneProject ? ' and project_id = $3' : ''}`;
+  return `${WITH_ACTOR}
   select actor.active, s.*, o.overdue, a.by_assignee, d.created_per_day
   from actor
   left join lateral (
@@ -402,13 +434,13 @@ const STATISTICS = `${WITH_ACTOR}
            coalesce(round(100.0 * sum(done) / nullif(sum(todo) + sum(in_progress) + sum(done), 0), 1), 0)::float8
              as completion_rate,
            round(sum(completion_seconds) / nullif(sum(completed), 0) / 3600, 2)::float8 as avg_completion_hours
-    from task_stats where company_id = $1 and actor.active
+    from task_stats where company_id = $1 and ${scope} and actor.active
   ) s on true
   left join lateral (
     select (select coalesce(sum(open_due), 0) from task_days
-            where company_id = $1 and day < ${TODAY} and actor.active)
+            where company_id = $1 and ${scope} and day < ${TODAY} and actor.active)
          + (select count(*) from tasks t
-            where t.company_id = $1 and t.status <> 'done' and t.due_date >= ${TODAY}::timestamp at time zone 'UTC'
+            where t.company_id = $1 and t.${scope} and t.status <> 'done' and t.due_date >= ${TODAY}::timestamp at time zone 'UTC'
               and t.due_date < now() and actor.active)
            as overdue
   ) o on true
@@ -417,7 +449,7 @@ const STATISTICS = `${WITH_ACTOR}
                              order by c.total desc, u.id), '[]') as by_assignee
     from (
       select assigned_to, sum(total)::int as total, sum(done)::int as done
-      from task_assignee_counts where company_id = $1 and actor.active
+      from task_assignee_counts where company_id = $1 and ${scope} and actor.active
       group by assigned_to having sum(total) > 0
     ) c
     join users u on u.company_id = $1 and u.id = c.assigned_to
@@ -428,13 +460,35 @@ const STATISTICS = `${WITH_ACTOR}
     from generate_series(${TODAY} - 29, ${TODAY}, interval '1 day') as days(day)
     left join (
       select day, sum(created)::int as created from task_days
-      where company_id = $1 and day >= ${TODAY} - 29 and actor.active
+      where company_id = $1 and ${scope} and day >= ${TODAY} - 29 and actor.active
       group by day
     ) n on n.day = days.day::date
   ) d on true`;
+}
+const STATISTICS = statisticsStatement(false);
+const PROJECT_STATISTICS = statisticsStatement(true);
 
-export async function checkedStatistics(run: Run, companyId: number, userId: number): Promise<StatisticsRow> {
-  const [row] = await run<StatisticsRow>(STATISTICS, [companyId, userId]);
+export async function checkedStatistics(
+  run: Run,
+  companyId: number,
+  userId: number,
+  projectId?: number,
+): Promise<StatisticsRow> {
+  const [row] = await run<StatisticsRow>(
+    projectId === undefined ? STATISTICS : PROJECT_STATISTICS,
+    projectId === undefined ? [companyId, userId] : [companyId, userId, projectId],
+  );
   if (row === undefined) throw new Error('statistics returned no row');
   return { ...row, overdue: Number(row.overdue) };
+}
+
+/** A project's tasks per status, in status order (statistics' by_state); the statuses are read as the caller sees them. */
+export function countByState(tx: Tx, companyId: number, projectId: number) {
+  return queryRows<{ state: number; name: string; category: TaskStatus; count: number }>(
+    tx,
+    sql`select s.id as state, s.name, s.category,
+               (select count(*)::int from tasks t where t.company_id = s.company_id and t.state_id = s.id) as count
+          from statuses s where s.company_id = ${companyId} and s.project_id = ${projectId}
+         order by s.position, s.id`,
+  );
 }

@@ -121,10 +121,11 @@ export const tasksRoutes: FastifyPluginAsyncTypebox<TasksRoutesOptions> = async 
         description:
           'By status, priority and assignee, overdue, completion rate and time, and tasks created per day over 30 days.',
         summary: 'Counts and rates over the caller’s company’s tasks',
-        response: { 200: Type.Ref(s.Statistics), ...errorResponses(401) },
+        querystring: s.StatisticsQuery,
+        response: { 200: Type.Ref(s.Statistics), ...errorResponses(400, 401, 404) },
       },
     },
-    async (request) => service.statistics(authOf(request)),
+    async (request) => service.statistics(authOf(request), request.query.project),
   );
 
   app.get(

@@ -48,6 +48,13 @@ export const Task = Type.Object(
     created_at: DateTime,
     updated_at: DateTime,
     completed_at: nullable(DateTime),
+    project: Type.Integer({ description: 'The project the task is in.' }),
+    number: Type.Integer({ description: 'Its number in the project, in order of creation, never reused.' }),
+    ref: Type.String({ description: '`<project key>-<number>`, e.g. WEB-42.' }),
+    state: Type.Integer({
+      description: 'Its workflow status (an id of the project’s statuses); status is its category.',
+    }),
+    labels: Type.Array(Type.Integer(), { description: 'Label ids, ascending.' }),
   },
   { $id: 'Task', title: 'Task' },
 );
@@ -62,6 +69,21 @@ const editable = {
   priority: Priority,
   due_date: nullable(Instant),
   assigned_to: nullable(UserId),
+  project: Type.Integer({
+    minimum: 1,
+    maximum: 2_147_483_647,
+    description: 'A project the caller writes in; left out on creation: the default project. A change moves the task.',
+  }),
+  state: Type.Integer({
+    minimum: 1,
+    maximum: 2_147_483_647,
+    description: 'A status of the task’s project; sets status to its category.',
+  }),
+  labels: Type.Array(Type.Integer({ minimum: 1, maximum: 2_147_483_647 }), {
+    maxItems: 100,
+    uniqueItems: true,
+    description: 'Label ids of the company; replaces the task’s labels.',
+  }),
 };
 
 /** created_by and company are the caller's: sent anyway, they are dropped, never used. */
@@ -73,6 +95,9 @@ export const TaskBody = Type.Object(
     priority: Type.Optional(editable.priority),
     due_date: Type.Optional(editable.due_date),
     assigned_to: Type.Optional(editable.assigned_to),
+    project: Type.Optional(editable.project),
+    state: Type.Optional(editable.state),
+    labels: Type.Optional(editable.labels),
   },
   { additionalProperties: false },
 );
@@ -95,6 +120,27 @@ export const TaskListQuery = Type.Composite([
     due_before: Type.Optional(Instant),
     due_after: Type.Optional(Instant),
     updated_after: Type.Optional(Instant),
+    project: Type.Optional(
+      Type.Integer({
+        minimum: 1,
+        maximum: 2_147_483_647,
+        description: 'One project’s tasks (an archived project’s too, which the list leaves out otherwise).',
+      }),
+    ),
+    state: Type.Optional(Type.Integer({ minimum: 1, maximum: 2_147_483_647, description: 'Tasks in this status.' })),
+    labels: Type.Optional(
+      Type.String({
+        pattern: '^[1-9][0-9]{0,9}(,[1-9][0-9]{0,9}){0,49}$',
+        'x-error-message': 'A comma-separated list of label ids.',
+        description: 'Comma-separated label ids: tasks with any of them.',
+      }),
+    ),
+    ref: Type.Optional(
+      Type.String({
+        maxLength: 30,
+        description: 'A task ref, `<project key>-<number>` in any letter case: that task, if the caller sees it.',
+      }),
+    ),
     search: Type.Optional(
       Type.String({
         maxLength: 500,
@@ -131,6 +177,17 @@ export const Statistics = Type.Object(
       Type.Object({ user_id: Type.Integer(), username: Type.String(), total: Type.Integer(), done: Type.Integer() }),
     ),
     unassigned: Type.Integer(),
+    by_state: Type.Optional(
+      Type.Array(
+        Type.Object({
+          state: Type.Integer(),
+          name: Type.String(),
+          category: Status,
+          count: Type.Integer(),
+        }),
+        { description: 'With ?project=: that project’s tasks per status, in status order.' },
+      ),
+    ),
     created_per_day: Type.Array(Type.Object({ date: Type.String({ format: 'date' }), count: Type.Integer() }), {
       description: 'The last 30 UTC dates, oldest first.',
     }),
@@ -190,3 +247,9 @@ export const DeletedTask = Type.Object(
 export type DeletedTask = Static<typeof DeletedTask>;
 
 export const DeletedPage = Page(Type.Ref(DeletedTask), 'DeletedTaskPage');
+
+export const StatisticsQuery = Type.Object({
+  project: Type.Optional(
+    Type.Integer({ minimum: 1, maximum: 2_147_483_647, description: 'One project’s statistics, with by_state.' }),
+  ),
+});

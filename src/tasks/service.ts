@@ -1,11 +1,14 @@
 import { createHash } from 'node:crypto';
 import { type SQL, sql } from 'drizzle-orm';
+import type { UserRow } from '../accounts/queries.ts';
 import { isActiveMember } from '../accounts/queries.ts';
 import { checkActor, requireActor } from '../accounts/service.ts';
+import { existingLabelIds } from '../labels/queries.ts';
 import type { Auth } from '../platform/auth.ts';
 import { type Database, type Tx, tenantQuery } from '../platform/db/index.ts';
 import { type FieldErrors, HttpError, invalid, notFound } from '../platform/errors.ts';
 import type { PageRequest } from '../platform/pagination.ts';
+import { defaultProject, findStatus, type ProjectAccess, requireProject } from '../projects/service.ts';
 import type { ExternalFeed } from './external.ts';
 import type { TaskWrite, TaskWriteListener } from './hooks.ts';
 import { type TaskRow, toTask } from './mapping.ts';
@@ -66,6 +69,18 @@ function parseOrdering(value: string): reads.OrderTerm[] {
   return terms;
 }
 
+/** A project named in a body that the caller does not see is a 400 on that field, not a 404. */
+async function asField(field: string, access: Promise<ProjectAccess>): Promise<ProjectAccess> {
+  try {
+    return await access;
+  } catch (error) {
+    if (error instanceof HttpError && error.statusCode === 404) throw invalid({ [field]: ['No such project.'] });
+    throw error;
+  }
+}
+
+const REF = /^[A-Z][A-Z0-9]{1,9}-[1-9][0-9]{0,8}$/;
+
 interface ListRequest {
   filter: reads.TaskFilter;
   ordering: reads.OrderTerm[] | undefined;
@@ -90,7 +105,12 @@ function listRequest(query: TaskListQuery): ListRequest {
     dueFrom: instant('due_after'),
     updatedFrom: instant('updated_after'),
     search: query.search?.trim() || undefined,
+    projectId: query.project,
+    stateId: query.state,
+    labels: query.labels?.split(',').map(Number),
+    ref: query.ref?.toUpperCase(),
   };
+  if (filter.ref !== undefined && !REF.test(filter.ref)) errors.ref = ['Enter a task ref like WEB-42.'];
   if (Object.keys(errors).length > 0) throw invalid(errors);
   return { filter, ordering: query.ordering === undefined ? undefined : parseOrdering(query.ordering) };
 }
@@ -153,31 +173,89 @@ export class TasksService {
     for (const listener of this.listeners) await listener.afterCommit?.(write);
   }
 
-  /** The client's fields in the table's terms, checked: dates exist, the assignee is an active colleague. */
-  private async values(tx: Tx, companyId: number, body: TaskPatch): Promise<Partial<writes.TaskValues>> {
+  /**
+   * The client's fields in the table's terms, checked: dates exist, the assignee is an active
+   * colleague, the project is one the caller writes in (the task's own, or the one it moves to;
+   * on creation the default one), the state is of that project and agrees with the status, the
+   * labels are the company's.
+   */
+  private async values(
+    tx: Tx,
+    auth: Auth,
+    actor: UserRow,
+    body: TaskPatch,
+    current?: TaskRow,
+  ): Promise<{ values: Partial<writes.TaskValues>; labels?: number[] }> {
     let dueDate: Date | null | undefined;
     if (body.due_date !== undefined) {
       dueDate = body.due_date === null ? null : parseInstant(body.due_date);
       if (dueDate === undefined) throw invalid({ due_date: [INVALID_INSTANT] });
     }
     const assignee = body.assigned_to;
-    if (assignee !== undefined && assignee !== null && !(await isActiveMember(tx, companyId, assignee))) {
+    if (assignee !== undefined && assignee !== null && !(await isActiveMember(tx, auth.companyId, assignee))) {
       throw invalid({ assigned_to: [`Invalid pk "${assignee}" - object does not exist.`] });
+    }
+    const projectId = await this.targetProject(tx, auth, actor, body.project, current);
+    let status = body.status;
+    if (body.state !== undefined) {
+      const state = await findStatus(tx, auth.companyId, body.state);
+      if (state === undefined || state.projectId !== projectId) {
+        throw invalid({ state: ['Choose a status of the task’s project.'] });
+      }
+      if (status !== undefined && status !== state.category) {
+        throw invalid({ state: [`This status is of the category ${state.category}, not ${status}.`] });
+      }
+      status = state.category;
+    }
+    if (body.labels !== undefined) {
+      const known = await existingLabelIds(tx, auth.companyId, body.labels);
+      const unknown = body.labels.filter((id) => !known.has(id));
+      if (unknown.length > 0) throw invalid({ labels: [`Invalid pk "${unknown[0]}" - object does not exist.`] });
     }
     const values: Partial<writes.TaskValues> = {
       title: body.title,
       description: body.description,
-      status: body.status,
+      status,
       priority: body.priority,
       dueDate,
       assignedTo: assignee,
+      projectId: projectId === current?.project_id ? undefined : projectId,
+      stateId: body.state,
     };
-    return Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined));
+    return {
+      values: Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)),
+      labels: body.labels === undefined ? undefined : [...body.labels].sort((a, b) => a - b),
+    };
+  }
+
+  /**
+   * The project a write puts the task in, once the caller may write there: a project named in the
+   * body they do not see is a 400 on project (as an unknown assignee is), one they see but may not
+   * write in a 403, an archived one a 409.
+   */
+  private async targetProject(
+    tx: Tx,
+    auth: Auth,
+    actor: UserRow,
+    named: number | undefined,
+    current: TaskRow | undefined,
+  ): Promise<number> {
+    if (current !== undefined) await requireProject(tx, auth, current.project_id, 'write', { actor });
+    if (named === undefined || named === current?.project_id)
+      return current?.project_id ?? (await this.defaultFor(tx, auth, actor));
+    await asField('project', requireProject(tx, auth, named, 'write', { actor }));
+    return named;
+  }
+
+  private async defaultFor(tx: Tx, auth: Auth, actor: UserRow): Promise<number> {
+    const { id } = await defaultProject(tx, auth);
+    await asField('project', requireProject(tx, auth, id, 'write', { actor }));
+    return id;
   }
 
   /** One statement in its own tenant transaction (tenantQuery), for the single-statement reads. */
   private statement(auth: Auth): reads.Run {
-    return (text, values, options) => tenantQuery(this.db, auth.companyId, text, values, options);
+    return (text, values, options) => tenantQuery(this.db, auth, text, values, options);
   }
 
   private async list(auth: Auth, query: TaskListQuery, page: PageRequest, only: Partial<reads.TaskFilter> = {}) {
@@ -218,7 +296,7 @@ export class TasksService {
    * and a failed first attempt leaves no trace, so the retry runs afresh.
    */
   async create(auth: Auth, body: TaskBody, idempotencyKey?: string): Promise<CreateResult> {
-    const result = await this.db.tenant(auth.companyId, async (tx): Promise<CreateResult & { write?: TaskWrite }> => {
+    const result = await this.db.tenant(auth, async (tx): Promise<CreateResult & { write?: TaskWrite }> => {
       const actor = await requireActor(tx, auth);
       if (
         idempotencyKey !== undefined &&
@@ -228,19 +306,24 @@ export class TasksService {
         if (answer === undefined) throw new Error('idempotency key claimed without an answer');
         return { task: answer.body as Task, replayed: true };
       }
-      const values = await this.values(tx, auth.companyId, body);
-      const row = await writes.insertTask(tx, {
+      const { values, labels } = await this.values(tx, auth, actor, body);
+      let row = await writes.insertTask(tx, {
         title: body.title,
         description: '',
         status: 'todo',
         priority: 'medium',
         dueDate: null,
         assignedTo: null,
+        projectId: values.projectId ?? (await this.defaultFor(tx, auth, actor)),
         ...values,
         companyId: auth.companyId,
         createdBy: actor.id,
         completedAt: values.status === 'done' ? sql`now()` : null,
       });
+      if (labels !== undefined && labels.length > 0) {
+        await writes.setTaskLabels(tx, auth.companyId, row.id, labels);
+        row = await writes.reloadTask(tx, auth.companyId, row.id);
+      }
       const task = toTask(row);
       const write: TaskWrite = {
         kind: 'created',
@@ -265,17 +348,22 @@ export class TasksService {
 
   /** PUT and PATCH alike: only the fields given change (DRF's PUT keeps omitted optional fields too). */
   async update(auth: Auth, id: number, body: TaskPatch, ifMatch?: string): Promise<Task> {
-    const { after, write } = await this.db.tenant(auth.companyId, async (tx) => {
+    const { after, write } = await this.db.tenant(auth, async (tx) => {
       const actor = await requireActor(tx, auth);
       const current = await reads.findTask(tx, auth.companyId, id, { forUpdate: true });
       if (current === undefined) throw notFound();
+      await requireProject(tx, auth, current.project_id, 'read', { actor });
       const before = toTask(current);
       if (ifMatch !== undefined && !ifMatchAccepts(ifMatch, etagOf(before))) throw preconditionFailed();
-      const values = await this.values(tx, auth.companyId, body);
-      const row = await writes.updateTask(tx, auth.companyId, id, {
+      const { values, labels } = await this.values(tx, auth, actor, body, current);
+      let row = await writes.updateTask(tx, auth.companyId, id, {
         ...values,
         ...completedAtFor(values.status, current.status),
       });
+      if (labels !== undefined && labels.join() !== current.labels.join()) {
+        await writes.setTaskLabels(tx, auth.companyId, id, labels);
+        row = await writes.reloadTask(tx, auth.companyId, id);
+      }
       const after = toTask(row);
       // A write that changes nothing a client can see is no write to anyone else.
       if (Object.keys(changesBetween(before, after)).length === 0) return { after, write: undefined };
@@ -288,10 +376,11 @@ export class TasksService {
   }
 
   async delete(auth: Auth, id: number): Promise<void> {
-    const write = await this.db.tenant(auth.companyId, async (tx) => {
+    const write = await this.db.tenant(auth, async (tx) => {
       const actor = await requireActor(tx, auth);
       const current = await reads.findTask(tx, auth.companyId, id, { forUpdate: true });
       if (current === undefined) throw notFound();
+      await requireProject(tx, auth, current.project_id, 'write', { actor });
       await writes.deleteTask(tx, auth.companyId, id);
       const write: TaskWrite = {
         kind: 'deleted',
@@ -313,7 +402,7 @@ export class TasksService {
   deleted(auth: Auth, since: string, page: PageRequest): Promise<{ count: number; tasks: DeletedTask[] }> {
     const from = parseInstant(since);
     if (from === undefined) throw invalid({ since: [INVALID_INSTANT] });
-    return this.db.tenant(auth.companyId, async (tx) => {
+    return this.db.tenant(auth, async (tx) => {
       await requireActor(tx, auth);
       const total = await reads.countDeleted(tx, auth.companyId, from);
       const rows = await reads.listDeleted(tx, auth.companyId, from, page.size, page.offset);
@@ -323,9 +412,11 @@ export class TasksService {
 
   /** A live task's history is anyone's in the company; a deleted one's, its admins' only. */
   history(auth: Auth, id: number, page: PageRequest): Promise<{ count: number; entries: HistoryEntry[] }> {
-    return this.db.tenant(auth.companyId, async (tx) => {
+    return this.db.tenant(auth, async (tx) => {
       const actor = await requireActor(tx, auth);
-      const live = (await reads.findTask(tx, auth.companyId, id)) !== undefined;
+      const task = await reads.findTask(tx, auth.companyId, id);
+      if (task !== undefined) await requireProject(tx, auth, task.project_id, 'read', { actor });
+      const live = task !== undefined;
       if (!live && actor.role !== 'admin') throw notFound();
       const total = await reads.countHistory(tx, auth.companyId, id);
       if (!live && total === 0) throw notFound();
@@ -364,10 +455,18 @@ export class TasksService {
    * drizzle/0014), read in the caller's own transaction and statement with the caller's check:
    * cheap at any number of tasks, and each answer reflects every write committed before the request.
    */
-  async statistics(auth: Auth): Promise<Statistics> {
-    const row = await reads.checkedStatistics(this.statement(auth), auth.companyId, auth.userId);
+  async statistics(auth: Auth, projectId?: number): Promise<Statistics> {
+    let byState: Statistics['by_state'];
+    if (projectId !== undefined) {
+      byState = await this.db.tenant(auth, async (tx) => {
+        await requireProject(tx, auth, projectId, 'read');
+        return reads.countByState(tx, auth.companyId, projectId);
+      });
+    }
+    const row = await reads.checkedStatistics(this.statement(auth), auth.companyId, auth.userId, projectId);
     checkActor(row.active);
     return {
+      ...(byState === undefined ? {} : { by_state: byState }),
       total: row.todo + row.in_progress + row.done,
       by_status: { todo: row.todo, in_progress: row.in_progress, done: row.done },
       by_priority: { low: row.low, medium: row.medium, high: row.high, urgent: row.urgent },

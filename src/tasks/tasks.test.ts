@@ -55,6 +55,11 @@ describe('create', () => {
       created_at: expect.stringMatching(ISO),
       updated_at: expect.stringMatching(ISO),
       completed_at: null,
+      project: expect.any(Number),
+      number: expect.any(Number),
+      ref: `GEN-${task.number}`,
+      state: expect.any(Number),
+      labels: [],
     });
     expect(Object.keys(task)).toEqual([
       'id',
@@ -69,6 +74,11 @@ describe('create', () => {
       'created_at',
       'updated_at',
       'completed_at',
+      'project',
+      'number',
+      'ref',
+      'state',
+      'labels',
     ]);
   });
 

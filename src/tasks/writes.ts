@@ -1,6 +1,6 @@
 import { and, eq, type SQL, sql } from 'drizzle-orm';
 import type { Tx } from '../platform/db/index.ts';
-import { idempotencyKeys, type TaskHistoryAction, taskHistory, tasks } from '../platform/db/schema.ts';
+import { idempotencyKeys, type TaskHistoryAction, taskHistory, taskLabels, tasks } from '../platform/db/schema.ts';
 import { type TaskRow, taskRowColumns } from './mapping.ts';
 
 /** The columns a client can set, in the table's terms. */
@@ -11,18 +11,43 @@ export interface TaskValues {
   priority: TaskRow['priority'];
   dueDate: Date | null;
   assignedTo: number | null;
+  projectId: number;
+  stateId: number;
 }
 
 export async function insertTask(
   tx: Tx,
-  values: TaskValues & { companyId: number; createdBy: number; completedAt: SQL | null },
+  values: Omit<TaskValues, 'stateId'> & {
+    stateId?: number;
+    companyId: number;
+    createdBy: number;
+    completedAt: SQL | null;
+  },
 ): Promise<TaskRow> {
-  // DEFAULT, there being none, is NULL: the trigger tasks_fill_project() gives the default project,
-  // the project's next number and the state of the status.
+  // DEFAULT, there being none, is NULL: the trigger tasks_fill_project() gives the project's next
+  // number, and the project's first state of the status when none is given.
   const [row] = await tx
     .insert(tasks)
-    .values({ projectId: sql`default`, number: sql`default`, stateId: sql`default`, ...values })
+    .values({ ...values, number: sql`default`, stateId: values.stateId ?? sql`default` })
     .returning(taskRowColumns);
+  if (row === undefined) throw new Error('insert into tasks returned nothing');
+  return row;
+}
+
+/** Replaces a task's labels. */
+export async function setTaskLabels(tx: Tx, companyId: number, taskId: number, labelIds: number[]): Promise<void> {
+  await tx.delete(taskLabels).where(and(eq(taskLabels.companyId, companyId), eq(taskLabels.taskId, taskId)));
+  if (labelIds.length > 0) {
+    await tx.insert(taskLabels).values(labelIds.map((labelId) => ({ companyId, taskId, labelId })));
+  }
+}
+
+/** The task's row as its labels left it. */
+export async function reloadTask(tx: Tx, companyId: number, id: number): Promise<TaskRow> {
+  const [row] = await tx
+    .select(taskRowColumns)
+    .from(tasks)
+    .where(and(eq(tasks.companyId, companyId), eq(tasks.id, id)));
   if (row === undefined) throw new Error('insert into tasks returned nothing');
   return row;
 }
