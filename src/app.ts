@@ -7,6 +7,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Ajv } from 'ajv';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { accountsRoutes } from './accounts/routes.ts';
+import { labelsRoutes } from './labels/routes.ts';
 import { notificationsRoutes } from './notifications/routes.ts';
 import { registerAuthentication } from './platform/auth.ts';
 import { HttpError, registerErrorHandling } from './platform/errors.ts';
@@ -161,6 +162,7 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
         { name: 'auth', description: 'Accounts, sessions and tokens, the company’s people and its invitations.' },
         { name: 'tasks', description: 'The company’s tasks: lists and search, changes, history and statistics.' },
         { name: 'projects', description: 'Projects, their members and privacy: who sees and changes which tasks.' },
+        { name: 'labels', description: 'The company’s labels, which tasks carry.' },
         { name: 'notifications', description: 'The emails sent about tasks, and each user’s choice of which to get.' },
         { name: 'operations', description: 'Probes for orchestrators and load balancers; no authentication.' },
       ],
@@ -192,7 +194,8 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
       authRateLimit: { max: config.authRateLimit, timeWindow: 60_000, hook: 'onRequest' },
     });
     await api.register(tasksRoutes, { service: services.tasks });
-    await api.register(projectsRoutes, { service: services.projects });
+    await api.register(projectsRoutes, { service: services.projects, statuses: services.statuses });
+    await api.register(labelsRoutes, { service: services.labels });
     await api.register(notificationsRoutes, { service: services.notifications });
   });
   // The web app at `/`, on the API's origin so its cookie and socket need no CORS.

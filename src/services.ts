@@ -1,6 +1,7 @@
 import type { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
 import { AccountsService } from './accounts/service.ts';
+import { LabelsService } from './labels/service.ts';
 import { createMaintenanceQueues } from './maintenance/jobs.ts';
 import { MaintenanceWorker } from './maintenance/worker.ts';
 import { createNotificationQueues } from './notifications/jobs.ts';
@@ -14,6 +15,7 @@ import type { Database } from './platform/db/index.ts';
 import type { Jobs } from './platform/jobs/index.ts';
 import { openRedis } from './platform/redis.ts';
 import { ProjectsService } from './projects/service.ts';
+import { StatusesService } from './projects/statuses.ts';
 import { Hub } from './realtime/hub.ts';
 import { RealtimeService } from './realtime/service.ts';
 import { externalFeed } from './tasks/external.ts';
@@ -40,6 +42,8 @@ export interface Services {
   notifications: NotificationsService;
   tasks: TasksService;
   projects: ProjectsService;
+  statuses: StatusesService;
+  labels: LabelsService;
   /** Closes what these opened (the bus, Redis); the database and the jobs are the caller's. */
   close(): Promise<void>;
 }
@@ -70,6 +74,8 @@ export function createServices(
     // In order: the emails are recorded in the write's transaction, the events go after its commit.
     tasks: new TasksService(db, externalFeed(config, redis), [notifications, realtime]),
     projects: new ProjectsService(db),
+    statuses: new StatusesService(db),
+    labels: new LabelsService(db),
     async close() {
       await bus.close();
       await redis?.quit().catch(() => redis.disconnect());

@@ -176,3 +176,92 @@ export async function findStatus(
     .where(and(eq(statuses.companyId, companyId), eq(statuses.id, id)));
   return row;
 }
+
+export interface StatusRow {
+  id: number;
+  projectId: number;
+  name: string;
+  category: TaskStatus;
+  position: number;
+  color: string;
+}
+
+const statusColumns = {
+  id: statuses.id,
+  projectId: statuses.projectId,
+  name: statuses.name,
+  category: statuses.category,
+  position: statuses.position,
+  color: statuses.color,
+};
+
+/** In position order, locked when a change is to renumber them. */
+export function listStatuses(tx: Tx, companyId: number, projectId: number, lock = false): Promise<StatusRow[]> {
+  const query = tx
+    .select(statusColumns)
+    .from(statuses)
+    .where(and(eq(statuses.companyId, companyId), eq(statuses.projectId, projectId)))
+    .orderBy(asc(statuses.position), asc(statuses.id));
+  return lock ? query.for('update') : query;
+}
+
+export async function insertStatus(
+  tx: Tx,
+  values: { companyId: number; projectId: number; name: string; category: TaskStatus; color: string; position: number },
+): Promise<number> {
+  const [row] = await tx.insert(statuses).values(values).returning({ id: statuses.id });
+  return row?.id as number;
+}
+
+export async function updateStatus(
+  tx: Tx,
+  companyId: number,
+  id: number,
+  changes: Partial<{ name: string; category: TaskStatus; color: string }>,
+): Promise<void> {
+  const given = Object.fromEntries(Object.entries(changes).filter(([, v]) => v !== undefined));
+  if (Object.keys(given).length === 0) return;
+  await tx
+    .update(statuses)
+    .set(given)
+    .where(and(eq(statuses.companyId, companyId), eq(statuses.id, id)));
+}
+
+/** Positions 0..n−1 in the order given. */
+export async function renumberStatuses(tx: Tx, companyId: number, ids: number[]): Promise<void> {
+  await tx.execute(sql`update statuses s set position = o.position - 1
+    from unnest(${sql.param(ids)}::int[]) with ordinality as o(id, position)
+    where s.company_id = ${companyId} and s.id = o.id and s.position <> o.position - 1`);
+}
+
+export async function deleteStatus(tx: Tx, companyId: number, id: number): Promise<void> {
+  await tx.delete(statuses).where(and(eq(statuses.companyId, companyId), eq(statuses.id, id)));
+}
+
+/*
+ * The two writes a status change makes to tasks (the tasks feature's table, written here because
+ * the change is the project's; its counters' and fill triggers keep the rest consistent): the
+ * ids of the tasks changed come back, for announcing them.
+ */
+
+/** A status changed category: its tasks' status, and completed_at, follow. */
+export async function moveCategoryOfTasks(tx: Tx, companyId: number, stateId: number, category: TaskStatus) {
+  const rows = await queryRows<{ id: number }>(
+    tx,
+    sql`update tasks set status = ${category}, updated_at = now(),
+          completed_at = case when ${category}::text = 'done' then coalesce(completed_at, now()) end
+        where company_id = ${companyId} and state_id = ${stateId} and status <> ${category} returning id`,
+  );
+  return rows.map((r) => r.id);
+}
+
+/** A status is deleted: its tasks go to another of the project's. */
+export async function moveTasksToStatus(tx: Tx, companyId: number, from: number, to: StatusRow) {
+  const rows = await queryRows<{ id: number }>(
+    tx,
+    sql`update tasks set state_id = ${to.id}, status = ${to.category}, updated_at = now(),
+          completed_at = case when ${to.category}::text = 'done' then coalesce(completed_at, now()) end
+        where company_id = ${companyId} and state_id = ${from} returning id`,
+  );
+  return rows.map((r) => r.id);
+}

@@ -5,9 +5,11 @@ import { errorResponses, IdParams } from '../platform/http.ts';
 import { PageQuery, pageOf, pageRequest } from '../platform/pagination.ts';
 import * as s from './schemas.ts';
 import type { ProjectsService } from './service.ts';
+import type { StatusesService } from './statuses.ts';
 
 export interface ProjectsRoutesOptions {
   service: ProjectsService;
+  statuses: StatusesService;
 }
 
 const tags = ['projects'];
@@ -16,8 +18,9 @@ const conflict = Type.Object(
   { description: 'The project is archived (read-only), or the change conflicts with its state: {"detail"}' },
 );
 
-export const projectsRoutes: FastifyPluginAsyncTypebox<ProjectsRoutesOptions> = async (app, { service }) => {
-  for (const schema of [s.Project, s.ProjectPage, s.Member, s.MemberPage]) app.addSchema(schema);
+export const projectsRoutes: FastifyPluginAsyncTypebox<ProjectsRoutesOptions> = async (app, { service, statuses }) => {
+  for (const schema of [s.Project, s.ProjectPage, s.Member, s.MemberPage, s.WorkflowStatus]) app.addSchema(schema);
+  const statusRef = Type.Ref(s.WorkflowStatus);
   const projectRef = Type.Ref(s.Project);
 
   app.get(
@@ -157,6 +160,77 @@ export const projectsRoutes: FastifyPluginAsyncTypebox<ProjectsRoutesOptions> = 
     },
     async (request, reply) => {
       await service.removeMember(authOf(request), request.params.id, request.params.user_id);
+      return reply.code(204).send(null);
+    },
+  );
+
+  app.get(
+    '/api/projects/:id/statuses/',
+    {
+      schema: {
+        tags,
+        operationId: 'listProjectStatuses',
+        summary: 'The project’s workflow statuses, in position order',
+        description: 'Not paginated: a project has at most 30.',
+        params: IdParams,
+        response: { 200: Type.Array(statusRef), ...errorResponses(401, 404) },
+      },
+    },
+    async (request) => statuses.list(authOf(request), request.params.id),
+  );
+
+  app.post(
+    '/api/projects/:id/statuses/',
+    {
+      schema: {
+        tags,
+        operationId: 'createProjectStatus',
+        summary: 'Add a workflow status (the project’s managers)',
+        description:
+          'At the end, or at `position` with the others renumbered. Names are unique within the project in any letter case.',
+        params: IdParams,
+        body: s.StatusBody,
+        response: { 201: statusRef, ...errorResponses(400, 401, 403, 404), 409: conflict },
+      },
+    },
+    async (request, reply) =>
+      reply.code(201).send(await statuses.create(authOf(request), request.params.id, request.body)),
+  );
+
+  app.patch(
+    '/api/projects/:id/statuses/:status_id/',
+    {
+      schema: {
+        tags,
+        operationId: 'updateProjectStatus',
+        summary: 'Rename, recolour, move or recategorize a status (the project’s managers)',
+        description:
+          'A new category moves its tasks’ status and completed_at with it; the last status of category todo or done cannot leave it (409).',
+        params: s.StatusParams,
+        body: s.StatusPatch,
+        response: { 200: statusRef, ...errorResponses(400, 401, 403, 404), 409: conflict },
+      },
+    },
+    async (request) =>
+      (await statuses.update(authOf(request), request.params.id, request.params.status_id, request.body)).result,
+  );
+
+  app.delete(
+    '/api/projects/:id/statuses/:status_id/',
+    {
+      schema: {
+        tags,
+        operationId: 'deleteProjectStatus',
+        summary: 'Delete a status, moving its tasks (the project’s managers)',
+        description:
+          'While tasks are in it, `move_to` must name another status of the project (409 otherwise). The last status of category todo or done cannot be deleted (409).',
+        params: s.StatusParams,
+        querystring: s.StatusDeleteQuery,
+        response: { 204: Type.Null(), ...errorResponses(400, 401, 403, 404), 409: conflict },
+      },
+    },
+    async (request, reply) => {
+      await statuses.delete(authOf(request), request.params.id, request.params.status_id, request.query.move_to);
       return reply.code(204).send(null);
     },
   );

@@ -89,3 +89,56 @@ export const MemberParams = Type.Object({
   id: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }),
   user_id: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }),
 });
+
+const Category = Type.Union([Type.Literal('todo'), Type.Literal('in_progress'), Type.Literal('done')], {
+  description: 'todo | in_progress | done: the version 1 status of the tasks in it',
+});
+export const Color = Type.String({ pattern: '^#[0-9a-fA-F]{6}$', 'x-error-message': 'Enter a colour as #rrggbb.' });
+
+export const WorkflowStatus = Type.Object(
+  {
+    id: Type.Integer(),
+    project: Type.Integer(),
+    name: Type.String(),
+    category: Category,
+    position: Type.Integer(),
+    color: Type.String(),
+  },
+  { $id: 'WorkflowStatus', title: 'WorkflowStatus' },
+);
+export type WorkflowStatus = Static<typeof WorkflowStatus>;
+
+const StatusName = Type.String({ minLength: 1, maxLength: 50 });
+const Position = Type.Integer({
+  minimum: 0,
+  maximum: 1000,
+  description: 'Where it goes; the others are renumbered 0..n−1.',
+});
+
+export const StatusBody = Type.Object(
+  { name: StatusName, category: Category, color: Type.Optional(Color), position: Type.Optional(Position) },
+  { additionalProperties: false },
+);
+export type StatusBody = Static<typeof StatusBody>;
+
+export const StatusPatch = Type.Object(
+  {
+    name: Type.Optional(StatusName),
+    category: Type.Optional(Category),
+    color: Type.Optional(Color),
+    position: Type.Optional(Position),
+  },
+  { additionalProperties: false },
+);
+export type StatusPatch = Static<typeof StatusPatch>;
+
+export const StatusParams = Type.Object({
+  id: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }),
+  status_id: Type.Integer({ minimum: 1, maximum: 2_147_483_647 }),
+});
+
+export const StatusDeleteQuery = Type.Object({
+  move_to: Type.Optional(
+    Type.Integer({ minimum: 1, maximum: 2_147_483_647, description: 'The status its tasks move to.' }),
+  ),
+});
