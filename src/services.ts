@@ -73,9 +73,9 @@ export function createServices(
     notifications,
     // In order: the emails are recorded in the write's transaction, the events go after its commit.
     tasks: new TasksService(db, externalFeed(config, redis), [notifications, realtime]),
-    projects: new ProjectsService(db),
-    statuses: new StatusesService(db),
-    labels: new LabelsService(db),
+    projects: new ProjectsService(db, realtime),
+    statuses: new StatusesService(db, realtime),
+    labels: new LabelsService(db, realtime),
     async close() {
       await bus.close();
       await redis?.quit().catch(() => redis.disconnect());

@@ -3,6 +3,7 @@ import type { Auth } from '../platform/auth.ts';
 import { pgErrorInfo, UNIQUE_VIOLATION } from '../platform/db/errors.ts';
 import type { Database, Tx } from '../platform/db/index.ts';
 import { fieldError, notFound, permissionDenied } from '../platform/errors.ts';
+import { NO_EVENTS, type ProjectEvents } from '../projects/hooks.ts';
 import * as q from './queries.ts';
 import type { Label, LabelBody, LabelPatch } from './schemas.ts';
 
@@ -24,7 +25,15 @@ async function requireWriter(tx: Tx, auth: Auth): Promise<void> {
 }
 
 export class LabelsService {
-  constructor(private readonly db: Database) {}
+  constructor(
+    private readonly db: Database,
+    private readonly events: ProjectEvents = NO_EVENTS,
+  ) {}
+
+  private async announce(auth: Auth, label: Label): Promise<Label> {
+    await this.events.companyEvent(auth.companyId, { type: 'label_updated', label });
+    return label;
+  }
 
   list(auth: Auth): Promise<Label[]> {
     return this.db.tenant(auth, async (tx) => {
@@ -41,7 +50,8 @@ export class LabelsService {
         const color = body.color?.toLowerCase() ?? (PALETTE[count % PALETTE.length] as string);
         return q.insertLabel(tx, { companyId: auth.companyId, name: body.name, color });
       })
-      .catch(rethrowNameTaken);
+      .catch(rethrowNameTaken)
+      .then((label) => this.announce(auth, label));
   }
 
   update(auth: Auth, id: number, body: LabelPatch): Promise<Label> {
@@ -52,14 +62,16 @@ export class LabelsService {
         if (row === undefined) throw notFound();
         return row;
       })
-      .catch(rethrowNameTaken);
+      .catch(rethrowNameTaken)
+      .then((label) => this.announce(auth, label));
   }
 
   /** Its task_labels rows go with it (ON DELETE CASCADE). */
-  delete(auth: Auth, id: number): Promise<void> {
-    return this.db.tenant(auth, async (tx) => {
+  async delete(auth: Auth, id: number): Promise<void> {
+    await this.db.tenant(auth, async (tx) => {
       await requireWriter(tx, auth);
       if (!(await q.deleteLabel(tx, auth.companyId, id))) throw notFound();
     });
+    await this.events.companyEvent(auth.companyId, { type: 'label_deleted', label: { id } });
   }
 }

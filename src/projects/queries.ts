@@ -265,3 +265,11 @@ export async function moveTasksToStatus(tx: Tx, companyId: number, from: number,
   );
   return rows.map((r) => r.id);
 }
+
+export async function projectIdsWhere(tx: Tx, companyId: number, condition: SQL): Promise<number[]> {
+  const rows = await tx
+    .select({ id: projects.id })
+    .from(projects)
+    .where(and(eq(projects.companyId, companyId), condition));
+  return rows.map((r) => r.id);
+}

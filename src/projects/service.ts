@@ -7,6 +7,7 @@ import type { ProjectRole } from '../platform/db/schema.ts';
 import { fieldError, HttpError, permissionDenied } from '../platform/errors.ts';
 import type { PageRequest } from '../platform/pagination.ts';
 import { type Action, archivedConflict, effectiveRole, requireAllowed, seesProjectSql } from './access.ts';
+import { NO_EVENTS, type ProjectEvents } from './hooks.ts';
 import * as q from './queries.ts';
 import type { Member, Project, ProjectBody, ProjectPatch } from './schemas.ts';
 
@@ -61,6 +62,13 @@ export const roleIn = (actor: UserRow, project: q.ProjectRow) =>
 /** A status by id (undefined: none the caller sees), for tasks' state. */
 export const findStatus = q.findStatus;
 
+/** The ids of the projects the caller sees ('all' for a company admin): which events their sockets get. */
+export async function visibleProjectIds(tx: Tx, auth: Auth): Promise<'all' | Set<number>> {
+  const actor = await requireActor(tx, auth);
+  if (actor.role === 'admin') return 'all';
+  return new Set(await q.projectIdsWhere(tx, auth.companyId, seesProjectSql('projects', actor)));
+}
+
 export async function defaultProject(tx: Tx, auth: Auth): Promise<q.ProjectRow> {
   const row = await q.findDefaultProject(tx, auth.companyId, auth.userId);
   if (row === undefined) throw new Error(`company ${auth.companyId} has no default project`);
@@ -94,7 +102,20 @@ function rethrowKeyTaken(error: unknown): never {
 }
 
 export class ProjectsService {
-  constructor(private readonly db: Database) {}
+  constructor(
+    private readonly db: Database,
+    private readonly events: ProjectEvents = NO_EVENTS,
+  ) {}
+
+  /** After a commit: the project as it now is, to those who see it; and who sees it, when that changed. */
+  private async announce(auth: Auth, project: Project, visibility: 'everyone' | number | undefined): Promise<Project> {
+    if (visibility !== undefined) {
+      await this.events.visibilityChanged(auth.companyId, visibility === 'everyone' ? undefined : visibility);
+    }
+    const { my_role: _mine, ...shown } = project;
+    await this.events.projectEvent(auth.companyId, project.id, { type: 'project_updated', project: shown });
+    return project;
+  }
 
   list(auth: Auth, archived: boolean, page: PageRequest): Promise<{ count: number; projects: Project[] }> {
     return this.db.tenant(auth, async (tx) => {
@@ -131,7 +152,8 @@ export class ProjectsService {
         const { project, role } = await requireProject(tx, auth, id, 'read', { actor });
         return toProject(project, role);
       })
-      .catch(rethrowKeyTaken);
+      .catch(rethrowKeyTaken)
+      .then((project) => this.announce(auth, project, 'everyone'));
   }
 
   update(auth: Auth, id: number, body: ProjectPatch): Promise<Project> {
@@ -165,7 +187,8 @@ export class ProjectsService {
         const updated = await requireProject(tx, auth, id, 'read', { actor });
         return toProject(updated.project, updated.role);
       })
-      .catch(rethrowKeyTaken);
+      .catch(rethrowKeyTaken)
+      .then((project) => this.announce(auth, project, body.is_private === undefined ? undefined : 'everyone'));
   }
 
   delete(auth: Auth, id: number): Promise<void> {
@@ -175,6 +198,7 @@ export class ProjectsService {
         if (project.isDefault) throw new HttpError(409, { detail: 'The default project cannot be deleted.' });
         await q.deleteProject(tx, auth.companyId, id);
       })
+      .then(() => this.events.projectEvent(auth.companyId, id, { type: 'project_deleted', project: { id } }))
       .catch((error: unknown) => {
         // Its tasks' references refuse the deletion: that is the check, race-free.
         if (pgErrorInfo(error)?.code === FOREIGN_KEY_VIOLATION) {
@@ -198,8 +222,8 @@ export class ProjectsService {
     });
   }
 
-  setMember(auth: Auth, id: number, userId: number, role: ProjectRole): Promise<Member> {
-    return this.db.tenant(auth, async (tx) => {
+  async setMember(auth: Auth, id: number, userId: number, role: ProjectRole): Promise<Member> {
+    const member = await this.db.tenant(auth, async (tx) => {
       await requireProject(tx, auth, id, 'manage', { lock: true });
       const user = (await usersByIds(tx, auth.companyId, [userId])).get(userId);
       if (user === undefined || !user.isActive) throw fieldError('user', 'No such user in your company.');
@@ -207,15 +231,18 @@ export class ProjectsService {
       await q.upsertMember(tx, { companyId: auth.companyId, projectId: id, userId, role });
       return toMember(user, role);
     });
+    await this.events.visibilityChanged(auth.companyId, userId);
+    return member;
   }
 
-  removeMember(auth: Auth, id: number, userId: number): Promise<void> {
-    return this.db.tenant(auth, async (tx) => {
+  async removeMember(auth: Auth, id: number, userId: number): Promise<void> {
+    await this.db.tenant(auth, async (tx) => {
       await requireProject(tx, auth, id, 'manage', { lock: true });
       const user = (await usersByIds(tx, auth.companyId, [userId])).get(userId);
       if (user === undefined) throw fieldError('user', 'No such user in your company.');
       await q.deleteMember(tx, auth.companyId, id, userId);
     });
+    await this.events.visibilityChanged(auth.companyId, userId);
   }
 }
 

@@ -3,6 +3,7 @@ import { pgErrorInfo, UNIQUE_VIOLATION } from '../platform/db/errors.ts';
 import type { Database, Tx } from '../platform/db/index.ts';
 import type { TaskStatus } from '../platform/db/schema.ts';
 import { fieldError, HttpError, invalid } from '../platform/errors.ts';
+import { NO_EVENTS, type ProjectEvents } from './hooks.ts';
 import * as q from './queries.ts';
 import type { StatusBody, StatusPatch, WorkflowStatus } from './schemas.ts';
 import { requireProject } from './service.ts';
@@ -50,7 +51,10 @@ function reordered(all: q.StatusRow[], moved: number, position: number): number[
 }
 
 export class StatusesService {
-  constructor(private readonly db: Database) {}
+  constructor(
+    private readonly db: Database,
+    private readonly events: ProjectEvents = NO_EVENTS,
+  ) {}
 
   list(auth: Auth, projectId: number): Promise<WorkflowStatus[]> {
     return this.db.tenant(auth, async (tx) => {
@@ -80,7 +84,11 @@ export class StatusesService {
         await q.renumberStatuses(tx, auth.companyId, reordered([...all, created], id, body.position ?? all.length));
         return this.one(tx, auth, projectId, id);
       })
-      .catch(rethrowNameTaken);
+      .catch(rethrowNameTaken)
+      .then(async (status) => {
+        await this.events.projectEvent(auth.companyId, projectId, { type: 'status_updated', status });
+        return status;
+      });
   }
 
   update(auth: Auth, projectId: number, id: number, body: StatusPatch): Promise<StatusChange<WorkflowStatus>> {
@@ -107,11 +115,15 @@ export class StatusesService {
         }
         return { result: await this.one(tx, auth, projectId, id), projectId, movedTasks };
       })
-      .catch(rethrowNameTaken);
+      .catch(rethrowNameTaken)
+      .then(async (change) => {
+        await this.events.projectEvent(auth.companyId, projectId, { type: 'status_updated', status: change.result });
+        return change;
+      });
   }
 
-  delete(auth: Auth, projectId: number, id: number, moveTo?: number): Promise<StatusChange<undefined>> {
-    return this.db.tenant(auth, async (tx) => {
+  async delete(auth: Auth, projectId: number, id: number, moveTo?: number): Promise<StatusChange<undefined>> {
+    const change = await this.db.tenant(auth, async (tx) => {
       await requireProject(tx, auth, projectId, 'manage', { lock: true });
       const all = await q.listStatuses(tx, auth.companyId, projectId);
       const current = all.find((s) => s.id === id);
@@ -141,6 +153,8 @@ export class StatusesService {
       );
       return { result: undefined, projectId, movedTasks };
     });
+    await this.events.projectEvent(auth.companyId, projectId, { type: 'status_deleted', status: { id } });
+    return change;
   }
 
   private async one(tx: Tx, auth: Auth, projectId: number, id: number): Promise<WorkflowStatus> {

@@ -11,6 +11,8 @@ export const CLOSE_TOO_MANY = 4429;
 export interface Member {
   companyId: number;
   userId: number;
+  /** The projects whose events the user gets ('all': a company admin), kept current by setSees. */
+  sees: 'all' | ReadonlySet<number>;
 }
 
 /**
@@ -66,13 +68,14 @@ export class Hub {
     return total;
   }
 
-  /** Returns how many sockets the message was written to. */
-  send(companyId: number, text: string): number {
+  /** Returns how many sockets the message was written to; with a project, only those of users who see it. */
+  send(companyId: number, text: string, projectId?: number): number {
     const sockets = this.companies.get(companyId);
     if (sockets === undefined) return 0;
     let sent = 0;
-    for (const socket of sockets.keys()) {
+    for (const [socket, member] of sockets) {
       if (socket.readyState !== socket.OPEN) continue;
+      if (projectId !== undefined && member.sees !== 'all' && !member.sees.has(projectId)) continue;
       if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
         closeSlow(socket);
         continue;
@@ -81,6 +84,18 @@ export class Hub {
       sent += 1;
     }
     return sent;
+  }
+
+  /** The users of a company with sockets here. */
+  usersOf(companyId: number): number[] {
+    return [...new Set([...(this.companies.get(companyId)?.values() ?? [])].map((m) => m.userId))];
+  }
+
+  /** A user's projects changed: their sockets' events follow at once, without reconnecting. */
+  setSees(companyId: number, userId: number, sees: Member['sees']): void {
+    for (const member of this.companies.get(companyId)?.values() ?? []) {
+      if (member.userId === userId) member.sees = sees;
+    }
   }
 
   /** Closes the sockets of one user of a company (removed from it, or deactivated). */

@@ -3,7 +3,7 @@ import type { FastifyPluginAsync, FastifyRequest } from 'fastify';
 import type { WebSocket } from 'ws';
 import { type AccessClaims, bearerToken, notAuthenticated, type TokenService } from '../platform/auth.ts';
 import { HttpError } from '../platform/errors.ts';
-import type { Hub } from './hub.ts';
+import type { Hub, Member } from './hub.ts';
 import type { RealtimeService } from './service.ts';
 
 export interface RealtimeRoutesOptions {
@@ -26,7 +26,7 @@ const MAX_FRAME_BYTES = 64 * 1024;
 
 declare module 'fastify' {
   interface FastifyRequest {
-    realtime?: { claims: AccessClaims; companyName: string };
+    realtime?: { claims: AccessClaims; companyName: string; sees: Member['sees'] };
   }
 }
 
@@ -119,8 +119,8 @@ export const realtimeRoutes: FastifyPluginAsync<RealtimeRoutesOptions> = async (
       const token = upgradeToken(request);
       if (token === undefined) throw notAuthenticated();
       const claims = await tokens.verify(token, 'access');
-      const { companyName } = await realtime.authorize(claims);
-      request.realtime = { claims, companyName };
+      const { companyName, sees } = await realtime.authorize(claims);
+      request.realtime = { claims, companyName, sees };
     },
     // A plain GET (no Upgrade) is answered in the API's error shape rather than an empty 404.
     handler: async (_request, reply) => {
@@ -149,7 +149,7 @@ export const realtimeRoutes: FastifyPluginAsync<RealtimeRoutesOptions> = async (
 
       alive.add(socket);
       socket.on('pong', () => alive.add(socket));
-      hub.add(socket, { companyId, userId }, maxSocketsPerUser);
+      hub.add(socket, { companyId, userId, sees: session.sees }, maxSocketsPerUser);
       socket.on('close', () => {
         clearTimeout(expiry);
         hub.remove(socket, companyId);

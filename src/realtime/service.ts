@@ -3,8 +3,10 @@ import { requireActor } from '../accounts/service.ts';
 import type { Auth } from '../platform/auth.ts';
 import type { Bus } from '../platform/bus.ts';
 import type { Database } from '../platform/db/index.ts';
+import type { ProjectEvents } from '../projects/hooks.ts';
+import { visibleProjectIds } from '../projects/service.ts';
 import type { TaskWrite, TaskWriteListener } from '../tasks/hooks.ts';
-import type { Hub } from './hub.ts';
+import type { Hub, Member } from './hub.ts';
 
 /** Close code for a socket whose user may no longer see the company's events. */
 export const CLOSE_REMOVED = 4403;
@@ -12,13 +14,17 @@ export const CLOSE_REMOVED = 4403;
 export const CLOSE_CATCH_UP = 1012;
 
 /*
- * Bus messages: "t <companyId> <event JSON>" for task events (serialized once, by the writer) and
+ * Bus messages: "p <companyId> <projectId> <event JSON>" for the events of a project (its tasks,
+ * itself, its statuses: serialized once, by the writer), "c <companyId> <event JSON>" for the whole
+ * company (labels), "v <companyId> <userId, or 0 for all>" when who sees which project changed, and
  * "u <companyId> <userId>" for a user who must be disconnected everywhere.
  */
-const TASK = 't';
+const PROJECT = 'p';
+const COMPANY = 'c';
+const VISIBILITY = 'v';
 const USER_REMOVED = 'u';
 
-export class RealtimeService implements TaskWriteListener {
+export class RealtimeService implements TaskWriteListener, ProjectEvents {
   /** Told how many sockets each delivered event reached: the app's metrics. */
   onDelivered: (sockets: number) => void = () => {};
 
@@ -45,15 +51,48 @@ export class RealtimeService implements TaskWriteListener {
     });
   }
 
-  /** The caller, if they may watch their company: with the name the welcome message shows. */
-  authorize(auth: Auth): Promise<{ companyName: string }> {
-    return this.db.tenant(auth.companyId, async (tx) => ({ companyName: (await requireActor(tx, auth)).companyName }));
+  /** The caller, if they may watch their company: with the name the welcome message shows and the projects they see. */
+  authorize(auth: Auth): Promise<{ companyName: string; sees: Member['sees'] }> {
+    return this.db.tenant(auth, async (tx) => ({
+      companyName: (await requireActor(tx, auth)).companyName,
+      sees: await visibleProjectIds(tx, auth),
+    }));
   }
 
-  /** Each task write, once committed, to the company's sockets: `task_created` and so on, with the task. */
+  /** Each task write, once committed, to the sockets of those who see its project: `task_created` and so on. */
   async afterCommit({ kind, companyId, before, after }: TaskWrite) {
-    const event = { type: `task_${kind}`, task: after ?? before };
-    await this.bus.publish(`${TASK} ${companyId} ${JSON.stringify(event)}`);
+    const task = after ?? before;
+    if (task === null) return;
+    await this.projectEvent(companyId, task.project, { type: `task_${kind}`, task });
+  }
+
+  async projectEvent(companyId: number, projectId: number, event: object) {
+    await this.bus.publish(`${PROJECT} ${companyId} ${projectId} ${JSON.stringify(event)}`);
+  }
+
+  async companyEvent(companyId: number, event: object) {
+    await this.bus.publish(`${COMPANY} ${companyId} ${JSON.stringify(event)}`);
+  }
+
+  async visibilityChanged(companyId: number, userId?: number) {
+    await this.bus.publish(`${VISIBILITY} ${companyId} ${userId ?? 0}`);
+  }
+
+  /** Reads again which projects these users see, for their sockets here. */
+  private async refreshSees(companyId: number, userId: number): Promise<void> {
+    const users = userId === 0 ? this.hub.usersOf(companyId) : this.hub.usersOf(companyId).filter((u) => u === userId);
+    for (const user of users) {
+      try {
+        const sees = await this.db.tenant({ companyId, userId: user }, (tx) =>
+          visibleProjectIds(tx, { companyId, userId: user }),
+        );
+        this.hub.setSees(companyId, user, sees);
+      } catch (error) {
+        // A user removed meanwhile is disconnected by their own message; they see nothing until then.
+        this.hub.setSees(companyId, user, new Set());
+        this.log.warn({ err: error, companyId, userId: user }, 'could not read the projects a user sees');
+      }
+    }
   }
 
   async userRemoved(companyId: number, userId: number) {
@@ -70,7 +109,11 @@ export class RealtimeService implements TaskWriteListener {
       this.log.warn({ message: message.slice(0, 100) }, 'malformed bus message');
       return;
     }
-    if (kind === TASK) this.onDelivered(this.hub.send(companyId, rest));
+    if (kind === PROJECT) {
+      const space = rest.indexOf(' ');
+      this.onDelivered(this.hub.send(companyId, rest.slice(space + 1), Number(rest.slice(0, space))));
+    } else if (kind === COMPANY) this.onDelivered(this.hub.send(companyId, rest));
+    else if (kind === VISIBILITY) void this.refreshSees(companyId, Number(rest));
     else if (kind === USER_REMOVED)
       this.hub.disconnectUser(companyId, Number(rest), CLOSE_REMOVED, 'Removed from the company');
   }
