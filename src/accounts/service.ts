@@ -83,13 +83,15 @@ export interface TokenPair {
 /** What the rest of the service hears about accounts, after the change has committed. */
 export interface AccountEvents {
   userRemoved(companyId: number, userId: number): Promise<void>;
+  /** A user's company role changed, and with it which projects they see. */
+  roleChanged(companyId: number, userId: number): Promise<void>;
 }
 
 export class AccountsService {
   constructor(
     private readonly db: Database,
     private readonly tokens: TokenService,
-    private readonly events: AccountEvents = { userRemoved: async () => {} },
+    private readonly events: AccountEvents = { userRemoved: async () => {}, roleChanged: async () => {} },
   ) {}
 
   private async issueTokens(tx: Tx, auth: Auth, familyId: string = randomUUID()): Promise<TokenPair> {
@@ -320,8 +322,8 @@ export class AccountsService {
   }
 
   /** An admin changes a colleague's role; the company always keeps at least one admin. */
-  changeRole(auth: Auth, userId: number, role: UserRole): Promise<User> {
-    return this.db.tenant(auth.companyId, async (tx) => {
+  async changeRole(auth: Auth, userId: number, role: UserRole): Promise<User> {
+    const user = await this.db.tenant(auth.companyId, async (tx) => {
       // Locked first, so that what follows reads the admins as a concurrent change left them.
       const admins = await q.lockActiveAdmins(tx, auth.companyId);
       await requireAdmin(tx, auth);
@@ -334,6 +336,8 @@ export class AccountsService {
       await q.setRole(tx, auth.companyId, userId, role);
       return toUser({ ...target, role });
     });
+    await this.events.roleChanged(auth.companyId, userId);
+    return user;
   }
 
   /** An admin removes someone from the company: their sessions end and their sockets close at once. */

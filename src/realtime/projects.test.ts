@@ -76,4 +76,23 @@ describe('live updates by project', () => {
     adminSocket.close();
     memberSocket.close();
   });
+
+  it('follows a change of company role without reconnecting: a member made guest stops getting the default project', async () => {
+    const other = await addMember(ctx.app, admin);
+    const socket = await TestSocket.open(url, { token: other.access });
+    await socket.ofType('connection_established');
+    const gets = async () => {
+      const id = await createIn(undefined, 'general');
+      const marker = json<{ id: number }>(await call(admin, 'POST', '/api/labels/', { name: `m${id}` })).id;
+      await socket.next((m) => m.type === 'label_updated' && (m.label as { id: number }).id === marker);
+      return socket.messages.some((m) => m.type === 'task_created' && (m.task as { id: number }).id === id);
+    };
+    expect(await gets()).toBe(true);
+    expect(
+      (await call(admin, 'PATCH', `/api/auth/company-users/${other.user.id}/`, { role: 'guest' })).statusCode,
+    ).toBe(200);
+    await until(async () => !(await gets()), 10_000, 'the guest stops getting the default project');
+    expect(await gets()).toBe(false);
+    socket.close();
+  });
 });

@@ -95,6 +95,10 @@ export class RealtimeService implements TaskWriteListener, ProjectEvents {
     }
   }
 
+  async roleChanged(companyId: number, userId: number) {
+    await this.visibilityChanged(companyId, userId);
+  }
+
   async userRemoved(companyId: number, userId: number) {
     await this.bus.publish(`${USER_REMOVED} ${companyId} ${userId}`);
   }
