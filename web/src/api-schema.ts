@@ -409,6 +409,198 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/projects/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The projects the caller sees, by name
+         * @description A company admin sees every project, a member the public ones and those they belong to, a guest only those they belong to. `archived=true` lists the archived ones instead.
+         */
+        get: operations["listProjects"];
+        put?: never;
+        /**
+         * Create a project; the caller becomes its manager
+         * @description Company admins and members (guests: 403). Without `key`, one is made from the name. It starts with the statuses To do, In progress and Done.
+         */
+        post: operations["createProject"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * One project, with the caller’s role in it
+         * @description A project the caller does not see is a 404.
+         */
+        get: operations["getProject"];
+        put?: never;
+        post?: never;
+        /**
+         * Delete an empty project (its managers)
+         * @description 409 while it has tasks, and for the default project.
+         */
+        delete: operations["deleteProject"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a project (its managers)
+         * @description The key cannot change once the project has had tasks. An archived project takes only `{"archived": false}`; the default project cannot become private or archived.
+         */
+        patch: operations["updateProject"];
+        trace?: never;
+    };
+    "/api/projects/{id}/members/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The project’s members and their roles
+         * @description Those given a role in the project; company admins and, in a public project, company members act in it without one.
+         */
+        get: operations["listProjectMembers"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{id}/members/{user_id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        /**
+         * Add a member to the project or change their role (its managers)
+         * @description The user must be of the caller’s company; a guest can be a member or a viewer, never a manager.
+         */
+        put: operations["setProjectMember"];
+        post?: never;
+        /**
+         * Remove a member from the project (its managers)
+         * @description They keep what their company role gives them: a company member still sees a public project.
+         */
+        delete: operations["removeProjectMember"];
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{id}/statuses/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The project’s workflow statuses, in position order
+         * @description Not paginated: a project has at most 30.
+         */
+        get: operations["listProjectStatuses"];
+        put?: never;
+        /**
+         * Add a workflow status (the project’s managers)
+         * @description At the end, or at `position` with the others renumbered. Names are unique within the project in any letter case.
+         */
+        post: operations["createProjectStatus"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/projects/{id}/statuses/{status_id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete a status, moving its tasks (the project’s managers)
+         * @description While tasks are in it, `move_to` must name another status of the project (409 otherwise). The last status of category todo or done cannot be deleted (409).
+         */
+        delete: operations["deleteProjectStatus"];
+        options?: never;
+        head?: never;
+        /**
+         * Rename, recolour, move or recategorize a status (the project’s managers)
+         * @description A new category moves its tasks’ status and completed_at with it; the last status of category todo or done cannot leave it (409).
+         */
+        patch: operations["updateProjectStatus"];
+        trace?: never;
+    };
+    "/api/labels/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The company’s labels, by name
+         * @description Not paginated. Everyone in the company reads them, guests included.
+         */
+        get: operations["listLabels"];
+        put?: never;
+        /**
+         * Create a label (admins and members)
+         * @description Names are unique in the company in any letter case; without a colour the server picks one.
+         */
+        post: operations["createLabel"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/labels/{id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete a label, removing it from every task (admins and members)
+         * @description Guests: 403.
+         */
+        delete: operations["deleteLabel"];
+        options?: never;
+        head?: never;
+        /**
+         * Rename or recolour a label (admins and members)
+         * @description Guests: 403.
+         */
+        patch: operations["updateLabel"];
+        trace?: never;
+    };
     "/api/notifications/": {
         parameters: {
             query?: never;
@@ -493,8 +685,8 @@ export interface components {
             email: string;
             first_name: string;
             last_name: string;
-            /** @description admin | member */
-            role: "admin" | "member";
+            /** @description admin | member | guest (sees only the projects they are a member of) */
+            role: "admin" | "member" | "guest";
             company: components["schemas"]["Company"];
         };
         /** TokenPair */
@@ -506,8 +698,8 @@ export interface components {
         Invitation: {
             id: number;
             email: string;
-            /** @description admin | member */
-            role: "admin" | "member";
+            /** @description admin | member | guest (sees only the projects they are a member of) */
+            role: "admin" | "member" | "guest";
             /** Format: date-time */
             expires_at: string;
         };
@@ -515,8 +707,8 @@ export interface components {
         CreatedInvitation: {
             id: number;
             email: string;
-            /** @description admin | member */
-            role: "admin" | "member";
+            /** @description admin | member | guest (sees only the projects they are a member of) */
+            role: "admin" | "member" | "guest";
             /** @description Shown once: the invitee registers with it as invitation_token. */
             token: string;
             /** Format: date-time */
@@ -546,8 +738,8 @@ export interface components {
                 name: string;
             };
             email: string;
-            /** @description admin | member */
-            role: "admin" | "member";
+            /** @description admin | member | guest (sees only the projects they are a member of) */
+            role: "admin" | "member" | "guest";
         };
         /** Task */
         Task: {
@@ -569,6 +761,16 @@ export interface components {
             updated_at: string;
             /** Format: date-time */
             completed_at: string | null;
+            /** @description The project the task is in. */
+            project: number;
+            /** @description Its number in the project, in order of creation, never reused. */
+            number: number;
+            /** @description `<project key>-<number>`, e.g. WEB-42. */
+            ref: string;
+            /** @description Its workflow status (an id of the project’s statuses); status is its category. */
+            state: number;
+            /** @description Label ids, ascending. */
+            labels: number[];
         };
         /** TaskPage */
         TaskPage: {
@@ -604,6 +806,14 @@ export interface components {
                 done: number;
             }[];
             unassigned: number;
+            /** @description With ?project=: that project’s tasks per status, in status order. */
+            by_state?: {
+                state: number;
+                name: string;
+                /** @description todo | in_progress | done */
+                category: "todo" | "in_progress" | "done";
+                count: number;
+            }[];
             /** @description The last 30 UTC dates, oldest first. */
             created_per_day: {
                 /** Format: date */
@@ -654,6 +864,16 @@ export interface components {
                 updated_at: string;
                 /** Format: date-time */
                 completed_at: string | null;
+                /** @description The project the task is in. */
+                project: number;
+                /** @description Its number in the project, in order of creation, never reused. */
+                number: number;
+                /** @description `<project key>-<number>`, e.g. WEB-42. */
+                ref: string;
+                /** @description Its workflow status (an id of the project’s statuses); status is its category. */
+                state: number;
+                /** @description Label ids, ascending. */
+                labels: number[];
                 /** @enum {string} */
                 source: "local";
             } | {
@@ -682,6 +902,69 @@ export interface components {
             /** Format: uri */
             previous: string | null;
             results: components["schemas"]["DeletedTask"][];
+        };
+        /** Project */
+        Project: {
+            id: number;
+            /** @description Prefix of the project’s task refs (`<key>-<number>`), upper-case. */
+            key: string;
+            name: string;
+            description: string;
+            is_private: boolean;
+            is_default: boolean;
+            archived: boolean;
+            created_by: number | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+            /** @description manager | member | viewer */
+            my_role: "manager" | "member" | "viewer";
+        };
+        /** ProjectPage */
+        ProjectPage: {
+            count: number;
+            /** Format: uri */
+            next: string | null;
+            /** Format: uri */
+            previous: string | null;
+            results: components["schemas"]["Project"][];
+        };
+        /** ProjectMember */
+        ProjectMember: {
+            user: {
+                id: number;
+                username: string;
+                first_name: string;
+                last_name: string;
+            };
+            /** @description manager | member | viewer */
+            role: "manager" | "member" | "viewer";
+        };
+        /** ProjectMemberPage */
+        ProjectMemberPage: {
+            count: number;
+            /** Format: uri */
+            next: string | null;
+            /** Format: uri */
+            previous: string | null;
+            results: components["schemas"]["ProjectMember"][];
+        };
+        /** WorkflowStatus */
+        WorkflowStatus: {
+            id: number;
+            project: number;
+            name: string;
+            /** @description todo | in_progress | done: the version 1 status of the tasks in it */
+            category: "todo" | "in_progress" | "done";
+            position: number;
+            color: string;
+        };
+        /** Label */
+        Label: {
+            id: number;
+            name: string;
+            color: string;
         };
         /** Notification */
         Notification: {
@@ -1255,8 +1538,8 @@ export interface operations {
                 "application/json": {
                     /** Format: email */
                     email: string;
-                    /** @description admin | member */
-                    role?: "admin" | "member";
+                    /** @description admin | member | guest (sees only the projects they are a member of) */
+                    role?: "admin" | "member" | "guest";
                 };
             };
         };
@@ -1515,8 +1798,8 @@ export interface operations {
         requestBody: {
             content: {
                 "application/json": {
-                    /** @description admin | member */
-                    role: "admin" | "member";
+                    /** @description admin | member | guest (sees only the projects they are a member of) */
+                    role: "admin" | "member" | "guest";
                 };
             };
         };
@@ -1600,6 +1883,14 @@ export interface operations {
                 due_before?: string;
                 due_after?: string;
                 updated_after?: string;
+                /** @description One project’s tasks (an archived project’s too, which the list leaves out otherwise). */
+                project?: number;
+                /** @description Tasks in this status. */
+                state?: number;
+                /** @description Comma-separated label ids: tasks with any of them. */
+                labels?: string;
+                /** @description A task ref, `<project key>-<number>` in any letter case: that task, if the caller sees it. */
+                ref?: string;
                 /** @description Full-text search over title (weighted higher) and description, in web-search syntax. */
                 search?: string;
                 /** @description created_at, updated_at, due_date or priority, "-" first for descending, comma-separated; default -created_at (by relevance when searching). */
@@ -1682,6 +1973,12 @@ export interface operations {
                     priority?: "low" | "medium" | "high" | "urgent";
                     due_date?: string | null;
                     assigned_to?: number | null;
+                    /** @description A project the caller writes in; left out on creation: the default project. A change moves the task. */
+                    project?: number;
+                    /** @description A status of the task’s project; sets status to its category. */
+                    state?: number;
+                    /** @description Label ids of the company; replaces the task’s labels. */
+                    labels?: number[];
                 };
             };
         };
@@ -1739,6 +2036,14 @@ export interface operations {
                 due_before?: string;
                 due_after?: string;
                 updated_after?: string;
+                /** @description One project’s tasks (an archived project’s too, which the list leaves out otherwise). */
+                project?: number;
+                /** @description Tasks in this status. */
+                state?: number;
+                /** @description Comma-separated label ids: tasks with any of them. */
+                labels?: string;
+                /** @description A task ref, `<project key>-<number>` in any letter case: that task, if the caller sees it. */
+                ref?: string;
                 /** @description Full-text search over title (weighted higher) and description, in web-search syntax. */
                 search?: string;
                 /** @description created_at, updated_at, due_date or priority, "-" first for descending, comma-separated; default -created_at (by relevance when searching). */
@@ -1802,7 +2107,10 @@ export interface operations {
     };
     getTaskStatistics: {
         parameters: {
-            query?: never;
+            query?: {
+                /** @description One project’s statistics, with by_state. */
+                project?: number;
+            };
             header?: never;
             path?: never;
             cookie?: never;
@@ -1818,8 +2126,34 @@ export interface operations {
                     "application/json": components["schemas"]["TaskStatistics"];
                 };
             };
+            /** @description Validation failed: {"<field>": ["message", ...]} (cross-field problems under non_field_errors), or {"detail"} for a body that is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
             /** @description No credentials, or credentials that are invalid or expired: {"detail", "code"?} */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Not found, or not in the caller’s company: {"detail"} */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };
@@ -1849,6 +2183,14 @@ export interface operations {
                 due_before?: string;
                 due_after?: string;
                 updated_after?: string;
+                /** @description One project’s tasks (an archived project’s too, which the list leaves out otherwise). */
+                project?: number;
+                /** @description Tasks in this status. */
+                state?: number;
+                /** @description Comma-separated label ids: tasks with any of them. */
+                labels?: string;
+                /** @description A task ref, `<project key>-<number>` in any letter case: that task, if the caller sees it. */
+                ref?: string;
                 /** @description Full-text search over title (weighted higher) and description, in web-search syntax. */
                 search?: string;
                 /** @description created_at, updated_at, due_date or priority, "-" first for descending, comma-separated; default -created_at (by relevance when searching). */
@@ -2047,6 +2389,12 @@ export interface operations {
                     priority?: "low" | "medium" | "high" | "urgent";
                     due_date?: string | null;
                     assigned_to?: number | null;
+                    /** @description A project the caller writes in; left out on creation: the default project. A change moves the task. */
+                    project?: number;
+                    /** @description A status of the task’s project; sets status to its category. */
+                    state?: number;
+                    /** @description Label ids of the company; replaces the task’s labels. */
+                    labels?: number[];
                 };
             };
         };
@@ -2183,6 +2531,12 @@ export interface operations {
                     priority?: "low" | "medium" | "high" | "urgent";
                     due_date?: string | null;
                     assigned_to?: number | null;
+                    /** @description A project the caller writes in; left out on creation: the default project. A change moves the task. */
+                    project?: number;
+                    /** @description A status of the task’s project; sets status to its category. */
+                    state?: number;
+                    /** @description Label ids of the company; replaces the task’s labels. */
+                    labels?: number[];
                 };
             };
         };
@@ -2277,6 +2631,1139 @@ export interface operations {
             };
             /** @description No credentials, or credentials that are invalid or expired: {"detail", "code"?} */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Not found, or not in the caller’s company: {"detail"} */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    listProjects: {
+        parameters: {
+            query?: {
+                /** @description Page number, from 1. */
+                page?: string;
+                /** @description Items per page: default 20, at most 100. */
+                page_size?: string;
+                /** @description true: the archived projects instead. */
+                archived?: "true" | "false";
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectPage"];
+                };
+            };
+            /** @description No credentials, or credentials that are invalid or expired: {"detail", "code"?} */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Not found, or not in the caller’s company: {"detail"} */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    createProject: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    name: string;
+                    /** @description 2–10 letters and digits, starting with a letter; stored upper-case. */
+                    key?: string;
+                    description?: string;
+                    is_private?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Project"];
+                };
+            };
+            /** @description Validation failed: {"<field>": ["message", ...]} (cross-field problems under non_field_errors), or {"detail"} for a body that is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No credentials, or credentials that are invalid or expired: {"detail", "code"?} */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Authenticated but not allowed: {"detail"} */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    getProject: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Project"];
+                };
+            };
+            /** @description No credentials, or credentials that are invalid or expired: {"detail", "code"?} */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Not found, or not in the caller’s company: {"detail"} */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    deleteProject: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No credentials, or credentials that are invalid or expired: {"detail", "code"?} */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Authenticated but not allowed: {"detail"} */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Not found, or not in the caller’s company: {"detail"} */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The project is archived (read-only), or the change conflicts with its state: {"detail"} */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                    };
+                };
+            };
+        };
+    };
+    updateProject: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    name?: string;
+                    /** @description 2–10 letters and digits, starting with a letter; stored upper-case. */
+                    key?: string;
+                    description?: string;
+                    is_private?: boolean;
+                    archived?: boolean;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Project"];
+                };
+            };
+            /** @description Validation failed: {"<field>": ["message", ...]} (cross-field problems under non_field_errors), or {"detail"} for a body that is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No credentials, or credentials that are invalid or expired: {"detail", "code"?} */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Authenticated but not allowed: {"detail"} */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Not found, or not in the caller’s company: {"detail"} */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The project is archived (read-only), or the change conflicts with its state: {"detail"} */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                    };
+                };
+            };
+        };
+    };
+    listProjectMembers: {
+        parameters: {
+            query?: {
+                /** @description Page number, from 1. */
+                page?: string;
+                /** @description Items per page: default 20, at most 100. */
+                page_size?: string;
+            };
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectMemberPage"];
+                };
+            };
+            /** @description No credentials, or credentials that are invalid or expired: {"detail", "code"?} */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Not found, or not in the caller’s company: {"detail"} */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    setProjectMember: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+                user_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description manager | member | viewer */
+                    role: "manager" | "member" | "viewer";
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["ProjectMember"];
+                };
+            };
+            /** @description Validation failed: {"<field>": ["message", ...]} (cross-field problems under non_field_errors), or {"detail"} for a body that is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No credentials, or credentials that are invalid or expired: {"detail", "code"?} */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Authenticated but not allowed: {"detail"} */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Not found, or not in the caller’s company: {"detail"} */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The project is archived (read-only), or the change conflicts with its state: {"detail"} */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                    };
+                };
+            };
+        };
+    };
+    removeProjectMember: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+                user_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation failed: {"<field>": ["message", ...]} (cross-field problems under non_field_errors), or {"detail"} for a body that is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No credentials, or credentials that are invalid or expired: {"detail", "code"?} */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Authenticated but not allowed: {"detail"} */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Not found, or not in the caller’s company: {"detail"} */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The project is archived (read-only), or the change conflicts with its state: {"detail"} */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                    };
+                };
+            };
+        };
+    };
+    listProjectStatuses: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkflowStatus"][];
+                };
+            };
+            /** @description No credentials, or credentials that are invalid or expired: {"detail", "code"?} */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Not found, or not in the caller’s company: {"detail"} */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    createProjectStatus: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    name: string;
+                    /** @description todo | in_progress | done: the version 1 status of the tasks in it */
+                    category: "todo" | "in_progress" | "done";
+                    color?: string;
+                    /** @description Where it goes; the others are renumbered 0..n−1. */
+                    position?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkflowStatus"];
+                };
+            };
+            /** @description Validation failed: {"<field>": ["message", ...]} (cross-field problems under non_field_errors), or {"detail"} for a body that is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No credentials, or credentials that are invalid or expired: {"detail", "code"?} */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Authenticated but not allowed: {"detail"} */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Not found, or not in the caller’s company: {"detail"} */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The project is archived (read-only), or the change conflicts with its state: {"detail"} */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                    };
+                };
+            };
+        };
+    };
+    deleteProjectStatus: {
+        parameters: {
+            query?: {
+                /** @description The status its tasks move to. */
+                move_to?: number;
+            };
+            header?: never;
+            path: {
+                id: number;
+                status_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description Validation failed: {"<field>": ["message", ...]} (cross-field problems under non_field_errors), or {"detail"} for a body that is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No credentials, or credentials that are invalid or expired: {"detail", "code"?} */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Authenticated but not allowed: {"detail"} */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Not found, or not in the caller’s company: {"detail"} */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The project is archived (read-only), or the change conflicts with its state: {"detail"} */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                    };
+                };
+            };
+        };
+    };
+    updateProjectStatus: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+                status_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    name?: string;
+                    /** @description todo | in_progress | done: the version 1 status of the tasks in it */
+                    category?: "todo" | "in_progress" | "done";
+                    color?: string;
+                    /** @description Where it goes; the others are renumbered 0..n−1. */
+                    position?: number;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["WorkflowStatus"];
+                };
+            };
+            /** @description Validation failed: {"<field>": ["message", ...]} (cross-field problems under non_field_errors), or {"detail"} for a body that is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No credentials, or credentials that are invalid or expired: {"detail", "code"?} */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Authenticated but not allowed: {"detail"} */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Not found, or not in the caller’s company: {"detail"} */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description The project is archived (read-only), or the change conflicts with its state: {"detail"} */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail: string;
+                    };
+                };
+            };
+        };
+    };
+    listLabels: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Label"][];
+                };
+            };
+            /** @description No credentials, or credentials that are invalid or expired: {"detail", "code"?} */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    createLabel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    name: string;
+                    color?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Label"];
+                };
+            };
+            /** @description Validation failed: {"<field>": ["message", ...]} (cross-field problems under non_field_errors), or {"detail"} for a body that is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No credentials, or credentials that are invalid or expired: {"detail", "code"?} */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Authenticated but not allowed: {"detail"} */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    deleteLabel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No credentials, or credentials that are invalid or expired: {"detail", "code"?} */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Authenticated but not allowed: {"detail"} */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Not found, or not in the caller’s company: {"detail"} */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    updateLabel: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    name?: string;
+                    color?: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Label"];
+                };
+            };
+            /** @description Validation failed: {"<field>": ["message", ...]} (cross-field problems under non_field_errors), or {"detail"} for a body that is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No credentials, or credentials that are invalid or expired: {"detail", "code"?} */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Authenticated but not allowed: {"detail"} */
+            403: {
                 headers: {
                     [name: string]: unknown;
                 };
