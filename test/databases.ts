@@ -77,6 +77,8 @@ async function buildServerTemplate(server: string): Promise<void> {
   await prepareDatabase(db);
   await db.close();
   await onServer(async (c) => {
+    // When it was built: other branches' runs on the same server leave it alone for a day (test/global-setup.ts).
+    await c.query(`COMMENT ON DATABASE ${partial} IS '${new Date().toISOString()}'`);
     try {
       await c.query(`ALTER DATABASE ${partial} RENAME TO ${template}`);
     } catch {

@@ -12,15 +12,18 @@ declare module 'vitest' {
 }
 
 /**
- * Templates of earlier migrations, which nothing will copy again. One a run is copying right now
- * cannot be dropped (PostgreSQL refuses while it is in use): it goes next time.
+ * Templates of other migrations built more than a day ago: those of earlier commits, which nothing
+ * will copy again. A newer one may be another branch's, whose run (a worktree's, or CI's beside a
+ * developer's) is about to copy it. One a run is copying right now cannot be dropped (PostgreSQL
+ * refuses while it is in use): it goes next time.
  */
 async function dropStaleTemplates(server: string): Promise<void> {
   const stale = await onServer(
     async (c) =>
       (
         await c.query<{ datname: string }>(
-          `SELECT datname FROM pg_database WHERE datname ~ '^tasks_tpl_[0-9a-f]{16}$' AND datname <> $1`,
+          `SELECT datname FROM pg_database WHERE datname ~ '^tasks_tpl_[0-9a-f]{16}$' AND datname <> $1
+             AND coalesce(shobj_description(oid, 'pg_database'), '') < to_char((now() - interval '1 day') AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS')`,
           [templateDatabase()],
         )
       ).rows,

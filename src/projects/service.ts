@@ -46,7 +46,25 @@ export async function requireProject(
   options: { actor?: UserRow; lock?: boolean } = {},
 ): Promise<ProjectAccess> {
   const actor = options.actor ?? (await requireActor(tx, auth));
-  const project = await q.findProject(tx, auth.companyId, auth.userId, projectId, options.lock);
+  return checked(actor, await q.findProject(tx, auth.companyId, auth.userId, projectId, options.lock), action);
+}
+
+/** requireProject for the company's default project, where a task goes when the write names none. */
+export async function requireDefaultProject(
+  tx: Tx,
+  auth: Auth,
+  action: Action,
+  options: { actor?: UserRow } = {},
+): Promise<ProjectAccess> {
+  const actor = options.actor ?? (await requireActor(tx, auth));
+  return checked(actor, await q.findDefaultProject(tx, auth.companyId, auth.userId), action);
+}
+
+/** An access already checked, checked again for another action, without reading the project again. */
+export const requireAccess = (access: ProjectAccess, action: Action): ProjectAccess =>
+  checked(access.actor, access.project, action);
+
+function checked(actor: UserRow, project: q.ProjectRow | undefined, action: Action): ProjectAccess {
   const role = project && effectiveRole(actor.role, project.memberRole, project.isPrivate);
   return {
     project: project as q.ProjectRow,
@@ -67,12 +85,6 @@ export async function visibleProjectIds(tx: Tx, auth: Auth): Promise<'all' | Set
   const actor = await requireActor(tx, auth);
   if (actor.role === 'admin') return 'all';
   return new Set(await q.projectIdsWhere(tx, auth.companyId, seesProjectSql('projects', actor)));
-}
-
-export async function defaultProject(tx: Tx, auth: Auth): Promise<q.ProjectRow> {
-  const row = await q.findDefaultProject(tx, auth.companyId, auth.userId);
-  if (row === undefined) throw new Error(`company ${auth.companyId} has no default project`);
-  return row;
 }
 
 /** A key from the project's name: its words' initials, or its first letters; made unique. */

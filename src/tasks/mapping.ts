@@ -33,9 +33,12 @@ const labelIdsSql = (t: string) =>
   `array(select l.label_id from task_labels l where l.company_id = ${t}.company_id and l.task_id = ${t}.id
   order by l.label_id)`;
 
+/** The table's own columns of the row, in SQL text: `t` is the task. */
+export const TASK_TABLE_COLUMNS = `t.id, t.company_id, t.title, t.description, t.status, t.priority, t.due_date,
+  t.assigned_to, t.created_by, t.created_at, t.updated_at, t.completed_at, t.project_id, t.number, t.state_id`;
+
 /** The row's columns in SQL text, for the statements written out (reads.ts): `t` is the task. */
-export const TASK_COLUMNS = `t.id, t.company_id, t.title, t.description, t.status, t.priority, t.due_date, t.assigned_to,
-  t.created_by, t.created_at, t.updated_at, t.completed_at, t.project_id, t.number, t.state_id,
+export const TASK_COLUMNS = `${TASK_TABLE_COLUMNS},
   ${projectKeySql('t')} as project_key, ${labelIdsSql('t')} as labels`;
 
 /**

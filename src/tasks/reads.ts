@@ -2,8 +2,8 @@ import { and, asc, count, desc, eq, gte, sql } from 'drizzle-orm';
 import { WITH_ACTOR } from '../accounts/queries.ts';
 import { type Database, queryRows, type TenantQueryOptions, type Tx, tenantQuery } from '../platform/db/index.ts';
 import { type TaskPriority, type TaskStatus, TEXT_SEARCH_CONFIG, taskHistory, tasks } from '../platform/db/schema.ts';
-import { scopeProjectsSql } from '../projects/access.ts';
-import { TASK_COLUMNS, type TaskRow, taskRowColumns } from './mapping.ts';
+import { inScopeSql, scopeCte } from '../projects/access.ts';
+import { TASK_COLUMNS, TASK_TABLE_COLUMNS, type TaskRow, taskRowColumns } from './mapping.ts';
 import type { OrderKey } from './schemas.ts';
 
 /*
@@ -265,9 +265,9 @@ function listStatement(
   let text = listStatements.get(shape);
   if (text === undefined) {
     // The projects the caller sees; an archived one only when the filter names it.
-    const scope = scopeProjectsSql(given.includes('projectId') ? 'included' : 'excluded');
-    const where = ['t.company_id = $1', `t.project_id in ${scope}`];
-    const counters = [`company_id = $1`, `project_id in ${scope}`];
+    const scope = scopeCte(given.includes('projectId') ? 'included' : 'excluded');
+    const where = ['t.company_id = $1', inScopeSql('t.project_id')];
+    const counters = [`company_id = $1`, inScopeSql('project_id')];
     let searchParam: string | undefined;
     let statusParam: string | undefined;
     given.forEach((key, i) => {
@@ -292,8 +292,9 @@ function listStatement(
       const rank = ranked
         ? `, ts_rank(t.search, websearch_to_tsquery('${TEXT_SEARCH_CONFIG}'::regconfig, ${searchParam})) as rank`
         : '';
-      text = `${WITH_ACTOR}, matches as materialized (
-          select ${TASK_COLUMNS}, t.priority_rank${rank} from tasks t
+      // The key and labels only for the page's rows, not for every match.
+      text = `${WITH_ACTOR}, ${scope}, matches as materialized (
+          select ${TASK_TABLE_COLUMNS}, t.priority_rank${rank} from tasks t
           where ${where.join(' and ')} and (select active from actor)
         )
         select actor.active, (select count(*)::int from matches) as total, page.*
@@ -312,7 +313,7 @@ function listStatement(
       const counted = given.every((key) => COUNTED_BY_COUNTERS.has(key))
         ? `select coalesce(sum(${kept}), 0)::int as total from task_stats where ${counters.join(' and ')} and actor.active`
         : `select count(*)::int as total from tasks t where ${where.join(' and ')} and actor.active`;
-      text = `${WITH_ACTOR}
+      text = `${WITH_ACTOR}, ${scope}
         select actor.active, counted.total, page.*
         from actor
         left join lateral (${counted}) counted on true
@@ -378,10 +379,10 @@ export async function listPage(
   };
 }
 
-const FIND_TASK = `${WITH_ACTOR}
+const FIND_TASK = `${WITH_ACTOR}, ${scopeCte('included')}
   select actor.active, found.* from actor
   left join lateral (select ${TASK_COLUMNS} from tasks t where t.company_id = $1 and t.id = $3
-    and t.project_id in ${scopeProjectsSql('included')} and actor.active) found
+    and ${inScopeSql('t.project_id')} and actor.active) found
   on true`;
 
 /** The caller's check and one task (undefined when there is none), in one statement. */
@@ -422,8 +423,8 @@ export interface StatisticsRow {
 const TODAY = `(now() at time zone 'UTC')::date`;
 function statisticsStatement(oneProject: boolean): string {
   // The projects the caller sees and the statistics cover; with a project, that one (archived or not).
-  const scope = `project_id in ${scopeProjectsSql(oneProject ? 'included' : 'excluded')}${oneProject ? ' and project_id = $3' : ''}`;
-  return `${WITH_ACTOR}
+  const scope = `${inScopeSql('project_id')}${oneProject ? ' and project_id = $3' : ''}`;
+  return `${WITH_ACTOR}, ${scopeCte(oneProject ? 'included' : 'excluded')}
   select actor.active, s.*, o.overdue, a.by_assignee, d.created_per_day
   from actor
   left join lateral (
@@ -487,7 +488,8 @@ export function countByState(tx: Tx, companyId: number, projectId: number) {
   return queryRows<{ state: number; name: string; category: TaskStatus; count: number }>(
     tx,
     sql`select s.id as state, s.name, s.category,
-               (select count(*)::int from tasks t where t.company_id = s.company_id and t.state_id = s.id) as count
+               (select coalesce(sum(c.total), 0)::int from task_state_counts c
+                 where c.company_id = s.company_id and c.project_id = s.project_id and c.state_id = s.id) as count
           from statuses s where s.company_id = ${companyId} and s.project_id = ${projectId}
          order by s.position, s.id`,
   );

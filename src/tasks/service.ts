@@ -8,7 +8,13 @@ import type { Auth } from '../platform/auth.ts';
 import { type Database, type Tx, tenantQuery } from '../platform/db/index.ts';
 import { type FieldErrors, HttpError, invalid, notFound } from '../platform/errors.ts';
 import type { PageRequest } from '../platform/pagination.ts';
-import { defaultProject, findStatus, type ProjectAccess, requireProject } from '../projects/service.ts';
+import {
+  findStatus,
+  type ProjectAccess,
+  requireAccess,
+  requireDefaultProject,
+  requireProject,
+} from '../projects/service.ts';
 import type { ExternalFeed } from './external.ts';
 import type { TaskWrite, TaskWriteListener } from './hooks.ts';
 import { type TaskRow, toTask } from './mapping.ts';
@@ -184,8 +190,8 @@ export class TasksService {
     auth: Auth,
     actor: UserRow,
     body: TaskPatch,
-    current?: TaskRow,
-  ): Promise<{ values: Partial<writes.TaskValues>; labels?: number[] }> {
+    current?: { row: TaskRow; access: ProjectAccess },
+  ): Promise<{ values: Partial<writes.TaskValues>; labels?: number[]; projectId: number }> {
     let dueDate: Date | null | undefined;
     if (body.due_date !== undefined) {
       dueDate = body.due_date === null ? null : parseInstant(body.due_date);
@@ -219,11 +225,12 @@ export class TasksService {
       priority: body.priority,
       dueDate,
       assignedTo: assignee,
-      projectId: projectId === current?.project_id ? undefined : projectId,
+      projectId: projectId === current?.row.project_id ? undefined : projectId,
       stateId: body.state,
     };
     return {
       values: Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)),
+      projectId,
       labels: body.labels === undefined ? undefined : [...body.labels].sort((a, b) => a - b),
     };
   }
@@ -238,19 +245,16 @@ export class TasksService {
     auth: Auth,
     actor: UserRow,
     named: number | undefined,
-    current: TaskRow | undefined,
+    current: { row: TaskRow; access: ProjectAccess } | undefined,
   ): Promise<number> {
-    if (current !== undefined) await requireProject(tx, auth, current.project_id, 'write', { actor });
-    if (named === undefined || named === current?.project_id)
-      return current?.project_id ?? (await this.defaultFor(tx, auth, actor));
+    if (current !== undefined) requireAccess(current.access, 'write');
+    if (named === undefined || named === current?.row.project_id) {
+      if (current !== undefined) return current.row.project_id;
+      const { project } = await asField('project', requireDefaultProject(tx, auth, 'write', { actor }));
+      return project.id;
+    }
     await asField('project', requireProject(tx, auth, named, 'write', { actor }));
     return named;
-  }
-
-  private async defaultFor(tx: Tx, auth: Auth, actor: UserRow): Promise<number> {
-    const { id } = await defaultProject(tx, auth);
-    await asField('project', requireProject(tx, auth, id, 'write', { actor }));
-    return id;
   }
 
   /** One statement in its own tenant transaction (tenantQuery), for the single-statement reads. */
@@ -306,7 +310,7 @@ export class TasksService {
         if (answer === undefined) throw new Error('idempotency key claimed without an answer');
         return { task: answer.body as Task, replayed: true };
       }
-      const { values, labels } = await this.values(tx, auth, actor, body);
+      const { values, labels, projectId } = await this.values(tx, auth, actor, body);
       let row = await writes.insertTask(tx, {
         title: body.title,
         description: '',
@@ -314,8 +318,8 @@ export class TasksService {
         priority: 'medium',
         dueDate: null,
         assignedTo: null,
-        projectId: values.projectId ?? (await this.defaultFor(tx, auth, actor)),
         ...values,
+        projectId,
         companyId: auth.companyId,
         createdBy: actor.id,
         completedAt: values.status === 'done' ? sql`now()` : null,
@@ -352,10 +356,10 @@ export class TasksService {
       const actor = await requireActor(tx, auth);
       const current = await reads.findTask(tx, auth.companyId, id, { forUpdate: true });
       if (current === undefined) throw notFound();
-      await requireProject(tx, auth, current.project_id, 'read', { actor });
+      const access = await requireProject(tx, auth, current.project_id, 'read', { actor });
       const before = toTask(current);
       if (ifMatch !== undefined && !ifMatchAccepts(ifMatch, etagOf(before))) throw preconditionFailed();
-      const { values, labels } = await this.values(tx, auth, actor, body, current);
+      const { values, labels } = await this.values(tx, auth, actor, body, { row: current, access });
       let row = await writes.updateTask(tx, auth.companyId, id, {
         ...values,
         ...completedAtFor(values.status, current.status),

@@ -346,6 +346,19 @@ export const taskAssigneeCounts = pgTable(
   (t) => [primaryKey({ columns: [t.companyId, t.projectId, t.assignedTo, t.shard] })],
 );
 
+/** Tasks per workflow status (statistics' by_state for one project); kept like task_stats. */
+export const taskStateCounts = pgTable(
+  'task_state_counts',
+  {
+    companyId: integer('company_id').notNull(),
+    projectId: integer('project_id').notNull(),
+    stateId: integer('state_id').notNull(),
+    shard: smallint('shard').notNull(),
+    total: integer('total').notNull().default(0),
+  },
+  (t) => [primaryKey({ columns: [t.companyId, t.projectId, t.stateId, t.shard] })],
+);
+
 /**
  * Per UTC date, kept like task_stats: tasks created that day (statistics' created_per_day), and
  * open tasks (not done) due that day, whose days before today sum to most of overdue.
@@ -543,6 +556,7 @@ export const TENANT_TABLES = [
   'task_stats',
   'task_assignee_counts',
   'task_days',
+  'task_state_counts',
   'projects',
   'project_members',
   'statuses',
