@@ -22,7 +22,7 @@ const MIGRATION_LOCK_KEY = 7_246_813;
 
 /**
  * Whom a transaction acts for: a company (a job acting for it), or a user of it. With a user,
- * row-level security also hides the rows of the projects that user does not see (drizzle/0015).
+ * row-level security also hides the rows of the projects that user does not see (drizzle/0016).
  */
 export type TenantScope = number | { companyId: number; userId: number };
 
