@@ -930,7 +930,9 @@ describe('projects', () => {
 
   it('lets a manager create a project, add a Review status before Done, and drag a card through it', async () => {
     const alice = person('Alice', 'Admin');
+    const bob = person('Bob', 'Builder');
     const admin = await companyByApi(alice);
+    const member = await memberByApi(admin, bob);
     const page = await signedIn(alice.username);
 
     await sidebar(page).getByRole('button', { name: 'New project' }).click();
@@ -974,6 +976,30 @@ describe('projects', () => {
     const statuses = await statusesOf(admin.token, projectId);
     expect(statuses.map((each) => each.name)).toEqual(['To do', 'In progress', 'Review', 'Done']);
 
+    // Members and roles: a colleague added as a viewer, made a member, then removed.
+    const membersOf = async () =>
+      (
+        await api<{ results: { user: { id: number }; role: string }[] }>(
+          'GET',
+          `/api/projects/${projectId}/members/`,
+          admin.token,
+        )
+      ).results.map((each) => [each.user.id, each.role]);
+    await page.getByLabel('Add a person').selectOption({ label: `Bob Builder (${bob.username})` });
+    await page.getByLabel('With the role').selectOption('viewer');
+    await page.getByRole('button', { name: 'Add member' }).click();
+    await page.getByText(`Bob Builder was added to Web site.`).waitFor();
+    await page.getByLabel('Project role of Bob Builder').selectOption('member');
+    await page.getByText('Bob Builder is now member.').waitFor();
+    await expect(membersOf()).resolves.toContainEqual([member.id, 'member']);
+    await page.getByRole('button', { name: 'Remove Bob Builder from the project' }).click();
+    await page
+      .getByRole('dialog', { name: 'Remove Bob Builder from Web site?' })
+      .getByRole('button', { name: 'Remove' })
+      .click();
+    await page.locator(`tr[data-user="${bob.username}"]`).waitFor({ state: 'detached' });
+    await expect(membersOf()).resolves.toEqual([[admin.id, 'manager']]);
+
     await page.getByRole('link', { name: 'Back to the board' }).click();
     await boardIsLive(page);
     await expect(headings(page)).resolves.toEqual([
@@ -996,6 +1022,25 @@ describe('projects', () => {
       const now = await api<{ state: number; status: string }>('GET', `/api/tasks/${task?.id}/`, admin.token);
       expect(now).toMatchObject({ state: status.id, status: status.category });
     }
+
+    // Statuses changed elsewhere reach the open board: a rename shows at once.
+    const [, inProgress, review] = statuses as [StatusAnswer, StatusAnswer, StatusAnswer];
+    await api('PATCH', `/api/projects/${projectId}/statuses/${review.id}/`, admin.token, { name: 'QA' });
+    await columnOf(page, review.id).getByRole('heading', { name: /^QA/ }).waitFor({ timeout: LIVE_MS });
+    // Deleting a status with tasks in it asks where they go.
+    const waiting = await api<{ id: number }>('POST', '/api/tasks/', admin.token, {
+      title: 'Pricing page',
+      project: projectId,
+      state: review.id,
+    });
+    await card(columnOf(page, review.id), 'Pricing page').waitFor({ timeout: LIVE_MS });
+    await page.getByRole('link', { name: 'Project settings' }).click();
+    await page.getByRole('button', { name: 'Delete the status QA' }).click();
+    const confirm = page.getByRole('dialog', { name: 'Delete the status QA?' });
+    await confirm.getByLabel('Move its tasks to').selectOption({ label: 'In progress' });
+    await confirm.getByRole('button', { name: 'Delete', exact: true }).click();
+    await expect.poll(names).toEqual(['To do', 'In progress', 'Done']);
+    await expect(api('GET', `/api/tasks/${waiting.id}/`, admin.token)).resolves.toMatchObject({ state: inProgress.id });
   });
 
   it('opens the task of /p/KEY/N, and shows its ref on the card', async () => {
@@ -1066,6 +1111,8 @@ describe('projects', () => {
     await page.goto('/settings');
     await page.getByRole('heading', { name: 'Labels' }).waitFor();
     await expect(page.getByRole('button', { name: 'Add label' }).count()).resolves.toBe(0);
+    await goTo(page, 'Dashboard');
+    await page.getByRole('img', { name: 'Tasks by status' }).waitFor();
     expect(problems).toEqual([]);
   });
 

@@ -39,10 +39,14 @@ export function Dashboard({ user, onLogOut }: { user: User; onLogOut: () => void
     }
   }, []);
 
+  const seesCompany = user.role !== 'guest';
   useEffect(() => {
-    getAll<User>('/api/auth/company-users/')
-      .then(({ items }) => setUsers(items))
-      .catch(() => undefined);
+    // A guest may not read the company's people (a 403): the statistics' usernames name them.
+    if (seesCompany) {
+      getAll<User>('/api/auth/company-users/')
+        .then(({ items }) => setUsers(items))
+        .catch(() => undefined);
+    }
     const connection = new LiveConnection({
       onEvent: () => {
         window.clearTimeout(timer.current);
@@ -57,7 +61,7 @@ export function Dashboard({ user, onLogOut }: { user: User; onLogOut: () => void
       window.clearTimeout(timer.current);
       connection.stop();
     };
-  }, [load, onLogOut]);
+  }, [load, onLogOut, seesCompany]);
 
   const people = useMemo(() => {
     if (stats === undefined) return [];
