@@ -35,7 +35,7 @@ function LabelRow({
   };
   if (readOnly) {
     return (
-      <li className="label-row">
+      <li className="label-row" style={{ borderLeftColor: label.color }}>
         <span className="chip" style={{ borderColor: label.color }}>
           <span className="chip-dot" style={{ background: label.color }} aria-hidden="true" />
           {label.name}
@@ -44,7 +44,7 @@ function LabelRow({
     );
   }
   return (
-    <li className="label-row">
+    <li className="label-row" style={{ borderLeftColor: label.color }}>
       <form className="status-form" onSubmit={save} noValidate>
         <input
           aria-label={`Name of the label ${label.name}`}

@@ -6,6 +6,8 @@ import { navigate } from './router.ts';
 import { Link, PageTitle } from './Shell.tsx';
 import { boardPath, type Workspace } from './useWorkspace.ts';
 
+const ROLE_NAMES: Record<Project['my_role'], string> = { manager: 'Manager', member: 'Member', viewer: 'Viewer' };
+
 /** Company admins and members start projects; guests do not (a 403). */
 export const canCreateProjects = (user: User) => user.role !== 'guest';
 
@@ -14,12 +16,7 @@ function ProjectLink({ project, current }: { project: Project; current: boolean 
     <Link to={boardPath(project)} current={current} className="project-link">
       <span className="project-name">{project.name}</span>
       <span className="project-key">{project.key}</span>
-      {project.is_private ? <span className="visually-hidden">, private</span> : null}
-      {project.is_private ? (
-        <span className="lock" aria-hidden="true" title="Private">
-          ●
-        </span>
-      ) : null}
+      {project.is_private ? <span className="private-mark">private</span> : null}
     </Link>
   );
 }
@@ -125,7 +122,7 @@ function ProjectTable({ projects, caption }: { projects: Project[]; caption: str
               </th>
               <td>{project.key}</td>
               <td>{project.is_private ? 'Private' : project.is_default ? 'Everyone (default)' : 'Everyone'}</td>
-              <td>{project.my_role}</td>
+              <td>{ROLE_NAMES[project.my_role]}</td>
             </tr>
           ))}
         </tbody>
