@@ -1041,6 +1041,22 @@ describe('projects', () => {
     await confirm.getByRole('button', { name: 'Delete', exact: true }).click();
     await expect.poll(names).toEqual(['To do', 'In progress', 'Done']);
     await expect(api('GET', `/api/tasks/${waiting.id}/`, admin.token)).resolves.toMatchObject({ state: inProgress.id });
+
+    // The dashboard of this project counts by its own statuses.
+    await goTo(page, 'Dashboard');
+    await page.getByLabel('Project').selectOption({ label: 'Web site' });
+    const byStatus = page.getByRole('figure', { name: 'Tasks by status' });
+    await byStatus.getByText('Show the numbers').click();
+    const counted = (name: string) =>
+      byStatus
+        .getByRole('row', { name: new RegExp(`^${name} `) })
+        .getByRole('cell')
+        .first()
+        .textContent();
+    await expect.poll(() => counted('In progress')).toBe('1');
+    await expect(counted('Done')).resolves.toBe('1');
+    await expect(counted('To do')).resolves.toBe('0');
+    expect(new URL(page.url()).searchParams.get('project')).toBe(String(projectId));
   });
 
   it('opens the task of /p/KEY/N, and shows its ref on the card', async () => {

@@ -123,7 +123,7 @@ function SignedIn({
     </Shell>
   );
 
-  if (path === '/dashboard') return <Dashboard user={user} onLogOut={onLogOut} />;
+  if (path === '/dashboard') return <Dashboard user={user} workspace={workspace} onLogOut={onLogOut} />;
   if (path === '/team') {
     if (user.role === 'guest') return <Redirect to="/" />;
     return frame(<Team user={user} onUserChange={onUserChange} />);
