@@ -1189,6 +1189,16 @@ describe('projects', () => {
     await expect(shown.getByRole('button', { name: 'Save' }).count()).resolves.toBe(0);
     await shown.getByRole('button', { name: 'Close' }).click();
     await card(column(page, 'todo'), 'Print the flyers').waitFor();
+
+    // A project started from the list (where the archived ones are loaded too) opens its board.
+    await sidebar(page).getByRole('link', { name: 'All projects and archived' }).click();
+    await archived.getByRole('link', { name: 'Old campaign' }).waitFor();
+    await page.getByRole('region', { name: 'Active' }).getByRole('button', { name: 'New project' }).click();
+    const dialog = page.getByRole('dialog', { name: 'New project' });
+    await dialog.getByLabel('Name').fill('Next campaign');
+    await dialog.getByRole('button', { name: 'Create project' }).click();
+    await page.getByRole('heading', { name: 'Next campaign board', level: 1 }).waitFor();
+    expect(new URL(page.url()).pathname).toBe('/p/NC');
   });
 
   it('manages labels in Settings, shows them as chips, filters by them in the URL, and follows renames live', async () => {

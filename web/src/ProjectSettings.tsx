@@ -13,7 +13,6 @@ import {
 import { errorsOf, Field, FormAlert, TextField, useSubmit } from './forms.tsx';
 import { STATUS_LABELS } from './labels.ts';
 import { ConfirmDialog, Modal } from './Modal.tsx';
-import { navigate } from './router.ts';
 import { Link, PageTitle } from './Shell.tsx';
 import { useStatuses } from './useStatuses.ts';
 import { boardPath, type Workspace } from './useWorkspace.ts';
@@ -34,9 +33,9 @@ function DetailsForm({ project, workspace, say }: { project: Project; workspace:
   const change = (body: Partial<Project>, done: string) =>
     run(async () => {
       const { data } = await call<Project>('PATCH', `/api/projects/${project.id}/`, { body });
-      workspace.put(data);
       // a new key is a new address
-      if (data.key !== project.key) navigate(settingsPath(data), { replace: true });
+      if (data.key !== project.key) workspace.putAndGo(data, settingsPath(data));
+      else workspace.put(data);
       say(done);
     });
   const submit = (event: FormEvent<HTMLFormElement>) => {

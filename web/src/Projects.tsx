@@ -2,7 +2,6 @@ import { type FormEvent, useEffect, useId, useState } from 'react';
 import { call, type Project, type User } from './api.ts';
 import { Field, FormAlert, TextField, useSubmit } from './forms.tsx';
 import { Modal } from './Modal.tsx';
-import { navigate } from './router.ts';
 import { Link, PageTitle } from './Shell.tsx';
 import { boardPath, type Workspace } from './useWorkspace.ts';
 
@@ -63,9 +62,8 @@ export function NewProjectDialog({ workspace, onClose }: { workspace: Workspace;
           is_private: form.get('is_private') === 'on',
         },
       });
-      workspace.put(data);
       onClose();
-      navigate(boardPath(data));
+      workspace.putAndGo(data, boardPath(data));
     });
   };
   return (

@@ -1,6 +1,8 @@
 import { useCallback, useEffect, useMemo, useState } from 'react';
+import { flushSync } from 'react-dom';
 import { ApiError, get, getAll, type Label, type Project, type User } from './api.ts';
 import type { WorkspaceEvent } from './live.ts';
+import { navigate } from './router.ts';
 
 /** The default project first (where version 1's tasks are), then the others by name as the API lists them. */
 const defaultFirst = (projects: Project[]) => [...projects].sort((a, b) => Number(b.is_default) - Number(a.is_default));
@@ -24,6 +26,12 @@ export interface Workspace {
   loadArchived: () => void;
   /** A project as the API just answered it (created, changed): put where it belongs. */
   put: (project: Project) => void;
+  /**
+   * `put`, and go to an address of it (a new project's board, a new key's settings), in one render:
+   * no render may see the address before the project is listed, since an address naming no listed
+   * project sends its reader home.
+   */
+  putAndGo: (project: Project, path: string) => void;
   drop: (id: number) => void;
   putLabel: (label: Label) => void;
   dropLabel: (id: number) => void;
@@ -93,6 +101,15 @@ export function useWorkspace(user: User): Workspace {
     });
   }, []);
 
+  const putAndGo = useCallback(
+    (project: Project, path: string) =>
+      flushSync(() => {
+        put(project);
+        navigate(path);
+      }),
+    [put],
+  );
+
   const putLabel = useCallback(
     (label: Label) => setLabels((current) => byName([...current.filter((each) => each.id !== label.id), label])),
     [],
@@ -138,6 +155,7 @@ export function useWorkspace(user: User): Workspace {
     seesCompany: user.role !== 'guest',
     loadArchived,
     put,
+    putAndGo,
     drop,
     putLabel,
     dropLabel,
