@@ -88,6 +88,7 @@ export function Board({
         const [found] = results;
         if (found === undefined) say(`There is no task ${ref}, or it is not one you can see.`);
         else {
+          // the board may not have it: it loads the 5,000 most recently changed tasks at most
           board.saved(found);
           setEditing({ id: found.id });
         }
