@@ -169,6 +169,9 @@ const column = (page: Page, status: 'todo' | 'in_progress' | 'done') =>
   page.locator(`section[data-status="${status}"]`);
 const card = (scope: Page | Locator, title: string) => scope.locator('li.card', { hasText: title });
 
+/** The text of a select's chosen option (a status select's values are status ids). */
+const selectedOption = (select: Locator) => select.locator('option:checked').textContent();
+
 /** Waits for a card to show up somewhere, and says how long it took. */
 async function timeUntilVisible(locator: Locator, timeout: number): Promise<number> {
   const started = Date.now();
@@ -230,7 +233,11 @@ const companyByApi = (admin: Person, name = uniqueName('Company ')) =>
   registered({ ...registration(admin), company_name: name });
 
 /** Invited by an admin and joined, through the API. */
-async function memberByApi(admin: Account, member: Person, role: 'admin' | 'member' = 'member'): Promise<Account> {
+async function memberByApi(
+  admin: Account,
+  member: Person,
+  role: 'admin' | 'member' | 'guest' = 'member',
+): Promise<Account> {
   const { token } = await api<{ token: string }>('POST', '/api/auth/invitations/', admin.token, {
     email: emailOf(member),
     role,
@@ -326,7 +333,7 @@ describe('web app', () => {
     await pageA.keyboard.press('Enter');
     const edit = pageA.getByRole('dialog', { name: 'Edit task' });
     await expect(edit.getByLabel('Title').inputValue()).resolves.toBe('Write the launch plan');
-    await expect(edit.getByLabel('Status').inputValue()).resolves.toBe('in_progress');
+    await expect(selectedOption(edit.getByLabel('Status'))).resolves.toBe('In progress');
     await edit.getByLabel('Title').fill('Write the launch plan v2');
     await edit.getByLabel('Priority').selectOption('urgent');
     await edit.getByRole('button', { name: 'Save' }).click();
@@ -445,7 +452,7 @@ describe('web app', () => {
     await edit.getByRole('button', { name: 'Save' }).click();
     await edit.getByText('Someone else changed this task after you opened it, so it was not saved.').waitFor();
     await edit.getByRole('button', { name: 'Load their version' }).click();
-    await expect.poll(() => edit.getByLabel('Status').inputValue()).toBe('in_progress');
+    await expect.poll(() => selectedOption(edit.getByLabel('Status'))).toBe('In progress');
     await expect.poll(() => edit.getByRole('button', { name: 'Save' }).isEnabled()).toBe(true);
     await edit.getByLabel('Priority').selectOption('high');
     await edit.getByRole('button', { name: 'Save' }).click();
@@ -894,5 +901,339 @@ describe('a new visitor', () => {
     const page = await newCompany('Gauge Makers', 'gauge_admin');
     await goTo(page, 'Dashboard');
     await page.getByRole('banner').locator('output.live', { hasText: 'Live' }).waitFor();
+  });
+});
+
+describe('projects', () => {
+  interface ProjectAnswer {
+    id: number;
+    key: string;
+  }
+  interface StatusAnswer {
+    id: number;
+    name: string;
+    category: string;
+  }
+  const projectByApi = (token: string, body: { name: string; key: string; is_private?: boolean }) =>
+    api<ProjectAnswer>('POST', '/api/projects/', token, body);
+  const statusesOf = (token: string, project: number) =>
+    api<StatusAnswer[]>('GET', `/api/projects/${project}/statuses/`, token);
+  const sidebar = (page: Page) => page.getByRole('navigation', { name: 'Projects' });
+  const columnOf = (page: Page, state: number) => page.locator(`section[data-state="${state}"]`);
+  const headings = (page: Page) => page.locator('section.column h2').allInnerTexts();
+  /** Every WebSocket frame the page receives, to check what never reached it. */
+  const framesOf = (page: Page) => {
+    const frames: string[] = [];
+    page.on('websocket', (socket) => socket.on('framereceived', ({ payload }) => frames.push(String(payload))));
+    return frames;
+  };
+
+  it('lets a manager create a project, add a Review status before Done, and drag a card through it', async () => {
+    const alice = person('Alice', 'Admin');
+    const bob = person('Bob', 'Builder');
+    const admin = await companyByApi(alice);
+    const member = await memberByApi(admin, bob);
+    const page = await signedIn(alice.username);
+
+    await sidebar(page).getByRole('button', { name: 'New project' }).click();
+    const dialog = page.getByRole('dialog', { name: 'New project' });
+    await dialog.getByLabel('Name').fill('Web site');
+    await dialog.getByLabel('Key').fill('web');
+    await dialog.getByRole('button', { name: 'Create project' }).click();
+    await page.getByRole('heading', { name: 'Web site board', level: 1 }).waitFor();
+    await boardIsLive(page);
+    expect(new URL(page.url()).pathname).toBe('/p/WEB');
+    // the default project first, then the new one
+    await expect(sidebar(page).getByRole('link').allInnerTexts()).resolves.toEqual([
+      expect.stringMatching(/^General\s*GEN/),
+      expect.stringMatching(/^Web site\s*WEB/),
+      'All projects and archived',
+    ]);
+
+    await page.getByRole('button', { name: 'New task' }).click();
+    const create = page.getByRole('dialog', { name: 'New task' });
+    await create.getByLabel('Title').fill('Home page');
+    await create.getByRole('button', { name: 'Create task' }).click();
+    await card(column(page, 'todo'), 'Home page').filter({ hasText: 'WEB-1' }).waitFor();
+
+    await page.getByRole('link', { name: 'Project settings' }).click();
+    await page.getByRole('heading', { name: 'Web site settings', level: 1 }).waitFor();
+    await page.getByLabel('New status').fill('Review');
+    await page.getByLabel('Counts as').selectOption('in_progress');
+    await page.getByRole('button', { name: 'Add status' }).click();
+    const rows = page.locator('.status-list > li');
+    const names = () => rows.evaluateAll((items) => items.map((item) => item.querySelector('input')?.value));
+    await expect.poll(names).toEqual(['To do', 'In progress', 'Review', 'Done']);
+    // Reordered by dragging a row, and back by keyboard (its ↓ button).
+    await page.dragAndDrop('.status-list > li:nth-child(3)', '.status-list > li:nth-child(2)');
+    await expect.poll(names).toEqual(['To do', 'Review', 'In progress', 'Done']);
+    await page.getByRole('button', { name: 'Move Review down' }).click();
+    await expect.poll(names).toEqual(['To do', 'In progress', 'Review', 'Done']);
+
+    const { id: projectId } = (
+      await api<{ results: ProjectAnswer[] }>('GET', '/api/projects/', admin.token)
+    ).results.find((each) => each.key === 'WEB') as ProjectAnswer;
+    const statuses = await statusesOf(admin.token, projectId);
+    expect(statuses.map((each) => each.name)).toEqual(['To do', 'In progress', 'Review', 'Done']);
+
+    // Members and roles: a colleague added as a viewer, made a member, then removed.
+    const membersOf = async () =>
+      (
+        await api<{ results: { user: { id: number }; role: string }[] }>(
+          'GET',
+          `/api/projects/${projectId}/members/`,
+          admin.token,
+        )
+      ).results.map((each) => [each.user.id, each.role]);
+    await page.getByLabel('Add a person').selectOption({ label: `Bob Builder (${bob.username})` });
+    await page.getByLabel('With the role').selectOption('viewer');
+    await page.getByRole('button', { name: 'Add member' }).click();
+    await page.getByText(`Bob Builder was added to Web site.`).waitFor();
+    await page.getByLabel('Project role of Bob Builder').selectOption('member');
+    await page.getByText('Bob Builder is now member.').waitFor();
+    await expect(membersOf()).resolves.toContainEqual([member.id, 'member']);
+    await page.getByRole('button', { name: 'Remove Bob Builder from the project' }).click();
+    await page
+      .getByRole('dialog', { name: 'Remove Bob Builder from Web site?' })
+      .getByRole('button', { name: 'Remove' })
+      .click();
+    await page.locator(`tr[data-user="${bob.username}"]`).waitFor({ state: 'detached' });
+    await expect(membersOf()).resolves.toEqual([[admin.id, 'manager']]);
+
+    await page.getByRole('link', { name: 'Back to the board' }).click();
+    await boardIsLive(page);
+    await expect(headings(page)).resolves.toEqual([
+      expect.stringMatching(/^To do/),
+      expect.stringMatching(/^In progress/),
+      expect.stringMatching(/^Review\s*In progress/),
+      expect.stringMatching(/^Done/),
+    ]);
+    // a done column reads as done
+    await expect(column(page, 'done').getAttribute('class')).resolves.toContain('category-done');
+
+    const [task] = (await api<{ results: { id: number }[] }>('GET', '/api/tasks/?ref=WEB-1', admin.token)).results;
+    for (const status of statuses.slice(1)) {
+      const from = page.locator('li.card', { hasText: 'Home page' });
+      await from.waitFor();
+      const saved = page.waitForResponse((r) => r.request().method() === 'PATCH' && r.url().includes('/api/tasks/'));
+      await page.dragAndDrop('li.card:has-text("Home page")', `section[data-state="${status.id}"]`);
+      await saved;
+      await card(columnOf(page, status.id), 'Home page').waitFor();
+      const now = await api<{ state: number; status: string }>('GET', `/api/tasks/${task?.id}/`, admin.token);
+      expect(now).toMatchObject({ state: status.id, status: status.category });
+    }
+
+    // Statuses changed elsewhere reach the open board: a rename shows at once.
+    const [, inProgress, review] = statuses as [StatusAnswer, StatusAnswer, StatusAnswer];
+    await api('PATCH', `/api/projects/${projectId}/statuses/${review.id}/`, admin.token, { name: 'QA' });
+    await columnOf(page, review.id).getByRole('heading', { name: /^QA/ }).waitFor({ timeout: LIVE_MS });
+    // Deleting a status with tasks in it asks where they go.
+    const waiting = await api<{ id: number }>('POST', '/api/tasks/', admin.token, {
+      title: 'Pricing page',
+      project: projectId,
+      state: review.id,
+    });
+    await card(columnOf(page, review.id), 'Pricing page').waitFor({ timeout: LIVE_MS });
+    await page.getByRole('link', { name: 'Project settings' }).click();
+    await page.getByRole('button', { name: 'Delete the status QA' }).click();
+    const confirm = page.getByRole('dialog', { name: 'Delete the status QA?' });
+    await confirm.getByLabel('Move its tasks to').selectOption({ label: 'In progress' });
+    await confirm.getByRole('button', { name: 'Delete', exact: true }).click();
+    await expect.poll(names).toEqual(['To do', 'In progress', 'Done']);
+    await expect(api('GET', `/api/tasks/${waiting.id}/`, admin.token)).resolves.toMatchObject({ state: inProgress.id });
+
+    // The dashboard of this project counts by its own statuses.
+    await goTo(page, 'Dashboard');
+    await page.getByLabel('Project').selectOption({ label: 'Web site' });
+    const byStatus = page.getByRole('figure', { name: 'Tasks by status' });
+    await byStatus.getByText('Show the numbers').click();
+    const counted = (name: string) =>
+      byStatus
+        .getByRole('row', { name: new RegExp(`^${name} `) })
+        .getByRole('cell')
+        .first()
+        .textContent();
+    await expect.poll(() => counted('In progress')).toBe('1');
+    await expect(counted('Done')).resolves.toBe('1');
+    await expect(counted('To do')).resolves.toBe('0');
+    expect(new URL(page.url()).searchParams.get('project')).toBe(String(projectId));
+  });
+
+  it('opens the task of /p/KEY/N, and shows its ref on the card', async () => {
+    const alice = person('Alice', 'Admin');
+    const admin = await companyByApi(alice);
+    const project = await projectByApi(admin.token, { name: 'Operations', key: 'OPS' });
+    await api('POST', '/api/tasks/', admin.token, { title: 'Rotate the keys', project: project.id });
+    await api('POST', '/api/tasks/', admin.token, { title: 'Renew the certificate', project: project.id });
+    const page = await signedIn(alice.username);
+    await page.goto('/p/ops/2');
+    const edit = page.getByRole('dialog', { name: 'Edit task' });
+    await expect.poll(() => edit.getByLabel('Title').inputValue()).toBe('Renew the certificate');
+    await edit.getByText('OPS-2').waitFor();
+    expect(new URL(page.url()).pathname).toBe('/p/OPS');
+    await edit.getByRole('button', { name: 'Cancel' }).click();
+    await card(page, 'Rotate the keys').filter({ hasText: 'OPS-1' }).waitFor();
+  });
+
+  it('shows a guest only the project they are in, and no Team page', async () => {
+    const alice = person('Alice', 'Admin');
+    const gina = person('Gina', 'Guest');
+    const admin = await companyByApi(alice);
+    const guest = await memberByApi(admin, gina, 'guest');
+    const portal = await projectByApi(admin.token, { name: 'Client portal', key: 'CLI', is_private: true });
+    const internal = await projectByApi(admin.token, { name: 'Internal', key: 'INT' });
+    await api('PUT', `/api/projects/${portal.id}/members/${guest.id}/`, admin.token, { role: 'member' });
+    await api('POST', '/api/tasks/', admin.token, { title: 'Portal login page', project: portal.id });
+    await api('POST', '/api/tasks/', admin.token, { title: 'Internal budget', project: internal.id });
+    await api('POST', '/api/tasks/', admin.token, { title: 'General matters' });
+
+    const problems: string[] = [];
+    const page = await newPage();
+    page.on('response', (response) => {
+      if (response.status() >= 400) problems.push(`${response.status()}: ${response.url()}`);
+    });
+    await page.goto('/login');
+    await page.getByLabel('Username or email').fill(gina.username);
+    await page.getByLabel('Password').fill(PASSWORD);
+    await page.getByRole('button', { name: 'Log in' }).click();
+    await boardIsLive(page);
+    expect(new URL(page.url()).pathname).toBe('/p/CLI');
+    await card(page, 'Portal login page').waitFor();
+    await expect(sidebar(page).getByRole('link').allInnerTexts()).resolves.toEqual([
+      expect.stringMatching(/^Client portal/),
+      'All projects and archived',
+    ]);
+    await expect(sidebar(page).getByRole('button', { name: 'New project' }).count()).resolves.toBe(0);
+    const nav = page.getByRole('navigation', { name: 'Main' });
+    await expect(nav.getByRole('link').allInnerTexts()).resolves.toEqual(['Board', 'Dashboard', 'Settings']);
+
+    // The task dialog names assignees from the project's members, not the company's directory.
+    await page.getByRole('button', { name: 'New task' }).click();
+    const create = page.getByRole('dialog', { name: 'New task' });
+    await create.getByLabel('Assignee').selectOption({ label: 'Alice Admin' });
+    await create.getByRole('button', { name: 'Cancel' }).click();
+
+    await page.goto('/projects');
+    await page.getByRole('heading', { name: 'Projects', level: 1 }).waitFor();
+    await page.getByText('No archived projects.').waitFor();
+    await expect(page.locator('tr[data-project]').allInnerTexts()).resolves.toEqual([
+      expect.stringContaining('Client portal'),
+    ]);
+    // Other projects' addresses and the Team page lead back to the guest's own board.
+    await page.goto('/p/INT');
+    await card(page, 'Portal login page').waitFor();
+    await page.goto('/team');
+    await card(page, 'Portal login page').waitFor();
+    await page.goto('/settings');
+    await page.getByRole('heading', { name: 'Labels' }).waitFor();
+    await expect(page.getByRole('button', { name: 'Add label' }).count()).resolves.toBe(0);
+    await goTo(page, 'Dashboard');
+    await page.getByRole('img', { name: 'Tasks by status' }).waitFor();
+    expect(problems).toEqual([]);
+  });
+
+  it('never shows a member the cards of a private project they are not in, and drops a deleted project at once', async () => {
+    const alice = person('Alice', 'Admin');
+    const bob = person('Bob', 'Builder');
+    const admin = await companyByApi(alice);
+    await memberByApi(admin, bob);
+    const secret = await projectByApi(admin.token, { name: 'Secret plans', key: 'SEC', is_private: true });
+    const open = await projectByApi(admin.token, { name: 'Open work', key: 'OPN' });
+    const page = await signedIn(bob.username);
+    const frames = framesOf(page);
+    await page.goto('/p/OPN');
+    await boardIsLive(page);
+    await expect(sidebar(page).getByText('Secret plans').count()).resolves.toBe(0);
+
+    // Events go out in the order of the writes: the public one, made last, comes after any leak would have.
+    await api('POST', '/api/tasks/', admin.token, { title: 'Acquire the rival', project: secret.id });
+    await api('POST', '/api/tasks/', admin.token, { title: 'Water the plants', project: open.id });
+    await card(page, 'Water the plants').waitFor({ timeout: LIVE_MS });
+    await expect(card(page, 'Acquire the rival').count()).resolves.toBe(0);
+    expect(frames.some((frame) => frame.includes('Water the plants'))).toBe(true);
+    expect(frames.filter((frame) => frame.includes('Acquire the rival') || frame.includes('Secret plans'))).toEqual([]);
+
+    // A project deleted while they are on its board: gone from the sidebar at once, and back home.
+    const brief = await projectByApi(admin.token, { name: 'Short lived', key: 'SHL' });
+    await page.goto('/p/SHL');
+    await boardIsLive(page);
+    await sidebar(page).getByText('Short lived').waitFor();
+    await api('DELETE', `/api/projects/${brief.id}/`, admin.token);
+    await page.getByRole('heading', { name: 'General board', level: 1 }).waitFor({ timeout: LIVE_MS });
+    expect(new URL(page.url()).pathname).toBe('/');
+    await expect(sidebar(page).getByText('Short lived').count()).resolves.toBe(0);
+  });
+
+  it('lists archived projects apart, and shows their boards read only', async () => {
+    const alice = person('Alice', 'Admin');
+    const admin = await companyByApi(alice);
+    const old = await projectByApi(admin.token, { name: 'Old campaign', key: 'OLD' });
+    await api('POST', '/api/tasks/', admin.token, { title: 'Print the flyers', project: old.id });
+    await api('PATCH', `/api/projects/${old.id}/`, admin.token, { archived: true });
+    const page = await signedIn(alice.username);
+    await expect(sidebar(page).getByText('Old campaign').count()).resolves.toBe(0);
+    await sidebar(page).getByRole('link', { name: 'All projects and archived' }).click();
+    const archived = page.getByRole('region', { name: 'Archived' });
+    await archived.getByRole('link', { name: 'Old campaign' }).click();
+    await page.getByText('Archived · read only').waitFor();
+    const flyers = card(page, 'Print the flyers');
+    await flyers.waitFor();
+    await expect(flyers.getAttribute('draggable')).resolves.toBe('false');
+    await expect(page.getByRole('button', { name: 'New task' }).count()).resolves.toBe(0);
+    // Keyboard moves do nothing; Enter opens the task, read only.
+    await flyers.getByRole('button').focus();
+    await page.keyboard.press('Shift+ArrowRight');
+    await page.keyboard.press('Enter');
+    const shown = page.getByRole('dialog', { name: 'Task OLD-1' });
+    await expect(shown.getByLabel('Title').isDisabled()).resolves.toBe(true);
+    await expect(shown.getByRole('button', { name: 'Save' }).count()).resolves.toBe(0);
+    await shown.getByRole('button', { name: 'Close' }).click();
+    await card(column(page, 'todo'), 'Print the flyers').waitFor();
+
+    // A project started from the list (where the archived ones are loaded too) opens its board.
+    await sidebar(page).getByRole('link', { name: 'All projects and archived' }).click();
+    await archived.getByRole('link', { name: 'Old campaign' }).waitFor();
+    await page.getByRole('region', { name: 'Active' }).getByRole('button', { name: 'New project' }).click();
+    const dialog = page.getByRole('dialog', { name: 'New project' });
+    await dialog.getByLabel('Name').fill('Next campaign');
+    await dialog.getByRole('button', { name: 'Create project' }).click();
+    await page.getByRole('heading', { name: 'Next campaign board', level: 1 }).waitFor();
+    expect(new URL(page.url()).pathname).toBe('/p/NC');
+  });
+
+  it('manages labels in Settings, shows them as chips, filters by them in the URL, and follows renames live', async () => {
+    const alice = person('Alice', 'Admin');
+    const admin = await companyByApi(alice);
+    await api('POST', '/api/tasks/', admin.token, { title: 'Fix the login' });
+    await api('POST', '/api/tasks/', admin.token, { title: 'Plan the offsite' });
+    const page = await signedIn(alice.username);
+    await goTo(page, 'Settings');
+    await page.getByLabel('New label').fill('Bug');
+    await page.getByRole('button', { name: 'Add label' }).click();
+    await page.getByLabel('Name of the label Bug').waitFor();
+
+    await goTo(page, 'Board');
+    await card(page, 'Fix the login').getByRole('button').click();
+    const edit = page.getByRole('dialog', { name: 'Edit task' });
+    await expect.poll(() => edit.getByRole('button', { name: 'Save' }).isEnabled()).toBe(true);
+    await edit.getByRole('checkbox', { name: 'Bug' }).check();
+    await edit.getByRole('button', { name: 'Save' }).click();
+    await edit.waitFor({ state: 'hidden' });
+    await card(page, 'Fix the login').getByRole('list', { name: 'Labels' }).getByText('Bug').waitFor();
+
+    await page.getByRole('region', { name: 'Filters' }).getByLabel('Label').selectOption({ label: 'Bug' });
+    await card(page, 'Plan the offsite').waitFor({ state: 'detached' });
+    const [label] = await api<{ id: number }[]>('GET', '/api/labels/', admin.token);
+    expect(new URL(page.url()).searchParams.get('label')).toBe(String(label?.id));
+    await page.reload();
+    await boardIsLive(page);
+    await card(page, 'Fix the login').waitFor();
+    await expect(card(page, 'Plan the offsite').count()).resolves.toBe(0);
+
+    // renamed elsewhere: the chip follows; deleted: it goes
+    await api('PATCH', `/api/labels/${label?.id}/`, admin.token, { name: 'Defect' });
+    await card(page, 'Fix the login').getByText('Defect').waitFor({ timeout: LIVE_MS });
+    await api('DELETE', `/api/labels/${label?.id}/`, admin.token);
+    await card(page, 'Fix the login').getByRole('list', { name: 'Labels' }).waitFor({ state: 'detached' });
   });
 });

@@ -1,16 +1,20 @@
-import { type DragEvent, useCallback, useEffect, useMemo, useState } from 'react';
-import { call, type Priority, STATUSES, type Status, type Task, type User } from './api.ts';
+import { type CSSProperties, type DragEvent, useCallback, useEffect, useMemo, useState } from 'react';
+import { call, get, type Page, type Priority, type Project, type Task, type User, type WorkflowStatus } from './api.ts';
 import { BoardColumn } from './BoardColumn.tsx';
 import { BoardToolbar, type Filters, filtersFrom, urlFor } from './BoardToolbar.tsx';
 import { LiveBadge } from './LiveBadge.tsx';
+import type { WorkspaceEvent } from './live.ts';
 import { ConfirmDialog } from './Modal.tsx';
+import { ProjectSidebar } from './Projects.tsx';
 import { navigate, useLocation } from './router.ts';
-import { PageTitle, Shell } from './Shell.tsx';
+import { Link, PageTitle, Shell } from './Shell.tsx';
 import { TaskDialog } from './TaskDialog.tsx';
 import { useBoardKeyboard } from './useBoardKeyboard.ts';
 import { useCompanyUsers } from './useCompanyUsers.ts';
 import { useLiveTasks } from './useLiveTasks.ts';
 import { useServerSearch } from './useServerSearch.ts';
+import { useStatuses } from './useStatuses.ts';
+import { boardPath, type Workspace } from './useWorkspace.ts';
 
 const PRIORITY_RANK: Record<Priority, number> = { urgent: 0, high: 1, medium: 2, low: 3 };
 
@@ -21,26 +25,50 @@ const byBoardOrder = (a: Task, b: Task) =>
 
 const messageOf = (error: unknown) => (error instanceof Error ? error.message : String(error));
 
+/** One project's board: its statuses as columns, its tasks as cards. Rendered anew for each project (keyed). */
 export function Board({
   user,
+  project,
+  workspace,
   onLogOut,
-  openTaskId,
+  openNumber,
 }: {
   user: User;
+  project: Project;
+  workspace: Workspace;
   onLogOut: () => void;
-  /** From a link to one task: opened once the board has loaded, then the address becomes the board's. */
-  openTaskId?: number;
+  /** From a link to one task (`/p/KEY/42`): opened once the board has loaded, then the address becomes the board's. */
+  openNumber?: number;
 }) {
   const { query } = useLocation();
   const filters = filtersFrom(query);
-  const board = useLiveTasks({ userId: user.id, onRemoved: onLogOut });
+  const here = boardPath(project);
+  const readOnly = project.archived || project.my_role === 'viewer';
+  const { statuses, error: statusError, reload: reloadStatuses } = useStatuses(project.id);
+  const { apply } = workspace;
+  const onWorkspaceEvent = useCallback(
+    (event: WorkspaceEvent) => {
+      // A status event of this project (or a deletion, which names no project): the columns change.
+      if (event.type === 'status_updated' ? event.status.project === project.id : event.type === 'status_deleted') {
+        reloadStatuses();
+      } else apply(event);
+    },
+    [apply, project.id, reloadStatuses],
+  );
+  const board = useLiveTasks({
+    userId: user.id,
+    projectId: project.id,
+    archived: project.archived,
+    onRemoved: onLogOut,
+    onWorkspaceEvent,
+  });
   const { tasks, deleted, loaded } = board;
-  const people = useCompanyUsers(tasks);
+  const people = useCompanyUsers(tasks, project.id, workspace.seesCompany);
   const searchHits = useServerSearch(filters.search, board.changes);
   const [notice, setNotice] = useState<string | undefined>();
   const [editing, setEditing] = useState<{ id: number | undefined } | undefined>();
   const [deleting, setDeleting] = useState<Task | undefined>();
-  const [dropTarget, setDropTarget] = useState<Status | undefined>();
+  const [dropTarget, setDropTarget] = useState<number | undefined>();
   // The card being dragged stays rendered wherever its column is scrolled.
   const [dragging, setDragging] = useState<number | undefined>();
 
@@ -49,12 +77,30 @@ export function Board({
     window.setTimeout(() => setNotice((current) => (current === message ? undefined : current)), 5_000);
   }, []);
 
+  const isLoaded = loaded !== undefined;
   useEffect(() => {
-    if (openTaskId === undefined || loaded === undefined) return;
-    if (tasks.has(openTaskId)) setEditing({ id: openTaskId });
-    else say('That task no longer exists, or is not one of your company’s.');
-    navigate('/', { replace: true });
-  }, [openTaskId, loaded, tasks, say]);
+    if (openNumber === undefined || !isLoaded) return;
+    const ref = `${project.key}-${openNumber}`;
+    let cancelled = false;
+    get<Page<Task>>(`/api/tasks/?ref=${encodeURIComponent(ref)}&project=${project.id}`)
+      .then(({ results }) => {
+        if (cancelled) return;
+        const [found] = results;
+        if (found === undefined) say(`There is no task ${ref}, or it is not one you can see.`);
+        else {
+          // the board may not have it: it loads the 5,000 most recently changed tasks at most
+          board.saved(found);
+          setEditing({ id: found.id });
+        }
+        navigate(here, { replace: true });
+      })
+      .catch((error: unknown) => {
+        if (!cancelled) say(`Could not open ${ref}: ${messageOf(error)}`);
+      });
+    return () => {
+      cancelled = true;
+    };
+  }, [openNumber, isLoaded, project.key, project.id, here, say, board.saved]);
 
   const editedTask = editing?.id === undefined ? undefined : tasks.get(editing.id);
   useEffect(() => {
@@ -72,14 +118,15 @@ export function Board({
         (filters.assignee === '' ||
           (filters.assignee === 'none' ? task.assigned_to === null : String(task.assigned_to) === filters.assignee)) &&
         (filters.priority === '' || task.priority === filters.priority) &&
+        (filters.label === '' || task.labels.includes(Number(filters.label))) &&
         (!filters.mine || task.assigned_to === user.id) &&
         (searchHits === undefined || searchHits.has(task.id)),
     );
-    return STATUSES.map((status) => ({
+    return (statuses ?? []).map((status) => ({
       status,
-      tasks: visible.filter((task) => task.status === status).sort(byBoardOrder),
+      tasks: visible.filter((task) => task.state === status.id).sort(byBoardOrder),
     }));
-  }, [tasks, filters.assignee, filters.priority, filters.mine, searchHits, user.id]);
+  }, [tasks, statuses, filters.assignee, filters.priority, filters.label, filters.mine, searchHits, user.id]);
 
   const openEditor = (id: number | undefined) => {
     setEditing({ id });
@@ -87,10 +134,10 @@ export function Board({
   };
 
   const setFilter = (change: Partial<Filters>, replace = false) =>
-    navigate(urlFor({ ...filters, ...change }), { replace });
+    navigate(urlFor(here, { ...filters, ...change }), { replace });
 
-  const move = (task: Task, status: Status) => {
-    if (task.status === status) return;
+  const move = (task: Task, status: WorkflowStatus) => {
+    if (readOnly || task.state === status.id) return;
     board.move(task, status).catch((error: unknown) => say(`Could not move “${task.title}”: ${messageOf(error)}`));
   };
 
@@ -111,9 +158,10 @@ export function Board({
     exists: (id) => tasks.has(id),
     onMove: move,
     onDelete: setDeleting,
+    readOnly,
   });
 
-  const onDrop = (event: DragEvent, status: Status) => {
+  const onDrop = (event: DragEvent, status: WorkflowStatus) => {
     event.preventDefault();
     setDropTarget(undefined);
     setDragging(undefined);
@@ -121,80 +169,113 @@ export function Board({
     if (task !== undefined) move(task, status);
   };
 
-  const loadError = board.loadError ?? people.error;
+  const loadError = board.loadError ?? statusError ?? people.error;
   return (
-    <Shell user={user} onLogOut={onLogOut} status={<LiveBadge status={board.live} />}>
-      <main id="main" tabIndex={-1} className="board-page">
-        <PageTitle hidden>Board</PageTitle>
-        <BoardToolbar
-          filters={filters}
-          users={people.users}
-          onFilter={setFilter}
-          onNewTask={() => openEditor(undefined)}
-        />
-
-        <p className="help" id="card-help">
-          Drag a card to another column, or focus it and press Shift+→ or Shift+← to move it. ↑ ↓ Home End go through a
-          column, ← → to the next one; Enter opens a card, Delete deletes it.
-        </p>
-
-        {notice === undefined ? null : (
-          <output className="notice" aria-live="polite">
-            {notice}
-          </output>
-        )}
-        {loadError === undefined ? null : (
-          <div className="alert" role="alert">
-            Could not load the board: {loadError}
+    <Shell user={user} onLogOut={onLogOut} status={<LiveBadge status={board.live} />} title={`${project.name} · Board`}>
+      <div className="board-layout">
+        <ProjectSidebar user={user} workspace={workspace} current={project.id} />
+        <main id="main" tabIndex={-1} className="board-page">
+          <div className="board-head">
+            <PageTitle>
+              {project.name}
+              <span className="visually-hidden"> board</span>
+            </PageTitle>
+            <span className="project-key">{project.key}</span>
+            {project.is_private ? <span className="tag">Private</span> : null}
+            {project.archived ? <span className="tag archived">Archived · read only</span> : null}
+            {!project.archived && project.my_role === 'viewer' ? <span className="tag">Viewer · read only</span> : null}
+            <span className="spacer" />
+            {project.my_role === 'manager' ? (
+              <Link to={`/p/${encodeURIComponent(project.key)}/settings`} className="button-link">
+                Project settings
+              </Link>
+            ) : null}
           </div>
-        )}
-        {loaded !== undefined && loaded.count > tasks.size + deleted.size ? (
-          <p className="alert warning">
-            Showing the {tasks.size} most recently changed of {loaded.count} tasks.
+          <BoardToolbar
+            filters={filters}
+            users={people.users}
+            labels={workspace.labels}
+            onFilter={setFilter}
+            onNewTask={readOnly ? undefined : () => openEditor(undefined)}
+          />
+
+          <p className="help" id="card-help">
+            {readOnly
+              ? '↑ ↓ Home End go through a column, ← → to the next one; Enter opens a card.'
+              : 'Drag a card to another column, or focus it and press Shift+→ or Shift+← to move it. ↑ ↓ Home End go through a column, ← → to the next one; Enter opens a card, Delete deletes it.'}
           </p>
-        ) : null}
 
-        {loaded !== undefined && tasks.size === 0 ? (
-          <div className="empty-board">
-            <h2>No tasks yet</h2>
-            <p>
-              Create the first one with <b>New task</b> above: it starts in To do, and everyone in {user.company.name}{' '}
-              sees it at once. Drag it across the columns as the work moves on.
+          {notice === undefined ? null : (
+            <output className="notice" aria-live="polite">
+              {notice}
+            </output>
+          )}
+          {loadError === undefined ? null : (
+            <div className="alert" role="alert">
+              Could not load the board: {loadError}
+            </div>
+          )}
+          {loaded !== undefined && loaded.count > tasks.size + deleted.size ? (
+            <p className="alert warning">
+              Showing the {tasks.size} most recently changed of {loaded.count} tasks.
             </p>
+          ) : null}
+
+          {loaded !== undefined && tasks.size === 0 && !readOnly ? (
+            <div className="empty-board">
+              <h2>No tasks yet</h2>
+              <p>
+                Create the first one with <b>New task</b> above: it starts in{' '}
+                {statuses?.[0]?.name ?? 'the first column'}, and everyone in {project.name} sees it at once. Drag it
+                across the columns as the work moves on.
+              </p>
+            </div>
+          ) : null}
+
+          <div
+            className="board"
+            aria-busy={loaded === undefined || statuses === undefined}
+            style={{ '--columns': Math.max(1, columns.length) } as CSSProperties}
+          >
+            {columns.map(({ status, tasks: cards }) => (
+              <BoardColumn
+                key={status.id}
+                status={status}
+                tasks={cards}
+                usersById={people.usersById}
+                labelsById={workspace.labelsById}
+                readOnly={readOnly}
+                flashing={board.flashing}
+                activeId={keyboard.active[status.id]}
+                pinned={pinned}
+                dropTarget={dropTarget === status.id}
+                now={now}
+                onOpen={(task) => openEditor(task.id)}
+                onCardKey={keyboard.onCardKey}
+                onCardFocus={keyboard.focused}
+                onDragStart={(task) => setDragging(task.id)}
+                onDragEnd={() => {
+                  setDropTarget(undefined);
+                  setDragging(undefined);
+                }}
+                onDragOver={() => setDropTarget(status.id)}
+                onDragLeave={() => setDropTarget(undefined)}
+                onDrop={(event) => onDrop(event, status)}
+              />
+            ))}
           </div>
-        ) : null}
+        </main>
+      </div>
 
-        <div className="board" aria-busy={loaded === undefined}>
-          {columns.map(({ status, tasks: cards }) => (
-            <BoardColumn
-              key={status}
-              status={status}
-              tasks={cards}
-              usersById={people.usersById}
-              flashing={board.flashing}
-              activeId={keyboard.active[status]}
-              pinned={pinned}
-              dropTarget={dropTarget === status}
-              now={now}
-              onOpen={(task) => openEditor(task.id)}
-              onCardKey={keyboard.onCardKey}
-              onCardFocus={keyboard.focused}
-              onDragStart={(task) => setDragging(task.id)}
-              onDragEnd={() => {
-                setDropTarget(undefined);
-                setDragging(undefined);
-              }}
-              onDragOver={() => setDropTarget(status)}
-              onDragLeave={() => setDropTarget(undefined)}
-              onDrop={(event) => onDrop(event, status)}
-            />
-          ))}
-        </div>
-      </main>
-
-      {editing === undefined || (editing.id !== undefined && editedTask === undefined) ? null : (
+      {editing === undefined ||
+      statuses === undefined ||
+      (editing.id !== undefined && editedTask === undefined) ? null : (
         <TaskDialog
           task={editedTask}
+          project={project}
+          statuses={statuses}
+          labels={workspace.labels}
+          readOnly={readOnly}
           users={people.users}
           onWriting={board.setWriting}
           onSaved={(task) => {
@@ -212,7 +293,7 @@ export function Board({
       {deleting === undefined ? null : (
         <ConfirmDialog
           title="Delete task?"
-          message={`“${deleting.title}” will be deleted for everyone in ${user.company.name}.`}
+          message={`“${deleting.title}” (${deleting.ref}) will be deleted for everyone in ${project.name}.`}
           confirmLabel="Delete"
           onConfirm={() => void remove(deleting)}
           onClose={() => setDeleting(undefined)}

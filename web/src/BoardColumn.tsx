@@ -1,5 +1,5 @@
 import { type DragEvent, type KeyboardEvent, useLayoutEffect, useRef, useState } from 'react';
-import { displayName, type Status, type Task, type User } from './api.ts';
+import { displayName, type Label, type Person, type Task, type WorkflowStatus } from './api.ts';
 import { dateTime } from './format.ts';
 import { PRIORITY_LABELS, STATUS_LABELS } from './labels.ts';
 
@@ -8,7 +8,7 @@ import { PRIORITY_LABELS, STATUS_LABELS } from './labels.ts';
  * column of thousands can render only the cards in view: each one's place is its index times the
  * row height, and nothing has to be measured.
  */
-export const CARD_HEIGHT = 84;
+export const CARD_HEIGHT = 104;
 const CARD_GAP = 8;
 const ROW = CARD_HEIGHT + CARD_GAP;
 /** Cards rendered beyond each edge of the view, so scrolling and Tab never meet an empty space. */
@@ -18,9 +18,12 @@ const isOverdue = (task: Task, now: number) =>
   task.status !== 'done' && task.due_date !== null && Date.parse(task.due_date) < now;
 
 export interface ColumnProps {
-  status: Status;
+  status: WorkflowStatus;
   tasks: Task[];
-  usersById: Map<number, User>;
+  usersById: Map<number, Person>;
+  labelsById: Map<number, Label>;
+  /** An archived project, or a viewer: cards open, but do not move. */
+  readOnly: boolean;
   flashing: Set<number>;
   /** The card that takes Tab in this column (roving tabindex); the first one in view when none. */
   activeId: number | undefined;
@@ -87,23 +90,36 @@ export function BoardColumn(props: ColumnProps) {
   }
   const rendered = [...indices].sort((a, b) => a - b);
 
+  const category = STATUS_LABELS[status.category];
+  const headingId = `column-${status.id}`;
+  const droppable = props.readOnly
+    ? {}
+    : {
+        onDragOver: (event: DragEvent) => {
+          event.preventDefault();
+          event.dataTransfer.dropEffect = 'move';
+          props.onDragOver();
+        },
+        onDragLeave: (event: DragEvent) => {
+          if (!event.currentTarget.contains(event.relatedTarget as Node | null)) props.onDragLeave();
+        },
+        onDrop: props.onDrop,
+      };
   return (
     <section
-      className={`column${props.dropTarget ? ' drop' : ''}`}
-      aria-labelledby={`column-${status}`}
-      data-status={status}
-      onDragOver={(event) => {
-        event.preventDefault();
-        event.dataTransfer.dropEffect = 'move';
-        props.onDragOver();
-      }}
-      onDragLeave={(event) => {
-        if (!event.currentTarget.contains(event.relatedTarget as Node | null)) props.onDragLeave();
-      }}
-      onDrop={props.onDrop}
+      className={`column category-${status.category}${props.dropTarget ? ' drop' : ''}`}
+      aria-labelledby={headingId}
+      data-status={status.category}
+      data-state={status.id}
+      style={{ borderTopColor: status.color }}
+      {...droppable}
     >
-      <h2 id={`column-${status}`}>
-        {STATUS_LABELS[status]} <span className="count">{tasks.length}</span>
+      <h2 id={headingId}>
+        <span className="status-dot" style={{ background: status.color }} aria-hidden="true" />
+        {status.name}
+        {/* The category, when the name does not say it: a custom "Review" reads as in progress. */}
+        {status.name.toLowerCase() === category.toLowerCase() ? null : <span className="category-tag">{category}</span>}{' '}
+        <span className="count">{tasks.length}</span>
       </h2>
       <div className="cards" ref={scroller} onScroll={update}>
         {/* Absolutely placed cards in a list as tall as all of them: the scrollbar tells the truth. */}
@@ -120,7 +136,8 @@ export function BoardColumn(props: ColumnProps) {
                 aria-setsize={tasks.length}
                 aria-posinset={index + 1}
                 data-task-id={task.id}
-                draggable
+                data-ref={task.ref}
+                draggable={!props.readOnly}
                 onDragStart={(event) => {
                   event.dataTransfer.setData('text/plain', String(task.id));
                   event.dataTransfer.effectAllowed = 'move';
@@ -139,7 +156,9 @@ export function BoardColumn(props: ColumnProps) {
                 >
                   <span className="clamp">{task.title}</span>
                 </button>
+                <LabelChips ids={task.labels} labelsById={props.labelsById} />
                 <div className="meta">
+                  <span className="ref">{task.ref}</span>
                   <span className={`priority ${task.priority}`}>{PRIORITY_LABELS[task.priority]}</span>
                   {task.due_date === null ? null : (
                     <span className={`due${overdue ? ' overdue' : ''}`}>
@@ -161,5 +180,21 @@ export function BoardColumn(props: ColumnProps) {
         </ul>
       </div>
     </section>
+  );
+}
+
+/** A card's labels as coloured chips; a label deleted meanwhile is left out. */
+export function LabelChips({ ids, labelsById }: { ids: number[]; labelsById: Map<number, Label> }) {
+  const labels = ids.flatMap((id) => labelsById.get(id) ?? []);
+  if (labels.length === 0) return <span className="chips" />;
+  return (
+    <ul className="chips" aria-label="Labels">
+      {labels.map((label) => (
+        <li key={label.id} className="chip" style={{ borderColor: label.color }}>
+          <span className="chip-dot" style={{ background: label.color }} aria-hidden="true" />
+          {label.name}
+        </li>
+      ))}
+    </ul>
   );
 }

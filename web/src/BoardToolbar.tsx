@@ -1,10 +1,12 @@
-import { displayName, PRIORITIES, type User } from './api.ts';
+import { displayName, type Label, type Person, PRIORITIES } from './api.ts';
 import { PRIORITY_LABELS } from './labels.ts';
 
 export interface Filters {
   search: string;
   assignee: string;
   priority: string;
+  /** A label id, or '' for any. */
+  label: string;
   mine: boolean;
 }
 
@@ -13,32 +15,39 @@ export function filtersFrom(query: URLSearchParams): Filters {
     search: query.get('q') ?? '',
     assignee: query.get('assignee') ?? '',
     priority: query.get('priority') ?? '',
+    label: query.get('label') ?? '',
     mine: query.get('mine') === '1',
   };
 }
 
-/** Filters live in the URL, so a filtered board can be bookmarked, shared and reloaded. */
-export function urlFor(filters: Filters): string {
+/** Filters live in the URL (after the board's own path), so a filtered board can be bookmarked, shared and reloaded. */
+export function urlFor(path: string, filters: Filters): string {
   const query = new URLSearchParams();
   if (filters.search !== '') query.set('q', filters.search);
   if (filters.assignee !== '') query.set('assignee', filters.assignee);
   if (filters.priority !== '') query.set('priority', filters.priority);
+  if (filters.label !== '') query.set('label', filters.label);
   if (filters.mine) query.set('mine', '1');
   const text = query.toString();
-  return text === '' ? '/' : `/?${text}`;
+  return text === '' ? path : `${path}?${text}`;
 }
 
-/** The board's filters and its New task button. `replace`: typing does not add a history entry per key. */
+/**
+ * The board's filters and its New task button (none where nothing can be created). `replace`:
+ * typing does not add a history entry per key.
+ */
 export function BoardToolbar({
   filters,
   users,
+  labels,
   onFilter,
   onNewTask,
 }: {
   filters: Filters;
-  users: User[];
+  users: Person[];
+  labels: Label[];
   onFilter: (change: Partial<Filters>, replace?: boolean) => void;
-  onNewTask: () => void;
+  onNewTask: (() => void) | undefined;
 }) {
   return (
     <section className="toolbar" aria-label="Filters">
@@ -74,14 +83,27 @@ export function BoardToolbar({
           ))}
         </select>
       </label>
+      <label>
+        Label{' '}
+        <select value={filters.label} onChange={(event) => onFilter({ label: event.target.value })}>
+          <option value="">Any</option>
+          {labels.map((label) => (
+            <option key={label.id} value={String(label.id)}>
+              {label.name}
+            </option>
+          ))}
+        </select>
+      </label>
       <label className="check">
         <input type="checkbox" checked={filters.mine} onChange={(event) => onFilter({ mine: event.target.checked })} />{' '}
         Only mine
       </label>
       <span className="spacer" />
-      <button type="button" className="primary" onClick={onNewTask}>
-        New task
-      </button>
+      {onNewTask === undefined ? null : (
+        <button type="button" className="primary" onClick={onNewTask}>
+          New task
+        </button>
+      )}
     </section>
   );
 }

@@ -5,7 +5,9 @@ import { percent, utcDay } from './format.ts';
 import { LiveBadge } from './LiveBadge.tsx';
 import { PRIORITY_LABELS, STATUS_LABELS } from './labels.ts';
 import { LiveConnection, type LiveStatus } from './live.ts';
+import { navigate, useLocation } from './router.ts';
 import { PageTitle, Shell } from './Shell.tsx';
+import type { Workspace } from './useWorkspace.ts';
 
 const STATUS_COLORS = { todo: '#7d8aa3', in_progress: '#2454d6', done: '#1f8a4c' } as const;
 const PRIORITY_COLORS = { low: '#9aa3b2', medium: '#2454d6', high: '#d4700c', urgent: '#b42318' } as const;
@@ -20,10 +22,13 @@ function hoursText(hours: number | null): string {
 }
 
 /**
- * The company's statistics as charts. They follow the board: a change anyone makes is reflected a
- * second later (the same live connection as the board's, asking the statistics again).
+ * The statistics as charts, of every project the user sees or of one (`?project=<id>`, whose
+ * statuses then make the status chart). They follow the board: a change anyone makes is reflected
+ * a second later (the same live connection as the board's, asking the statistics again).
  */
-export function Dashboard({ user, onLogOut }: { user: User; onLogOut: () => void }) {
+export function Dashboard({ user, workspace, onLogOut }: { user: User; workspace: Workspace; onLogOut: () => void }) {
+  const { query } = useLocation();
+  const projectId = /^\d{1,10}$/.test(query.get('project') ?? '') ? (query.get('project') as string) : '';
   const [stats, setStats] = useState<Statistics | undefined>();
   const [live, setLive] = useState<LiveStatus>('connecting');
   const [users, setUsers] = useState<User[]>([]);
@@ -32,21 +37,32 @@ export function Dashboard({ user, onLogOut }: { user: User; onLogOut: () => void
 
   const load = useCallback(async () => {
     try {
-      setStats(await get<Statistics>('/api/tasks/statistics/'));
+      setStats(await get<Statistics>(`/api/tasks/statistics/${projectId === '' ? '' : `?project=${projectId}`}`));
       setError(undefined);
     } catch (failure) {
       setError(failure instanceof Error ? failure.message : String(failure));
     }
-  }, []);
+  }, [projectId]);
 
+  const seesCompany = user.role !== 'guest';
+  const { apply } = workspace;
   useEffect(() => {
-    getAll<User>('/api/auth/company-users/')
-      .then(({ items }) => setUsers(items))
-      .catch(() => undefined);
+    // A guest may not read the company's people (a 403): the statistics' usernames name them.
+    if (seesCompany) {
+      getAll<User>('/api/auth/company-users/')
+        .then(({ items }) => setUsers(items))
+        .catch(() => undefined);
+    }
+    const later = () => {
+      window.clearTimeout(timer.current);
+      timer.current = window.setTimeout(() => void load(), REFRESH_AFTER_MS);
+    };
     const connection = new LiveConnection({
-      onEvent: () => {
-        window.clearTimeout(timer.current);
-        timer.current = window.setTimeout(() => void load(), REFRESH_AFTER_MS);
+      onEvent: later,
+      // statuses renamed, added or removed change the status chart; projects, the project choice
+      onWorkspaceEvent: (event) => {
+        apply(event);
+        later();
       },
       onStatus: setLive,
       // every (re)connection: the figures as they are now
@@ -57,7 +73,7 @@ export function Dashboard({ user, onLogOut }: { user: User; onLogOut: () => void
       window.clearTimeout(timer.current);
       connection.stop();
     };
-  }, [load, onLogOut]);
+  }, [load, onLogOut, seesCompany, apply]);
 
   const people = useMemo(() => {
     if (stats === undefined) return [];
@@ -81,6 +97,24 @@ export function Dashboard({ user, onLogOut }: { user: User; onLogOut: () => void
         <div className="page-head">
           <PageTitle>Dashboard</PageTitle>
           <p className="muted">Kept up to date as tasks change.</p>
+        </div>
+        <div className="toolbar dashboard-toolbar">
+          <label>
+            Project{' '}
+            <select
+              value={projectId}
+              onChange={(event) =>
+                navigate(event.target.value === '' ? '/dashboard' : `/dashboard?project=${event.target.value}`)
+              }
+            >
+              <option value="">All projects</option>
+              {(workspace.projects ?? []).map((project) => (
+                <option key={project.id} value={String(project.id)}>
+                  {project.name}
+                </option>
+              ))}
+            </select>
+          </label>
         </div>
         {error === undefined ? null : (
           <div className="alert" role="alert">
@@ -126,12 +160,20 @@ export function Dashboard({ user, onLogOut }: { user: User; onLogOut: () => void
               <BarChart
                 caption="Tasks by status"
                 category="Status"
-                data={STATUSES.map((status) => ({
-                  key: status,
-                  label: STATUS_LABELS[status],
-                  value: stats.by_status[status],
-                  color: STATUS_COLORS[status],
-                }))}
+                data={
+                  stats.by_state?.map((state) => ({
+                    key: String(state.state),
+                    label: state.name,
+                    value: state.count,
+                    color: STATUS_COLORS[state.category],
+                  })) ??
+                  STATUSES.map((status) => ({
+                    key: status,
+                    label: STATUS_LABELS[status],
+                    value: stats.by_status[status],
+                    color: STATUS_COLORS[status],
+                  }))
+                }
               />
               <BarChart
                 caption="Tasks by priority"

@@ -1,7 +1,9 @@
 import { type FormEvent, useEffect, useId, useState } from 'react';
 import { ApiError, call, get, type NotificationPreferences, type User } from './api.ts';
 import { FormAlert, TextField, useSubmit } from './forms.tsx';
+import { LabelsPanel } from './LabelsPanel.tsx';
 import { PageTitle } from './Shell.tsx';
+import type { Workspace } from './useWorkspace.ts';
 
 const PREFERENCES: { key: keyof NotificationPreferences; label: string; hint: string }[] = [
   {
@@ -16,6 +18,8 @@ const PREFERENCES: { key: keyof NotificationPreferences; label: string; hint: st
   },
   { key: 'daily_digest', label: 'A daily digest', hint: 'Your open and overdue tasks, every day at 08:00 UTC.' },
 ];
+
+const ROLE_NAMES: Record<User['role'], string> = { admin: 'Admin', member: 'Member', guest: 'Guest' };
 
 function ProfileForm({ user, onUserChange }: { user: User; onUserChange: (user: User) => void }) {
   const { errors, pending, done: saved, setDone: setSaved, run } = useSubmit();
@@ -64,7 +68,7 @@ function ProfileForm({ user, onUserChange }: { user: User; onUserChange: (user: 
           errors={errors.email}
         />
         <p className="hint">
-          Username <b>{user.username}</b> · {user.role === 'admin' ? 'Admin' : 'Member'} of {user.company.name}
+          Username <b>{user.username}</b> · {ROLE_NAMES[user.role]} of {user.company.name}
         </p>
         <div className="actions start">
           <button type="submit" className="primary" disabled={pending}>
@@ -166,7 +170,15 @@ function PreferencesForm() {
   );
 }
 
-export function Settings({ user, onUserChange }: { user: User; onUserChange: (user: User) => void }) {
+export function Settings({
+  user,
+  workspace,
+  onUserChange,
+}: {
+  user: User;
+  workspace: Workspace;
+  onUserChange: (user: User) => void;
+}) {
   return (
     <main id="main" tabIndex={-1} className="page settings">
       <div className="page-head">
@@ -174,6 +186,7 @@ export function Settings({ user, onUserChange }: { user: User; onUserChange: (us
       </div>
       <ProfileForm user={user} onUserChange={onUserChange} />
       <PreferencesForm />
+      <LabelsPanel workspace={workspace} />
     </main>
   );
 }

@@ -48,23 +48,30 @@ export function Shell({
   user,
   onLogOut,
   status,
+  title,
   children,
 }: {
   user: User;
   onLogOut: () => void;
   /** Shown beside the navigation: the page's live connection, on the board and the dashboard. */
   status?: ReactNode;
+  /** The window title, when it is not the page's name in the navigation (a project's board). */
+  title?: string;
   children: ReactNode;
 }) {
   const { path } = useLocation();
-  const page = PAGES.find((each) => each.path === path);
+  // Project boards and settings are the Board's part of the app; guests have no Team to see.
+  const section = path.startsWith('/p/') || path === '/projects' ? '/' : path;
+  const pages = PAGES.filter((each) => each.path !== '/team' || user.role !== 'guest');
+  const page = pages.find((each) => each.path === path);
+  const windowTitle = title ?? (page === undefined ? undefined : page.label);
   useEffect(() => {
-    document.title = page === undefined ? 'Tasks' : `${page.label} · Tasks`;
+    document.title = windowTitle === undefined ? 'Tasks' : `${windowTitle} · Tasks`;
     // Not on the first page shown (a load or a login): the browser's own start is right there.
     const moved = shownPath !== undefined && shownPath !== path;
     shownPath = path;
     if (moved) document.getElementById(PAGE_TITLE_ID)?.focus();
-  }, [path, page]);
+  }, [path, windowTitle]);
 
   return (
     <div className="app">
@@ -78,9 +85,9 @@ export function Shell({
         </div>
         <nav aria-label="Main" className="main-nav">
           <ul>
-            {PAGES.map((each) => (
+            {pages.map((each) => (
               <li key={each.path}>
-                <Link to={each.path} current={each.path === path}>
+                <Link to={each.path} current={each.path === section}>
                   {each.label}
                 </Link>
               </li>

@@ -6,10 +6,10 @@ import {
   type HistoryEntry,
   type Notification,
   type Page,
+  type Person,
   type Priority,
   type Status,
   type Task,
-  type User,
 } from './api.ts';
 import { ago, dateTime } from './format.ts';
 import { PRIORITY_LABELS, STATUS_LABELS } from './labels.ts';
@@ -264,7 +264,7 @@ function NotificationList({ task }: { task: Task }) {
 }
 
 /** A task's history (who changed what, from what to what) and the emails sent about it. */
-export function TaskActivity({ task, users }: { task: Task; users: User[] }) {
+export function TaskActivity({ task, users }: { task: Task; users: Person[] }) {
   const historyId = useId();
   const emailsId = useId();
   const nameOf: Names = (id) => {

@@ -3,20 +3,19 @@ import {
   ApiError,
   call,
   displayName,
+  type Label,
+  type Person,
   PRIORITIES,
   type Priority,
-  STATUSES,
-  type Status,
+  type Project,
   type Task,
   type TaskFields,
-  type User,
+  type WorkflowStatus,
 } from './api.ts';
-import { errorsOf, Field, FormAlert } from './forms.tsx';
+import { errorsOf, Field, FieldMessages, FormAlert } from './forms.tsx';
 import { PRIORITY_LABELS, STATUS_LABELS } from './labels.ts';
 import { Modal } from './Modal.tsx';
 import { TaskActivity } from './TaskActivity.tsx';
-
-export { PRIORITY_LABELS, STATUS_LABELS };
 
 /** A datetime-local input's value (local time, minutes) for an instant, and back. */
 function toLocalInput(iso: string | null): string {
@@ -30,38 +29,46 @@ const fromLocalInput = (value: string) => (value === '' ? null : new Date(value)
 interface Draft {
   title: string;
   description: string;
-  status: Status;
+  /** A status id of the project: the state sets the version 1 status (its category) too. */
+  state: string;
   priority: Priority;
   due: string;
   assignee: string;
+  labels: number[];
 }
 
-const draftOf = (task: TaskFields): Draft => ({
+type Editable = Omit<TaskFields, 'status'>;
+
+const draftOf = (task: Editable): Draft => ({
   title: task.title,
   description: task.description,
-  status: task.status,
+  state: String(task.state),
   priority: task.priority,
   due: toLocalInput(task.due_date),
   assignee: task.assigned_to === null ? '' : String(task.assigned_to),
+  labels: task.labels,
 });
 
-const fieldsOf = (draft: Draft): TaskFields => ({
+const fieldsOf = (draft: Draft): Editable => ({
   title: draft.title.trim(),
   description: draft.description,
-  status: draft.status,
+  state: Number(draft.state),
   priority: draft.priority,
   due_date: fromLocalInput(draft.due),
   assigned_to: draft.assignee === '' ? null : Number(draft.assignee),
+  labels: draft.labels,
 });
 
-const NEW_TASK: TaskFields = {
+/** A new task starts in the project's first status. */
+const newTask = (statuses: WorkflowStatus[]): Editable => ({
   title: '',
   description: '',
-  status: 'todo',
+  state: statuses[0]?.id ?? 0,
   priority: 'medium',
   due_date: null,
   assigned_to: null,
-};
+  labels: [],
+});
 
 const newKey = () =>
   typeof crypto.randomUUID === 'function'
@@ -71,7 +78,13 @@ const newKey = () =>
 export interface TaskDialogProps {
   /** The task to edit, as the board has it now (live events keep it current); none to create one. */
   task: Task | undefined;
-  users: User[];
+  /** The board's project: where a new task goes, whose statuses it moves through. */
+  project: Project;
+  statuses: WorkflowStatus[];
+  labels: Label[];
+  /** An archived project, or a viewer: the task is shown, not changed. */
+  readOnly: boolean;
+  users: Person[];
   onSaved: (task: Task) => void;
   /** Told while a change to an existing task is on its way, so its echo over the socket is not news. */
   onWriting: (id: number, writing: boolean) => void;
@@ -79,8 +92,19 @@ export interface TaskDialogProps {
   onClose: () => void;
 }
 
-export function TaskDialog({ task, users, onSaved, onWriting, onDelete, onClose }: TaskDialogProps) {
-  const [draft, setDraft] = useState<Draft>(() => draftOf(task ?? NEW_TASK));
+export function TaskDialog({
+  task,
+  project,
+  statuses,
+  labels,
+  readOnly,
+  users,
+  onSaved,
+  onWriting,
+  onDelete,
+  onClose,
+}: TaskDialogProps) {
+  const [draft, setDraft] = useState<Draft>(() => draftOf(task ?? newTask(statuses)));
   // Typing may start before the fresh copy arrives: then the typing wins.
   const touched = useRef(false);
   // The version this edit started from: saving sends its ETag, so a change made meanwhile is not overwritten.
@@ -134,7 +158,10 @@ export function TaskDialog({ task, users, onSaved, onWriting, onDelete, onClose 
       const body = fieldsOf(draft);
       const answer =
         task === undefined
-          ? await call<Task>('POST', '/api/tasks/', { body, headers: { 'idempotency-key': idempotencyKey } })
+          ? await call<Task>('POST', '/api/tasks/', {
+              body: { ...body, project: project.id },
+              headers: { 'idempotency-key': idempotencyKey },
+            })
           : await call<Task>('PATCH', `/api/tasks/${task.id}/`, {
               body,
               headers: overwrite || base === undefined ? {} : { 'if-match': base.etag },
@@ -160,129 +187,162 @@ export function TaskDialog({ task, users, onSaved, onWriting, onDelete, onClose 
       setDraft((current) => ({ ...current, [key]: value }));
     };
 
+  const toggleLabel = (id: number, on: boolean) =>
+    set('labels')(on ? [...draft.labels, id].sort((a, b) => a - b) : draft.labels.filter((each) => each !== id));
+
   return (
     <Modal
-      title={task === undefined ? 'New task' : 'Edit task'}
+      title={task === undefined ? 'New task' : readOnly ? `Task ${task.ref}` : 'Edit task'}
       onClose={onClose}
       className={`task-dialog${task === undefined ? '' : ' with-activity'}`}
     >
       <div className="task-dialog-body">
         <form onSubmit={submit} noValidate>
-          {conflict || changedElsewhere ? (
-            <div className="alert warning" role="alert">
-              <p>
-                {conflict
-                  ? 'Someone else changed this task after you opened it, so it was not saved.'
-                  : 'Someone else has just changed this task.'}
-              </p>
-              <div className="actions">
-                <button type="button" onClick={takeTheirs}>
-                  Load their version
-                </button>
-                {conflict ? (
-                  <button type="button" className="danger" onClick={() => void save(true)}>
-                    Save mine over it
+          {task === undefined ? null : (
+            <p className="task-ref">
+              <span className="project-key">{task.ref}</span> in {project.name}
+              {readOnly ? ' · read only' : ''}
+            </p>
+          )}
+          <fieldset className="plain" disabled={readOnly}>
+            {conflict || changedElsewhere ? (
+              <div className="alert warning" role="alert">
+                <p>
+                  {conflict
+                    ? 'Someone else changed this task after you opened it, so it was not saved.'
+                    : 'Someone else has just changed this task.'}
+                </p>
+                <div className="actions">
+                  <button type="button" onClick={takeTheirs}>
+                    Load their version
                   </button>
-                ) : null}
+                  {conflict ? (
+                    <button type="button" className="danger" onClick={() => void save(true)}>
+                      Save mine over it
+                    </button>
+                  ) : null}
+                </div>
               </div>
-            </div>
-          ) : null}
-          <FormAlert messages={errors.non_field_errors ?? errors.detail} />
-          <Field label="Title" errors={errors.title}>
-            {(props) => (
-              <input
-                {...props}
-                name="title"
-                required
-                maxLength={200}
-                value={draft.title}
-                onChange={(event) => set('title')(event.target.value)}
-                // biome-ignore lint/a11y/noAutofocus: the dialog opens to type a title
-                autoFocus
-              />
-            )}
-          </Field>
-          <Field label="Description" errors={errors.description}>
-            {(props) => (
-              <textarea
-                {...props}
-                name="description"
-                rows={task === undefined ? 4 : 7}
-                maxLength={10_000}
-                value={draft.description}
-                onChange={(event) => set('description')(event.target.value)}
-              />
-            )}
-          </Field>
-          <div className="row">
-            <Field label="Status" errors={errors.status}>
-              {(props) => (
-                <select
-                  {...props}
-                  value={draft.status}
-                  onChange={(event) => set('status')(event.target.value as Status)}
-                >
-                  {STATUSES.map((status) => (
-                    <option key={status} value={status}>
-                      {STATUS_LABELS[status]}
-                    </option>
-                  ))}
-                </select>
-              )}
-            </Field>
-            <Field label="Priority" errors={errors.priority}>
-              {(props) => (
-                <select
-                  {...props}
-                  value={draft.priority}
-                  onChange={(event) => set('priority')(event.target.value as Priority)}
-                >
-                  {PRIORITIES.map((priority) => (
-                    <option key={priority} value={priority}>
-                      {PRIORITY_LABELS[priority]}
-                    </option>
-                  ))}
-                </select>
-              )}
-            </Field>
-          </div>
-          <div className="row">
-            <Field label="Assignee" errors={errors.assigned_to}>
-              {(props) => (
-                <select {...props} value={draft.assignee} onChange={(event) => set('assignee')(event.target.value)}>
-                  <option value="">Unassigned</option>
-                  {users.map((user) => (
-                    <option key={user.id} value={String(user.id)}>
-                      {displayName(user)}
-                    </option>
-                  ))}
-                </select>
-              )}
-            </Field>
-            <Field label="Due" errors={errors.due_date}>
+            ) : null}
+            <FormAlert messages={errors.non_field_errors ?? errors.detail} />
+            <Field label="Title" errors={errors.title}>
               {(props) => (
                 <input
                   {...props}
-                  type="datetime-local"
-                  value={draft.due}
-                  onChange={(event) => set('due')(event.target.value)}
+                  name="title"
+                  required
+                  maxLength={200}
+                  value={draft.title}
+                  onChange={(event) => set('title')(event.target.value)}
+                  // biome-ignore lint/a11y/noAutofocus: the dialog opens to type a title
+                  autoFocus
                 />
               )}
             </Field>
-          </div>
+            <Field label="Description" errors={errors.description}>
+              {(props) => (
+                <textarea
+                  {...props}
+                  name="description"
+                  rows={task === undefined ? 4 : 7}
+                  maxLength={10_000}
+                  value={draft.description}
+                  onChange={(event) => set('description')(event.target.value)}
+                />
+              )}
+            </Field>
+            <div className="row">
+              <Field label="Status" errors={errors.state ?? errors.status}>
+                {(props) => (
+                  <select {...props} value={draft.state} onChange={(event) => set('state')(event.target.value)}>
+                    {statuses.map((status) => (
+                      <option key={status.id} value={String(status.id)}>
+                        {status.name}
+                        {status.name.toLowerCase() === STATUS_LABELS[status.category].toLowerCase()
+                          ? ''
+                          : ` (${STATUS_LABELS[status.category]})`}
+                      </option>
+                    ))}
+                  </select>
+                )}
+              </Field>
+              <Field label="Priority" errors={errors.priority}>
+                {(props) => (
+                  <select
+                    {...props}
+                    value={draft.priority}
+                    onChange={(event) => set('priority')(event.target.value as Priority)}
+                  >
+                    {PRIORITIES.map((priority) => (
+                      <option key={priority} value={priority}>
+                        {PRIORITY_LABELS[priority]}
+                      </option>
+                    ))}
+                  </select>
+                )}
+              </Field>
+            </div>
+            <div className="row">
+              <Field label="Assignee" errors={errors.assigned_to}>
+                {(props) => (
+                  <select {...props} value={draft.assignee} onChange={(event) => set('assignee')(event.target.value)}>
+                    <option value="">Unassigned</option>
+                    {users.map((user) => (
+                      <option key={user.id} value={String(user.id)}>
+                        {displayName(user)}
+                      </option>
+                    ))}
+                  </select>
+                )}
+              </Field>
+              <Field label="Due" errors={errors.due_date}>
+                {(props) => (
+                  <input
+                    {...props}
+                    type="datetime-local"
+                    value={draft.due}
+                    onChange={(event) => set('due')(event.target.value)}
+                  />
+                )}
+              </Field>
+            </div>
+            {labels.length === 0 ? null : (
+              <fieldset className="label-choices">
+                <legend>Labels</legend>
+                {labels.map((label) => (
+                  <label key={label.id} className="chip choice" style={{ borderColor: label.color }}>
+                    <input
+                      type="checkbox"
+                      checked={draft.labels.includes(label.id)}
+                      onChange={(event) => toggleLabel(label.id, event.target.checked)}
+                    />
+                    <span className="chip-dot" style={{ background: label.color }} aria-hidden="true" />
+                    {label.name}
+                  </label>
+                ))}
+                <FieldMessages id={`labels-error-${task?.id ?? 'new'}`} messages={errors.labels} />
+              </fieldset>
+            )}
+          </fieldset>
           <div className="actions">
-            {task === undefined ? null : (
+            {task === undefined || readOnly ? null : (
               <button type="button" className="danger quiet" onClick={() => onDelete(task)}>
                 Delete…
               </button>
             )}
             <span className="spacer" />
             <button type="button" onClick={onClose}>
-              Cancel
+              {readOnly ? 'Close' : 'Cancel'}
             </button>
-            <button type="submit" className="primary" disabled={pending || (task !== undefined && base === undefined)}>
-              {pending ? 'Saving…' : task === undefined ? 'Create task' : 'Save'}
-            </button>
+            {readOnly ? null : (
+              <button
+                type="submit"
+                className="primary"
+                disabled={pending || (task !== undefined && base === undefined)}
+              >
+                {pending ? 'Saving…' : task === undefined ? 'Create task' : 'Save'}
+              </button>
+            )}
           </div>
         </form>
         {task === undefined ? null : <TaskActivity task={task} users={users} />}

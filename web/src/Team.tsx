@@ -6,7 +6,7 @@ import { ConfirmDialog } from './Modal.tsx';
 import { PageTitle } from './Shell.tsx';
 
 const ROLE_LABELS: Record<User['role'], string> = { admin: 'Admin', member: 'Member', guest: 'Guest' };
-const ROLES = ['member', 'admin'] as const;
+const ROLES = ['member', 'guest', 'admin'] as const;
 
 const messageOf = (error: unknown) => Object.values(errorsOf(error)).flat().join(' ');
 

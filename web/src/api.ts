@@ -16,9 +16,20 @@ export type Priority = Task['priority'];
 export const STATUSES = ['todo', 'in_progress', 'done'] as const satisfies readonly Status[];
 export const PRIORITIES = ['low', 'medium', 'high', 'urgent'] as const satisfies readonly Priority[];
 
-export type TaskFields = Pick<Task, 'title' | 'description' | 'status' | 'priority' | 'due_date' | 'assigned_to'>;
+export type TaskFields = Pick<
+  Task,
+  'title' | 'description' | 'status' | 'priority' | 'due_date' | 'assigned_to' | 'state' | 'labels'
+>;
 
 export type User = Schemas['User'];
+/** Who a task can name: what a project's member list tells a guest, who may not read the company's people. */
+export type Person = Pick<User, 'id' | 'username' | 'first_name' | 'last_name'>;
+
+export type Project = Schemas['Project'];
+export type ProjectRole = Project['my_role'];
+export type ProjectMember = Schemas['ProjectMember'];
+export type WorkflowStatus = Schemas['WorkflowStatus'];
+export type Label = Schemas['Label'];
 
 /** A DRF page of any list: every list's page has this shape. */
 export type Page<T> = Omit<Schemas['TaskPage'], 'results'> & { results: T[] };
@@ -265,5 +276,5 @@ export type Invitation = Schemas['Invitation'];
 export type CreatedInvitation = Schemas['CreatedInvitation'];
 export type InvitationPreview = Schemas['InvitationPreview'];
 
-export const displayName = (user: Pick<User, 'first_name' | 'last_name' | 'username'>) =>
+export const displayName = (user: Pick<Person, 'first_name' | 'last_name' | 'username'>) =>
   `${user.first_name} ${user.last_name}`.trim() || user.username;

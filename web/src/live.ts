@@ -1,4 +1,12 @@
-import { freshAccess, onAccessChange, refresh, type Task } from './api.ts';
+import {
+  freshAccess,
+  type Label,
+  onAccessChange,
+  type Project,
+  refresh,
+  type Task,
+  type WorkflowStatus,
+} from './api.ts';
 
 export type LiveStatus = 'connecting' | 'live' | 'reconnecting';
 
@@ -6,8 +14,27 @@ export type TaskEvent =
   | { type: 'task_created' | 'task_updated'; task: Task }
   | { type: 'task_deleted'; task: Pick<Task, 'id'> & Partial<Task> };
 
+/** Changes to projects, their statuses and the company's labels (`*_deleted` carry only the id). */
+export type WorkspaceEvent =
+  | { type: 'project_updated'; project: Omit<Project, 'my_role'> }
+  | { type: 'project_deleted'; project: Pick<Project, 'id'> }
+  | { type: 'status_updated'; status: WorkflowStatus }
+  | { type: 'status_deleted'; status: Pick<WorkflowStatus, 'id'> }
+  | { type: 'label_updated'; label: Label }
+  | { type: 'label_deleted'; label: Pick<Label, 'id'> };
+
+const WORKSPACE_EVENTS = new Set<string>([
+  'project_updated',
+  'project_deleted',
+  'status_updated',
+  'status_deleted',
+  'label_updated',
+  'label_deleted',
+]);
+
 export interface LiveOptions {
   onEvent: (event: TaskEvent) => void;
+  onWorkspaceEvent?: (event: WorkspaceEvent) => void;
   onStatus: (status: LiveStatus) => void;
   /**
    * After every (re)connection: fetch what changed while no socket was listening, and at least
@@ -90,6 +117,8 @@ export class LiveConnection {
         }
       } else if (data.type === 'task_created' || data.type === 'task_updated' || data.type === 'task_deleted') {
         this.options.onEvent(data as TaskEvent);
+      } else if (data.type !== undefined && WORKSPACE_EVENTS.has(data.type)) {
+        this.options.onWorkspaceEvent?.(data as WorkspaceEvent);
       }
     };
     socket.onclose = (event) => {

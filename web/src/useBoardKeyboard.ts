@@ -1,5 +1,5 @@
 import { type KeyboardEvent, useCallback, useEffect, useState } from 'react';
-import { STATUSES, type Status, type Task } from './api.ts';
+import type { Task, WorkflowStatus } from './api.ts';
 
 /**
  * The board's keyboard: each column is one Tab stop (a roving tabindex), arrows and Home/End/Page
@@ -12,15 +12,18 @@ export function useBoardKeyboard({
   exists,
   onMove,
   onDelete,
+  readOnly,
 }: {
-  /** The columns as shown, in STATUSES order. */
-  columns: { status: Status; tasks: Task[] }[];
+  /** The columns as shown, in the project's status order. */
+  columns: { status: WorkflowStatus; tasks: Task[] }[];
   exists: (id: number) => boolean;
-  onMove: (task: Task, status: Status) => void;
+  onMove: (task: Task, status: WorkflowStatus) => void;
   onDelete: (task: Task) => void;
+  /** Cards are only gone through and opened: neither moved nor deleted. */
+  readOnly: boolean;
 }) {
-  // Each column's tab stop, which stays rendered wherever its column is scrolled.
-  const [active, setActive] = useState<Partial<Record<Status, number>>>({});
+  // Each column's tab stop (by state id), which stays rendered wherever its column is scrolled.
+  const [active, setActive] = useState<Partial<Record<number, number>>>({});
   const [focusId, setFocusId] = useState<number | undefined>();
 
   useEffect(() => {
@@ -33,12 +36,12 @@ export function useBoardKeyboard({
   });
 
   /** A card took focus (by Tab, click or script): it is its column's tab stop from now on. */
-  const focused = useCallback((task: Pick<Task, 'id' | 'status'>) => {
-    setActive((current) => (current[task.status] === task.id ? current : { ...current, [task.status]: task.id }));
+  const focused = useCallback((task: Pick<Task, 'id' | 'state'>) => {
+    setActive((current) => (current[task.state] === task.id ? current : { ...current, [task.state]: task.id }));
   }, []);
 
   const focusTask = useCallback(
-    (task: Pick<Task, 'id' | 'status'>) => {
+    (task: Pick<Task, 'id' | 'state'>) => {
       focused(task);
       setFocusId(task.id);
     },
@@ -47,7 +50,7 @@ export function useBoardKeyboard({
 
   /** `rows`: how many cards the column shows at once, for PageUp and PageDown. */
   const onCardKey = (event: KeyboardEvent, task: Task, index: number, rows: number) => {
-    const columnIndex = STATUSES.indexOf(task.status);
+    const columnIndex = columns.findIndex((column) => column.status.id === task.state);
     const cards = columns[columnIndex]?.tasks ?? [];
     const focusAt = (at: number) => {
       event.preventDefault();
@@ -56,10 +59,10 @@ export function useBoardKeyboard({
     };
     if (event.altKey || event.ctrlKey || event.metaKey) return;
     if (event.shiftKey && (event.key === 'ArrowRight' || event.key === 'ArrowLeft')) {
-      const target = STATUSES[columnIndex + (event.key === 'ArrowRight' ? 1 : -1)];
+      const target = columns[columnIndex + (event.key === 'ArrowRight' ? 1 : -1)]?.status;
       event.preventDefault();
-      if (target === undefined) return;
-      focusTask({ id: task.id, status: target });
+      if (target === undefined || readOnly) return;
+      focusTask({ id: task.id, state: target.id });
       onMove(task, target);
     } else if (event.shiftKey) {
       return;
@@ -74,9 +77,9 @@ export function useBoardKeyboard({
       const neighbour = columns[columnIndex + (event.key === 'ArrowRight' ? 1 : -1)];
       event.preventDefault();
       if (neighbour === undefined || neighbour.tasks.length === 0) return;
-      const stop = neighbour.tasks.find((each) => each.id === active[neighbour.status]);
+      const stop = neighbour.tasks.find((each) => each.id === active[neighbour.status.id]);
       focusTask(stop ?? neighbour.tasks[Math.min(index, neighbour.tasks.length - 1)] ?? task);
-    } else if (event.key === 'Delete') {
+    } else if (event.key === 'Delete' && !readOnly) {
       event.preventDefault();
       onDelete(task);
     }

@@ -1,20 +1,28 @@
 import { useCallback, useEffect, useMemo, useRef, useState } from 'react';
-import { getAll, type Task, type User } from './api.ts';
+import { getAll, type Person, type ProjectMember, type Task } from './api.ts';
 
 /**
- * The company's people, to name assignees and choose them. People join after the board loaded:
+ * The company's people, or for a guest (who may not read them: a 403) the project's members.
+ */
+async function peopleOf(projectId: number, seesCompany: boolean): Promise<Person[]> {
+  if (seesCompany) return (await getAll<Person>('/api/auth/company-users/')).items;
+  return (await getAll<ProjectMember>(`/api/projects/${projectId}/members/`)).items.map((member) => member.user);
+}
+
+/**
+ * The people to name assignees and choose them. People join after the board loaded:
  * the list is asked again on `reload` (the task dialog opening) and when a task names someone not
  * on it (each unknown id once, so a removed user does not cause a request per render).
  */
-export function useCompanyUsers(tasks: Map<number, Task>) {
-  const [users, setUsers] = useState<User[] | undefined>();
+export function useCompanyUsers(tasks: Map<number, Task>, projectId: number, seesCompany: boolean) {
+  const [users, setUsers] = useState<Person[] | undefined>();
   const [error, setError] = useState<string | undefined>();
   const askedAbout = useRef(new Set<number>());
 
   useEffect(() => {
     let cancelled = false;
-    getAll<User>('/api/auth/company-users/')
-      .then(({ items }) => {
+    peopleOf(projectId, seesCompany)
+      .then((items) => {
         if (!cancelled) setUsers(items);
       })
       .catch((failure: unknown) => {
@@ -23,13 +31,13 @@ export function useCompanyUsers(tasks: Map<number, Task>) {
     return () => {
       cancelled = true;
     };
-  }, []);
+  }, [projectId, seesCompany]);
 
   const reload = useCallback(() => {
-    getAll<User>('/api/auth/company-users/')
-      .then(({ items }) => setUsers(items))
+    peopleOf(projectId, seesCompany)
+      .then(setUsers)
       .catch(() => undefined);
-  }, []);
+  }, [projectId, seesCompany]);
 
   const usersById = useMemo(() => new Map((users ?? []).map((person) => [person.id, person])), [users]);
 

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useReducer, useRef, useState } from 'react';
-import { call, getAll, type Status, type Task } from './api.ts';
-import { LiveConnection, type LiveStatus, type TaskEvent } from './live.ts';
+import { call, getAll, type Task, type WorkflowStatus } from './api.ts';
+import { LiveConnection, type LiveStatus, type TaskEvent, type WorkspaceEvent } from './live.ts';
 
 /** How long someone else's change stays highlighted. */
 const FLASH_MS = 2_000;
@@ -20,6 +20,8 @@ type Action =
   /** `flash`: the ids to highlight, if their version here is new; given for other people's changes. */
   | { type: 'upsert'; tasks: Task[]; flash?: Set<number> }
   | { type: 'remove'; ids: number[] }
+  /** Moved to another project: gone from this board, though not deleted (it may move back). */
+  | { type: 'drop'; ids: number[] }
   | { type: 'unflash'; id: number };
 
 function reduce(state: State, action: Action): State {
@@ -46,6 +48,12 @@ function reduce(state: State, action: Action): State {
       }
       return { ...state, tasks, deleted };
     }
+    case 'drop': {
+      if (!action.ids.some((id) => state.tasks.has(id))) return state;
+      const tasks = new Map(state.tasks);
+      for (const id of action.ids) tasks.delete(id);
+      return { ...state, tasks };
+    }
     case 'unflash': {
       const flashing = new Set(state.flashing);
       flashing.delete(action.id);
@@ -57,11 +65,26 @@ function reduce(state: State, action: Action): State {
 const emptyBoard = (): State => ({ tasks: new Map(), deleted: new Set(), flashing: new Set(), changes: 0 });
 
 /**
- * The company's tasks, kept current: loaded once, then followed over the live connection, with a
+ * One project's tasks, kept current: loaded once, then followed over the live connection, with a
  * catch-up (what changed and what was deleted meanwhile) after every (re)connection. Other
  * people's changes are highlighted for a moment; the user's own are not news when they come back.
+ * Events about other projects' tasks only take away a task that moved out of this one; events
+ * about projects, statuses and labels go to `onWorkspaceEvent`.
  */
-export function useLiveTasks({ userId, onRemoved }: { userId: number; onRemoved: () => void }) {
+export function useLiveTasks({
+  userId,
+  projectId,
+  archived,
+  onRemoved,
+  onWorkspaceEvent,
+}: {
+  userId: number;
+  projectId: number;
+  /** An archived project's tasks are listed only when the list names it. */
+  archived: boolean;
+  onRemoved: () => void;
+  onWorkspaceEvent: (event: WorkspaceEvent) => void;
+}) {
   const [state, dispatch] = useReducer(reduce, undefined, emptyBoard);
   const [loaded, setLoaded] = useState<{ count: number } | undefined>();
   const [loadError, setLoadError] = useState<string | undefined>();
@@ -106,18 +129,21 @@ export function useLiveTasks({ userId, onRemoved }: { userId: number; onRemoved:
   );
 
   const applyTheirs = useCallback(
-    (tasks: Task[]) => {
+    (all: Task[]) => {
+      const tasks = all.filter((task) => task.project === projectId);
+      const elsewhere = all.filter((task) => task.project !== projectId).map((task) => task.id);
+      if (elsewhere.length > 0) dispatch({ type: 'drop', ids: elsewhere });
       const flash = new Set(tasks.filter((task) => !isMine(task)).map((task) => task.id));
       seen(tasks);
       dispatch({ type: 'upsert', tasks, flash });
       for (const id of flash) window.setTimeout(() => dispatch({ type: 'unflash', id }), FLASH_MS);
     },
-    [seen, isMine],
+    [seen, isMine, projectId],
   );
 
   useEffect(() => {
     let cancelled = false;
-    getAll<Task>('/api/tasks/?ordering=-updated_at')
+    getAll<Task>(`/api/tasks/?project=${projectId}&ordering=-updated_at`)
       .then((tasks) => {
         if (cancelled) return;
         seen(tasks.items);
@@ -132,20 +158,24 @@ export function useLiveTasks({ userId, onRemoved }: { userId: number; onRemoved:
     return () => {
       cancelled = true;
     };
-  }, [seen]);
+  }, [seen, projectId]);
 
   const catchUp = useCallback(
     async (missedSince?: string) => {
       const from = Math.min(Date.parse(syncedUpTo.current), Date.parse(missedSince ?? syncedUpTo.current));
       const since = encodeURIComponent(new Date(Math.max(0, from - CATCH_UP_MARGIN_MS)).toISOString());
       const [changed, gone] = await Promise.all([
-        getAll<Task>(`/api/tasks/?updated_after=${since}&ordering=updated_at`),
+        // Every project's changes, so that a task moved out of this one leaves it (an archived
+        // project's are listed only when named, and nothing moves in or out of one).
+        getAll<Task>(
+          `/api/tasks/?updated_after=${since}&ordering=updated_at${archived ? `&project=${projectId}` : ''}`,
+        ),
         getAll<{ id: number }>(`/api/tasks/deleted/?since=${since}`),
       ]);
       applyTheirs(changed.items);
       if (gone.items.length > 0) dispatch({ type: 'remove', ids: gone.items.map((task) => task.id) });
     },
-    [applyTheirs],
+    [applyTheirs, archived, projectId],
   );
 
   const onEvent = useCallback(
@@ -159,17 +189,17 @@ export function useLiveTasks({ userId, onRemoved }: { userId: number; onRemoved:
   const isLoaded = loaded !== undefined;
   useEffect(() => {
     if (!isLoaded) return;
-    const connection = new LiveConnection({ onEvent, onStatus: setLive, catchUp, onRemoved });
+    const connection = new LiveConnection({ onEvent, onStatus: setLive, catchUp, onRemoved, onWorkspaceEvent });
     return () => connection.stop();
-  }, [isLoaded, onEvent, catchUp, onRemoved]);
+  }, [isLoaded, onEvent, catchUp, onRemoved, onWorkspaceEvent]);
 
   /** Shown at once; the server's answer follows, or the old version comes back and the error is thrown. */
   const move = useCallback(
-    async (task: Task, status: Status) => {
-      dispatch({ type: 'upsert', tasks: [{ ...task, status }] });
+    async (task: Task, state: WorkflowStatus) => {
+      dispatch({ type: 'upsert', tasks: [{ ...task, state: state.id, status: state.category }] });
       writing.current.add(task.id);
       try {
-        saved((await call<Task>('PATCH', `/api/tasks/${task.id}/`, { body: { status } })).data);
+        saved((await call<Task>('PATCH', `/api/tasks/${task.id}/`, { body: { state: state.id } })).data);
       } catch (error) {
         dispatch({ type: 'upsert', tasks: [task] });
         throw error;
