@@ -7,6 +7,7 @@ import { existingLabelIds } from '../labels/queries.ts';
 import type { Auth } from '../platform/auth.ts';
 import { type Database, type Tx, tenantQuery } from '../platform/db/index.ts';
 import { type FieldErrors, HttpError, invalid, notFound } from '../platform/errors.ts';
+import { KeyedMutex } from '../platform/keyed-mutex.ts';
 import type { PageRequest } from '../platform/pagination.ts';
 import {
   findStatus,
@@ -299,8 +300,19 @@ export class TasksService {
    * commit finds the stored answer, a concurrent duplicate waits for the first and then finds it,
    * and a failed first attempt leaves no trace, so the retry runs afresh.
    */
+  /** One create at a time per project and process, before the database makes them wait for its number. */
+  private readonly numbering = new KeyedMutex<string>();
+
   async create(auth: Auth, body: TaskBody, idempotencyKey?: string): Promise<CreateResult> {
-    const result = await this.db.tenant(auth, async (tx): Promise<CreateResult & { write?: TaskWrite }> => {
+    const project = `${auth.companyId}/${body.project ?? 'default'}`;
+    const result = await this.numbering.run(project, () => this.createInTransaction(auth, body, idempotencyKey));
+    // A replay changed nothing.
+    if (result.write !== undefined) await this.committed(result.write);
+    return { task: result.task, replayed: result.replayed };
+  }
+
+  private createInTransaction(auth: Auth, body: TaskBody, idempotencyKey: string | undefined) {
+    return this.db.tenant(auth, async (tx): Promise<CreateResult & { write?: TaskWrite }> => {
       const actor = await requireActor(tx, auth);
       if (
         idempotencyKey !== undefined &&
@@ -345,9 +357,6 @@ export class TasksService {
       }
       return { task, replayed: false, write };
     });
-    // A replay changed nothing.
-    if (result.write !== undefined) await this.committed(result.write);
-    return { task: result.task, replayed: result.replayed };
   }
 
   /** PUT and PATCH alike: only the fields given change (DRF's PUT keeps omitted optional fields too). */
