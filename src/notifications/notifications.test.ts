@@ -220,13 +220,15 @@ describe(`email notifications (${TEST_DB})`, () => {
     const service = new NotificationsService(h.ctx.db, h.jobs, DELAY_SECONDS);
     await expect(
       h.ctx.db.tenant(task.company, async (tx) => {
-        await service.inTransaction(tx, {
-          kind: 'updated',
-          companyId: task.company,
-          actorId: admin.user.id,
-          before: task,
-          after: { ...task, assigned_to: member.user.id },
-        });
+        await service.inTransaction(tx, [
+          {
+            kind: 'updated',
+            companyId: task.company,
+            actorId: admin.user.id,
+            before: task,
+            after: { ...task, assigned_to: member.user.id },
+          },
+        ]);
         throw new Error('the write fails after the email was recorded');
       }),
     ).rejects.toThrow('the write fails');
@@ -236,19 +238,22 @@ describe(`email notifications (${TEST_DB})`, () => {
 
   it('does not send again an email a crashed worker had handed over', async () => {
     const task = await createTask(admin, { title: 'Handed over' });
-    const { id } = await h.ctx.db.tenant(task.company, async (tx) => {
-      const recorded = await q.recordChange(tx, {
-        companyId: task.company,
-        taskId: task.id,
-        recipientId: member.user.id,
-        recipient: member.user.email,
-        actorId: admin.user.id,
-        kind: 'assigned',
-        subject: 'Assigned to you: Handed over',
-        delaySeconds: 0,
-      });
-      return recorded;
-    });
+    const { id } = (
+      await h.ctx.db.tenant(task.company, (tx) =>
+        q.recordChanges(tx, [
+          {
+            companyId: task.company,
+            taskId: task.id,
+            recipientId: member.user.id,
+            recipient: member.user.email,
+            actorId: admin.user.id,
+            kind: 'assigned',
+            subject: 'Assigned to you: Handed over',
+            delaySeconds: 0,
+          },
+        ]),
+      )
+    )[0] as { id: number };
     expect(await q.markManyHandedOver(h.ctx.db, task.company, [{ id, revision: 0 }], () => undefined)).toEqual(
       new Set([id]),
     );
@@ -300,18 +305,22 @@ describe(`email notifications (${TEST_DB})`, () => {
       quiet,
     );
     const task = await createTask(admin, { title: 'Offline <mail>' });
-    const { id } = await h.ctx.db.tenant(task.company, (tx) =>
-      q.recordChange(tx, {
-        companyId: task.company,
-        taskId: task.id,
-        recipientId: member.user.id,
-        recipient: member.user.email,
-        actorId: admin.user.id,
-        kind: 'assigned',
-        subject: 'Assigned to you: Offline <mail>',
-        delaySeconds: 0,
-      }),
-    );
+    const { id } = (
+      await h.ctx.db.tenant(task.company, (tx) =>
+        q.recordChanges(tx, [
+          {
+            companyId: task.company,
+            taskId: task.id,
+            recipientId: member.user.id,
+            recipient: member.user.email,
+            actorId: admin.user.id,
+            kind: 'assigned',
+            subject: 'Assigned to you: Offline <mail>',
+            delaySeconds: 0,
+          },
+        ]),
+      )
+    )[0] as { id: number };
     // assigned for real, so the email is still true when it goes
     await h.ctx.db.tenant(task.company, (tx) =>
       tx.execute(

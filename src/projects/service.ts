@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import type { UserRow } from '../accounts/queries.ts';
 import { requireActor, usersByIds } from '../accounts/service.ts';
 import type { Auth } from '../platform/auth.ts';
@@ -67,6 +68,19 @@ export async function visibleProjectIds(tx: Tx, auth: Auth): Promise<'all' | Set
   const actor = await requireActor(tx, auth);
   if (actor.role === 'admin') return 'all';
   return new Set(await q.projectIdsWhere(tx, auth.companyId, seesProjectSql('projects', actor)));
+}
+
+/** Every project of the company, seen or not (a transaction without a user): what an admin demoted stops seeing. */
+export const allProjectIds = (tx: Tx, companyId: number) => q.projectIdsWhere(tx, companyId, sql`true`);
+
+/** Those of these projects the caller sees, as they see them (my_role theirs): for telling them alone. */
+export async function projectsSeenBy(tx: Tx, auth: Auth, ids: number[]): Promise<Project[]> {
+  if (ids.length === 0) return [];
+  const actor = await requireActor(tx, auth);
+  return (await q.projectsByIds(tx, auth.companyId, auth.userId, ids)).flatMap((row) => {
+    const role = roleIn(actor, row);
+    return role === null ? [] : [toProject(row, role)];
+  });
 }
 
 export async function defaultProject(tx: Tx, auth: Auth): Promise<q.ProjectRow> {
