@@ -384,6 +384,14 @@ describe(`email notifications (${TEST_DB})`, () => {
     await createTask(admin, { title: 'Overdue thing', assigned_to: digester.user.id, due_date: '2020-01-01' });
     await createTask(admin, { title: 'Open thing', assigned_to: digester.user.id });
     await createTask(admin, { title: 'Closed thing', assigned_to: digester.user.id, status: 'done' });
+    // Theirs while they were in its private project, which they have left since.
+    const hidden = json<{ id: number }>(
+      await call(admin, 'POST', '/api/projects/', { name: 'Digest secret', is_private: true }),
+    ).id;
+    await call(admin, 'PUT', `/api/projects/${hidden}/members/${digester.user.id}/`, { role: 'member' });
+    await setPreferences(digester, { daily_digest: true, email_on_assignment: false });
+    await createTask(admin, { title: 'Hidden thing', assigned_to: digester.user.id, project: hidden });
+    await call(admin, 'DELETE', `/api/projects/${hidden}/members/${digester.user.id}/`);
     const day = new Date('2031-02-03T08:00:00Z');
     const runs = await Promise.all([h.worker.recordDigests(day), h.worker.recordDigests(day)]);
     expect(runs.reduce((a, b) => a + b, 0)).toBe(1);
@@ -393,7 +401,22 @@ describe(`email notifications (${TEST_DB})`, () => {
     expect(digest?.decoded).toContain('Overdue thing (overdue)');
     expect(digest?.decoded).toContain('Open thing');
     expect(digest?.decoded).not.toContain('Closed thing');
+    expect(digest?.decoded).not.toContain('Hidden thing');
     expect(digest?.decoded).toContain('2 open task(s), 1 overdue.');
+  });
+
+  it('emails nobody about a task of a project they do not see', async () => {
+    const hidden = json<{ id: number }>(
+      await call(admin, 'POST', '/api/projects/', { name: 'Email secret', is_private: true }),
+    ).id;
+    await setPreferences(other, { email_on_assignment: true, email_on_status_change: true });
+    const task = await createTask(admin, { title: 'Not for other', assigned_to: other.user.id, project: hidden });
+    await call(admin, 'PATCH', `/api/tasks/${task.id}/`, { status: 'done' });
+    expect(await recordsOf(task)).toEqual([]);
+    // Once they see it, they hear of it.
+    await call(admin, 'PUT', `/api/projects/${hidden}/members/${other.user.id}/`, { role: 'viewer' });
+    await call(admin, 'PATCH', `/api/tasks/${task.id}/`, { status: 'todo' });
+    expect((await recordsOf(task)).map((r) => [r.recipientId, r.kind])).toEqual([[other.user.id, 'status_changed']]);
   });
 });
 

@@ -6,6 +6,7 @@ import {
   type NotificationStatus,
   notificationPreferences,
   notifications,
+  type UserRole,
   users,
 } from '../platform/db/schema.ts';
 import { type DueTask, type TaskFacts, taskFactsByIds } from '../tasks/reads.ts';
@@ -55,6 +56,7 @@ export async function savePreferences(
 export interface Recipient extends Preferences {
   id: number;
   email: string;
+  role: UserRole;
 }
 
 /** The active users among these, with their preferences (defaults where they chose none). */
@@ -63,6 +65,7 @@ export function activeRecipients(tx: Tx, companyId: number, userIds: number[]): 
     .select({
       id: users.id,
       email: users.email,
+      role: users.role,
       emailOnAssignment: preferenceOrDefault('emailOnAssignment'),
       emailOnStatusChange: preferenceOrDefault('emailOnStatusChange'),
       dailyDigest: preferenceOrDefault('dailyDigest'),

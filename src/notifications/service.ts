@@ -5,6 +5,7 @@ import type { Database, Tx } from '../platform/db/index.ts';
 import { notFound } from '../platform/errors.ts';
 import type { Jobs } from '../platform/jobs/index.ts';
 import type { PageRequest } from '../platform/pagination.ts';
+import { sightsOf } from '../projects/service.ts';
 import type { TaskWrite, TaskWriteListener } from '../tasks/hooks.ts';
 import { taskSeenSql } from '../tasks/reads.ts';
 import type { Task } from '../tasks/schemas.ts';
@@ -47,8 +48,8 @@ export class NotificationsService implements TaskWriteListener {
   /**
    * Inside the transaction of the task writes, so an email is recorded and queued if and only if
    * the change commits. The assignee hears of an assignment; the assignee and the author of a
-   * status change, if they asked to. Nobody hears of their own action, nor of a deletion. Three
-   * statements at most, however many tasks a change wrote.
+   * status change, if they asked to, and while they see the task's project. Nobody hears of their
+   * own action, nor of a deletion. Five statements at most, however many tasks a change wrote.
    */
   async inTransaction(tx: Tx, writes: readonly TaskWrite[]): Promise<void> {
     const wanted: Array<{ task: Task; actorId: number; recipientId: number; kind: 'assigned' | 'status_changed' }> = [];
@@ -71,9 +72,15 @@ export class NotificationsService implements TaskWriteListener {
     const recipients = new Map(
       (await q.activeRecipients(tx, companyId, [...new Set(wanted.map((w) => w.recipientId))])).map((r) => [r.id, r]),
     );
+    const sights = await sightsOf(
+      tx,
+      companyId,
+      [...recipients.values()],
+      [...new Set(wanted.map((w) => w.task.project))],
+    );
     const notices = wanted.flatMap(({ task, actorId, recipientId, kind }): q.ChangeNotice[] => {
       const recipient = recipients.get(recipientId);
-      if (recipient === undefined) return [];
+      if (recipient === undefined || !sights.has(`${recipientId}:${task.project}`)) return [];
       if (kind === 'assigned' ? !recipient.emailOnAssignment : !recipient.emailOnStatusChange) return [];
       return [
         {

@@ -93,6 +93,28 @@ export function projectsByIds(tx: Tx, companyId: number, userId: number, ids: nu
     .orderBy(asc(projects.id));
 }
 
+/** Of these projects, whether each is private; of these users, their memberships in them. */
+export async function privacyAndMembers(tx: Tx, companyId: number, projectIds: number[], userIds: number[]) {
+  const privacy = await tx
+    .select({ id: projects.id, isPrivate: projects.isPrivate })
+    .from(projects)
+    .where(and(eq(projects.companyId, companyId), inArray(projects.id, projectIds)));
+  const members =
+    userIds.length === 0
+      ? []
+      : await tx
+          .select({ projectId: projectMembers.projectId, userId: projectMembers.userId, role: projectMembers.role })
+          .from(projectMembers)
+          .where(
+            and(
+              eq(projectMembers.companyId, companyId),
+              inArray(projectMembers.projectId, projectIds),
+              inArray(projectMembers.userId, userIds),
+            ),
+          );
+  return { privacy, members };
+}
+
 export async function keysLike(tx: Tx, companyId: number, prefix: string): Promise<Set<string>> {
   const rows = await tx
     .select({ key: projects.key })

@@ -4,7 +4,7 @@ import { requireActor, usersByIds } from '../accounts/service.ts';
 import type { Auth } from '../platform/auth.ts';
 import { FOREIGN_KEY_VIOLATION, pgErrorInfo, UNIQUE_VIOLATION } from '../platform/db/errors.ts';
 import type { Database, Tx } from '../platform/db/index.ts';
-import type { ProjectRole } from '../platform/db/schema.ts';
+import type { ProjectRole, UserRole } from '../platform/db/schema.ts';
 import { fieldError, HttpError, permissionDenied } from '../platform/errors.ts';
 import type { PageRequest } from '../platform/pagination.ts';
 import { type Action, archivedConflict, effectiveRole, requireAllowed, seesProjectSql } from './access.ts';
@@ -81,6 +81,34 @@ export async function projectsSeenBy(tx: Tx, auth: Auth, ids: number[]): Promise
     const role = roleIn(actor, row);
     return role === null ? [] : [toProject(row, role)];
   });
+}
+
+/**
+ * Which of these people see which of these projects (effectiveRole's rule), as
+ * `<userId>:<projectId>`: for what is done for others than the caller (emails), in two statements.
+ */
+export async function sightsOf(
+  tx: Tx,
+  companyId: number,
+  people: ReadonlyArray<{ id: number; role: UserRole }>,
+  projectIds: number[],
+): Promise<Set<string>> {
+  if (people.length === 0 || projectIds.length === 0) return new Set();
+  const { privacy, members } = await q.privacyAndMembers(
+    tx,
+    companyId,
+    projectIds,
+    people.map((p) => p.id),
+  );
+  const roleOf = new Map(members.map((m) => [`${m.userId}:${m.projectId}`, m.role]));
+  const sights = new Set<string>();
+  for (const person of people) {
+    for (const project of privacy) {
+      const key = `${person.id}:${project.id}`;
+      if (effectiveRole(person.role, roleOf.get(key) ?? null, project.isPrivate) !== null) sights.add(key);
+    }
+  }
+  return sights;
 }
 
 export async function defaultProject(tx: Tx, auth: Auth): Promise<q.ProjectRow> {
