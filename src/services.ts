@@ -60,6 +60,8 @@ export function createServices(
   const hub = new Hub();
   const realtime = new RealtimeService(db, bus, hub, logger);
   const notifications = new NotificationsService(db, jobs, config.notificationDelaySeconds);
+  // In order: the emails are recorded in the write's transaction, the events go after its commit.
+  const tasks = new TasksService(db, externalFeed(config, redis), [notifications, realtime]);
   return {
     config,
     db,
@@ -71,10 +73,9 @@ export function createServices(
     realtime,
     accounts: new AccountsService(db, tokens, realtime),
     notifications,
-    // In order: the emails are recorded in the write's transaction, the events go after its commit.
-    tasks: new TasksService(db, externalFeed(config, redis), [notifications, realtime]),
+    tasks,
     projects: new ProjectsService(db, realtime),
-    statuses: new StatusesService(db, realtime),
+    statuses: new StatusesService(db, realtime, tasks),
     labels: new LabelsService(db, realtime),
     async close() {
       await bus.close();

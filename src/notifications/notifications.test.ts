@@ -220,13 +220,15 @@ describe(`email notifications (${TEST_DB})`, () => {
     const service = new NotificationsService(h.ctx.db, h.jobs, DELAY_SECONDS);
     await expect(
       h.ctx.db.tenant(task.company, async (tx) => {
-        await service.inTransaction(tx, {
-          kind: 'updated',
-          companyId: task.company,
-          actorId: admin.user.id,
-          before: task,
-          after: { ...task, assigned_to: member.user.id },
-        });
+        await service.inTransaction(tx, [
+          {
+            kind: 'updated',
+            companyId: task.company,
+            actorId: admin.user.id,
+            before: task,
+            after: { ...task, assigned_to: member.user.id },
+          },
+        ]);
         throw new Error('the write fails after the email was recorded');
       }),
     ).rejects.toThrow('the write fails');
@@ -236,19 +238,22 @@ describe(`email notifications (${TEST_DB})`, () => {
 
   it('does not send again an email a crashed worker had handed over', async () => {
     const task = await createTask(admin, { title: 'Handed over' });
-    const { id } = await h.ctx.db.tenant(task.company, async (tx) => {
-      const recorded = await q.recordChange(tx, {
-        companyId: task.company,
-        taskId: task.id,
-        recipientId: member.user.id,
-        recipient: member.user.email,
-        actorId: admin.user.id,
-        kind: 'assigned',
-        subject: 'Assigned to you: Handed over',
-        delaySeconds: 0,
-      });
-      return recorded;
-    });
+    const { id } = (
+      await h.ctx.db.tenant(task.company, (tx) =>
+        q.recordChanges(tx, [
+          {
+            companyId: task.company,
+            taskId: task.id,
+            recipientId: member.user.id,
+            recipient: member.user.email,
+            actorId: admin.user.id,
+            kind: 'assigned',
+            subject: 'Assigned to you: Handed over',
+            delaySeconds: 0,
+          },
+        ]),
+      )
+    )[0] as { id: number };
     expect(await q.markManyHandedOver(h.ctx.db, task.company, [{ id, revision: 0 }], () => undefined)).toEqual(
       new Set([id]),
     );
@@ -300,18 +305,22 @@ describe(`email notifications (${TEST_DB})`, () => {
       quiet,
     );
     const task = await createTask(admin, { title: 'Offline <mail>' });
-    const { id } = await h.ctx.db.tenant(task.company, (tx) =>
-      q.recordChange(tx, {
-        companyId: task.company,
-        taskId: task.id,
-        recipientId: member.user.id,
-        recipient: member.user.email,
-        actorId: admin.user.id,
-        kind: 'assigned',
-        subject: 'Assigned to you: Offline <mail>',
-        delaySeconds: 0,
-      }),
-    );
+    const { id } = (
+      await h.ctx.db.tenant(task.company, (tx) =>
+        q.recordChanges(tx, [
+          {
+            companyId: task.company,
+            taskId: task.id,
+            recipientId: member.user.id,
+            recipient: member.user.email,
+            actorId: admin.user.id,
+            kind: 'assigned',
+            subject: 'Assigned to you: Offline <mail>',
+            delaySeconds: 0,
+          },
+        ]),
+      )
+    )[0] as { id: number };
     // assigned for real, so the email is still true when it goes
     await h.ctx.db.tenant(task.company, (tx) =>
       tx.execute(
@@ -375,6 +384,14 @@ describe(`email notifications (${TEST_DB})`, () => {
     await createTask(admin, { title: 'Overdue thing', assigned_to: digester.user.id, due_date: '2020-01-01' });
     await createTask(admin, { title: 'Open thing', assigned_to: digester.user.id });
     await createTask(admin, { title: 'Closed thing', assigned_to: digester.user.id, status: 'done' });
+    // Theirs while they were in its private project, which they have left since.
+    const hidden = json<{ id: number }>(
+      await call(admin, 'POST', '/api/projects/', { name: 'Digest secret', is_private: true }),
+    ).id;
+    await call(admin, 'PUT', `/api/projects/${hidden}/members/${digester.user.id}/`, { role: 'member' });
+    await setPreferences(digester, { daily_digest: true, email_on_assignment: false });
+    await createTask(admin, { title: 'Hidden thing', assigned_to: digester.user.id, project: hidden });
+    await call(admin, 'DELETE', `/api/projects/${hidden}/members/${digester.user.id}/`);
     const day = new Date('2031-02-03T08:00:00Z');
     const runs = await Promise.all([h.worker.recordDigests(day), h.worker.recordDigests(day)]);
     expect(runs.reduce((a, b) => a + b, 0)).toBe(1);
@@ -384,7 +401,22 @@ describe(`email notifications (${TEST_DB})`, () => {
     expect(digest?.decoded).toContain('Overdue thing (overdue)');
     expect(digest?.decoded).toContain('Open thing');
     expect(digest?.decoded).not.toContain('Closed thing');
+    expect(digest?.decoded).not.toContain('Hidden thing');
     expect(digest?.decoded).toContain('2 open task(s), 1 overdue.');
+  });
+
+  it('emails nobody about a task of a project they do not see', async () => {
+    const hidden = json<{ id: number }>(
+      await call(admin, 'POST', '/api/projects/', { name: 'Email secret', is_private: true }),
+    ).id;
+    await setPreferences(other, { email_on_assignment: true, email_on_status_change: true });
+    const task = await createTask(admin, { title: 'Not for other', assigned_to: other.user.id, project: hidden });
+    await call(admin, 'PATCH', `/api/tasks/${task.id}/`, { status: 'done' });
+    expect(await recordsOf(task)).toEqual([]);
+    // Once they see it, they hear of it.
+    await call(admin, 'PUT', `/api/projects/${hidden}/members/${other.user.id}/`, { role: 'viewer' });
+    await call(admin, 'PATCH', `/api/tasks/${task.id}/`, { status: 'todo' });
+    expect((await recordsOf(task)).map((r) => [r.recipientId, r.kind])).toEqual([[other.user.id, 'status_changed']]);
   });
 });
 

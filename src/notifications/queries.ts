@@ -1,4 +1,4 @@
-import { and, count, desc, eq, inArray, sql } from 'drizzle-orm';
+import { and, type Column, count, desc, eq, inArray, isNull, or, type SQL, sql } from 'drizzle-orm';
 import { type Database, queryRows, type Tx, tenantQuery } from '../platform/db/index.ts';
 import {
   NOTIFICATION_PREFERENCE_DEFAULTS,
@@ -6,6 +6,7 @@ import {
   type NotificationStatus,
   notificationPreferences,
   notifications,
+  type UserRole,
   users,
 } from '../platform/db/schema.ts';
 import { type DueTask, type TaskFacts, taskFactsByIds } from '../tasks/reads.ts';
@@ -55,6 +56,7 @@ export async function savePreferences(
 export interface Recipient extends Preferences {
   id: number;
   email: string;
+  role: UserRole;
 }
 
 /** The active users among these, with their preferences (defaults where they chose none). */
@@ -63,6 +65,7 @@ export function activeRecipients(tx: Tx, companyId: number, userIds: number[]): 
     .select({
       id: users.id,
       email: users.email,
+      role: users.role,
       emailOnAssignment: preferenceOrDefault('emailOnAssignment'),
       emailOnStatusChange: preferenceOrDefault('emailOnStatusChange'),
       dailyDigest: preferenceOrDefault('dailyDigest'),
@@ -87,17 +90,24 @@ export interface ChangeNotice {
 }
 
 /**
- * A pending email about this task to this person, or the one already waiting, folded: it will
- * describe the task as it is when it goes, and an assignment outranks a status change.
- * `inserted` says whether a new email (which needs a job) was recorded.
+ * For each notice, a pending email about this task to this person, or the one already waiting,
+ * folded: it will describe the task as it is when it goes, and an assignment outranks a status
+ * change. `inserted` says whether a new email (which needs a job) was recorded. One statement for
+ * any number of notices, each of a different task and person.
  */
-export async function recordChange(tx: Tx, notice: ChangeNotice): Promise<{ id: number; inserted: boolean }> {
-  const [row] = await queryRows<{ id: number; inserted: boolean }>(
+export async function recordChanges(
+  tx: Tx,
+  notices: readonly ChangeNotice[],
+): Promise<Array<{ id: number; inserted: boolean }>> {
+  if (notices.length === 0) return [];
+  return queryRows<{ id: number; inserted: boolean }>(
     tx,
     sql`insert into notifications
           (company_id, kind, task_id, recipient_id, recipient, actor_id, subject, scheduled_for)
-        values (${notice.companyId}, ${notice.kind}, ${notice.taskId}, ${notice.recipientId}, ${notice.recipient},
-                ${notice.actorId}, ${notice.subject}, now() + make_interval(secs => ${notice.delaySeconds}))
+        select n."companyId", n.kind, n."taskId", n."recipientId", n.recipient, n."actorId", n.subject,
+               now() + make_interval(secs => n."delaySeconds")
+          from jsonb_to_recordset(${JSON.stringify(notices)}::jsonb) as n("companyId" int, kind text, "taskId" int,
+               "recipientId" int, recipient text, "actorId" int, subject text, "delaySeconds" int)
         on conflict (company_id, task_id, recipient_id)
           where status = 'pending' and handed_over_at is null and kind in ('assigned', 'status_changed')
         do update set
@@ -109,8 +119,6 @@ export async function recordChange(tx: Tx, notice: ChangeNotice): Promise<{ id: 
           updated_at = now()
         returning id, (xmax = 0) as inserted`,
   );
-  if (row === undefined) throw new Error('notification upsert returned nothing');
-  return row;
 }
 
 export interface NotificationRow {
@@ -157,6 +165,8 @@ export interface NotificationFilter {
   recipientId?: number;
   taskId?: number;
   status?: NotificationStatus;
+  /** Whether the reader sees the task a column names (tasks' taskSeenSql): emails about no task pass. */
+  taskSeen?: (taskId: SQL | Column) => SQL;
 }
 
 function filterClause(companyId: number, filter: NotificationFilter) {
@@ -165,6 +175,7 @@ function filterClause(companyId: number, filter: NotificationFilter) {
     filter.recipientId === undefined ? undefined : eq(notifications.recipientId, filter.recipientId),
     filter.taskId === undefined ? undefined : eq(notifications.taskId, filter.taskId),
     filter.status === undefined ? undefined : eq(notifications.status, filter.status),
+    filter.taskSeen === undefined ? undefined : or(isNull(notifications.taskId), filter.taskSeen(notifications.taskId)),
   );
 }
 

@@ -1,11 +1,15 @@
+import type { Column, SQL } from 'drizzle-orm';
 import { requireActor } from '../accounts/service.ts';
 import type { Auth } from '../platform/auth.ts';
 import type { Database, Tx } from '../platform/db/index.ts';
 import { notFound } from '../platform/errors.ts';
 import type { Jobs } from '../platform/jobs/index.ts';
 import type { PageRequest } from '../platform/pagination.ts';
+import { sightsOf } from '../projects/service.ts';
 import type { TaskWrite, TaskWriteListener } from '../tasks/hooks.ts';
-import { findTaskFacts } from '../tasks/reads.ts';
+import { taskSeenSql } from '../tasks/reads.ts';
+import type { Task } from '../tasks/schemas.ts';
+import { requireTaskRecords } from '../tasks/service.ts';
 import { QUEUES, type SendJob } from './jobs.ts';
 import * as q from './queries.ts';
 import type { Notification, NotificationListQuery, Preferences, PreferencesBody } from './schemas.ts';
@@ -42,41 +46,67 @@ export class NotificationsService implements TaskWriteListener {
   ) {}
 
   /**
-   * Inside the transaction of each task write, so an email is recorded and queued if and only if
+   * Inside the transaction of the task writes, so an email is recorded and queued if and only if
    * the change commits. The assignee hears of an assignment; the assignee and the author of a
-   * status change, if they asked to. Nobody hears of their own action, nor of a deletion.
+   * status change, if they asked to, and while they see the task's project. Nobody hears of their
+   * own action, nor of a deletion. Five statements at most, however many tasks a change wrote.
    */
-  async inTransaction(tx: Tx, { actorId, before, after }: TaskWrite): Promise<void> {
-    if (after === null) return;
-    const wanted = new Map<number, 'assigned' | 'status_changed'>();
-    if (after.assigned_to !== null && after.assigned_to !== (before?.assigned_to ?? null)) {
-      wanted.set(after.assigned_to, 'assigned');
-    }
-    if (before !== null && before.status !== after.status) {
-      for (const id of [after.assigned_to, after.created_by]) {
-        if (id !== null && !wanted.has(id)) wanted.set(id, 'status_changed');
+  async inTransaction(tx: Tx, writes: readonly TaskWrite[]): Promise<void> {
+    const wanted: Array<{ task: Task; actorId: number; recipientId: number; kind: 'assigned' | 'status_changed' }> = [];
+    for (const { actorId, before, after } of writes) {
+      if (after === null) continue;
+      const kinds = new Map<number, 'assigned' | 'status_changed'>();
+      if (after.assigned_to !== null && after.assigned_to !== (before?.assigned_to ?? null)) {
+        kinds.set(after.assigned_to, 'assigned');
       }
+      if (before !== null && before.status !== after.status) {
+        for (const id of [after.assigned_to, after.created_by]) {
+          if (id !== null && !kinds.has(id)) kinds.set(id, 'status_changed');
+        }
+      }
+      kinds.delete(actorId);
+      for (const [recipientId, kind] of kinds) wanted.push({ task: after, actorId, recipientId, kind });
     }
-    wanted.delete(actorId);
-    if (wanted.size === 0) return;
-    const recipients = await q.activeRecipients(tx, after.company, [...wanted.keys()]);
-    for (const recipient of recipients) {
-      const kind = wanted.get(recipient.id);
-      if (kind === undefined) continue;
-      if (kind === 'assigned' ? !recipient.emailOnAssignment : !recipient.emailOnStatusChange) continue;
-      const { id, inserted } = await q.recordChange(tx, {
-        companyId: after.company,
-        taskId: after.id,
-        recipientId: recipient.id,
-        recipient: recipient.email,
-        actorId,
-        kind,
-        subject: subjectFor(kind, after.title),
-        delaySeconds: this.delaySeconds,
-      });
-      // A change folded into a waiting email already has its job.
-      if (inserted) await this.enqueueSend(tx, { companyId: after.company, notificationId: id }, this.delaySeconds);
-    }
+    if (wanted.length === 0) return;
+    const companyId = (wanted[0] as (typeof wanted)[number]).task.company;
+    const recipients = new Map(
+      (await q.activeRecipients(tx, companyId, [...new Set(wanted.map((w) => w.recipientId))])).map((r) => [r.id, r]),
+    );
+    const sights = await sightsOf(
+      tx,
+      companyId,
+      [...recipients.values()],
+      [...new Set(wanted.map((w) => w.task.project))],
+    );
+    const notices = wanted.flatMap(({ task, actorId, recipientId, kind }): q.ChangeNotice[] => {
+      const recipient = recipients.get(recipientId);
+      if (recipient === undefined || !sights.has(`${recipientId}:${task.project}`)) return [];
+      if (kind === 'assigned' ? !recipient.emailOnAssignment : !recipient.emailOnStatusChange) return [];
+      return [
+        {
+          companyId,
+          taskId: task.id,
+          recipientId,
+          recipient: recipient.email,
+          actorId,
+          kind,
+          subject: subjectFor(kind, task.title),
+          delaySeconds: this.delaySeconds,
+        },
+      ];
+    });
+    const recorded = await q.recordChanges(tx, notices);
+    // A change folded into a waiting email already has its job.
+    await this.jobs.sendMany(
+      tx,
+      QUEUES.send,
+      recorded
+        .filter((r) => r.inserted)
+        .map((r) => ({
+          data: { companyId, notificationId: r.id } satisfies SendJob,
+          startAfterSeconds: this.delaySeconds,
+        })),
+    );
   }
 
   /** For the scheduled scans, which record emails due at once. */
@@ -84,11 +114,16 @@ export class NotificationsService implements TaskWriteListener {
     return this.jobs.send(tx, QUEUES.send, job, { startAfterSeconds: delaySeconds });
   }
 
-  /** The caller's own emails, newest first. */
+  /** The caller's own emails, newest first: those about a task only while they see it. */
   list(auth: Auth, query: NotificationListQuery, page: PageRequest) {
-    return this.db.tenant(auth.companyId, async (tx) => {
-      await requireActor(tx, auth);
-      const filter = { recipientId: auth.userId, taskId: query.task, status: query.status };
+    return this.db.tenant(auth, async (tx) => {
+      const actor = await requireActor(tx, auth);
+      const filter = {
+        recipientId: auth.userId,
+        taskId: query.task,
+        status: query.status,
+        taskSeen: (taskId: SQL | Column) => taskSeenSql(auth.companyId, taskId, actor),
+      };
       const total = await q.countNotifications(tx, auth.companyId, filter);
       const rows = await q.listNotifications(tx, auth.companyId, filter, page.size, page.offset);
       return { count: total, notifications: rows.map(toNotification) };
@@ -96,14 +131,12 @@ export class NotificationsService implements TaskWriteListener {
   }
 
   /**
-   * The emails about one task, what the task's page shows: a live task's to anyone in the company,
-   * a deleted one's to its admins only, as its history.
+   * The emails about one task, what the task's page shows: to whoever reads its history (anyone
+   * who sees its project while it lives; once deleted, the company's admins).
    */
   forTask(auth: Auth, taskId: number, page: PageRequest) {
-    return this.db.tenant(auth.companyId, async (tx) => {
-      const actor = await requireActor(tx, auth);
-      const live = (await findTaskFacts(tx, auth.companyId, taskId)) !== undefined;
-      if (!live && actor.role !== 'admin') throw notFound();
+    return this.db.tenant(auth, async (tx) => {
+      const { live } = await requireTaskRecords(tx, auth, taskId);
       const filter = { taskId };
       const total = await q.countNotifications(tx, auth.companyId, filter);
       if (!live && total === 0) throw notFound();

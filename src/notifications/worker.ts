@@ -157,7 +157,12 @@ export class NotificationWorker {
       return 'done';
     }
     const tasks =
-      row.kind === 'digest' ? await this.db.tenant(companyId, (tx) => openTasksOf(tx, companyId, row.recipientId)) : [];
+      row.kind === 'digest'
+        ? // In the recipient's name: row-level security leaves out the tasks of projects they do not see.
+          await this.db.tenant({ companyId, userId: row.recipientId }, (tx) =>
+            openTasksOf(tx, companyId, row.recipientId),
+          )
+        : [];
     const subject = row.kind === 'digest' ? row.subject : subjectFor(row.kind, task?.title ?? '');
     const rendered = renderEmail(
       {

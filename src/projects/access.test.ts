@@ -32,6 +32,9 @@ function expected(c: Case, action: 'read' | 'write' | 'manage'): number {
   return c.archived ? 409 : 200;
 }
 
+/** A create's answer where the action is allowed. */
+const createdOr = (status: number) => (status === 200 ? 201 : status);
+
 const cases: Case[] = [];
 for (const companyRole of ['admin', 'member', 'guest'] as const) {
   for (const projectRole of ['none', 'manager', 'member', 'viewer'] as const) {
@@ -111,9 +114,30 @@ describe('project access', () => {
     const written = await call(session, 'PATCH', `/api/tasks/${taskId}/`, { title: 'changed' });
     expect(written.statusCode, 'write task').toBe(expected(c, 'write'));
     const created = await call(session, 'POST', '/api/tasks/', { title: 'new', project: id });
-    const creating = ({ 200: 201, 404: 400 } as Record<number, number>)[expected(c, 'write')] ?? expected(c, 'write');
+    const creating = expected(c, 'write') === 404 ? 400 : createdOr(expected(c, 'write'));
     expect(created.statusCode, 'create task').toBe(creating);
     if (creating === 400) expect(Object.keys(json(created))).toEqual(['project']);
+
+    // What is read about a task and its project beside the task itself follows the same rule.
+    for (const path of [
+      `/api/tasks/${taskId}/history/`,
+      `/api/tasks/${taskId}/notifications/`,
+      `/api/tasks/statistics/?project=${id}`,
+      `/api/projects/${id}/statuses/`,
+    ]) {
+      expect((await call(session, 'GET', path)).statusCode, `read ${path}`).toBe(expected(c, 'read'));
+    }
+    const status = await call(session, 'POST', `/api/projects/${id}/statuses/`, { name: 'Extra', category: 'todo' });
+    expect(status.statusCode, 'manage statuses').toBe(createdOr(expected(c, 'manage')));
+    // Last, as it ends the task: deleting it is a write, and then its deletion is theirs to list.
+    const deleted = await call(session, 'DELETE', `/api/tasks/${taskId}/`);
+    expect(deleted.statusCode, 'delete task').toBe(expected(c, 'write') === 200 ? 204 : expected(c, 'write'));
+    const since = encodeURIComponent(new Date(Date.now() - 3_600_000).toISOString());
+    const gone = json<{ results: { id: number }[] }>(await call(session, 'GET', `/api/tasks/deleted/?since=${since}`));
+    expect(
+      gone.results.some((t) => t.id === taskId),
+      'deletion listed',
+    ).toBe(deleted.statusCode === 204);
   });
 
   it('hides a private project’s rows from a company member outside it, even from a query without a filter', async () => {

@@ -3,7 +3,7 @@
  * their role in the project (if any) and the project's privacy. Row-level security enforces the
  * "sees" half again underneath (app_hidden_projects(), drizzle/0016), with the same rule.
  */
-import { type SQL, sql } from 'drizzle-orm';
+import { type Column, type SQL, sql } from 'drizzle-orm';
 import type { ProjectRole, UserRole } from '../platform/db/schema.ts';
 import { HttpError, notFound, permissionDenied } from '../platform/errors.ts';
 
@@ -50,6 +50,17 @@ export function seesProjectSql(p: string, actor: { id: number; role: UserRole })
   const member = sql`exists (select 1 from project_members m where m.company_id = ${sql.raw(p)}.company_id
     and m.project_id = ${sql.raw(p)}.id and m.user_id = ${actor.id})`;
   return actor.role === 'member' ? sql`(not ${sql.raw(p)}.is_private or ${member})` : member;
+}
+
+/**
+ * Whether the caller sees the project a column names (of records that outlive their task, such as
+ * its deletion): a company admin sees every one, even one deleted since; anyone else one that
+ * exists and that seesProjectSql lets them see.
+ */
+export function projectSeenSql(companyId: number, projectId: SQL | Column, actor: { id: number; role: UserRole }): SQL {
+  if (actor.role === 'admin') return sql`true`;
+  return sql`exists (select 1 from projects sp where sp.company_id = ${companyId} and sp.id = ${projectId}
+    and ${seesProjectSql('sp', actor)})`;
 }
 
 /** A task's project key, as SQL text over a tasks row `t`: for its ref. */

@@ -1,4 +1,4 @@
-import { and, asc, eq, type SQL, sql } from 'drizzle-orm';
+import { and, asc, eq, inArray, type SQL, sql } from 'drizzle-orm';
 import { queryRows, type Tx } from '../platform/db/index.ts';
 import { type ProjectRole, projectMembers, projects, statuses, type TaskStatus } from '../platform/db/schema.ts';
 
@@ -83,6 +83,36 @@ export function listProjects(
     .orderBy(sql`lower(${projects.name})`, asc(projects.id))
     .limit(limit)
     .offset(offset);
+}
+
+export function projectsByIds(tx: Tx, companyId: number, userId: number, ids: number[]): Promise<ProjectRow[]> {
+  return tx
+    .select(columns(userId))
+    .from(projects)
+    .where(and(eq(projects.companyId, companyId), inArray(projects.id, ids)))
+    .orderBy(asc(projects.id));
+}
+
+/** Of these projects, whether each is private; of these users, their memberships in them. */
+export async function privacyAndMembers(tx: Tx, companyId: number, projectIds: number[], userIds: number[]) {
+  const privacy = await tx
+    .select({ id: projects.id, isPrivate: projects.isPrivate })
+    .from(projects)
+    .where(and(eq(projects.companyId, companyId), inArray(projects.id, projectIds)));
+  const members =
+    userIds.length === 0
+      ? []
+      : await tx
+          .select({ projectId: projectMembers.projectId, userId: projectMembers.userId, role: projectMembers.role })
+          .from(projectMembers)
+          .where(
+            and(
+              eq(projectMembers.companyId, companyId),
+              inArray(projectMembers.projectId, projectIds),
+              inArray(projectMembers.userId, userIds),
+            ),
+          );
+  return { privacy, members };
 }
 
 export async function keysLike(tx: Tx, companyId: number, prefix: string): Promise<Set<string>> {
@@ -236,34 +266,6 @@ export async function renumberStatuses(tx: Tx, companyId: number, ids: number[])
 
 export async function deleteStatus(tx: Tx, companyId: number, id: number): Promise<void> {
   await tx.delete(statuses).where(and(eq(statuses.companyId, companyId), eq(statuses.id, id)));
-}
-
-/*
- * The two writes a status change makes to tasks (the tasks feature's table, written here because
- * the change is the project's; its counters' and fill triggers keep the rest consistent): the
- * ids of the tasks changed come back, for announcing them.
- */
-
-/** A status changed category: its tasks' status, and completed_at, follow. */
-export async function moveCategoryOfTasks(tx: Tx, companyId: number, stateId: number, category: TaskStatus) {
-  const rows = await queryRows<{ id: number }>(
-    tx,
-    sql`update tasks set status = ${category}, updated_at = now(),
-          completed_at = case when ${category}::text = 'done' then coalesce(completed_at, now()) end
-        where company_id = ${companyId} and state_id = ${stateId} and status <> ${category} returning id`,
-  );
-  return rows.map((r) => r.id);
-}
-
-/** A status is deleted: its tasks go to another of the project's. */
-export async function moveTasksToStatus(tx: Tx, companyId: number, from: number, to: StatusRow) {
-  const rows = await queryRows<{ id: number }>(
-    tx,
-    sql`update tasks set state_id = ${to.id}, status = ${to.category}, updated_at = now(),
-          completed_at = case when ${to.category}::text = 'done' then coalesce(completed_at, now()) end
-        where company_id = ${companyId} and state_id = ${from} returning id`,
-  );
-  return rows.map((r) => r.id);
 }
 
 export async function projectIdsWhere(tx: Tx, companyId: number, condition: SQL): Promise<number[]> {

@@ -211,8 +211,7 @@ export const projectsRoutes: FastifyPluginAsyncTypebox<ProjectsRoutesOptions> = 
         response: { 200: statusRef, ...errorResponses(400, 401, 403, 404), 409: conflict },
       },
     },
-    async (request) =>
-      (await statuses.update(authOf(request), request.params.id, request.params.status_id, request.body)).result,
+    async (request) => statuses.update(authOf(request), request.params.id, request.params.status_id, request.body),
   );
 
   app.delete(

@@ -1,9 +1,10 @@
+import { sql } from 'drizzle-orm';
 import type { UserRow } from '../accounts/queries.ts';
 import { requireActor, usersByIds } from '../accounts/service.ts';
 import type { Auth } from '../platform/auth.ts';
 import { FOREIGN_KEY_VIOLATION, pgErrorInfo, UNIQUE_VIOLATION } from '../platform/db/errors.ts';
 import type { Database, Tx } from '../platform/db/index.ts';
-import type { ProjectRole } from '../platform/db/schema.ts';
+import type { ProjectRole, UserRole } from '../platform/db/schema.ts';
 import { fieldError, HttpError, permissionDenied } from '../platform/errors.ts';
 import type { PageRequest } from '../platform/pagination.ts';
 import { type Action, archivedConflict, effectiveRole, requireAllowed, seesProjectSql } from './access.ts';
@@ -85,6 +86,47 @@ export async function visibleProjectIds(tx: Tx, auth: Auth): Promise<'all' | Set
   const actor = await requireActor(tx, auth);
   if (actor.role === 'admin') return 'all';
   return new Set(await q.projectIdsWhere(tx, auth.companyId, seesProjectSql('projects', actor)));
+}
+
+/** Every project of the company, seen or not (a transaction without a user): what an admin demoted stops seeing. */
+export const allProjectIds = (tx: Tx, companyId: number) => q.projectIdsWhere(tx, companyId, sql`true`);
+
+/** Those of these projects the caller sees, as they see them (my_role theirs): for telling them alone. */
+export async function projectsSeenBy(tx: Tx, auth: Auth, ids: number[]): Promise<Project[]> {
+  if (ids.length === 0) return [];
+  const actor = await requireActor(tx, auth);
+  return (await q.projectsByIds(tx, auth.companyId, auth.userId, ids)).flatMap((row) => {
+    const role = roleIn(actor, row);
+    return role === null ? [] : [toProject(row, role)];
+  });
+}
+
+/**
+ * Which of these people see which of these projects (effectiveRole's rule), as
+ * `<userId>:<projectId>`: for what is done for others than the caller (emails), in two statements.
+ */
+export async function sightsOf(
+  tx: Tx,
+  companyId: number,
+  people: ReadonlyArray<{ id: number; role: UserRole }>,
+  projectIds: number[],
+): Promise<Set<string>> {
+  if (people.length === 0 || projectIds.length === 0) return new Set();
+  const { privacy, members } = await q.privacyAndMembers(
+    tx,
+    companyId,
+    projectIds,
+    people.map((p) => p.id),
+  );
+  const roleOf = new Map(members.map((m) => [`${m.userId}:${m.projectId}`, m.role]));
+  const sights = new Set<string>();
+  for (const person of people) {
+    for (const project of privacy) {
+      const key = `${person.id}:${project.id}`;
+      if (effectiveRole(person.role, roleOf.get(key) ?? null, project.isPrivate) !== null) sights.add(key);
+    }
+  }
+  return sights;
 }
 
 /** A key from the project's name: its words' initials, or its first letters; made unique. */

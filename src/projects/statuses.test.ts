@@ -1,3 +1,4 @@
+import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   addMember,
@@ -8,6 +9,9 @@ import {
   type Session,
   type TestContext,
 } from '../../test/helpers.ts';
+import { until } from '../../test/timing.ts';
+import { TestSocket } from '../../test/ws.ts';
+import { queryRows } from '../platform/db/index.ts';
 
 interface Status {
   id: number;
@@ -22,18 +26,24 @@ interface Task {
   status: string;
   completed_at: string | null;
 }
+interface Entry {
+  actor: number;
+  action: string;
+  changes: Record<string, [unknown, unknown]>;
+}
 
 describe('workflow statuses', () => {
   let ctx: TestContext;
   let owner: Session;
   let member: Session;
   let projectId: number;
-  const call = (session: Session, method: 'GET' | 'POST' | 'PATCH' | 'DELETE', url: string, payload?: object) =>
+  const call = (session: Session, method: 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE', url: string, payload?: object) =>
     ctx.app.inject({ method, url, headers: bearer(session.access), payload });
   const statuses = async () => json<Status[]>(await call(owner, 'GET', `/api/projects/${projectId}/statuses/`));
 
   beforeAll(async () => {
     ctx = await createTestContext();
+    await ctx.app.listen({ port: 0, host: '127.0.0.1' });
     owner = await registerCompany(ctx.app);
     member = await addMember(ctx.app, owner);
     projectId = json<{ id: number }>(await call(owner, 'POST', '/api/projects/', { name: 'Flow', key: 'FLOW' })).id;
@@ -122,5 +132,118 @@ describe('workflow statuses', () => {
       category: 'todo',
     });
     expect(over.statusCode).toBe(400);
+  });
+
+  it('records the tasks a status change moves in their history, announces each to those who see the project, and emails as any status change', async () => {
+    const socketUrl = `ws://127.0.0.1:${(ctx.app.server.address() as { port: number }).port}/ws/tasks/`;
+    const outsider = await addMember(ctx.app, owner);
+    const moves = json<{ id: number }>(
+      await call(owner, 'POST', '/api/projects/', { name: 'Moves', key: 'MOVE', is_private: true }),
+    ).id;
+    await call(owner, 'PUT', `/api/projects/${moves}/members/${member.user.id}/`, { role: 'member' });
+    await call(member, 'PUT', '/api/notifications/preferences/', {
+      email_on_assignment: false,
+      email_on_status_change: true,
+      daily_digest: false,
+    });
+    const review = json<Status>(
+      await call(owner, 'POST', `/api/projects/${moves}/statuses/`, { name: 'Review', category: 'in_progress' }),
+    );
+    const [todo] = json<Status[]>(await call(owner, 'GET', `/api/projects/${moves}/statuses/`));
+    const tasks = await Promise.all(
+      [member.user.id, null, null].map(async (assignee, i) =>
+        json<Task>(
+          await call(owner, 'POST', '/api/tasks/', {
+            title: `moved ${i}`,
+            project: moves,
+            state: review.id,
+            assigned_to: assignee,
+          }),
+        ),
+      ),
+    );
+    const ids = tasks.map((t) => t.id).sort((a, b) => a - b);
+    const sockets = {
+      member: await TestSocket.open(socketUrl, { token: member.access }),
+      outsider: await TestSocket.open(socketUrl, { token: outsider.access }),
+    };
+    for (const socket of Object.values(sockets)) await socket.ofType('connection_established');
+    const updatedIds = (socket: TestSocket, from: number) =>
+      socket.messages
+        .slice(from)
+        .filter((m) => m.type === 'task_updated')
+        .map((m) => m.task as Task);
+    const lastEntry = async (id: number) =>
+      json<{ results: Entry[] }>(await call(member, 'GET', `/api/tasks/${id}/history/`)).results[0];
+
+    // A category change: status and completed_at move, the state stays.
+    let from = sockets.member.messages.length;
+    await call(owner, 'PATCH', `/api/projects/${moves}/statuses/${review.id}/`, { category: 'done' });
+    await until(() => updatedIds(sockets.member, from).length === 3, 5_000, 'three task_updated');
+    const done = updatedIds(sockets.member, from);
+    expect(done.map((t) => t.id).sort((a, b) => a - b)).toEqual(ids);
+    for (const task of done) expect(task).toMatchObject({ status: 'done', state: review.id });
+    for (const id of ids) {
+      const entry = await lastEntry(id);
+      expect(entry).toMatchObject({ actor: owner.user.id, action: 'updated' });
+      expect(Object.keys(entry?.changes ?? {}).sort()).toEqual(['completed_at', 'status']);
+      expect(entry?.changes.status).toEqual(['in_progress', 'done']);
+    }
+    // The assignee asked for status change emails: one about their task, none about the others.
+    const emails = json<{ results: Array<{ task: number; kind: string }> }>(
+      await call(member, 'GET', '/api/notifications/'),
+    ).results;
+    expect(emails.filter((e) => ids.includes(e.task)).map((e) => [e.task, e.kind])).toEqual([
+      [tasks[0]?.id, 'status_changed'],
+    ]);
+
+    // Deleted with move_to: the tasks take the other state, announced before the status's deletion.
+    from = sockets.member.messages.length;
+    await call(owner, 'DELETE', `/api/projects/${moves}/statuses/${review.id}/?move_to=${todo?.id}`);
+    await sockets.member.next((m) => m.type === 'status_deleted', 5_000, from);
+    const moved = updatedIds(sockets.member, from);
+    expect(moved.map((t) => t.id).sort((a, b) => a - b)).toEqual(ids);
+    for (const task of moved) expect(task).toMatchObject({ status: 'todo', state: todo?.id, completed_at: null });
+    for (const id of ids) {
+      expect((await lastEntry(id))?.changes).toMatchObject({
+        state: [review.id, todo?.id],
+        status: ['done', 'todo'],
+        completed_at: [expect.any(String), null],
+      });
+    }
+
+    // The company member outside the private project heard of none of it (a label event is their marker).
+    await call(owner, 'POST', '/api/labels/', { name: 'moves marker' });
+    await sockets.outsider.ofType('label_updated');
+    expect(sockets.outsider.messages.map((m) => m.type)).toEqual(['connection_established', 'label_updated']);
+    for (const socket of Object.values(sockets)) socket.close();
+  });
+
+  it('moves a status’s many tasks in one go', async () => {
+    const bulk = json<{ id: number }>(await call(owner, 'POST', '/api/projects/', { name: 'Bulk', key: 'BULK' })).id;
+    const [todo, doing] = json<Status[]>(await call(owner, 'GET', `/api/projects/${bulk}/statuses/`));
+    const count = 600;
+    await ctx.db.tenant(owner.user.company.id, (tx) =>
+      tx.execute(sql`insert into tasks (company_id, title, created_by, project_id, state_id, status)
+        select ${owner.user.company.id}, 'bulk ' || n, ${owner.user.id}, ${bulk}, ${doing?.id}, 'in_progress'
+          from generate_series(1, ${count}) n`),
+    );
+    const socketUrl = `ws://127.0.0.1:${(ctx.app.server.address() as { port: number }).port}/ws/tasks/`;
+    const socket = await TestSocket.open(socketUrl, { token: member.access });
+    await socket.ofType('connection_established');
+    const deleted = await call(owner, 'DELETE', `/api/projects/${bulk}/statuses/${doing?.id}/?move_to=${todo?.id}`);
+    expect(deleted.statusCode).toBe(204);
+    await socket.next((m) => m.type === 'status_deleted', 10_000);
+    expect(socket.messages.filter((m) => m.type === 'task_updated')).toHaveLength(count);
+    const [row] = await ctx.db.tenant(owner.user.company.id, (tx) =>
+      queryRows<{ moved: number; entries: number }>(
+        tx,
+        sql`select count(*) filter (where t.state_id = ${todo?.id} and t.status = 'todo')::int as moved,
+                   (select count(*)::int from task_history h where h.project_id = ${bulk} and h.action = 'updated') as entries
+              from tasks t where t.project_id = ${bulk}`,
+      ),
+    );
+    expect(row).toEqual({ moved: count, entries: count });
+    socket.close();
   });
 });

@@ -1,9 +1,9 @@
 import type { Auth } from '../platform/auth.ts';
-import { pgErrorInfo, UNIQUE_VIOLATION } from '../platform/db/errors.ts';
+import { FOREIGN_KEY_VIOLATION, pgErrorInfo, UNIQUE_VIOLATION } from '../platform/db/errors.ts';
 import type { Database, Tx } from '../platform/db/index.ts';
 import type { TaskStatus } from '../platform/db/schema.ts';
 import { fieldError, HttpError, invalid } from '../platform/errors.ts';
-import { NO_EVENTS, type ProjectEvents } from './hooks.ts';
+import type { ProjectEvents, StateMoves } from './hooks.ts';
 import * as q from './queries.ts';
 import type { StatusBody, StatusPatch, WorkflowStatus } from './schemas.ts';
 import { requireProject } from './service.ts';
@@ -19,13 +19,6 @@ export const toStatus = (row: q.StatusRow): WorkflowStatus => ({
   position: row.position,
   color: row.color,
 });
-
-/** What a change to statuses did to tasks: their ids, for announcing them. */
-export interface StatusChange<T> {
-  result: T;
-  projectId: number;
-  movedTasks: number[];
-}
 
 function rethrowNameTaken(error: unknown): never {
   const info = pgErrorInfo(error);
@@ -53,7 +46,8 @@ function reordered(all: q.StatusRow[], moved: number, position: number): number[
 export class StatusesService {
   constructor(
     private readonly db: Database,
-    private readonly events: ProjectEvents = NO_EVENTS,
+    private readonly events: ProjectEvents,
+    private readonly tasks: StateMoves,
   ) {}
 
   list(auth: Auth, projectId: number): Promise<WorkflowStatus[]> {
@@ -91,57 +85,55 @@ export class StatusesService {
       });
   }
 
-  update(auth: Auth, projectId: number, id: number, body: StatusPatch): Promise<StatusChange<WorkflowStatus>> {
-    return this.db
+  async update(auth: Auth, projectId: number, id: number, body: StatusPatch): Promise<WorkflowStatus> {
+    const { status, announceTasks } = await this.db
       .tenant(auth, async (tx) => {
-        await requireProject(tx, auth, projectId, 'manage', { lock: true });
+        const { actor } = await requireProject(tx, auth, projectId, 'manage', { lock: true });
         const all = await q.listStatuses(tx, auth.companyId, projectId);
         const current = all.find((s) => s.id === id);
         if (current === undefined) throw new HttpError(404, { detail: 'Not found.' });
-        let movedTasks: number[] = [];
-        if (body.category !== undefined && body.category !== current.category) {
-          keepsTodoAndDone(all, current, body.category);
-        }
+        const recategorized = body.category !== undefined && body.category !== current.category;
+        if (recategorized) keepsTodoAndDone(all, current, body.category);
         await q.updateStatus(tx, auth.companyId, id, {
           name: body.name,
           category: body.category,
           color: body.color?.toLowerCase(),
         });
-        if (body.category !== undefined && body.category !== current.category) {
-          movedTasks = await q.moveCategoryOfTasks(tx, auth.companyId, id, body.category);
-        }
+        // Its tasks' status (and completed_at) follow the category.
+        const announceTasks = recategorized
+          ? await this.tasks.moveTasks(tx, auth.companyId, actor.id, id, { id, category: body.category as TaskStatus })
+          : async () => {};
         if (body.position !== undefined) {
           await q.renumberStatuses(tx, auth.companyId, reordered(all, id, body.position));
         }
-        return { result: await this.one(tx, auth, projectId, id), projectId, movedTasks };
+        return { status: await this.one(tx, auth, projectId, id), announceTasks };
       })
-      .catch(rethrowNameTaken)
-      .then(async (change) => {
-        await this.events.projectEvent(auth.companyId, projectId, { type: 'status_updated', status: change.result });
-        return change;
-      });
+      .catch(rethrowNameTaken);
+    await this.events.projectEvent(auth.companyId, projectId, { type: 'status_updated', status });
+    await announceTasks();
+    return status;
   }
 
-  async delete(auth: Auth, projectId: number, id: number, moveTo?: number): Promise<StatusChange<undefined>> {
-    const change = await this.db.tenant(auth, async (tx) => {
-      await requireProject(tx, auth, projectId, 'manage', { lock: true });
+  async delete(auth: Auth, projectId: number, id: number, moveTo?: number): Promise<void> {
+    const announceTasks = await this.db.tenant(auth, async (tx) => {
+      const { actor } = await requireProject(tx, auth, projectId, 'manage', { lock: true });
       const all = await q.listStatuses(tx, auth.companyId, projectId);
       const current = all.find((s) => s.id === id);
       if (current === undefined) throw new HttpError(404, { detail: 'Not found.' });
       keepsTodoAndDone(all, current);
-      let movedTasks: number[] = [];
+      let announce = async () => {};
       if (moveTo !== undefined) {
         const target = all.find((s) => s.id === moveTo);
         if (target === undefined || target.id === id) {
           throw fieldError('move_to', 'Choose another status of the same project.');
         }
-        movedTasks = await q.moveTasksToStatus(tx, auth.companyId, id, target);
+        announce = await this.tasks.moveTasks(tx, auth.companyId, actor.id, id, target);
       }
       try {
         await q.deleteStatus(tx, auth.companyId, id);
       } catch (error) {
         // Tasks still in it (no move_to): their reference refuses the deletion.
-        if (pgErrorInfo(error)?.code === '23503') {
+        if (pgErrorInfo(error)?.code === FOREIGN_KEY_VIOLATION) {
           throw new HttpError(409, { detail: 'Tasks are in this status: say where they go with ?move_to=.' });
         }
         throw error;
@@ -151,10 +143,11 @@ export class StatusesService {
         auth.companyId,
         all.filter((s) => s.id !== id).map((s) => s.id),
       );
-      return { result: undefined, projectId, movedTasks };
+      return announce;
     });
+    // The tasks' new state first: a client never holds a task in a status it was told is gone.
+    await announceTasks();
     await this.events.projectEvent(auth.companyId, projectId, { type: 'status_deleted', status: { id } });
-    return change;
   }
 
   private async one(tx: Tx, auth: Auth, projectId: number, id: number): Promise<WorkflowStatus> {

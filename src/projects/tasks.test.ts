@@ -47,15 +47,34 @@ describe('tasks in projects', () => {
 
   it('numbers concurrent creates in one project without gaps or repeats, and never reuses a number', async () => {
     const web = await project('Web', 'WEB');
-    const created = await Promise.all(
-      Array.from({ length: 20 }, (_, i) => call('POST', '/api/tasks/', { title: `t${i}`, project: web.id })),
-    );
+    const existing = 3;
+    for (let i = 0; i < existing; i++) await call('POST', '/api/tasks/', { title: `before ${i}`, project: web.id });
+    // 20 at once in it, while another project takes its own creates at the same time.
+    const [created, elsewhere] = await Promise.all([
+      Promise.all(
+        Array.from({ length: 20 }, (_, i) => call('POST', '/api/tasks/', { title: `t${i}`, project: web.id })),
+      ),
+      project('Mobile', 'MOB').then((mobile) =>
+        Promise.all(
+          Array.from({ length: 5 }, (_, i) => call('POST', '/api/tasks/', { title: `m${i}`, project: mobile.id })),
+        ),
+      ),
+    ]);
+    for (const response of [...created, ...elsewhere]) expect(response.statusCode, response.body).toBe(201);
     const tasks = created.map((r) => json<Task>(r));
-    expect(tasks.map((t) => t.number).sort((a, b) => a - b)).toEqual(Array.from({ length: 20 }, (_, i) => i + 1));
+    const after = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
+    expect(tasks.map((t) => t.number).sort((a, b) => a - b)).toEqual(after(existing + 20).slice(existing));
+    expect(elsewhere.map((r) => json<Task>(r).number).sort((a, b) => a - b)).toEqual(after(5));
     for (const task of tasks) expect(task.ref).toBe(`WEB-${task.number}`);
-    const last = tasks.find((t) => t.number === 20) as Task;
+    const stored = await ctx.db.tenant(owner.user.company.id, (tx) =>
+      queryRows<{ number: number }>(tx, sql`select number from tasks where project_id = ${web.id} order by number`),
+    );
+    expect(stored.map((r) => r.number)).toEqual(after(existing + 20));
+    const last = tasks.find((t) => t.number === existing + 20) as Task;
     expect((await call('DELETE', `/api/tasks/${last.id}/`)).statusCode).toBe(204);
-    expect(json<Task>(await call('POST', '/api/tasks/', { title: 'next', project: web.id })).number).toBe(21);
+    expect(json<Task>(await call('POST', '/api/tasks/', { title: 'next', project: web.id })).number).toBe(
+      existing + 21,
+    );
     const byRef = json<{ results: Task[] }>(await call('GET', '/api/tasks/?ref=web-3')).results;
     expect(byRef.map((t) => t.ref)).toEqual(['WEB-3']);
     expect((await call('GET', '/api/tasks/?ref=nonsense')).statusCode).toBe(400);
@@ -137,5 +156,30 @@ describe('tasks in projects', () => {
     expect(cleared.labels).toEqual([]);
     const bad = await call('POST', '/api/tasks/', { title: 'x', labels: [999_999] });
     expect([bad.statusCode, Object.keys(json(bad))]).toEqual([400, ['labels']]);
+  });
+
+  it('records a change of only version 2’s fields (state, labels, project) in the history, as any other', async () => {
+    const flow = await project('Flow', 'FLO');
+    const [todo] = flow.statuses as [Status];
+    const extra = json<Status>(
+      await call('POST', `/api/projects/${flow.id}/statuses/`, { name: 'Waiting', category: 'todo' }),
+    );
+    const label = json<{ id: number }>(await call('POST', '/api/labels/', { name: 'history label' })).id;
+    const task = json<Task>(await call('POST', '/api/tasks/', { title: 'tracked', project: flow.id }));
+    const last = async () =>
+      json<{ results: Array<{ changes: Record<string, unknown> }> }>(
+        await call('GET', `/api/tasks/${task.id}/history/`),
+      ).results[0]?.changes;
+    await call('PATCH', `/api/tasks/${task.id}/`, { state: extra.id });
+    expect(await last()).toEqual({ state: [todo.id, extra.id] });
+    await call('PATCH', `/api/tasks/${task.id}/`, { labels: [label] });
+    expect(await last()).toEqual({ labels: [[], [label]] });
+    const other = await project('Elsewhere', 'ELS');
+    await call('PATCH', `/api/tasks/${task.id}/`, { project: other.id });
+    expect(await last()).toEqual({
+      project: [flow.id, other.id],
+      ref: ['FLO-1', 'ELS-1'],
+      state: [extra.id, (other.statuses[0] as Status).id],
+    });
   });
 });

@@ -70,12 +70,24 @@ export class Hub {
 
   /** Returns how many sockets the message was written to; with a project, only those of users who see it. */
   send(companyId: number, text: string, projectId?: number): number {
+    return this.write(
+      companyId,
+      text,
+      (member) => projectId === undefined || member.sees === 'all' || member.sees.has(projectId),
+    );
+  }
+
+  /** Writes a message to one user's sockets here. */
+  sendToUser(companyId: number, userId: number, text: string): number {
+    return this.write(companyId, text, (member) => member.userId === userId);
+  }
+
+  private write(companyId: number, text: string, wants: (member: Member) => boolean): number {
     const sockets = this.companies.get(companyId);
     if (sockets === undefined) return 0;
     let sent = 0;
     for (const [socket, member] of sockets) {
-      if (socket.readyState !== socket.OPEN) continue;
-      if (projectId !== undefined && member.sees !== 'all' && !member.sees.has(projectId)) continue;
+      if (socket.readyState !== socket.OPEN || !wants(member)) continue;
       if (socket.bufferedAmount > MAX_BUFFERED_BYTES) {
         closeSlow(socket);
         continue;
@@ -89,6 +101,14 @@ export class Hub {
   /** The users of a company with sockets here. */
   usersOf(companyId: number): number[] {
     return [...new Set([...(this.companies.get(companyId)?.values() ?? [])].map((m) => m.userId))];
+  }
+
+  /** What one user's sockets here get (undefined: they have none). */
+  seesOf(companyId: number, userId: number): Member['sees'] | undefined {
+    for (const member of this.companies.get(companyId)?.values() ?? []) {
+      if (member.userId === userId) return member.sees;
+    }
+    return undefined;
   }
 
   /** A user's projects changed: their sockets' events follow at once, without reconnecting. */

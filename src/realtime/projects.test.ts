@@ -95,4 +95,48 @@ describe('live updates by project', () => {
     expect(await gets()).toBe(false);
     socket.close();
   });
+
+  it('tells a user at once which projects they stop or start seeing: project_deleted, project_updated', async () => {
+    const user = await addMember(ctx.app, admin);
+    const other = json<{ id: number; is_default: boolean }>(
+      await call(admin, 'POST', '/api/projects/', { name: 'Lose and gain' }),
+    ).id;
+    const generalId = json<{ results: Array<{ id: number; is_default: boolean }> }>(
+      await ctx.app.inject({ method: 'GET', url: '/api/projects/?page_size=100', headers: bearer(admin.access) }),
+    ).results.find((p) => p.is_default)?.id;
+    const socket = await TestSocket.open(url, { token: user.access });
+    await socket.ofType('connection_established');
+    let from = socket.messages.length;
+    const next = async (type: string, id: number) => {
+      const message = await socket.next((m) => m.type === type && (m.project as { id: number }).id === id, 5_000, from);
+      from = socket.messages.length;
+      return message.project;
+    };
+
+    // A member added to a private project gains it; removed, loses it.
+    await call(admin, 'PUT', `/api/projects/${privateId}/members/${user.user.id}/`, { role: 'viewer' });
+    expect(await next('project_updated', privateId)).toMatchObject({
+      id: privateId,
+      is_private: true,
+      my_role: 'viewer',
+    });
+    await call(admin, 'DELETE', `/api/projects/${privateId}/members/${user.user.id}/`);
+    expect(await next('project_deleted', privateId)).toEqual({ id: privateId });
+
+    // A public project made private while they are not its member; public again.
+    await call(admin, 'PATCH', `/api/projects/${other}/`, { is_private: true });
+    expect(await next('project_deleted', other)).toEqual({ id: other });
+    await call(admin, 'PATCH', `/api/projects/${other}/`, { is_private: false });
+    expect(await next('project_updated', other)).toMatchObject({ id: other, is_private: false, my_role: 'member' });
+
+    // Made guest: every project they are not a member of goes, the default one too; made admin: all come.
+    await call(admin, 'PATCH', `/api/auth/company-users/${user.user.id}/`, { role: 'guest' });
+    await next('project_deleted', generalId as number);
+    await call(admin, 'PATCH', `/api/auth/company-users/${user.user.id}/`, { role: 'admin' });
+    expect(await next('project_updated', privateId)).toMatchObject({ id: privateId, my_role: 'manager' });
+    // An admin made member stops seeing the private projects they are not in.
+    await call(admin, 'PATCH', `/api/auth/company-users/${user.user.id}/`, { role: 'member' });
+    expect(await next('project_deleted', privateId)).toEqual({ id: privateId });
+    socket.close();
+  });
 });

@@ -4,8 +4,9 @@ import type { Auth } from '../platform/auth.ts';
 import type { Bus } from '../platform/bus.ts';
 import type { Database } from '../platform/db/index.ts';
 import type { ProjectEvents } from '../projects/hooks.ts';
-import { visibleProjectIds } from '../projects/service.ts';
+import { allProjectIds, projectsSeenBy, visibleProjectIds } from '../projects/service.ts';
 import type { TaskWrite, TaskWriteListener } from '../tasks/hooks.ts';
+import type { Task } from '../tasks/schemas.ts';
 import type { Hub, Member } from './hub.ts';
 
 /** Close code for a socket whose user may no longer see the company's events. */
@@ -15,7 +16,8 @@ export const CLOSE_CATCH_UP = 1012;
 
 /*
  * Bus messages: "p <companyId> <projectId> <event JSON>" for the events of a project (its tasks,
- * itself, its statuses: serialized once, by the writer), "c <companyId> <event JSON>" for the whole
+ * itself, its statuses: serialized once, by the writer; several events, one a line, when one
+ * change moved many tasks), "c <companyId> <event JSON>" for the whole
  * company (labels), "v <companyId> <userId, or 0 for all>" when who sees which project changed, and
  * "u <companyId> <userId>" for a user who must be disconnected everywhere.
  */
@@ -23,6 +25,8 @@ const PROJECT = 'p';
 const COMPANY = 'c';
 const VISIBILITY = 'v';
 const USER_REMOVED = 'u';
+/** Task events in one bus message at most: some 300 KB, whatever the number of tasks a change moved. */
+const EVENTS_PER_MESSAGE = 500;
 
 export class RealtimeService implements TaskWriteListener, ProjectEvents {
   /** Told how many sockets each delivered event reached: the app's metrics. */
@@ -59,11 +63,25 @@ export class RealtimeService implements TaskWriteListener, ProjectEvents {
     }));
   }
 
-  /** Each task write, once committed, to the sockets of those who see its project: `task_created` and so on. */
-  async afterCommit({ kind, companyId, before, after }: TaskWrite) {
-    const task = after ?? before;
-    if (task === null) return;
-    await this.projectEvent(companyId, task.project, { type: `task_${kind}`, task });
+  /**
+   * Each task write, once committed, to the sockets of those who see its project: `task_created`
+   * and so on, one frame each; the writes of one change go in a few bus messages, not one each.
+   */
+  async afterCommit(writes: readonly TaskWrite[]) {
+    const byProject = new Map<string, string[]>();
+    for (const { kind, companyId, before, after } of writes) {
+      const task = (after ?? before) as Task;
+      const key = `${companyId} ${task.project}`;
+      const lines = byProject.get(key) ?? [];
+      // JSON.stringify writes no raw line break: one event a line.
+      lines.push(JSON.stringify({ type: `task_${kind}`, task }));
+      byProject.set(key, lines);
+    }
+    for (const [key, lines] of byProject) {
+      for (let i = 0; i < lines.length; i += EVENTS_PER_MESSAGE) {
+        await this.bus.publish(`${PROJECT} ${key} ${lines.slice(i, i + EVENTS_PER_MESSAGE).join('\n')}`);
+      }
+    }
   }
 
   async projectEvent(companyId: number, projectId: number, event: object) {
@@ -78,20 +96,62 @@ export class RealtimeService implements TaskWriteListener, ProjectEvents {
     await this.bus.publish(`${VISIBILITY} ${companyId} ${userId ?? 0}`);
   }
 
-  /** Reads again which projects these users see, for their sockets here. */
-  private async refreshSees(companyId: number, userId: number): Promise<void> {
+  /**
+   * Reads again which projects these users see, for their sockets here, one user's reads in the
+   * order their messages came; and tells each user's sockets what changed for them at once: a
+   * project they see no more as `project_deleted` (their board drops it), a project they now see as
+   * `project_updated`.
+   */
+  private refreshSees(companyId: number, userId: number): void {
     const users = userId === 0 ? this.hub.usersOf(companyId) : this.hub.usersOf(companyId).filter((u) => u === userId);
     for (const user of users) {
-      try {
-        const sees = await this.db.tenant({ companyId, userId: user }, (tx) =>
-          visibleProjectIds(tx, { companyId, userId: user }),
-        );
-        this.hub.setSees(companyId, user, sees);
-      } catch (error) {
-        // A user removed meanwhile is disconnected by their own message; they see nothing until then.
-        this.hub.setSees(companyId, user, new Set());
-        this.log.warn({ err: error, companyId, userId: user }, 'could not read the projects a user sees');
+      const key = `${companyId}:${user}`;
+      const next = (this.refreshing.get(key) ?? Promise.resolve()).then(() => this.refreshOne(companyId, user));
+      this.refreshing.set(key, next);
+      void next.finally(() => {
+        if (this.refreshing.get(key) === next) this.refreshing.delete(key);
+      });
+    }
+  }
+
+  private readonly refreshing = new Map<string, Promise<void>>();
+
+  private async refreshOne(companyId: number, userId: number): Promise<void> {
+    const before = this.hub.seesOf(companyId, userId);
+    if (before === undefined) return;
+    const auth = { companyId, userId };
+    try {
+      const { sees, gained } = await this.db.tenant(auth, async (tx) => {
+        const sees = await visibleProjectIds(tx, auth);
+        if (before === 'all') return { sees, gained: [] };
+        const now = sees === 'all' ? await allProjectIds(tx, companyId) : [...sees];
+        return {
+          sees,
+          gained: await projectsSeenBy(
+            tx,
+            auth,
+            now.filter((id) => !before.has(id)),
+          ),
+        };
+      });
+      let lost: number[] = [];
+      if (sees !== 'all') {
+        const was = before === 'all' ? await this.db.tenant(companyId, (tx) => allProjectIds(tx, companyId)) : before;
+        lost = [...was].filter((id) => !sees.has(id));
       }
+      this.hub.setSees(companyId, userId, sees);
+      for (const id of lost) {
+        this.onDelivered(
+          this.hub.sendToUser(companyId, userId, JSON.stringify({ type: 'project_deleted', project: { id } })),
+        );
+      }
+      for (const project of gained) {
+        this.onDelivered(this.hub.sendToUser(companyId, userId, JSON.stringify({ type: 'project_updated', project })));
+      }
+    } catch (error) {
+      // A user removed meanwhile is disconnected by their own message; they see nothing until then.
+      this.hub.setSees(companyId, userId, new Set());
+      this.log.warn({ err: error, companyId, userId }, 'could not read the projects a user sees');
     }
   }
 
@@ -115,7 +175,9 @@ export class RealtimeService implements TaskWriteListener, ProjectEvents {
     }
     if (kind === PROJECT) {
       const space = rest.indexOf(' ');
-      this.onDelivered(this.hub.send(companyId, rest.slice(space + 1), Number(rest.slice(0, space))));
+      const projectId = Number(rest.slice(0, space));
+      for (const event of rest.slice(space + 1).split('\n'))
+        this.onDelivered(this.hub.send(companyId, event, projectId));
     } else if (kind === COMPANY) this.onDelivered(this.hub.send(companyId, rest));
     else if (kind === VISIBILITY) void this.refreshSees(companyId, Number(rest));
     else if (kind === USER_REMOVED)

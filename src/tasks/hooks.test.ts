@@ -1,31 +1,28 @@
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createTestContext, registerCompany, type Session, TEST_DB, type TestContext } from '../../test/helpers.ts';
-import { queryRows } from '../platform/db/index.ts';
+import { queryRows, type Tx } from '../platform/db/index.ts';
 import { ExternalFeed, MemoryFeedCache } from './external.ts';
-import type { TaskWriteListener } from './hooks.ts';
+import type { TaskWrite, TaskWriteListener } from './hooks.ts';
 import { TasksService } from './service.ts';
 
 /** A listener that writes down what it hears, and whether the task row was visible to it then. */
 function recorder(name: string, log: string[], ctx: TestContext): TaskWriteListener {
+  const count = (tx: Tx, write: TaskWrite) =>
+    queryRows<{ n: number }>(
+      tx,
+      sql`select count(*)::int as n from tasks where company_id = ${write.companyId} and id = ${(write.after ?? write.before)?.id}`,
+    );
   return {
-    async inTransaction(tx, write) {
-      const id = (write.after ?? write.before)?.id;
-      const [row] = await queryRows<{ n: number }>(
-        tx,
-        sql`select count(*)::int as n from tasks where company_id = ${write.companyId} and id = ${id}`,
-      );
-      log.push(`${name} in ${write.kind} rows=${row?.n}`);
+    async inTransaction(tx, writes) {
+      for (const write of writes) log.push(`${name} in ${write.kind} rows=${(await count(tx, write))[0]?.n}`);
     },
-    async afterCommit(write) {
+    async afterCommit(writes) {
       // Committed: another transaction sees the write.
-      const [row] = await ctx.db.tenant(write.companyId, (tx) =>
-        queryRows<{ n: number }>(
-          tx,
-          sql`select count(*)::int as n from tasks where company_id = ${write.companyId} and id = ${(write.after ?? write.before)?.id}`,
-        ),
-      );
-      log.push(`${name} after ${write.kind} rows=${row?.n}`);
+      for (const write of writes) {
+        const [row] = await ctx.db.tenant(write.companyId, (tx) => count(tx, write));
+        log.push(`${name} after ${write.kind} rows=${row?.n}`);
+      }
     },
   };
 }

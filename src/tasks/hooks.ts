@@ -13,16 +13,19 @@ export interface TaskWrite {
 }
 
 /**
- * What other features do around a task write (notifications, live updates, and next the inbox,
+ * What other features do around task writes (notifications, live updates, and next the inbox,
  * dependency announcements, project visibility), so that tasks imports none of them. The service
- * calls every listener, in the order given, for each write that changed something.
+ * calls every listener, in the order given, with the writes of one transaction that changed
+ * something: one for a request on one task, many for a change that moves many at once (a workflow
+ * status's category changed or the status deleted), which a listener handles in a bounded number
+ * of statements and messages, never one round trip per task.
  */
 export interface TaskWriteListener {
   /**
-   * Inside the write's transaction, after the row and its history: whatever this records or
-   * enqueues commits or rolls back with the write, and a throw fails the request.
+   * Inside the writes' transaction, after the rows and their history: whatever this records or
+   * enqueues commits or rolls back with the writes, and a throw fails the request.
    */
-  inTransaction?(tx: Tx, write: TaskWrite): Promise<void>;
+  inTransaction?(tx: Tx, writes: readonly TaskWrite[]): Promise<void>;
   /** Once the transaction has committed: what others may see only then (events to sockets). */
-  afterCommit?(write: TaskWrite): Promise<void>;
+  afterCommit?(writes: readonly TaskWrite[]): Promise<void>;
 }

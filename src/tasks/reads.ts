@@ -1,8 +1,15 @@
-import { and, asc, count, desc, eq, gte, sql } from 'drizzle-orm';
+import { and, asc, type Column, count, desc, eq, gte, type SQL, sql } from 'drizzle-orm';
 import { WITH_ACTOR } from '../accounts/queries.ts';
 import { type Database, queryRows, type TenantQueryOptions, type Tx, tenantQuery } from '../platform/db/index.ts';
-import { type TaskPriority, type TaskStatus, TEXT_SEARCH_CONFIG, taskHistory, tasks } from '../platform/db/schema.ts';
-import { inScopeSql, scopeCte } from '../projects/access.ts';
+import {
+  type TaskPriority,
+  type TaskStatus,
+  TEXT_SEARCH_CONFIG,
+  taskHistory,
+  tasks,
+  type UserRole,
+} from '../platform/db/schema.ts';
+import { inScopeSql, projectSeenSql, scopeCte } from '../projects/access.ts';
 import { TASK_COLUMNS, TASK_TABLE_COLUMNS, type TaskRow, taskRowColumns } from './mapping.ts';
 import type { OrderKey } from './schemas.ts';
 
@@ -52,6 +59,18 @@ export async function taskFactsByIds(db: Database, companyId: number, ids: numbe
     ids,
   ]);
   return new Map(rows.map((row) => [row.id, { ...row, dueDate: row.dueDate === null ? null : new Date(row.dueDate) }]));
+}
+
+/**
+ * Whether the caller sees the task a column names, as SQL, for what other features keep about
+ * tasks (emails): one that lives in a project they see, or was deleted from one.
+ */
+export function taskSeenSql(companyId: number, taskId: SQL | Column, actor: { id: number; role: UserRole }): SQL {
+  if (actor.role === 'admin') return sql`true`;
+  return sql`(exists (select 1 from tasks st where st.company_id = ${companyId} and st.id = ${taskId}
+      and ${projectSeenSql(companyId, sql`st.project_id`, actor)})
+    or exists (select 1 from task_history sh where sh.company_id = ${companyId} and sh.task_id = ${taskId}
+      and sh.action = 'deleted' and ${projectSeenSql(companyId, sql`sh.project_id`, actor)}))`;
 }
 
 /** A person's open tasks, overdue first, then by due date: a digest's content. */
@@ -183,20 +202,24 @@ export function listHistory(tx: Tx, companyId: number, taskId: number, limit: nu
     .offset(offset);
 }
 
-const deletedSince = (companyId: number, since: Date) =>
-  and(eq(taskHistory.companyId, companyId), eq(taskHistory.action, 'deleted'), gte(taskHistory.at, since));
+const deletedSince = (companyId: number, since: Date, seen: SQL) =>
+  and(eq(taskHistory.companyId, companyId), eq(taskHistory.action, 'deleted'), gte(taskHistory.at, since), seen);
 
-export async function countDeleted(tx: Tx, companyId: number, since: Date): Promise<number> {
-  const [row] = await tx.select({ n: count() }).from(taskHistory).where(deletedSince(companyId, since));
+/** `seen`: a condition on the entry's project (projects' projectSeenSql), the caller's to see. */
+export async function countDeleted(tx: Tx, companyId: number, since: Date, seen: SQL): Promise<number> {
+  const [row] = await tx
+    .select({ n: count() })
+    .from(taskHistory)
+    .where(deletedSince(companyId, since, seen));
   return row?.n ?? 0;
 }
 
 /** Oldest first, so a client paging through them ends at the newest. */
-export function listDeleted(tx: Tx, companyId: number, since: Date, limit: number, offset: number) {
+export function listDeleted(tx: Tx, companyId: number, since: Date, seen: SQL, limit: number, offset: number) {
   return tx
     .select({ id: taskHistory.taskId, at: taskHistory.at })
     .from(taskHistory)
-    .where(deletedSince(companyId, since))
+    .where(deletedSince(companyId, since, seen))
     .orderBy(asc(taskHistory.at), asc(taskHistory.id))
     .limit(limit)
     .offset(offset);

@@ -6,9 +6,12 @@ import { checkActor, requireActor } from '../accounts/service.ts';
 import { existingLabelIds } from '../labels/queries.ts';
 import type { Auth } from '../platform/auth.ts';
 import { type Database, type Tx, tenantQuery } from '../platform/db/index.ts';
+import { type TaskStatus, taskHistory } from '../platform/db/schema.ts';
 import { type FieldErrors, HttpError, invalid, notFound } from '../platform/errors.ts';
 import { KeyedMutex } from '../platform/keyed-mutex.ts';
 import type { PageRequest } from '../platform/pagination.ts';
+import { projectSeenSql } from '../projects/access.ts';
+import type { StateMoves } from '../projects/hooks.ts';
 import {
   findStatus,
   type ProjectAccess,
@@ -130,15 +133,19 @@ const TRACKED_FIELDS = [
   'due_date',
   'assigned_to',
   'completed_at',
+  'project',
+  'ref',
+  'state',
+  'labels',
 ] as const satisfies readonly (keyof Task)[];
 
-/** {field: [old, new]} for each tracked field that differs; a missing side is null. */
+/** {field: [old, new]} for each tracked field that differs (labels by their ids); a missing side is null. */
 function changesBetween(before: Task | null, after: Task | null): Record<string, [unknown, unknown]> {
   const changes: Record<string, [unknown, unknown]> = {};
   for (const field of TRACKED_FIELDS) {
     const old = before?.[field] ?? null;
     const now = after?.[field] ?? null;
-    if (old !== now) changes[field] = [old, now];
+    if (JSON.stringify(old) !== JSON.stringify(now)) changes[field] = [old, now];
   }
   return changes;
 }
@@ -150,34 +157,84 @@ function completedAtFor(status: TaskRow['status'] | undefined, previous: TaskRow
   return previous === 'done' ? {} : { completedAt: sql`now()` as SQL };
 }
 
+/**
+ * Who reads what is recorded about a task (its history, the emails about it): anyone who sees the
+ * task's project while the task lives; once it is deleted, the company's admins only. A 404
+ * otherwise, as for a task of another company. Says whether the task lives.
+ */
+export async function requireTaskRecords(tx: Tx, auth: Auth, id: number): Promise<{ live: boolean }> {
+  const actor = await requireActor(tx, auth);
+  const task = await reads.findTask(tx, auth.companyId, id);
+  if (task !== undefined) {
+    await requireProject(tx, auth, task.project_id, 'read', { actor });
+    return { live: true };
+  }
+  if (actor.role !== 'admin') throw notFound();
+  return { live: false };
+}
+
 export interface CreateResult {
   task: Task;
   /** True when the answer is the stored one of an earlier request with the same Idempotency-Key. */
   replayed: boolean;
 }
 
-export class TasksService {
+export class TasksService implements StateMoves {
   constructor(
     private readonly db: Database,
     private readonly feed: ExternalFeed,
     private readonly listeners: readonly TaskWriteListener[] = [],
   ) {}
 
-  /** The write's history entry, then each listener's part in the same transaction. */
-  private async written(tx: Tx, write: TaskWrite & { taskId: number }): Promise<void> {
-    await writes.insertHistory(tx, {
-      companyId: write.companyId,
-      taskId: write.taskId,
-      actorId: write.actorId,
-      action: write.kind,
-      changes: changesBetween(write.before, write.after),
-    });
-    for (const listener of this.listeners) await listener.inTransaction?.(tx, write);
+  /** The writes' history entries, then each listener's part in the same transaction. */
+  private async written(tx: Tx, companyId: number, actorId: number, done: readonly TaskWrite[]): Promise<void> {
+    await writes.insertHistory(
+      tx,
+      companyId,
+      actorId,
+      done.map((write) => {
+        const task = (write.after ?? write.before) as Task;
+        return {
+          taskId: task.id,
+          projectId: task.project,
+          action: write.kind,
+          changes: changesBetween(write.before, write.after),
+        };
+      }),
+    );
+    for (const listener of this.listeners) await listener.inTransaction?.(tx, done);
   }
 
-  /** Each listener's part once the write has committed. */
-  private async committed(write: TaskWrite): Promise<void> {
-    for (const listener of this.listeners) await listener.afterCommit?.(write);
+  /** Each listener's part once the writes have committed. */
+  private async committed(done: readonly TaskWrite[]): Promise<void> {
+    if (done.length === 0) return;
+    for (const listener of this.listeners) await listener.afterCommit?.(done);
+  }
+
+  /**
+   * In a workflow status change's transaction (projects' StateMoves): the tasks in state `from`
+   * go to `to` and its category, each recorded in its history and heard by the listeners as an
+   * update by `actorId`, in a fixed number of statements. What to run after the commit comes back.
+   */
+  async moveTasks(
+    tx: Tx,
+    companyId: number,
+    actorId: number,
+    from: number,
+    to: { id: number; category: TaskStatus },
+  ): Promise<() => Promise<void>> {
+    const { before, after } = await writes.moveTasksOfState(tx, companyId, from, to);
+    const done = after.map(
+      (row, i): TaskWrite => ({
+        kind: 'updated',
+        companyId,
+        actorId,
+        before: toTask(before[i] as TaskRow),
+        after: toTask(row),
+      }),
+    );
+    if (done.length > 0) await this.written(tx, companyId, actorId, done);
+    return () => this.committed(done);
   }
 
   /**
@@ -307,7 +364,7 @@ export class TasksService {
     const project = `${auth.companyId}/${body.project ?? 'default'}`;
     const result = await this.numbering.run(project, () => this.createInTransaction(auth, body, idempotencyKey));
     // A replay changed nothing.
-    if (result.write !== undefined) await this.committed(result.write);
+    if (result.write !== undefined) await this.committed([result.write]);
     return { task: result.task, replayed: result.replayed };
   }
 
@@ -348,7 +405,7 @@ export class TasksService {
         before: null,
         after: task,
       };
-      await this.written(tx, { ...write, taskId: task.id });
+      await this.written(tx, auth.companyId, actor.id, [write]);
       if (idempotencyKey !== undefined) {
         await writes.saveIdempotentAnswer(tx, auth.companyId, actor.id, idempotencyKey, {
           statusCode: 201,
@@ -381,10 +438,10 @@ export class TasksService {
       // A write that changes nothing a client can see is no write to anyone else.
       if (Object.keys(changesBetween(before, after)).length === 0) return { after, write: undefined };
       const write: TaskWrite = { kind: 'updated', companyId: auth.companyId, actorId: actor.id, before, after };
-      await this.written(tx, { ...write, taskId: id });
+      await this.written(tx, auth.companyId, actor.id, [write]);
       return { after, write };
     });
-    if (write !== undefined) await this.committed(write);
+    if (write !== undefined) await this.committed([write]);
     return after;
   }
 
@@ -402,10 +459,10 @@ export class TasksService {
         before: toTask(current),
         after: null,
       };
-      await this.written(tx, { ...write, taskId: id });
+      await this.written(tx, auth.companyId, actor.id, [write]);
       return write;
     });
-    await this.committed(write);
+    await this.committed([write]);
   }
 
   /**
@@ -416,21 +473,18 @@ export class TasksService {
     const from = parseInstant(since);
     if (from === undefined) throw invalid({ since: [INVALID_INSTANT] });
     return this.db.tenant(auth, async (tx) => {
-      await requireActor(tx, auth);
-      const total = await reads.countDeleted(tx, auth.companyId, from);
-      const rows = await reads.listDeleted(tx, auth.companyId, from, page.size, page.offset);
+      const actor = await requireActor(tx, auth);
+      // Deletions from the projects the caller sees, as the task's project was when it went.
+      const seen = projectSeenSql(auth.companyId, taskHistory.projectId, actor);
+      const total = await reads.countDeleted(tx, auth.companyId, from, seen);
+      const rows = await reads.listDeleted(tx, auth.companyId, from, seen, page.size, page.offset);
       return { count: total, tasks: rows.map((r) => ({ id: r.id, deleted_at: r.at.toISOString() })) };
     });
   }
 
-  /** A live task's history is anyone's in the company; a deleted one's, its admins' only. */
   history(auth: Auth, id: number, page: PageRequest): Promise<{ count: number; entries: HistoryEntry[] }> {
     return this.db.tenant(auth, async (tx) => {
-      const actor = await requireActor(tx, auth);
-      const task = await reads.findTask(tx, auth.companyId, id);
-      if (task !== undefined) await requireProject(tx, auth, task.project_id, 'read', { actor });
-      const live = task !== undefined;
-      if (!live && actor.role !== 'admin') throw notFound();
+      const { live } = await requireTaskRecords(tx, auth, id);
       const total = await reads.countHistory(tx, auth.companyId, id);
       if (!live && total === 0) throw notFound();
       const rows = await reads.listHistory(tx, auth.companyId, id, page.size, page.offset);

@@ -427,7 +427,12 @@ describe('history', () => {
     });
     expect(Object.keys(renamed?.changes ?? {}).sort()).toEqual(['assigned_to', 'title']);
     expect(done).toMatchObject({ actor: member.user.id, action: 'updated' });
-    expect(done?.changes).toEqual({ status: ['todo', 'done'], completed_at: [null, expect.stringMatching(ISO)] });
+    // The state (version 2) follows the status: the project's first of each category.
+    expect(done?.changes).toEqual({
+      status: ['todo', 'done'],
+      state: [task.state, expect.any(Number)],
+      completed_at: [null, expect.stringMatching(ISO)],
+    });
     expect(created).toMatchObject({ actor: admin.user.id, action: 'created' });
     expect(created?.changes).toMatchObject({
       title: [null, 'Tracked'],

@@ -1,6 +1,6 @@
 import { and, eq, type SQL, sql } from 'drizzle-orm';
 import type { Tx } from '../platform/db/index.ts';
-import { idempotencyKeys, type TaskHistoryAction, taskHistory, taskLabels, tasks } from '../platform/db/schema.ts';
+import { idempotencyKeys, type TaskHistoryAction, type TaskStatus, taskLabels, tasks } from '../platform/db/schema.ts';
 import { type TaskRow, taskRowColumns } from './mapping.ts';
 
 /** The columns a client can set, in the table's terms. */
@@ -71,17 +71,65 @@ export async function deleteTask(tx: Tx, companyId: number, id: number): Promise
   await tx.delete(tasks).where(and(eq(tasks.companyId, companyId), eq(tasks.id, id)));
 }
 
+export interface HistoryValues {
+  taskId: number;
+  /** The task's project at the time: who sees the entry of a deleted task follows it. */
+  projectId: number;
+  action: TaskHistoryAction;
+  changes: Record<string, [unknown, unknown]>;
+}
+
+/** One actor's entries, however many, in one statement. */
 export async function insertHistory(
   tx: Tx,
-  values: {
-    companyId: number;
-    taskId: number;
-    actorId: number;
-    action: TaskHistoryAction;
-    changes: Record<string, [unknown, unknown]>;
-  },
+  companyId: number,
+  actorId: number,
+  entries: readonly HistoryValues[],
 ): Promise<void> {
-  await tx.insert(taskHistory).values(values);
+  if (entries.length === 0) return;
+  await tx.execute(sql`insert into task_history (company_id, task_id, project_id, actor_id, action, changes)
+    select ${companyId}, e."taskId", e."projectId", ${actorId}, e.action, e.changes
+      from jsonb_to_recordset(${JSON.stringify(entries)}::jsonb)
+        as e("taskId" int, "projectId" int, action text, changes jsonb)`);
+}
+
+/**
+ * Every task in state `from` into the state `to` and its category, completed_at following (a
+ * status deleted with move_to, or, `to` being `from`, a status whose category changed): the rows
+ * before and after, by id, locked until the transaction ends. Two statements, whatever the number.
+ */
+export async function moveTasksOfState(
+  tx: Tx,
+  companyId: number,
+  from: number,
+  to: { id: number; category: TaskStatus },
+): Promise<{ before: TaskRow[]; after: TaskRow[] }> {
+  const before = await tx
+    .select(taskRowColumns)
+    .from(tasks)
+    .where(
+      and(
+        eq(tasks.companyId, companyId),
+        eq(tasks.stateId, from),
+        sql`(${tasks.stateId} <> ${to.id} or ${tasks.status} <> ${to.category})`,
+      ),
+    )
+    .orderBy(tasks.id)
+    .for('update');
+  if (before.length === 0) return { before, after: [] };
+  const after = await tx
+    .update(tasks)
+    .set({
+      stateId: to.id,
+      status: to.category,
+      updatedAt: sql`now()`,
+      completedAt: sql`case when ${to.category}::text = 'done' then coalesce(${tasks.completedAt}, now()) end`,
+    })
+    .where(
+      and(eq(tasks.companyId, companyId), sql`${tasks.id} = any(${sql.param(before.map((row) => row.id))}::int[])`),
+    )
+    .returning(taskRowColumns);
+  return { before, after: after.sort((a, b) => a.id - b.id) };
 }
 
 const IDEMPOTENCY_TTL = sql`interval '24 hours'`;

@@ -12,6 +12,7 @@ import {
   type TestContext,
 } from '../helpers.ts';
 import { Random, seedFrom } from '../random.ts';
+import { TestSocket } from '../ws.ts';
 
 /**
  * Company isolation under 10,000 random requests (ISOLATION_REQUESTS), from a fixed seed (FUZZ_SEED
@@ -22,6 +23,12 @@ import { Random, seedFrom } from '../random.ts';
  * requests at a time. No answer may carry another
  * company's data, every write across companies must be refused (404, or 400 for another company's
  * assignee, or 403 where only admins may act), and every table must be exactly as it was.
+ *
+ * Inside each company, a private project is the same kind of boundary: its company member outside
+ * it (who was its member once, was assigned one of its tasks and emailed about it, then removed)
+ * reads, changes, lists, searches, counts and follows it by id and by word, and must get none of
+ * it: not its tasks, their history, emails or deletions, not the project, its statuses or members,
+ * not its counts in statistics, and no WebSocket event of the writes made in it afterwards.
  */
 
 const REQUESTS = Number(process.env.ISOLATION_REQUESTS ?? 10_000);
@@ -44,6 +51,14 @@ interface Company {
   idempotencyKeys: string[];
   /** ETags of its tasks, for If-Match headers sent by strangers. */
   etags: string[];
+  /** Its private project: in its name and its tasks' titles, and nowhere else. */
+  privateMarker: string;
+  privateProjectId: number;
+  privateTaskIds: number[];
+  privateDeletedTaskIds: number[];
+  /** A company member of it, outside the private project (once inside: emailed about its task). */
+  outsider: Session;
+  insider: Session;
 }
 
 interface Op {
@@ -56,6 +71,10 @@ interface Op {
   expect: number[];
   /** For a list filtered to another company's ids or words: it must come back empty. */
   empty?: boolean;
+  /** The field a 400 must be about (assigned_to unless said). */
+  field?: string;
+  /** The statistics' total this caller must get. */
+  total?: number;
 }
 
 type Body = null | boolean | number | string | Body[] | { [key: string]: Body };
@@ -109,6 +128,12 @@ describe(`company isolation under random cross-company requests (${TEST_DB})`, (
         invitationIds: [],
         idempotencyKeys: [],
         etags: [],
+        privateMarker: `pv${index}y${Math.random().toString(36).slice(2, 8)}`,
+        privateProjectId: 0,
+        privateTaskIds: [],
+        privateDeletedTaskIds: [],
+        insider: members[0] as Session,
+        outsider: members[1] as Session,
       };
       for (let t = 0; t < 14; t++) {
         const author = company.actors[t % 3] as Session;
@@ -141,6 +166,35 @@ describe(`company isolation under random cross-company requests (${TEST_DB})`, (
           company.etags.push(String((await call(admin, 'GET', `/api/tasks/${id}/`)).headers.etag));
         }
       }
+      // The private project: the insider in it; the outsider in it long enough to be assigned a task
+      // (and emailed about it), then removed.
+      const project = await call(admin, 'POST', '/api/projects/', {
+        name: `Private ${company.privateMarker} ${marker}`,
+        key: `PV${index}`,
+        is_private: true,
+      });
+      expect(project.statusCode).toBe(201);
+      company.privateProjectId = json<{ id: number }>(project).id;
+      const membership = `/api/projects/${company.privateProjectId}/members`;
+      for (const person of [company.insider, company.outsider]) {
+        expect((await call(admin, 'PUT', `${membership}/${person.user.id}/`, { role: 'member' })).statusCode).toBe(200);
+      }
+      for (let t = 0; t < 4; t++) {
+        const created = await call(company.insider, 'POST', '/api/tasks/', {
+          title: `Hidden ${company.privateMarker} ${marker} ${t}`,
+          description: `Private plans of ${company.privateMarker}`,
+          project: company.privateProjectId,
+          assigned_to: (t === 0 ? company.outsider : company.insider).user.id,
+          due_date: '2026-01-15',
+        });
+        expect(created.statusCode).toBe(201);
+        const id = json<{ id: number }>(created).id;
+        if (t === 3) {
+          expect((await call(company.insider, 'DELETE', `/api/tasks/${id}/`)).statusCode).toBe(204);
+          company.privateDeletedTaskIds.push(id);
+        } else company.privateTaskIds.push(id);
+      }
+      expect((await call(admin, 'DELETE', `${membership}/${company.outsider.user.id}/`)).statusCode).toBe(204);
       for (let n = 0; n < 2; n++) {
         const invited = await call(admin, 'POST', '/api/auth/invitations/', {
           email: `${marker}_invitee${n}@${marker}.example.com`,
@@ -181,7 +235,12 @@ describe(`company isolation under random cross-company requests (${TEST_DB})`, (
       const admin = company.admin;
       const tasks = json<{ results: Array<{ id: number }> }>(await call(admin, 'GET', '/api/tasks/?page_size=100'));
       const histories = [];
-      for (const id of [...company.taskIds, ...company.deletedTaskIds]) {
+      for (const id of [
+        ...company.taskIds,
+        ...company.deletedTaskIds,
+        ...company.privateTaskIds,
+        ...company.privateDeletedTaskIds,
+      ]) {
         histories.push(json(await call(admin, 'GET', `/api/tasks/${id}/history/?page_size=100`)));
         histories.push(json(await call(admin, 'GET', `/api/tasks/${id}/notifications/?page_size=100`)));
       }
@@ -368,6 +427,192 @@ describe(`company isolation under random cross-company requests (${TEST_DB})`, (
       }
     };
 
+    /** A request by a company's member outside its private project, aimed at that project's things. */
+    const privateOp = (company: Company): Op => {
+      const task = rng.pick(company.privateTaskIds);
+      const anyTask = rng.pick([...company.privateTaskIds, ...company.privateDeletedTaskIds]);
+      const project = company.privateProjectId;
+      const search = rng.pick([company.privateMarker, `Hidden ${company.privateMarker}`, 'Private plans']);
+      switch (rng.int(0, 21)) {
+        case 0:
+          return { name: 'private: read a task', method: 'GET', url: `/api/tasks/${anyTask}/`, expect: [404] };
+        case 1:
+          return { name: 'private: history', method: 'GET', url: `/api/tasks/${anyTask}/history/`, expect: [404] };
+        case 2:
+          return {
+            name: 'private: a task’s emails',
+            method: 'GET',
+            url: `/api/tasks/${anyTask}/notifications/`,
+            expect: [404],
+          };
+        case 3:
+          return {
+            name: 'private: change a task',
+            method: rng.pick(['PATCH', 'PUT'] as const),
+            url: `/api/tasks/${task}/`,
+            payload: { title: 'Hijacked', ...taskBody() },
+            expect: [404],
+          };
+        case 4:
+          return { name: 'private: delete a task', method: 'DELETE', url: `/api/tasks/${anyTask}/`, expect: [404] };
+        case 5:
+          return {
+            name: 'private: create a task in it',
+            method: 'POST',
+            url: '/api/tasks/',
+            payload: { title: 'Slipped in', project },
+            expect: [400],
+            field: 'project',
+          };
+        case 6:
+          return {
+            name: 'private: move our task into it',
+            method: 'PATCH',
+            url: `/api/tasks/${rng.pick(company.taskIds)}/`,
+            payload: { project },
+            expect: [400],
+            field: 'project',
+          };
+        case 7:
+          return {
+            name: 'private: list it',
+            method: 'GET',
+            url: `/api/tasks/?project=${project}`,
+            expect: [200],
+            empty: true,
+          };
+        case 8:
+          return {
+            name: 'private: search its words',
+            method: 'GET',
+            url: `/api/tasks/?search=${encodeURIComponent(search)}`,
+            expect: [200],
+            empty: true,
+          };
+        case 9:
+          return {
+            name: 'private: by ref',
+            method: 'GET',
+            url: `/api/tasks/?ref=PV${company.index}-1`,
+            expect: [200],
+            empty: true,
+          };
+        case 10:
+          return {
+            name: 'private: its statistics',
+            method: 'GET',
+            url: `/api/tasks/statistics/?project=${project}`,
+            expect: [404],
+          };
+        case 11:
+          return {
+            name: 'private: statistics',
+            method: 'GET',
+            url: '/api/tasks/statistics/',
+            expect: [200],
+            total: company.taskIds.length,
+          };
+        case 12:
+          return {
+            name: 'private: my tasks',
+            method: 'GET',
+            url: '/api/tasks/my_tasks/?page_size=100',
+            expect: [200],
+          };
+        case 13:
+          return {
+            name: 'private: external tasks',
+            method: 'GET',
+            url: '/api/tasks/external-tasks/?page_size=100',
+            expect: [200],
+          };
+        case 14:
+          return {
+            name: 'private: deleted since',
+            method: 'GET',
+            url: '/api/tasks/deleted/?since=2000-01-01',
+            expect: [200],
+          };
+        case 15:
+          return {
+            name: 'private: our emails',
+            method: 'GET',
+            url: `/api/notifications/?page_size=100${rng.chance(0.5) ? `&task=${anyTask}` : ''}`,
+            expect: [200],
+          };
+        case 16:
+          return { name: 'private: the project', method: 'GET', url: `/api/projects/${project}/`, expect: [404] };
+        case 17:
+          return {
+            name: 'private: its statuses',
+            method: 'GET',
+            url: `/api/projects/${project}/statuses/`,
+            expect: [404],
+          };
+        case 18:
+          return {
+            name: 'private: its members',
+            method: 'GET',
+            url: `/api/projects/${project}/members/`,
+            expect: [404],
+          };
+        case 19:
+          return {
+            name: 'private: join it',
+            method: 'PUT',
+            url: `/api/projects/${project}/members/${company.outsider.user.id}/`,
+            payload: { role: 'manager' },
+            expect: [404],
+          };
+        case 20:
+          return {
+            name: 'private: change it',
+            method: 'PATCH',
+            url: `/api/projects/${project}/`,
+            payload: { is_private: false },
+            expect: [404],
+          };
+        default:
+          return {
+            name: 'private: list projects',
+            method: 'GET',
+            url: `/api/projects/?page_size=100${rng.chance(0.3) ? '&archived=true' : ''}`,
+            expect: [200],
+          };
+      }
+    };
+
+    /** Why this body shows what a company member outside its private project must not see. */
+    const privateLeak = (company: Company, op: Op, response: LightMyRequestResponse): string | undefined => {
+      if (response.body.includes(company.privateMarker) && !op.url.includes(company.privateMarker)) {
+        return `contains ${company.privateMarker}`;
+      }
+      if (!response.headers['content-type']?.toString().startsWith('application/json') || response.body === '')
+        return undefined;
+      const hidden = new Set([...company.privateTaskIds, ...company.privateDeletedTaskIds]);
+      const problems: string[] = [];
+      const visit = (value: Body, path: string) => {
+        if (Array.isArray(value)) {
+          value.forEach((item, i) => {
+            visit(item, `${path}[${i}]`);
+          });
+          return;
+        }
+        if (value === null || typeof value !== 'object') return;
+        const isTask = 'title' in value && 'created_at' in value;
+        const isProject = 'key' in value && 'is_private' in value;
+        if (isTask && (hidden.has(value.id as number) || value.project === company.privateProjectId))
+          problems.push(`${path}.id ${String(value.id)}`);
+        if (isProject && value.id === company.privateProjectId) problems.push(`${path}.id ${String(value.id)}`);
+        if ('deleted_at' in value && hidden.has(value.id as number)) problems.push(`${path}.id ${String(value.id)}`);
+        if ('recipient' in value && 'scheduled_for' in value && hidden.has(value.task as number))
+          problems.push(`${path}.task ${String(value.task)}`);
+        for (const [key, child] of Object.entries(value)) visit(child, `${path}.${key}`);
+      };
+      visit(JSON.parse(response.body) as Body, '$');
+      return problems.length > 0 ? problems.slice(0, 5).join(', ') : undefined;
+    };
+
     /** Why this body shows another company's data, or undefined when it shows only the caller's. */
     const leak = (company: Company, op: Op, response: LightMyRequestResponse): string | undefined => {
       const sent = `${op.url} ${JSON.stringify(op.payload ?? '')} ${JSON.stringify(op.headers ?? {})}`;
@@ -438,6 +683,21 @@ describe(`company isolation under random cross-company requests (${TEST_DB})`, (
       expect(leak(mine, probe, answer({ detail: `no ${theirs.marker}` }))).toBeDefined();
       const own = json<Record<string, unknown>>(await call(mine.admin, 'GET', `/api/tasks/${mine.taskIds[0]}/`));
       expect(leak(mine, probe, answer({ results: [own] }))).toBeUndefined();
+      // And the private project's task, its email or its deletion, to the outsider.
+      const hidden = json<Record<string, unknown>>(
+        await call(mine.admin, 'GET', `/api/tasks/${mine.privateTaskIds[0]}/`),
+      );
+      expect(
+        privateLeak(mine, probe, answer({ results: [{ ...hidden, title: 'x', description: 'x' }] })),
+      ).toBeDefined();
+      const emails = json<{ results: Array<{ task: number }> }>(
+        await call(mine.admin, 'GET', `/api/tasks/${mine.privateTaskIds[0]}/notifications/`),
+      ).results;
+      expect(emails.map((e) => e.task)).toEqual([mine.privateTaskIds[0]]);
+      expect(privateLeak(mine, probe, answer({ results: emails.map((e) => ({ ...e, subject: 'x' })) }))).toBeDefined();
+      const gone = { id: mine.privateDeletedTaskIds[0], deleted_at: 'x' };
+      expect(privateLeak(mine, probe, answer({ results: [gone] }))).toBeDefined();
+      expect(privateLeak(mine, probe, answer({ results: [own] }))).toBeUndefined();
     }
 
     const failures = new Map<string, { count: number; example: string }>();
@@ -452,8 +712,10 @@ describe(`company isolation under random cross-company requests (${TEST_DB})`, (
     let next = 0;
 
     // Drawn in order before any is sent, so that the seed alone decides them whatever the timing.
+    // A quarter of them by a company's member outside its private project, at that project.
     const plan = Array.from({ length: REQUESTS }, (_, index) => {
       const company = rng.pick(companies);
+      if (rng.chance(0.25)) return { index, company, actor: company.outsider, op: privateOp(company) };
       const actor = rng.pick(company.actors);
       return { index, company, actor, op: crossOp(actor, company, rng.pick(foreignOf(company))) };
     });
@@ -471,11 +733,20 @@ describe(`company isolation under random cross-company requests (${TEST_DB})`, (
         if (!op.expect.includes(response.statusCode)) {
           fail(`${op.name}: ${response.statusCode}, expected ${op.expect.join(' or ')}`, describe);
         }
-        if (op.expect.includes(400) && response.statusCode === 400 && !('assigned_to' in json(response))) {
-          fail(`${op.name}: 400 not about assigned_to`, describe);
+        const field = op.field ?? 'assigned_to';
+        if (op.expect.includes(400) && response.statusCode === 400 && !(field in json(response))) {
+          fail(`${op.name}: 400 not about ${field}`, describe);
         }
-        const leaked = leak(company, op, response);
+        const leaked =
+          leak(company, op, response) ?? (actor === company.outsider ? privateLeak(company, op, response) : undefined);
         if (leaked !== undefined) fail(`${op.name}: leak`, `${leaked}: ${describe}`);
+        if (
+          op.total !== undefined &&
+          response.statusCode === 200 &&
+          json<{ total: number }>(response).total !== op.total
+        ) {
+          fail(`${op.name}: total not ${op.total}`, describe);
+        }
         if (op.empty === true && response.statusCode === 200 && json<{ count: number }>(response).count !== 0) {
           fail(`${op.name}: not empty`, describe);
         }
@@ -505,4 +776,48 @@ describe(`company isolation under random cross-company requests (${TEST_DB})`, (
     expect(afterDb).toEqual(beforeDb);
     expect(afterApi).toEqual(beforeApi);
   }, 180_000);
+
+  it('sends a company member outside a private project no event of what is done in it', async () => {
+    await app.listen({ port: 0, host: '127.0.0.1' });
+    const url = `ws://127.0.0.1:${(app.server.address() as { port: number }).port}/ws/tasks/`;
+    for (const company of companies) {
+      const outsider = await TestSocket.open(url, { token: company.outsider.access });
+      const insider = await TestSocket.open(url, { token: company.insider.access });
+      for (const socket of [outsider, insider]) await socket.ofType('connection_established');
+      const { admin, privateProjectId: project, privateMarker } = company;
+      const created = await call(admin, 'POST', '/api/tasks/', { title: `Live ${privateMarker}`, project });
+      expect(created.statusCode).toBe(201);
+      const id = json<{ id: number }>(created).id;
+      expect((await call(admin, 'PATCH', `/api/tasks/${id}/`, { status: 'done' })).statusCode).toBe(200);
+      const status = await call(admin, 'POST', `/api/projects/${project}/statuses/`, {
+        name: `Review ${privateMarker}`,
+        category: 'in_progress',
+      });
+      expect(status.statusCode).toBe(201);
+      const statusId = json<{ id: number }>(status).id;
+      await call(admin, 'PATCH', `/api/tasks/${id}/`, { state: statusId });
+      // A category change moving the task, then the status deleted moving it again.
+      await call(admin, 'PATCH', `/api/projects/${project}/statuses/${statusId}/`, { category: 'done' });
+      const todo = json<Array<{ id: number }>>(await call(admin, 'GET', `/api/projects/${project}/statuses/`))[0]?.id;
+      expect(
+        (await call(admin, 'DELETE', `/api/projects/${project}/statuses/${statusId}/?move_to=${todo}`)).statusCode,
+      ).toBe(204);
+      await call(admin, 'PATCH', `/api/projects/${project}/`, { description: `About ${privateMarker}` });
+      expect((await call(admin, 'DELETE', `/api/tasks/${id}/`)).statusCode).toBe(204);
+      // The last event of all, to everyone in the company: after it, nothing else can arrive.
+      const label = json<{ id: number }>(await call(admin, 'POST', '/api/labels/', { name: `done ${company.marker}` }));
+      const marker = (m: Record<string, unknown>) =>
+        m.type === 'label_updated' && (m.label as { id: number }).id === label.id;
+      await outsider.next(marker);
+      await insider.next(marker);
+      const heard = (socket: TestSocket) => socket.messages.map((m) => m.type).join(' ');
+      expect(heard(insider)).toContain('task_created');
+      expect(heard(insider)).toContain('status_deleted');
+      expect(insider.messages.filter((m) => m.type === 'task_updated').length).toBeGreaterThanOrEqual(4);
+      expect(heard(outsider)).toBe('connection_established label_updated');
+      expect(JSON.stringify(outsider.messages)).not.toContain(privateMarker);
+      outsider.close();
+      insider.close();
+    }
+  });
 });

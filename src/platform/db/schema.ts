@@ -408,6 +408,8 @@ export const taskHistory = pgTable(
       .references(() => companies.id, { onDelete: 'cascade' }),
     id: integer('id').notNull().generatedAlwaysAsIdentity(),
     taskId: integer('task_id').notNull(),
+    /** The task's project when the entry was written: deletions are listed to those who see it (drizzle/0017). */
+    projectId: integer('project_id').notNull(),
     actorId: integer('actor_id').notNull(),
     action: text('action', { enum: TASK_HISTORY_ACTIONS }).notNull(),
     /** {field: [old, new]} in the task's JSON form. */

@@ -167,6 +167,19 @@ export class Jobs {
   }
 
   /**
+   * Many jobs of one queue in the caller's transaction, in one statement (pg-boss's insert), each
+   * after its own delay; for a change that enqueues one job per task of many.
+   */
+  async sendMany(tx: Tx, queue: string, jobs: ReadonlyArray<{ data: object; startAfterSeconds?: number }>) {
+    this.#requireQueue(queue);
+    if (jobs.length === 0) return;
+    await this.#boss.insert(
+      jobs.map((job) => ({ name: queue, data: job.data, startAfter: `${job.startAfterSeconds ?? 0} seconds` })),
+      { db: inTransaction(tx) },
+    );
+  }
+
+  /**
    * Processes the queue's jobs in this process until stop() (worker.ts). A handler that throws
    * fails its job, which is retried as its queue or send() options say.
    */
