@@ -62,14 +62,14 @@ describe('tasks in projects', () => {
     ]);
     for (const response of [...created, ...elsewhere]) expect(response.statusCode, response.body).toBe(201);
     const tasks = created.map((r) => json<Task>(r));
-    const after = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
-    expect(tasks.map((t) => t.number).sort((a, b) => a - b)).toEqual(after(existing + 20).slice(existing));
-    expect(elsewhere.map((r) => json<Task>(r).number).sort((a, b) => a - b)).toEqual(after(5));
+    const upTo = (n: number) => Array.from({ length: n }, (_, i) => i + 1);
+    expect(tasks.map((t) => t.number).sort((a, b) => a - b)).toEqual(upTo(existing + 20).slice(existing));
+    expect(elsewhere.map((r) => json<Task>(r).number).sort((a, b) => a - b)).toEqual(upTo(5));
     for (const task of tasks) expect(task.ref).toBe(`WEB-${task.number}`);
     const stored = await ctx.db.tenant(owner.user.company.id, (tx) =>
       queryRows<{ number: number }>(tx, sql`select number from tasks where project_id = ${web.id} order by number`),
     );
-    expect(stored.map((r) => r.number)).toEqual(after(existing + 20));
+    expect(stored.map((r) => r.number)).toEqual(upTo(existing + 20));
     const last = tasks.find((t) => t.number === existing + 20) as Task;
     expect((await call('DELETE', `/api/tasks/${last.id}/`)).statusCode).toBe(204);
     expect(json<Task>(await call('POST', '/api/tasks/', { title: 'next', project: web.id })).number).toBe(
