@@ -275,6 +275,7 @@ export function Board({
           project={project}
           statuses={statuses}
           labels={workspace.labels}
+          projects={workspace.projects ?? []}
           readOnly={readOnly}
           users={people.users}
           onWriting={board.setWriting}

@@ -4,12 +4,15 @@ import {
   call,
   displayName,
   type HistoryEntry,
+  type Label,
   type Notification,
   type Page,
   type Person,
   type Priority,
+  type Project,
   type Status,
   type Task,
+  type WorkflowStatus,
 } from './api.ts';
 import { ago, dateTime } from './format.ts';
 import { PRIORITY_LABELS, STATUS_LABELS } from './labels.ts';
@@ -70,14 +73,60 @@ function usePaged<T>(path: string, version: string) {
 
 type Names = (id: number | null) => string;
 
+/** What the ids in a history entry name: the board's statuses and projects, the company's labels. */
+export interface Vocabulary {
+  statuses: WorkflowStatus[];
+  labels: Label[];
+  projects: Project[];
+}
+
 const quoted = (value: unknown) => `“${String(value ?? '')}”`;
 const statusLabel = (value: unknown) => STATUS_LABELS[value as Status] ?? String(value);
 const priorityLabel = (value: unknown) => PRIORITY_LABELS[value as Priority] ?? String(value);
 const when = (value: unknown) => (typeof value === 'string' ? dateTime(value) : 'none');
 
+const named = (items: Array<{ id: number; name: string }>, value: unknown, otherwise: string) =>
+  items.find((item) => item.id === value)?.name ?? otherwise;
+
+function describeLabels(before: unknown, after: unknown, labels: Label[]): string {
+  const was = new Set(Array.isArray(before) ? (before as number[]) : []);
+  const is = new Set(Array.isArray(after) ? (after as number[]) : []);
+  const names = (ids: number[]) => ids.map((id) => quoted(named(labels, id, 'a deleted label'))).join(', ');
+  const added = [...is].filter((id) => !was.has(id));
+  const removed = [...was].filter((id) => !is.has(id));
+  return [
+    added.length > 0 ? `Labelled ${names(added)}` : '',
+    removed.length > 0 ? `${added.length > 0 ? 'unlabelled' : 'Unlabelled'} ${names(removed)}` : '',
+  ]
+    .filter((part) => part !== '')
+    .join(', ');
+}
+
 /** One change ([old, new]) as a sentence: what it was and what it became, with people's names and readable values. */
-function describeChange(field: string, [before, after]: unknown[], nameOf: Names): ReactNode {
+function describeChange(field: string, [before, after]: unknown[], nameOf: Names, words: Vocabulary): ReactNode {
   switch (field) {
+    case 'state':
+      return (
+        <>
+          Status from <b>{named(words.statuses, before, 'another project’s status')}</b> to{' '}
+          <b>{named(words.statuses, after, 'another project’s status')}</b>
+        </>
+      );
+    case 'project':
+      return (
+        <>
+          Moved from <b>{named(words.projects, before, 'another project')}</b> to{' '}
+          <b>{named(words.projects, after, 'another project')}</b>
+        </>
+      );
+    case 'ref':
+      return (
+        <>
+          Now <b>{String(after)}</b> (was {String(before)})
+        </>
+      );
+    case 'labels':
+      return describeLabels(before, after, words.labels);
     case 'title':
       return (
         <>
@@ -160,7 +209,17 @@ function Time({ iso }: { iso: string }) {
   );
 }
 
-function HistoryList({ task, nameOf }: { task: Task; nameOf: Names }) {
+/**
+ * The fields worth a line of their own: completed_at follows the status, and a state says what the
+ * status (its category) says, by name.
+ */
+function shownChanges(changes: HistoryEntry['changes']) {
+  return Object.entries(changes).filter(
+    ([field]) => !(field === 'completed_at' && 'status' in changes) && !(field === 'status' && 'state' in changes),
+  );
+}
+
+function HistoryList({ task, nameOf, words }: { task: Task; nameOf: Names; words: Vocabulary }) {
   const history = usePaged<HistoryEntry>(`/api/tasks/${task.id}/history/`, task.updated_at);
   if (history.error !== undefined) return <p className="muted">The history could not be loaded: {history.error}</p>;
   if (history.items === undefined) return <p className="muted">Loading…</p>;
@@ -169,10 +228,7 @@ function HistoryList({ task, nameOf }: { task: Task; nameOf: Names }) {
     <>
       <ol className="history">
         {history.items.map((entry) => {
-          const changes = Object.entries(entry.changes).filter(
-            // completed_at follows the status, which says it better
-            ([field]) => field !== 'completed_at' || !('status' in entry.changes),
-          );
+          const changes = shownChanges(entry.changes);
           return (
             <li key={entry.id}>
               <p className="entry-head">
@@ -188,7 +244,7 @@ function HistoryList({ task, nameOf }: { task: Task; nameOf: Names }) {
                         ? pair[1] === null
                           ? 'No longer completed'
                           : `Completed ${when(pair[1])}`
-                        : describeChange(field, pair, nameOf)}
+                        : describeChange(field, pair, nameOf, words)}
                     </li>
                   ))}
                 </ul>
@@ -264,7 +320,7 @@ function NotificationList({ task }: { task: Task }) {
 }
 
 /** A task's history (who changed what, from what to what) and the emails sent about it. */
-export function TaskActivity({ task, users }: { task: Task; users: Person[] }) {
+export function TaskActivity({ task, users, words }: { task: Task; users: Person[]; words: Vocabulary }) {
   const historyId = useId();
   const emailsId = useId();
   const nameOf: Names = (id) => {
@@ -276,7 +332,7 @@ export function TaskActivity({ task, users }: { task: Task; users: Person[] }) {
     <aside className="activity" aria-label="Activity">
       <section aria-labelledby={historyId}>
         <h3 id={historyId}>History</h3>
-        <HistoryList task={task} nameOf={nameOf} />
+        <HistoryList task={task} nameOf={nameOf} words={words} />
       </section>
       <section aria-labelledby={emailsId}>
         <h3 id={emailsId}>Email notifications</h3>

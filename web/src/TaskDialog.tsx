@@ -82,6 +82,8 @@ export interface TaskDialogProps {
   project: Project;
   statuses: WorkflowStatus[];
   labels: Label[];
+  /** The projects the user sees, for the names in the task's history. */
+  projects: Project[];
   /** An archived project, or a viewer: the task is shown, not changed. */
   readOnly: boolean;
   users: Person[];
@@ -97,6 +99,7 @@ export function TaskDialog({
   project,
   statuses,
   labels,
+  projects,
   readOnly,
   users,
   onSaved,
@@ -345,7 +348,7 @@ export function TaskDialog({
             )}
           </div>
         </form>
-        {task === undefined ? null : <TaskActivity task={task} users={users} />}
+        {task === undefined ? null : <TaskActivity task={task} users={users} words={{ statuses, labels, projects }} />}
       </div>
     </Modal>
   );
