@@ -27,6 +27,7 @@ import { pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
 import type pg from 'pg';
 import type { Auth } from '../src/platform/auth.ts';
+import { apiAs } from './api.ts';
 
 const root = path.resolve(process.env.BENCH_ROOT ?? process.cwd());
 if (!existsSync(path.join(root, 'src/main.ts'))) {
@@ -162,19 +163,6 @@ function runPgbench(url: string, script: string, likeEndpoint: boolean) {
     )
     .sort((a, b) => a - b);
   return { tps, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
-}
-
-/** The API as one signed-in user: JSON in and out; anything but a 2xx throws. */
-function apiAs(base: string, access: string) {
-  return async <T = unknown>(method: string, url: string, body?: unknown): Promise<T> => {
-    const response = await fetch(`${base}${url}`, {
-      method,
-      headers: { authorization: `Bearer ${access}`, 'content-type': 'application/json' },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    if (!response.ok) throw new Error(`${method} ${url}: ${response.status} ${await response.text()}`);
-    return (response.status === 204 ? undefined : await response.json()) as T;
-  };
 }
 
 async function login(base: string, username: string, password: string): Promise<string> {

@@ -16,6 +16,7 @@ import path from 'node:path';
 import { WebSocket } from 'ws';
 import { createServerDatabase } from '../test/databases.ts';
 import { freePort, type ServerProcess, startServer, waitForHealthy } from '../test/process.ts';
+import { apiAs } from './api.ts';
 
 const mode = process.argv[2] ?? 'both';
 const socketCount = Number(process.argv[3] ?? 1000);
@@ -30,19 +31,6 @@ const BARRIER = '{"type":"label_updated"';
 const PASSWORD = 'bench-secret-words';
 const percentile = (sorted: number[], p: number) =>
   sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * p))] ?? 0;
-
-/** The API as one signed-in user: JSON in and out; anything but a 2xx throws. */
-function apiAs(base: string, access: string) {
-  return async <T = unknown>(method: string, url: string, body?: unknown): Promise<T> => {
-    const response = await fetch(`${base}${url}`, {
-      method,
-      headers: { authorization: `Bearer ${access}`, 'content-type': 'application/json' },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    if (!response.ok) throw new Error(`${method} ${url}: ${response.status} ${await response.text()}`);
-    return (response.status === 204 ? undefined : await response.json()) as T;
-  };
-}
 
 type Person = { id: number; access: string; sees: Set<number> };
 
