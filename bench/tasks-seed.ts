@@ -1,6 +1,7 @@
 /**
- * How long seedTasks takes for 100,000 tasks in one company (plus 100 tasks each in 999 others,
- * as the performance goals assume), on the embedded database and on PostgreSQL.
+ * How long seeding takes, step by step as `cli seed --companies 1000 --tasks 100 --heavy N` does it:
+ * N tasks (100,000) spread over one company's projects, 100 in the default project of each of 999
+ * others and 50 in their other projects, on the embedded database and on PostgreSQL.
  * Usage: npx tsx bench/tasks-seed.ts [embedded|postgres|both] [tasks=100000]
  */
 
@@ -8,7 +9,9 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { seedAccounts } from '../src/accounts/seed.ts';
+import { seedLabels } from '../src/labels/seed.ts';
 import { type Database, openEmbedded, openPostgres } from '../src/platform/db/index.ts';
+import { seedProjects } from '../src/projects/seed.ts';
 import { seedTasks } from '../src/tasks/seed.ts';
 import { createServerDatabase } from '../test/databases.ts';
 
@@ -37,16 +40,22 @@ async function bench(driver: 'embedded' | 'postgres') {
   }
   try {
     await time('migrate', () => db.migrate());
-    const companies = await time('1,000 companies with 5 users each', () =>
-      seedAccounts(db, { companies: 1000, usersPerCompany: 5 }),
+    const companies = await time('1,000 companies with 5 users and a guest each', () =>
+      seedAccounts(db, { companies: 1000, usersPerCompany: 5, guest: true }),
     );
-    const [first, ...others] = companies.map((c) => c.id);
-    await time(`${tasks.toLocaleString('en')} tasks in one company`, () =>
-      seedTasks(db, { companyIds: [first as number], tasksPerCompany: tasks }),
+    const ids = companies.map((c) => c.id);
+    const [first, ...others] = ids;
+    await time('their labels and projects', async () => {
+      await seedLabels(db, ids);
+      await seedProjects(db, ids);
+    });
+    await time(`${tasks.toLocaleString('en')} tasks over one company's projects`, () =>
+      seedTasks(db, { companyIds: [first as number], tasksPerCompany: tasks, projects: 'all' }),
     );
-    await time(`100 tasks in each of ${others.length} others`, () =>
-      seedTasks(db, { companyIds: others, tasksPerCompany: 100 }),
-    );
+    await time(`150 tasks in each of ${others.length} others`, async () => {
+      await seedTasks(db, { companyIds: others, tasksPerCompany: 100 });
+      await seedTasks(db, { companyIds: others, tasksPerCompany: 50, projects: 'others' });
+    });
   } finally {
     await db.close();
     await drop();

@@ -7,23 +7,44 @@
  * BENCH_DB=embedded runs the server as `npm start` does, on its embedded PostgreSQL in a DATA_DIR
  * seeded the same way (pgbench then replays on that server, through its socket); by default the
  * server runs on a database of the PostgreSQL at 5432.
- * Usage: [BENCH_DB=embedded] [BENCH_ONLY=regex] [BENCH_PGBENCH=like-endpoint] npx tsx bench/tasks.ts [seconds=10]
+ * Projects (version 2's schema): the company's tasks are spread over BENCH_PROJECTS projects (20;
+ * 1 keeps them all in the default one), the last of them private, a few with a Review status, a
+ * third of the tasks labelled; the caller (BENCH_ROLE) is a company member who is a member of the
+ * private project (`member`, the default) or the company's admin (`admin`), and two endpoints more
+ * read one project: its list (the private one's) and its statistics. A schema without projects
+ * (an older commit) keeps every task as it was and skips those two.
+ * The code measured is the checkout in the current directory (or BENCH_ROOT): seeding, server and
+ * SQL all come from there, so `cd <checkout of another commit> && npx tsx <this file>` measures
+ * that commit with this very script.
+ * Usage: [BENCH_DB=embedded] [BENCH_ONLY=regex] [BENCH_PGBENCH=like-endpoint] [BENCH_PROJECTS=20]
+ *        [BENCH_ROLE=member|admin] [BENCH_ROOT=dir] npx tsx bench/tasks.ts [seconds=10]
  */
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import autocannon from 'autocannon';
 import type pg from 'pg';
-import { SEED_PASSWORD, seedAccounts } from '../src/accounts/seed.ts';
 import type { Auth } from '../src/platform/auth.ts';
-import { embeddedUrl } from '../src/platform/db/embedded.ts';
-import { type Database, openEmbedded, openPostgres } from '../src/platform/db/index.ts';
-import { pageRequest } from '../src/platform/pagination.ts';
-import { seedTasks } from '../src/tasks/seed.ts';
-import { createServerDatabase } from '../test/databases.ts';
-import { freePort, startServer, waitForHealthy } from '../test/process.ts';
-import { sqlOnlyTasksService } from './tasks-service.ts';
+import { apiAs } from './api.ts';
+
+const root = path.resolve(process.env.BENCH_ROOT ?? process.cwd());
+if (!existsSync(path.join(root, 'src/main.ts'))) {
+  throw new Error(`${root} is not a checkout of this project: run from one, or set BENCH_ROOT`);
+}
+/** A module of the measured checkout, typed as this checkout's. */
+const load = <T>(file: string): Promise<T> => import(pathToFileURL(path.join(root, file)).href);
+const { SEED_PASSWORD, seedAccounts } = await load<typeof import('../src/accounts/seed.ts')>('src/accounts/seed.ts');
+const { embeddedUrl } = await load<typeof import('../src/platform/db/embedded.ts')>('src/platform/db/embedded.ts');
+const { openEmbedded, openPostgres } =
+  await load<typeof import('../src/platform/db/index.ts')>('src/platform/db/index.ts');
+const { pageRequest } = await load<typeof import('../src/platform/pagination.ts')>('src/platform/pagination.ts');
+const { seedTasks } = await load<typeof import('../src/tasks/seed.ts')>('src/tasks/seed.ts');
+const { createServerDatabase } = await load<typeof import('../test/databases.ts')>('test/databases.ts');
+const { freePort, startServer, waitForHealthy } = await load<typeof import('../test/process.ts')>('test/process.ts');
+const { sqlOnlyTasksService } = await load<typeof import('./tasks-service.ts')>('bench/tasks-service.ts');
+type Database = import('../src/platform/db/index.ts').Database;
 
 const duration = Number(process.argv[2] ?? 10);
 /** Only the endpoints whose names match (e.g. BENCH_ONLY='tasks/$|statistics'). */
@@ -36,6 +57,10 @@ const only = new RegExp(process.env.BENCH_ONLY ?? '');
 const likeEndpoint = process.env.BENCH_PGBENCH === 'like-endpoint';
 const CONNECTIONS = 50;
 const TASKS = 100_000;
+const PROJECTS = Number(process.env.BENCH_PROJECTS ?? 20);
+const ROLE = process.env.BENCH_ROLE ?? 'member';
+if (!(Number.isInteger(PROJECTS) && PROJECTS >= 1)) throw new Error('BENCH_PROJECTS: a whole number, 1 or more');
+if (ROLE !== 'member' && ROLE !== 'admin') throw new Error('BENCH_ROLE: member or admin');
 /** A task of the caller's company for GET and PATCH; PATCH in pgbench spreads over :id instead. */
 const SAMPLE_ID = 54_321;
 
@@ -140,6 +165,98 @@ function runPgbench(url: string, script: string, likeEndpoint: boolean) {
   return { tps, p50: percentile(latencies, 50), p99: percentile(latencies, 99) };
 }
 
+async function login(base: string, username: string, password: string): Promise<string> {
+  const response = await fetch(`${base}/api/auth/login/`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ username, password }),
+  });
+  if (!response.ok) throw new Error(`login ${username}: ${response.status} ${await response.text()}`);
+  return ((await response.json()) as { access: string }).access;
+}
+
+/**
+ * The company's tasks moved from the default project into PROJECTS - 1 more, made through the API
+ * by the admin (the last one private, with `memberId` in it; every fourth a Review status), and a
+ * third of them labelled. The default project keeps its first 1/PROJECTS of the tasks by number
+ * and their numbers; the others get the rest in turn, numbered from 1 in the same order, in a
+ * status of the task's category (in turn too). Numbers are written, not drawn from the projects'
+ * counters, which are then set past them. Returns the private project, or the default one when
+ * there is no other.
+ */
+async function spreadOverProjects(db: Database, admin: ReturnType<typeof apiAs>, companyId: number, memberId: number) {
+  const made: number[] = [];
+  for (let i = 2; i <= PROJECTS; i++) {
+    const key = `B${String(i).padStart(2, '0')}`;
+    const project = await admin<{ id: number }>('POST', '/api/projects/', {
+      name: `Bench ${key}`,
+      key,
+      is_private: i === PROJECTS,
+    });
+    made.push(project.id);
+    if (i % 4 === 2) {
+      await admin('POST', `/api/projects/${project.id}/statuses/`, {
+        name: 'Review',
+        category: 'in_progress',
+        position: 2,
+      });
+    }
+  }
+  const labels: number[] = [];
+  for (const name of ['bug', 'feature', 'design', 'docs', 'customer', 'tech debt']) {
+    labels.push((await admin<{ id: number }>('POST', '/api/labels/', { name })).id);
+  }
+  const client = db.client as pg.Pool;
+  await client.query(
+    `with ranked as (
+       select t.id, t.status, (row_number() over (order by t.number, t.id) - 1)::int as r, count(*) over ()::int as total
+       from tasks t join projects p on p.company_id = t.company_id and p.id = t.project_id and p.is_default
+       where t.company_id = $1
+     ),
+     placed as (
+       select id, status, k, ($2::int[])[1 + k % cardinality($2::int[])] as project_id,
+              1 + k / cardinality($2::int[]) as number, k / cardinality($2::int[]) as turn
+       from (select id, status, r - total / (1 + cardinality($2::int[])) as k from ranked) x
+       where k >= 0
+     )
+     update tasks t
+     set project_id = p.project_id, number = p.number,
+         state_id = (select (array_agg(s.id order by s.position, s.id))[1 + p.turn % count(*)::int] from statuses s
+                     where s.company_id = $1 and s.project_id = p.project_id and s.category = p.status)
+     from placed p
+     where t.company_id = $1 and t.id = p.id`,
+    [companyId, made],
+  );
+  await client.query(
+    `update projects p set next_number = 1 + (select max(t.number) from tasks t
+                                              where t.company_id = p.company_id and t.project_id = p.id)
+     where p.company_id = $1 and p.id = any($2::int[])`,
+    [companyId, made],
+  );
+  await client.query(
+    `insert into task_labels (company_id, task_id, label_id)
+     select $1, t.id, ($2::int[])[1 + (t.id + k) % cardinality($2::int[])]
+     from tasks t cross join generate_series(0, 1) k
+     where t.company_id = $1 and t.id % 3 = 0 and (k = 0 or t.id % 9 = 0)`,
+    [companyId, labels],
+  );
+  const [spread] = (
+    await client.query(
+      `select min(n)::int as least, max(n)::int as most, (select count(distinct state_id)::int from tasks
+                                                          where company_id = $1) as states
+       from (select count(*) as n from tasks where company_id = $1 group by project_id) x`,
+      [companyId],
+    )
+  ).rows as Array<{ least: number; most: number; states: number }>;
+  console.log(`tasks per project ${spread?.least}–${spread?.most}, in ${spread?.states} statuses`);
+  const privateOne = made.at(-1);
+  if (privateOne !== undefined)
+    await admin('PUT', `/api/projects/${privateOne}/members/${memberId}/`, { role: 'member' });
+  const [general] = (await client.query('select id from projects where company_id = $1 and is_default', [companyId]))
+    .rows as Array<{ id: number }>;
+  return privateOne ?? (general as { id: number }).id;
+}
+
 const embedded = process.env.BENCH_DB === 'embedded';
 const dataDir = mkdtempSync(path.join(tmpdir(), 'tasks-bench-'));
 const created = embedded ? undefined : await createServerDatabase({ empty: true });
@@ -157,7 +274,6 @@ try {
   if (first === undefined) throw new Error('no company seeded');
   await seedTasks(db, { companyIds: [first.id], tasksPerCompany: TASKS });
   await seedTasks(db, { companyIds: others.map((c) => c.id), tasksPerCompany: 100 });
-  await db.client.query('vacuum analyze');
 
   const env: Record<string, string> = {
     PORT: String(await freePort()),
@@ -179,17 +295,27 @@ try {
   const url = created?.url ?? embeddedUrl(dataDir);
   if (url === undefined) throw new Error(`DATA_DIR ${dataDir} is too long a path for a socket`);
   if (embedded) db = openPostgres({ url, poolSize: 2 });
-  const record = capture(db.client);
-  const login = await fetch(`${process_.url}/api/auth/login/`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username: first.admin, password: SEED_PASSWORD }),
-  });
-  const { access } = (await login.json()) as { access: string };
-  const profile = (await (
-    await fetch(`${process_.url}/api/auth/profile/`, { headers: { authorization: `Bearer ${access}` } })
-  ).json()) as { id: number };
+  const client = db.client as pg.Pool;
+  const [schema] = (await client.query(`select to_regclass('public.projects') is not null as projects`)).rows as Array<{
+    projects: boolean;
+  }>;
+  const member = first.admin.replace(/_admin$/, '_user1');
+  const [memberRow] = (
+    await client.query('select id from users where company_id = $1 and username = $2', [first.id, member])
+  ).rows as Array<{ id: number }>;
+  const admin = apiAs(process_.url, await login(process_.url, first.admin, SEED_PASSWORD));
+  const oneProject = schema?.projects
+    ? await spreadOverProjects(db, admin, first.id, (memberRow as { id: number }).id)
+    : undefined;
+  await client.query('vacuum analyze');
+  const record = capture(client);
+  const caller = ROLE === 'admin' ? first.admin : member;
+  const access = await login(process_.url, caller, SEED_PASSWORD);
+  const profile = await apiAs(process_.url, access)<{ id: number }>('GET', '/api/auth/profile/');
   const auth: Auth = { userId: profile.id, companyId: first.id };
+  console.log(
+    `code: ${root}; ${oneProject === undefined ? 'no projects in this schema' : `${PROJECTS} projects (the last private)`}; as ${caller} (${ROLE})`,
+  );
   const service = sqlOnlyTasksService(db);
   const page = pageRequest({});
   const headers = { authorization: `Bearer ${access}`, 'content-type': 'application/json' };
@@ -242,6 +368,20 @@ try {
       request: { method: 'GET', path: '/api/tasks/statistics/' },
       sql: () => service.statistics(auth),
     },
+    ...(oneProject === undefined
+      ? []
+      : [
+          {
+            name: 'GET /api/tasks/?project={id}',
+            request: { method: 'GET' as const, path: `/api/tasks/?project=${oneProject}` },
+            sql: () => service.listTasks(auth, { project: oneProject }, page),
+          },
+          {
+            name: 'GET /api/tasks/statistics/?project={id}',
+            request: { method: 'GET' as const, path: `/api/tasks/statistics/?project=${oneProject}` },
+            sql: () => service.statistics(auth, oneProject),
+          },
+        ]),
   ];
 
   console.log(

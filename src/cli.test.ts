@@ -75,9 +75,13 @@ describe(`management CLI (${TEST_DB})`, () => {
 
     const seeded = await cli('seed');
     expect(seeded.code).toBe(0);
-    expect(seeded.out).toContain('Seeded 3 companies with 5 users each and 150 new tasks');
-    // a second run adds nothing: every company has its users and tasks already
-    expect((await cli('seed')).out).toContain('and 0 new tasks');
+    expect(seeded.out).toContain('Seeded 3 companies with 5 users and a guest each, 9 new projects and 225 new tasks');
+    // a second run adds nothing: every company has its users, projects and tasks already
+    expect((await cli('seed')).out).toContain('0 new projects and 0 new tasks');
+    // the first of the generated companies gets the heavy load, spread over its projects
+    expect((await cli('seed', '--companies', '2', '--tasks', '5', '--heavy', '40')).out).toContain(
+      'Seeded 2 companies with 5 users and a guest each, 6 new projects and 48 new tasks',
+    );
 
     // what the CLI wrote is usable through the API
     const db = await openDatabase({ databaseUrl: env.DATABASE_URL, dataDir: env.DATA_DIR as string });
@@ -90,22 +94,37 @@ describe(`management CLI (${TEST_DB})`, () => {
         payload: { username: 'cliadmin', password: 'a-good-password' },
       });
       expect(admin.statusCode).toBe(200);
-      const member = await app.inject({
-        method: 'POST',
-        url: '/api/auth/login/',
-        payload: { username: 'globex_user2', password: SEED_PASSWORD },
-      });
-      expect(member.statusCode).toBe(200);
-      const users = await app.inject({
-        url: '/api/auth/company-users/',
-        headers: { authorization: `Bearer ${json<{ access: string }>(member).access}` },
-      });
-      expect(json(users)).toMatchObject({ count: 5 });
-      const tasks = await app.inject({
-        url: '/api/tasks/',
-        headers: { authorization: `Bearer ${json<{ access: string }>(member).access}` },
-      });
-      expect(json(tasks)).toMatchObject({ count: 50 });
+      const login = async (username: string) => {
+        const response = await app.inject({
+          method: 'POST',
+          url: '/api/auth/login/',
+          payload: { username, password: SEED_PASSWORD },
+        });
+        expect(response.statusCode).toBe(200);
+        const headers = { authorization: `Bearer ${json<{ access: string }>(response).access}` };
+        return async (url: string) =>
+          json<{ count: number; results: Array<Record<string, unknown>> }>(await app.inject({ url, headers }));
+      };
+      const member = await login('globex_user2');
+      expect(await member('/api/auth/company-users/')).toMatchObject({ count: 6 });
+      // General's 50, and the public projects' share of 25 more (the private one's is not theirs)
+      const projects = (await member('/api/projects/')).results;
+      expect(projects.map((p) => p.key)).toEqual(['GEN', 'APP', 'WEB']);
+      const general = projects.find((p) => p.key === 'GEN');
+      expect(await member(`/api/tasks/?project=${general?.id}`)).toMatchObject({ count: 50 });
+      expect(await member('/api/tasks/')).toMatchObject({ count: 50 + 9 + 8 });
+      const guest = await login('globex_guest');
+      expect((await guest('/api/projects/')).results.map((p) => p.key)).toEqual(['WEB']);
+      expect(await guest('/api/tasks/')).toMatchObject({ count: 8 });
+      const heavy = await login('company0001_admin');
+      expect(await heavy('/api/tasks/')).toMatchObject({ count: 40 });
+      const web = (await heavy('/api/projects/')).results.find((p) => p.key === 'WEB');
+      const statistics = (await heavy(`/api/tasks/statistics/?project=${web?.id}`)) as unknown as {
+        total: number;
+        by_state: Array<{ name: string; count: number }>;
+      };
+      expect(statistics.total).toBe(10);
+      expect(statistics.by_state.map((s) => s.name)).toEqual(['To do', 'In progress', 'Review', 'Done']);
       // seeding again added nothing
       expect((await seedAccounts(db, { usersPerCompany: 5 })).map((c) => c.name)).toEqual([
         'Acme Corp',

@@ -4,6 +4,7 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { SEED_PASSWORD, seedAccounts } from './accounts/seed.ts';
+import { seedLabels } from './labels/seed.ts';
 import { type Config, ConfigError, loadConfig, resolveJwtSecret } from './platform/config.ts';
 import { ownerOnlyDataDir } from './platform/data-dir.ts';
 import { type Database, openDatabase } from './platform/db/index.ts';
@@ -12,8 +13,9 @@ import { createLoginRole } from './platform/db/login-role.ts';
 import { ImportRefusedError, importPglite } from './platform/db/pglite-import.ts';
 import { HttpError } from './platform/errors.ts';
 import { type JobSummary, Jobs } from './platform/jobs/index.ts';
+import { seedProjects } from './projects/seed.ts';
 import { createServices, type Services } from './services.ts';
-import { seedTasks } from './tasks/seed.ts';
+import { companiesWithoutTasks, seedTasks } from './tasks/seed.ts';
 
 const USAGE = `Usage: npm run cli -- <command> [flags]
 
@@ -23,10 +25,13 @@ Commands:
               [--first-name NAME] [--last-name NAME]
                                 create a company and its admin user
   seed [--companies N] [--users N] [--tasks N] [--heavy N]
-                                sample data: three companies (or N generated ones), each with an admin
-                                and --users - 1 members (default 5 users), password "${SEED_PASSWORD}",
-                                and --tasks tasks each (default 50; --heavy: this many in the first
-                                company instead). Companies that already have tasks get none.
+                                sample data: three companies (or N generated ones), each with an admin,
+                                --users - 1 members (default 5 users) and a guest, password
+                                "${SEED_PASSWORD}"; six labels; projects Web site (WEB, a Review status),
+                                Mobile app (APP, Blocked and QA) and the private Finance (FIN) beside
+                                General (GEN); --tasks tasks in General (default 50), half as many
+                                more in the others (--heavy N: the first company gets N tasks spread
+                                over all its projects instead). Companies with tasks get no more.
   create-login-role NAME [--password PASSWORD]
                                 (PostgreSQL, run as the tables' owner) a role for the application to log
                                 in as that row-level security binds: not superuser, not owner, allowed
@@ -118,23 +123,32 @@ const commands: Record<string, Command> = {
     const usersPerCompany = values.users === undefined ? 5 : positive('--users', values.users);
     const tasksPerCompany = values.tasks === undefined ? 50 : positive('--tasks', values.tasks);
     const heavy = values.heavy === undefined ? undefined : positive('--heavy', values.heavy);
-    const seeded = await seedAccounts(db, { companies, usersPerCompany });
+    const seeded = await seedAccounts(db, { companies, usersPerCompany, guest: true });
     const ids = seeded.map((c) => c.id);
+    await seedLabels(db, ids);
+    const projects = await seedProjects(db, ids);
+    const empty = await companiesWithoutTasks(db, ids);
+    const heavyOne = heavy !== undefined && empty[0] === ids[0] ? ids[0] : undefined;
+    const light = empty.filter((id) => id !== heavyOne);
     let tasks = 0;
-    if (heavy !== undefined) {
-      tasks += await seedTasks(db, { companyIds: ids.slice(0, 1), tasksPerCompany: heavy, onlyEmpty: true });
-      tasks += await seedTasks(db, { companyIds: ids.slice(1), tasksPerCompany, onlyEmpty: true });
-    } else {
-      tasks += await seedTasks(db, { companyIds: ids, tasksPerCompany, onlyEmpty: true });
+    if (heavyOne !== undefined) {
+      tasks += await seedTasks(db, { companyIds: [heavyOne], tasksPerCompany: heavy as number, projects: 'all' });
     }
+    // The default project's board as before (the browser test counts it), and some work elsewhere.
+    tasks += await seedTasks(db, { companyIds: light, tasksPerCompany, projects: 'default' });
+    tasks += await seedTasks(db, {
+      companyIds: light,
+      tasksPerCompany: Math.ceil(tasksPerCompany / 2),
+      projects: 'others',
+    });
     // Planner statistics for the rows just written, rather than whenever autovacuum comes by.
     await db.client.query('analyze');
     for (const company of seeded.slice(0, 5)) {
-      console.log(`  ${company.name} (id ${company.id}): admin ${company.admin}`);
+      console.log(`  ${company.name} (id ${company.id}): admin ${company.admin}, guest ${company.guest} (in WEB)`);
     }
     if (seeded.length > 5) console.log(`  ... and ${seeded.length - 5} more`);
     console.log(
-      `Seeded ${seeded.length} companies with ${usersPerCompany} users each and ${tasks} new tasks; password "${SEED_PASSWORD}".`,
+      `Seeded ${seeded.length} companies with ${usersPerCompany} users and a guest each, ${projects} new projects and ${tasks} new tasks; password "${SEED_PASSWORD}".`,
     );
   },
 

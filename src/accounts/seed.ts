@@ -9,16 +9,21 @@ export interface SeedAccountsOptions {
   /** Omitted: the three sample companies. A number: that many generated ones ("Company 0001", ...). */
   companies?: number;
   usersPerCompany: number;
+  /** Also a guest (<slug>_guest), who sees only the projects they are made a member of. */
+  guest?: boolean;
 }
 
 export interface SeededCompany {
   id: number;
   name: string;
   admin: string;
+  /** The guest's username, made only when asked. */
+  guest: string;
 }
 
 /**
- * Companies, each with an admin (<slug>_admin) and members (<slug>_user<n>), all with SEED_PASSWORD.
+ * Companies, each with an admin (<slug>_admin), members (<slug>_user<n>) and, if asked, a guest
+ * (<slug>_guest), all with SEED_PASSWORD.
  * Set-based SQL so a thousand companies take a second; running it again adds nothing.
  */
 export async function seedAccounts(db: Database, options: SeedAccountsOptions): Promise<SeededCompany[]> {
@@ -35,6 +40,11 @@ export async function seedAccounts(db: Database, options: SeedAccountsOptions): 
       sql`select c.id, c.name, lower(regexp_replace(c.name, '[^A-Za-z0-9]', '', 'g')) as slug
           from companies c join (${names}) n on n.name = c.name order by c.id`,
     );
+    const seeded = sql`(select id, lower(regexp_replace(name, '[^A-Za-z0-9]', '', 'g')) as slug from companies
+      where id in (${sql.join(
+        companies.map((c) => sql`${c.id}`),
+        sql`, `,
+      )})) c`;
     await tx.execute(sql`
       insert into users (company_id, username, email, password_hash, first_name, last_name, role)
       select c.id,
@@ -44,13 +54,16 @@ export async function seedAccounts(db: Database, options: SeedAccountsOptions): 
              (array['Ada', 'Grace', 'Alan', 'Edsger', 'Barbara', 'Donald', 'Margaret', 'Linus'])[1 + (u - 1) % 8],
              (array['Lovelace', 'Hopper', 'Turing', 'Dijkstra', 'Liskov', 'Knuth', 'Hamilton', 'Torvalds'])[1 + (c.id + u) % 8],
              case when u = 1 then 'admin' else 'member' end
-      from (select id, lower(regexp_replace(name, '[^A-Za-z0-9]', '', 'g')) as slug from companies
-            where id in (${sql.join(
-              companies.map((c) => sql`${c.id}`),
-              sql`, `,
-            )})) c,
+      from ${seeded},
            generate_series(1, ${options.usersPerCompany}::int) u
       on conflict do nothing`);
-    return companies.map((c) => ({ id: c.id, name: c.name, admin: `${c.slug}_admin` }));
+    if (options.guest === true) {
+      await tx.execute(sql`
+        insert into users (company_id, username, email, password_hash, first_name, last_name, role)
+        select c.id, c.slug || '_guest', c.slug || '_guest@example.com', ${passwordHash}, 'Gus', 'Guest', 'guest'
+        from ${seeded}
+        on conflict do nothing`);
+    }
+    return companies.map((c) => ({ id: c.id, name: c.name, admin: `${c.slug}_admin`, guest: `${c.slug}_guest` }));
   });
 }

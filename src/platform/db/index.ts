@@ -1,5 +1,5 @@
 import { fileURLToPath } from 'node:url';
-import type { ExtractTablesWithRelations, SQL } from 'drizzle-orm';
+import { type ExtractTablesWithRelations, type SQL, sql } from 'drizzle-orm';
 import { readMigrationFiles } from 'drizzle-orm/migrator';
 import { drizzle as drizzlePg, type NodePgDatabase, NodePgSession, NodePgTransaction } from 'drizzle-orm/node-postgres';
 import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
@@ -187,6 +187,9 @@ export function openPostgres(options: PostgresOptions): Database {
 export async function queryRows<T>(tx: Tx, query: SQL): Promise<T[]> {
   return ((await tx.execute(query)) as unknown as { rows: T[] }).rows;
 }
+
+/** Ids as one int[] value, for set-based statements over many rows (`unnest(...)`, `= any(...)`). */
+export const intArraySql = (ids: number[]): SQL => sql`${sql.param(ids)}::int[]`;
 
 /** timestamptz and its array as PostgreSQL's text, as drizzle receives them (see queryText). */
 const TEXT_TIMESTAMPS = new Set([1184, 1185]);
