@@ -1,6 +1,7 @@
 import { unsafePurgeExpired as unsafePurgeExpiredCredentials } from '../accounts/queries.ts';
 import type { Database } from '../platform/db/index.ts';
 import type { Jobs } from '../platform/jobs/index.ts';
+import { unsafeCompactCounters } from '../tasks/counters.ts';
 import { unsafePurgeExpiredIdempotencyKeys } from '../tasks/writes.ts';
 import { QUEUES } from './jobs.ts';
 
@@ -8,6 +9,8 @@ export interface Purged {
   refreshTokens: number;
   invitations: number;
   idempotencyKeys: number;
+  /** Statistics' counter rows folded into others (tasks/counters.ts). */
+  counterRows: number;
 }
 
 /**
@@ -26,13 +29,14 @@ export class MaintenanceWorker {
     await this.jobs.schedule(QUEUES.purge, '17 * * * *');
   }
 
-  /** What has expired and can never be used again. */
+  /** What has expired and can never be used again, and the statistics' counters folded. */
   async purge(): Promise<Purged> {
     const purged = await this.db.unsafeSystem(async (tx) => ({
       ...(await unsafePurgeExpiredCredentials(tx)),
       idempotencyKeys: await unsafePurgeExpiredIdempotencyKeys(tx),
+      counterRows: await unsafeCompactCounters(tx),
     }));
-    this.log.info(purged, 'expired tokens, invitations and idempotency keys purged');
+    this.log.info(purged, 'expired tokens, invitations and idempotency keys purged, counters compacted');
     return purged;
   }
 }
