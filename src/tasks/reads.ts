@@ -434,6 +434,8 @@ export interface StatisticsRow {
   avg_completion_hours: number | null;
   by_assignee: Array<{ user_id: number; username: string; total: number; done: number }>;
   created_per_day: Array<{ date: string; count: number }>;
+  /** Only with a project: its statuses in order with their tasks, or null when it is not seen. */
+  by_state?: Array<{ state: number; name: string; category: TaskStatus; count: number }> | null;
 }
 
 /**
@@ -447,8 +449,23 @@ const TODAY = `(now() at time zone 'UTC')::date`;
 function statisticsStatement(oneProject: boolean): string {
   // The projects the caller sees and the statistics cover; with a project, that one (archived or not).
   const scope = `${inScopeSql('project_id')}${oneProject ? ' and project_id = $3' : ''}`;
+  // With a project, its statuses and how many tasks each has: none (null) when the caller does not
+  // see the project, which is then a 404.
+  const byState = oneProject
+    ? `
+  left join lateral (
+    select json_agg(json_build_object('state', st.id, 'name', st.name, 'category', st.category,
+                                      'count', coalesce(c.total, 0)) order by st.position, st.id) as by_state
+    from statuses st
+    left join (
+      select state_id, sum(total)::int as total from task_state_counts
+      where company_id = $1 and project_id = $3 group by state_id
+    ) c on c.state_id = st.id
+    where st.company_id = $1 and st.project_id = $3 and ${inScopeSql('st.project_id')} and actor.active
+  ) b on true`
+    : '';
   return `${WITH_ACTOR}, ${scopeCte(oneProject ? 'included' : 'excluded')}
-  select actor.active, s.*, o.overdue, a.by_assignee, d.created_per_day
+  select actor.active, s.*, o.overdue, a.by_assignee, d.created_per_day${oneProject ? ', b.by_state' : ''}
   from actor
   left join lateral (
     select coalesce(sum(todo), 0)::int as todo, coalesce(sum(in_progress), 0)::int as in_progress,
@@ -487,7 +504,7 @@ function statisticsStatement(oneProject: boolean): string {
       where company_id = $1 and ${scope} and day >= ${TODAY} - 29 and actor.active
       group by day
     ) n on n.day = days.day::date
-  ) d on true`;
+  ) d on true${byState}`;
 }
 const STATISTICS = statisticsStatement(false);
 const PROJECT_STATISTICS = statisticsStatement(true);
@@ -504,16 +521,4 @@ export async function checkedStatistics(
   );
   if (row === undefined) throw new Error('statistics returned no row');
   return { ...row, overdue: Number(row.overdue) };
-}
-
-/** A project's tasks per status, in status order (statistics' by_state); the statuses are read as the caller sees them. */
-export function countByState(tx: Tx, companyId: number, projectId: number) {
-  return queryRows<{ state: number; name: string; category: TaskStatus; count: number }>(
-    tx,
-    sql`select s.id as state, s.name, s.category,
-               (select coalesce(sum(c.total), 0)::int from task_state_counts c
-                 where c.company_id = s.company_id and c.project_id = s.project_id and c.state_id = s.id) as count
-          from statuses s where s.company_id = ${companyId} and s.project_id = ${projectId}
-         order by s.position, s.id`,
-  );
 }
