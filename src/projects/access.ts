@@ -83,12 +83,13 @@ export const projectKeySql = (t: string) =>
  */
 export function scopeCte(archived: 'excluded' | 'included'): string {
   const archivedHidden = archived === 'excluded' ? 'p.archived or ' : '';
+  // The caller's role read once; their memberships only for the projects it does not open.
   return `scope as materialized (
-  select array(select p.id from projects p where p.company_id = $1 and (${archivedHidden}not (
-    exists (select 1 from users u where u.company_id = $1 and u.id = $2
-            and (u.role = 'admin' or (u.role = 'member' and not p.is_private)))
-    or exists (select 1 from project_members m where m.company_id = $1 and m.project_id = p.id and m.user_id = $2)
-  ))) as hidden
+  select array(select p.id from projects p where p.company_id = $1 and (${archivedHidden}not coalesce(
+    me.role = 'admin' or (me.role = 'member' and not p.is_private)
+    or exists (select 1 from project_members m where m.company_id = $1 and m.project_id = p.id and m.user_id = $2),
+    false))) as hidden
+  from (select (select u.role from users u where u.company_id = $1 and u.id = $2) as role) me
 )`;
 }
 
