@@ -498,7 +498,9 @@ function StatusesSection({ project, say }: { project: Project; say: Say }) {
     const data = new FormData(form);
     const category = String(data.get('category')) as WorkflowStatus['category'];
     const name = String(data.get('name') ?? '').trim();
-    const list = statuses ?? [];
+    // Where it goes depends on the statuses there are: none is added before they are known.
+    if (statuses === undefined) return;
+    const list = statuses;
     // A status of work not yet done goes before the done ones, where it belongs on the board.
     const firstDone = list.findIndex((each) => each.category === 'done');
     const position = category === 'done' || firstDone < 0 ? list.length : firstDone;
@@ -577,7 +579,7 @@ function StatusesSection({ project, say }: { project: Project; say: Say }) {
               )}
             </Field>
             <div className="field submit">
-              <button type="submit" className="primary" disabled={pending}>
+              <button type="submit" className="primary" disabled={pending || statuses === undefined}>
                 Add status
               </button>
             </div>
