@@ -93,10 +93,13 @@ export const taskRowColumns = {
   open_blockers: tasks.openBlockers,
   subtasks_total: tasks.subtasksTotal,
   subtasks_done: tasks.subtasksDone,
-  elsewhere: sql<number[]>`array(select o.id from tasks o
-    where o.company_id = ${tasks.companyId} and o.project_id <> ${tasks.projectId} and (o.id = ${tasks.parentId}
-      or o.id in (select d.blocker_id from task_dependencies d where d.company_id = ${tasks.companyId} and d.task_id = ${tasks.id})
-      or o.id in (select d.task_id from task_dependencies d where d.company_id = ${tasks.companyId} and d.blocker_id = ${tasks.id})))`,
+  // Each linked id looked up by the primary key: an OR of the three would scan the company's tasks.
+  elsewhere: sql<number[]>`array(select o.id from (
+      select ${tasks.parentId} as id
+      union all select d.blocker_id from task_dependencies d where d.company_id = ${tasks.companyId} and d.task_id = ${tasks.id}
+      union all select d.task_id from task_dependencies d where d.company_id = ${tasks.companyId} and d.blocker_id = ${tasks.id}
+    ) l join tasks o on o.company_id = ${tasks.companyId} and o.id = l.id
+    where o.project_id <> ${tasks.projectId})`,
 };
 
 /** PostgreSQL's text for a timestamptz in UTC (its session time zone here): `2026-11-28 16:30:24.123456+00`. */
