@@ -160,6 +160,22 @@ describe('dependencies and subtasks', () => {
     socket.close();
   });
 
+  it('tells a parent’s new subtasks counts when a child is done', async () => {
+    const parent = await create({ title: 'parent' });
+    const child = await create({ title: 'child', parent: parent.id });
+    const socket = await TestSocket.open(url, { token: member.access });
+    await socket.ofType('connection_established');
+    await patch(child.id, { status: 'done' });
+    await socket.next(
+      (m) =>
+        m.type === 'task_updated' &&
+        (m.task as Task).id === parent.id &&
+        (m.task as Task).subtasks.done === 1 &&
+        (m.task as Task).subtasks.total === 1,
+    );
+    socket.close();
+  });
+
   it('keeps subtasks counts, refuses a parent that is the task or its descendant, and nests 5 levels at most', async () => {
     const levels = [await create({ title: 'level 1' })];
     for (let depth = 2; depth <= 5; depth++) {

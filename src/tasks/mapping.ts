@@ -28,6 +28,8 @@ export interface TaskRow {
   labels: number[];
   /** Null when it has none, or when the reader does not see it. */
   parent: number | null;
+  /** The parent whether the reader sees it or not: the writes' reads only. */
+  parent_id?: number | null;
   blocked_by: number[];
   blocking: number[];
   open_blockers: number;
@@ -90,6 +92,7 @@ export const taskRowColumns = {
   parent: sql<number | null>`${sql.raw(parentSql('"tasks"'))}`,
   blocked_by: sql<number[]>`${sql.raw(blockedBySql('"tasks"'))}`,
   blocking: sql<number[]>`${sql.raw(blockingSql('"tasks"'))}`,
+  parent_id: tasks.parentId,
   open_blockers: tasks.openBlockers,
   subtasks_total: tasks.subtasksTotal,
   subtasks_done: tasks.subtasksDone,

@@ -254,6 +254,36 @@ async function waitersFlipped(
     });
 }
 
+/**
+ * The parents whose subtasks counts a write changed (a child added, removed or moved, or done or
+ * reopened), told again with the counts before and after; in the company's view, as for waiters.
+ */
+async function parentsRecounted(
+  tx: Tx,
+  companyId: number,
+  actorId: number,
+  before: TaskRow | null,
+  after: TaskRow | null,
+): Promise<TaskWrite[]> {
+  const was = { parent: before?.parent_id ?? null, done: before?.status === 'done' ? 1 : 0 };
+  const now = { parent: after?.parent_id ?? null, done: after?.status === 'done' ? 1 : 0 };
+  const changes = new Map<number, { total: number; done: number }>();
+  if (was.parent === now.parent) {
+    if (now.parent !== null && was.done !== now.done) changes.set(now.parent, { total: 0, done: now.done - was.done });
+  } else {
+    if (was.parent !== null) changes.set(was.parent, { total: -1, done: -was.done });
+    if (now.parent !== null) changes.set(now.parent, { total: 1, done: now.done });
+  }
+  if (changes.size === 0) return [];
+  const rows = await withoutUser(tx, () => links.rowsByIds(tx, companyId, [...changes.keys()]));
+  return rows.map((row): TaskWrite => {
+    const task = sharedTask(row);
+    const change = changes.get(row.id) ?? { total: 0, done: 0 };
+    const subtasks = { total: task.subtasks.total - change.total, done: task.subtasks.done - change.done };
+    return { kind: 'updated', companyId, actorId, before: { ...task, subtasks }, after: task };
+  });
+}
+
 export interface CreateResult {
   task: Task;
   /** True when the answer is the stored one of an earlier request with the same Idempotency-Key. */
@@ -452,12 +482,12 @@ export class TasksService implements StateMoves {
     const project = `${auth.companyId}/${body.project ?? 'default'}`;
     const result = await this.numbering.run(project, () => this.createInTransaction(auth, body, idempotencyKey));
     // A replay changed nothing.
-    if (result.write !== undefined) await this.committed([result.write]);
+    if (result.done !== undefined) await this.committed(result.done);
     return { task: result.task, replayed: result.replayed };
   }
 
   private createInTransaction(auth: Auth, body: TaskBody, idempotencyKey: string | undefined) {
-    return this.db.tenant(auth, async (tx): Promise<CreateResult & { write?: TaskWrite }> => {
+    return this.db.tenant(auth, async (tx): Promise<CreateResult & { done?: TaskWrite[] }> => {
       const actor = await requireActor(tx, auth);
       if (
         idempotencyKey !== undefined &&
@@ -497,14 +527,15 @@ export class TasksService implements StateMoves {
         before: null,
         after: sharedTask(row),
       };
-      await this.written(tx, auth.companyId, actor.id, [write]);
+      const parents = await parentsRecounted(tx, auth.companyId, actor.id, null, row);
+      await this.written(tx, auth.companyId, actor.id, [write, ...parents]);
       if (idempotencyKey !== undefined) {
         await writes.saveIdempotentAnswer(tx, auth.companyId, actor.id, idempotencyKey, {
           statusCode: 201,
           body: task,
         });
       }
-      return { task, replayed: false, write };
+      return { task, replayed: false, done: [write, ...parents] };
     });
   }
 
@@ -549,6 +580,7 @@ export class TasksService implements StateMoves {
       if ((current.status === 'done') !== (row.status === 'done')) {
         done.push(...(await waitersFlipped(tx, auth.companyId, actor.id, id, row.status === 'done')));
       }
+      done.push(...(await parentsRecounted(tx, auth.companyId, actor.id, current, row)));
       await this.written(tx, auth.companyId, actor.id, done);
       return { after, done };
     });
@@ -585,6 +617,7 @@ export class TasksService implements StateMoves {
           }),
         ),
       ];
+      done.push(...(await parentsRecounted(tx, auth.companyId, actor.id, current, null)));
       await this.written(tx, auth.companyId, actor.id, done);
       return done;
     });
