@@ -1,7 +1,8 @@
 import { and, eq, sql } from 'drizzle-orm';
-import { intArraySql, queryRows, type Tx } from '../platform/db/index.ts';
+import { intArraySql, queryRows, type Tx, withoutUser } from '../platform/db/index.ts';
 import { taskDependencies, tasks } from '../platform/db/schema.ts';
-import { type TaskRow, taskRowColumns } from './mapping.ts';
+import { sharedTask, type TaskRow, taskRowColumns } from './mapping.ts';
+import type { Task } from './schemas.ts';
 
 /*
  * The links between tasks (dependencies, subtasks), which this feature owns: the SQL of their
@@ -140,18 +141,20 @@ export async function linkedToTask(tx: Tx, companyId: number, taskId: number): P
   return sharedRows(
     tx,
     companyId,
-    sql`(${tasks.id} in (select d.task_id from task_dependencies d where d.company_id = ${companyId}
-          and d.blocker_id = ${taskId}) or ${tasks.parentId} = ${taskId})`,
+    sql`${tasks.id} = any(array(select d.task_id from task_dependencies d where d.company_id = ${companyId}
+          and d.blocker_id = ${taskId} union select c.id from tasks c where c.company_id = ${companyId}
+          and c.parent_id = ${taskId}))`,
   );
 }
 
 /** The tasks waiting for `taskId`, in the company's view. */
 export function waitingFor(tx: Tx, companyId: number, taskId: number): Promise<TaskRow[]> {
+  // Ids first, then rows by primary key: "id in (subquery)" scanned the company's tasks.
   return sharedRows(
     tx,
     companyId,
-    sql`${tasks.id} in (select d.task_id from task_dependencies d where d.company_id = ${companyId}
-          and d.blocker_id = ${taskId})`,
+    sql`${tasks.id} = any(array(select d.task_id from task_dependencies d where d.company_id = ${companyId}
+          and d.blocker_id = ${taskId}))`,
   );
 }
 
@@ -166,4 +169,38 @@ function sharedRows(tx: Tx, companyId: number, where: ReturnType<typeof sql>): P
     .from(tasks)
     .where(and(eq(tasks.companyId, companyId), where))
     .orderBy(tasks.id);
+}
+
+/**
+ * The rows as everyone who sees their project may be told of them (mapping.ts' sharedTask), the
+ * projects of their linked tasks read in one statement by primary key, in the transaction's view.
+ */
+export async function sharedTasks(tx: Tx, companyId: number, rows: readonly TaskRow[]): Promise<Task[]> {
+  const ids = [
+    ...new Set(
+      rows.flatMap((row) => [...row.blocked_by, ...row.blocking, ...(row.parent === null ? [] : [row.parent])]),
+    ),
+  ];
+  const projects =
+    ids.length === 0
+      ? []
+      : await queryRows<{ id: number; project_id: number }>(
+          tx,
+          sql`select id, project_id from tasks where company_id = ${companyId} and id = any(${intArraySql(ids)})`,
+        );
+  const projectOf = new Map(projects.map((p) => [p.id, p.project_id]));
+  return rows.map((row) => sharedTask(row, projectOf));
+}
+
+/** Rows read in the company's view (tasks the writer may not see), each with its shared form. */
+export function readShared(
+  tx: Tx,
+  companyId: number,
+  read: () => Promise<TaskRow[]>,
+): Promise<Array<{ row: TaskRow; task: Task }>> {
+  return withoutUser(tx, async () => {
+    const rows = await read();
+    const tasks = await sharedTasks(tx, companyId, rows);
+    return rows.map((row, i) => ({ row, task: tasks[i] as Task }));
+  });
 }

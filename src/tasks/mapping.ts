@@ -35,8 +35,6 @@ export interface TaskRow {
   open_blockers: number;
   subtasks_total: number;
   subtasks_done: number;
-  /** The writes' reads only: the linked tasks in another project (see sharedTask). */
-  elsewhere?: number[];
 }
 
 // The project's key (for the ref; it cannot change once the project has tasks) and the labels.
@@ -96,13 +94,6 @@ export const taskRowColumns = {
   open_blockers: tasks.openBlockers,
   subtasks_total: tasks.subtasksTotal,
   subtasks_done: tasks.subtasksDone,
-  // Each linked id looked up by the primary key: an OR of the three would scan the company's tasks.
-  elsewhere: sql<number[]>`array(select o.id from (
-      select ${tasks.parentId} as id
-      union all select d.blocker_id from task_dependencies d where d.company_id = ${tasks.companyId} and d.task_id = ${tasks.id}
-      union all select d.task_id from task_dependencies d where d.company_id = ${tasks.companyId} and d.blocker_id = ${tasks.id}
-    ) l join tasks o on o.company_id = ${tasks.companyId} and o.id = l.id
-    where o.project_id <> ${tasks.projectId})`,
 };
 
 /** PostgreSQL's text for a timestamptz in UTC (its session time zone here): `2026-11-28 16:30:24.123456+00`. */
@@ -151,17 +142,17 @@ export function toTask(row: TaskRow): Task {
 
 /**
  * The task as everyone who sees its project may be told of it (events, history): its links to
- * tasks of other projects left out, since some of those who see this one may not see them.
- * is_blocked and subtasks stay: counts name no task.
+ * tasks of other projects left out, since some of those who see this one may not see them (a link
+ * whose project is unknown too). is_blocked and subtasks stay: counts name no task.
+ * `projectOf`: the project of each linked task (tasks/links.ts' sharedTasks reads them).
  */
-export function sharedTask(row: TaskRow): Task {
+export function sharedTask(row: TaskRow, projectOf: ReadonlyMap<number, number>): Task {
   const task = toTask(row);
-  const elsewhere = new Set(row.elsewhere ?? []);
-  if (elsewhere.size === 0) return task;
+  const here = (id: number) => projectOf.get(id) === row.project_id;
   return {
     ...task,
-    parent: task.parent !== null && elsewhere.has(task.parent) ? null : task.parent,
-    blocked_by: task.blocked_by.filter((id) => !elsewhere.has(id)),
-    blocking: task.blocking.filter((id) => !elsewhere.has(id)),
+    parent: task.parent !== null && here(task.parent) ? task.parent : null,
+    blocked_by: task.blocked_by.filter(here),
+    blocking: task.blocking.filter(here),
   };
 }

@@ -5,7 +5,7 @@ import { isActiveMember } from '../accounts/queries.ts';
 import { checkActor, requireActor } from '../accounts/service.ts';
 import { existingLabelIds } from '../labels/queries.ts';
 import type { Auth } from '../platform/auth.ts';
-import { type Database, type Tx, tenantQuery, withoutUser } from '../platform/db/index.ts';
+import { type Database, type Tx, tenantQuery } from '../platform/db/index.ts';
 import { type TaskStatus, taskHistory } from '../platform/db/schema.ts';
 import { type FieldErrors, HttpError, invalid, notFound } from '../platform/errors.ts';
 import { KeyedMutex } from '../platform/keyed-mutex.ts';
@@ -22,7 +22,7 @@ import {
 import type { ExternalFeed } from './external.ts';
 import type { TaskWrite, TaskWriteListener } from './hooks.ts';
 import * as links from './links.ts';
-import { sharedTask, type TaskRow, toTask } from './mapping.ts';
+import { type TaskRow, toTask } from './mapping.ts';
 import * as reads from './reads.ts';
 import {
   type DeletedTask,
@@ -245,13 +245,16 @@ async function waitersFlipped(
   taskId: number,
   nowDone: boolean,
 ): Promise<TaskWrite[]> {
-  const rows = await withoutUser(tx, () => links.waitingFor(tx, companyId, taskId));
-  return rows
-    .filter((row) => row.open_blockers === (nowDone ? 0 : 1))
-    .map((row) => {
-      const after = sharedTask(row);
-      return { kind: 'updated', companyId, actorId, before: { ...after, is_blocked: nowDone }, after };
-    });
+  const waiting = await links.readShared(tx, companyId, () => links.waitingFor(tx, companyId, taskId));
+  return waiting
+    .filter(({ row }) => row.open_blockers === (nowDone ? 0 : 1))
+    .map(({ task }) => ({
+      kind: 'updated',
+      companyId,
+      actorId,
+      before: { ...task, is_blocked: nowDone },
+      after: task,
+    }));
 }
 
 /**
@@ -275,10 +278,9 @@ async function parentsRecounted(
     if (now.parent !== null) changes.set(now.parent, { total: 1, done: now.done });
   }
   if (changes.size === 0) return [];
-  const rows = await withoutUser(tx, () => links.rowsByIds(tx, companyId, [...changes.keys()]));
-  return rows.map((row): TaskWrite => {
-    const task = sharedTask(row);
-    const change = changes.get(row.id) ?? { total: 0, done: 0 };
+  const parents = await links.readShared(tx, companyId, () => links.rowsByIds(tx, companyId, [...changes.keys()]));
+  return parents.map(({ task }): TaskWrite => {
+    const change = changes.get(task.id) ?? { total: 0, done: 0 };
     const subtasks = { total: task.subtasks.total - change.total, done: task.subtasks.done - change.done };
     return { kind: 'updated', companyId, actorId, before: { ...task, subtasks }, after: task };
   });
@@ -333,13 +335,14 @@ export class TasksService implements StateMoves {
     to: { id: number; category: TaskStatus },
   ): Promise<() => Promise<void>> {
     const { before, after } = await writes.moveTasksOfState(tx, companyId, from, to);
+    const shared = await links.sharedTasks(tx, companyId, [...before, ...after]);
     const done = after.map(
-      (row, i): TaskWrite => ({
+      (_row, i): TaskWrite => ({
         kind: 'updated',
         companyId,
         actorId,
-        before: sharedTask(before[i] as TaskRow),
-        after: sharedTask(row),
+        before: shared[i] as Task,
+        after: shared[before.length + i] as Task,
       }),
     );
     if (done.length > 0) await this.written(tx, companyId, actorId, done);
@@ -525,7 +528,7 @@ export class TasksService implements StateMoves {
         companyId: auth.companyId,
         actorId: actor.id,
         before: null,
-        after: sharedTask(row),
+        after: (await links.sharedTasks(tx, auth.companyId, [row]))[0] as Task,
       };
       const parents = await parentsRecounted(tx, auth.companyId, actor.id, null, row);
       await this.written(tx, auth.companyId, actor.id, [write, ...parents]);
@@ -568,13 +571,14 @@ export class TasksService implements StateMoves {
       if (Object.keys(changesBetween(before, after)).length === 0 && before.is_blocked === after.is_blocked) {
         return { after, done: [] };
       }
+      const [sharedBefore, sharedAfter] = await links.sharedTasks(tx, auth.companyId, [current, row]);
       const done: TaskWrite[] = [
         {
           kind: 'updated',
           companyId: auth.companyId,
           actorId: actor.id,
-          before: sharedTask(current),
-          after: sharedTask(row),
+          before: sharedBefore as Task,
+          after: sharedAfter as Task,
         },
       ];
       if ((current.status === 'done') !== (row.status === 'done')) {
@@ -596,24 +600,25 @@ export class TasksService implements StateMoves {
       await requireProject(tx, auth, current.project_id, 'write', { actor });
       // The tasks that wait for it and its subtasks lose the link (the triggers of drizzle/0018):
       // each is told again, wherever it is.
-      const linked = await withoutUser(tx, () => links.linkedToTask(tx, auth.companyId, id));
+      const [gone] = await links.sharedTasks(tx, auth.companyId, [current]);
+      const linked = await links.readShared(tx, auth.companyId, () => links.linkedToTask(tx, auth.companyId, id));
       await writes.deleteTask(tx, auth.companyId, id);
-      const relinked = await withoutUser(tx, () =>
+      const relinked = await links.readShared(tx, auth.companyId, () =>
         links.rowsByIds(
           tx,
           auth.companyId,
-          linked.map((row) => row.id),
+          linked.map(({ row }) => row.id),
         ),
       );
       const done: TaskWrite[] = [
-        { kind: 'deleted', companyId: auth.companyId, actorId: actor.id, before: sharedTask(current), after: null },
+        { kind: 'deleted', companyId: auth.companyId, actorId: actor.id, before: gone as Task, after: null },
         ...relinked.map(
-          (row, i): TaskWrite => ({
+          ({ task }, i): TaskWrite => ({
             kind: 'updated',
             companyId: auth.companyId,
             actorId: actor.id,
-            before: sharedTask(linked[i] as TaskRow),
-            after: sharedTask(row),
+            before: linked[i]?.task as Task,
+            after: task,
           }),
         ),
       ];
