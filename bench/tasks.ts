@@ -16,8 +16,10 @@
  * The code measured is the checkout in the current directory (or BENCH_ROOT): seeding, server and
  * SQL all come from there, so `cd <checkout of another commit> && npx tsx <this file>` measures
  * that commit with this very script.
+ * BENCH_DEPENDENCIES=1 (a schema with task_dependencies): a fifth of the tasks linked, one in ten
+ * waiting for the task before it and one in ten a subtask of the task five before it.
  * Usage: [BENCH_DB=embedded] [BENCH_ONLY=regex] [BENCH_PGBENCH=like-endpoint] [BENCH_PROJECTS=20]
- *        [BENCH_ROLE=member|admin] [BENCH_ROOT=dir] npx tsx bench/tasks.ts [seconds=10]
+ *        [BENCH_ROLE=member|admin] [BENCH_DEPENDENCIES=1] [BENCH_ROOT=dir] npx tsx bench/tasks.ts [seconds=10]
  */
 import { execFileSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -257,6 +259,29 @@ async function spreadOverProjects(db: Database, admin: ReturnType<typeof apiAs>,
   return privateOne ?? (general as { id: number }).id;
 }
 
+/** A fifth of the company's tasks linked: every tenth waits for the one before, every tenth (others) is a subtask. */
+async function linkTasks(client: pg.Pool, companyId: number) {
+  await client.query(
+    `insert into task_dependencies (company_id, task_id, blocker_id)
+     select t.company_id, t.id, b.id from tasks t join tasks b on b.company_id = t.company_id and b.id = t.id - 1
+     where t.company_id = $1 and t.id % 10 = 0`,
+    [companyId],
+  );
+  await client.query(
+    `update tasks t set parent_id = t.id - 5 where t.company_id = $1 and t.id % 10 = 5
+       and exists (select 1 from tasks p where p.company_id = t.company_id and p.id = t.id - 5)`,
+    [companyId],
+  );
+  const [linked] = (
+    await client.query(
+      `select count(*) filter (where open_blockers > 0)::int as blocked, count(*) filter (where parent_id is not null)::int as subtasks
+       from tasks where company_id = $1`,
+      [companyId],
+    )
+  ).rows as Array<{ blocked: number; subtasks: number }>;
+  console.log(`linked: ${linked?.blocked} tasks blocked, ${linked?.subtasks} subtasks`);
+}
+
 const embedded = process.env.BENCH_DB === 'embedded';
 const dataDir = mkdtempSync(path.join(tmpdir(), 'tasks-bench-'));
 const created = embedded ? undefined : await createServerDatabase({ empty: true });
@@ -307,6 +332,7 @@ try {
   const oneProject = schema?.projects
     ? await spreadOverProjects(db, admin, first.id, (memberRow as { id: number }).id)
     : undefined;
+  if (process.env.BENCH_DEPENDENCIES === '1') await linkTasks(client, first.id);
   await client.query('vacuum analyze');
   const record = capture(client);
   const caller = ROLE === 'admin' ? first.admin : member;

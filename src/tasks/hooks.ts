@@ -1,7 +1,12 @@
 import type { Tx } from '../platform/db/index.ts';
 import type { Task } from './schemas.ts';
 
-/** One task write, as the listeners hear of it. */
+/**
+ * One task write, as the listeners hear of it: the task as everyone who sees its project may be
+ * told of it (mapping.ts' sharedTask: its links within that project only). A write also changes
+ * tasks it is linked to (those waiting for a task done or reopened, whose is_blocked flips; a
+ * deleted task's waiting tasks and subtasks; a parent's subtasks counts): each is one more write.
+ */
 export interface TaskWrite {
   kind: 'created' | 'updated' | 'deleted';
   companyId: number;
@@ -14,7 +19,7 @@ export interface TaskWrite {
 
 /**
  * What other features do around task writes (notifications, live updates, and next the inbox,
- * dependency announcements, project visibility), so that tasks imports none of them. The service
+ * project visibility), so that tasks imports none of them. The service
  * calls every listener, in the order given, with the writes of one transaction that changed
  * something: one for a request on one task, many for a change that moves many at once (a workflow
  * status's category changed or the status deleted), which a listener handles in a bounded number
