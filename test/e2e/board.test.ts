@@ -795,12 +795,16 @@ describe('a company with 2,000 tasks', () => {
     const digest = page.getByLabel('A daily digest');
     await expect(digest.isChecked()).resolves.toBe(false);
     await expect(page.getByLabel('When a task is assigned to me').isChecked()).resolves.toBe(true);
+    const unblocked = page.getByLabel('When a task of mine is unblocked');
+    await expect(unblocked.isChecked()).resolves.toBe(true);
     await digest.check();
+    await unblocked.uncheck();
     await page.getByRole('button', { name: 'Save preferences' }).click();
     await page.getByText('Preferences saved.').waitFor();
     await page.reload();
     await page.getByRole('heading', { name: 'Settings' }).waitFor();
     await expect.poll(() => page.getByLabel('A daily digest').isChecked()).toBe(true);
+    await expect(page.getByLabel('When a task of mine is unblocked').isChecked()).resolves.toBe(false);
     await expect(page.getByLabel('Last name').inputValue()).resolves.toBe('Lovelace');
   });
 
@@ -1235,5 +1239,143 @@ describe('projects', () => {
     await card(page, 'Fix the login').getByText('Defect').waitFor({ timeout: LIVE_MS });
     await api('DELETE', `/api/labels/${label?.id}/`, admin.token);
     await card(page, 'Fix the login').getByRole('list', { name: 'Labels' }).waitFor({ state: 'detached' });
+  });
+});
+
+describe('dependencies and subtasks', () => {
+  interface TaskAnswer {
+    id: number;
+    ref: string;
+  }
+  const taskByApi = (token: string, body: { title: string; blocked_by?: number[]; parent?: number }) =>
+    api<TaskAnswer>('POST', '/api/tasks/', token, body);
+  const blockedMarker = (scope: Locator) => scope.locator('.blocked-marker');
+
+  it('refuses to move a blocked card, naming its blocker, and drops the marker live when the blocker is done elsewhere', async () => {
+    const alice = person('Alice', 'Admin');
+    const bob = person('Bob', 'Builder');
+    const admin = await companyByApi(alice);
+    await memberByApi(admin, bob);
+    const blocker = await taskByApi(admin.token, { title: 'Pour the foundation' });
+    const blocked = await taskByApi(admin.token, { title: 'Raise the walls', blocked_by: [blocker.id] });
+    const [pageA, pageB] = [await signedIn(alice.username), await signedIn(bob.username)];
+
+    // The marker names the blocker on hover, and to the keyboard: focus shows it, and it describes the card.
+    const walls = card(column(pageA, 'todo'), 'Raise the walls');
+    await blockedMarker(walls).waitFor();
+    const tip = walls.getByRole('tooltip');
+    await expect(tip.isVisible()).resolves.toBe(false);
+    await walls.hover();
+    await expect(tip.textContent()).resolves.toBe(`Blocked by ${blocker.ref} Pour the foundation`);
+    await expect(tip.isVisible()).resolves.toBe(true);
+    await pageA.mouse.move(0, 0);
+    await walls.getByRole('button').focus();
+    await expect(tip.isVisible()).resolves.toBe(true);
+    await expect(walls.getByRole('button').getAttribute('aria-describedby')).resolves.toContain(
+      `blockers-${blocked.id}`,
+    );
+    await expect(blockedMarker(card(pageA, 'Pour the foundation')).count()).resolves.toBe(0);
+
+    // The Blocked quick filter, in the URL.
+    await pageA.getByRole('region', { name: 'Filters' }).getByLabel('Blocked').check();
+    await card(pageA, 'Pour the foundation').waitFor({ state: 'detached' });
+    expect(new URL(pageA.url()).searchParams.get('blocked')).toBe('1');
+    await walls.waitFor();
+    await pageA.getByRole('region', { name: 'Filters' }).getByLabel('Blocked').uncheck();
+    await card(pageA, 'Pour the foundation').waitFor();
+
+    // Dragged to In progress: refused before asking the server, the blocker named with a link, the card left where it was.
+    const patches: string[] = [];
+    pageA.on('request', (request) => {
+      if (request.method() === 'PATCH') patches.push(request.url());
+    });
+    await pageA.dragAndDrop(
+      'section[data-status="todo"] li.card:has-text("Raise the walls")',
+      'section[data-status="in_progress"]',
+    );
+    const refusal = pageA.getByRole('alert').filter({ hasText: 'cannot move to In progress' });
+    await expect(refusal.textContent()).resolves.toContain(`Blocked by ${blocker.ref} Pour the foundation`);
+    const link = refusal.getByRole('link', { name: `${blocker.ref} Pour the foundation` });
+    await expect(link.getAttribute('href')).resolves.toBe(`/p/${blocker.ref.replace('-', '/')}`);
+    await expect(card(column(pageA, 'todo'), 'Raise the walls').count()).resolves.toBe(1);
+    expect(patches).toEqual([]);
+    await link.click();
+    const opened = pageA.getByRole('dialog', { name: 'Edit task' });
+    await expect.poll(() => opened.getByLabel('Title').inputValue()).toBe('Pour the foundation');
+    await opened.getByRole('region', { name: 'Blocking' }).getByText('Raise the walls').waitFor();
+    await opened.getByRole('button', { name: 'Cancel' }).click();
+
+    // Someone else completes the blocker: the marker goes at once, and the card moves.
+    await pageB.dragAndDrop(
+      'section[data-status="todo"] li.card:has-text("Pour the foundation")',
+      'section[data-status="done"]',
+    );
+    await card(column(pageB, 'done'), 'Pour the foundation').waitFor();
+    await blockedMarker(card(pageA, 'Raise the walls')).waitFor({ state: 'detached', timeout: LIVE_MS });
+    await pageA.dragAndDrop(
+      'section[data-status="todo"] li.card:has-text("Raise the walls")',
+      'section[data-status="in_progress"]',
+    );
+    await card(column(pageA, 'in_progress'), 'Raise the walls').waitFor();
+    await expect
+      .poll(async () => (await api<{ status: string }>('GET', `/api/tasks/${blocked.id}/`, admin.token)).status)
+      .toBe('in_progress');
+  });
+
+  it('adds dependencies with the picker, refuses a cycle, and adds a subtask inline that the parent’s bar counts', async () => {
+    const alice = person('Alice', 'Admin');
+    const admin = await companyByApi(alice);
+    const release = await taskByApi(admin.token, { title: 'Ship the release' });
+    const changelog = await taskByApi(admin.token, { title: 'Write the changelog' });
+    const page = await signedIn(alice.username);
+
+    await card(page, 'Ship the release').getByRole('button').click();
+    const edit = page.getByRole('dialog', { name: 'Edit task' });
+    await expect.poll(() => edit.getByRole('button', { name: 'Save' }).isEnabled()).toBe(true);
+    const blockedBy = edit.getByRole('region', { name: 'Blocked by' });
+    // by ref
+    await blockedBy.getByLabel('Add to Blocked by: a ref or words of a title').fill(changelog.ref);
+    await blockedBy.getByRole('button', { name: `${changelog.ref} Write the changelog` }).click();
+    await blockedBy.getByRole('link', { name: `${changelog.ref} Write the changelog` }).waitFor();
+    await expect(blockedBy.getByRole('listitem').first().textContent()).resolves.toContain('To do');
+    await blockedMarker(card(page, 'Ship the release')).waitFor();
+
+    // by title words; the other way round would close a cycle, which the server names
+    const blocking = edit.getByRole('region', { name: 'Blocking' });
+    await blocking.getByLabel('Add to Blocking: a ref or words of a title').fill('changelog');
+    await blocking.getByRole('button', { name: `${changelog.ref} Write the changelog` }).click();
+    await expect.poll(() => blocking.locator('.field-error').textContent()).toContain(release.ref);
+    await expect(blocking.getByRole('link').count()).resolves.toBe(0);
+
+    // removable
+    await blockedBy.getByRole('button', { name: `Remove ${changelog.ref} from Blocked by` }).click();
+    await blockedBy.getByText('Waits for nothing.').waitFor();
+    await blockedMarker(card(page, 'Ship the release')).waitFor({ state: 'detached' });
+
+    // a subtask, added inline: listed with its state, counted on the parent's card
+    const subtasks = edit.getByRole('region', { name: /^Subtasks/ });
+    await subtasks.getByLabel('New subtask title').fill('Tag the build');
+    await subtasks.getByLabel('New subtask title').press('Enter');
+    const subtaskLink = subtasks.getByRole('link', { name: /Tag the build/ });
+    await subtaskLink.waitFor();
+    await subtasks.getByText('0 of 1 done').waitFor();
+    await card(page, 'Ship the release').getByRole('progressbar', { name: 'Subtasks: 0 of 1 done' }).waitFor();
+    await card(column(page, 'todo'), 'Tag the build').waitFor();
+
+    // opening it shows its parent, linked
+    await subtaskLink.click();
+    await expect.poll(() => edit.getByLabel('Title').inputValue()).toBe('Tag the build');
+    await edit
+      .locator('.parent-link')
+      .getByRole('link', { name: `${release.ref} Ship the release` })
+      .waitFor();
+    await edit.getByRole('button', { name: 'Cancel' }).click();
+
+    // done: the parent's bar fills
+    await page.dragAndDrop(
+      'section[data-status="todo"] li.card:has-text("Tag the build")',
+      'section[data-status="done"]',
+    );
+    await card(page, 'Ship the release').getByRole('progressbar', { name: 'Subtasks: 1 of 1 done' }).waitFor();
   });
 });

@@ -63,14 +63,16 @@ export function TaskRelations({ task, statuses, board, readOnly, onWriteSelf, on
     };
   }, [task.id, total, done]);
 
-  const run = async (work: () => Promise<unknown>) => {
+  /** `list`: where the server's words about a blocked_by go (the other task's, for Blocking). */
+  const run = async (work: () => Promise<unknown>, list: 'blocked_by' | 'blocking' = 'blocked_by') => {
     setBusy(true);
     setErrors({});
     try {
       await work();
       return true;
     } catch (error) {
-      setErrors(errorsOf(error));
+      const { blocked_by, ...rest } = errorsOf(error);
+      setErrors(blocked_by === undefined ? rest : { ...rest, [list]: blocked_by });
       return false;
     } finally {
       setBusy(false);
@@ -90,7 +92,7 @@ export function TaskRelations({ task, statuses, board, readOnly, onWriteSelf, on
         headers: { 'if-match': headers.get('etag') ?? '*' },
       });
       await onWroteOther(data);
-    });
+    }, 'blocking');
 
   const addSubtask = (title: string) =>
     run(async () => {
@@ -119,7 +121,7 @@ export function TaskRelations({ task, statuses, board, readOnly, onWriteSelf, on
       {task.parent === null ? null : (
         <p className="parent-link">Subtask of {parent === undefined ? '…' : entry(parent)}</p>
       )}
-      <FormAlert messages={errors.non_field_errors ?? errors.detail ?? errors.parent} />
+      <FormAlert messages={errors.non_field_errors ?? errors.detail ?? errors.parent ?? errors.title} />
       <TaskList
         title="Blocked by"
         ids={task.blocked_by}
@@ -144,6 +146,7 @@ export function TaskRelations({ task, statuses, board, readOnly, onWriteSelf, on
         onRemove={(other) => void setBlocking(other, false)}
         onAdd={(other) => setBlocking(other, true)}
         exclude={[task.id, ...task.blocking]}
+        errors={errors.blocking}
       />
       <section className="relation-list" aria-labelledby={`subtasks-${task.id}`}>
         <h3 id={`subtasks-${task.id}`}>

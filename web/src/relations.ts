@@ -19,10 +19,13 @@ export const openBlockers = (task: Task, lookup: (id: number) => Task | undefine
     return blocker === undefined || blocker.status === 'done' ? [] : [blocker];
   });
 
-/** The words of the server's 409, for a refusal made before asking it. */
+/**
+ * The words of the server's 409, for a refusal made before asking it. None known: still being
+ * read, or tasks the user does not see (which block all the same).
+ */
 export const blockedByText = (blockers: Task[]) =>
   blockers.length === 0
-    ? 'Blocked by tasks not loaded yet'
+    ? 'Blocked by tasks not shown here'
     : `Blocked by ${blockers.map((blocker) => `${blocker.ref} ${blocker.title}`).join(', ')}`;
 
 /**
