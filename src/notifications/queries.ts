@@ -15,6 +15,7 @@ export interface Preferences {
   emailOnAssignment: boolean;
   emailOnStatusChange: boolean;
   dailyDigest: boolean;
+  emailOnUnblocked: boolean;
 }
 
 /** A preference in SQL: the person's choice, or the default when they made none (no row). */
@@ -25,6 +26,7 @@ const preferenceColumns = {
   emailOnAssignment: notificationPreferences.emailOnAssignment,
   emailOnStatusChange: notificationPreferences.emailOnStatusChange,
   dailyDigest: notificationPreferences.dailyDigest,
+  emailOnUnblocked: notificationPreferences.emailOnUnblocked,
 };
 
 export async function findPreferences(tx: Tx, companyId: number, userId: number): Promise<Preferences> {
@@ -69,6 +71,7 @@ export function activeRecipients(tx: Tx, companyId: number, userIds: number[]): 
       emailOnAssignment: preferenceOrDefault('emailOnAssignment'),
       emailOnStatusChange: preferenceOrDefault('emailOnStatusChange'),
       dailyDigest: preferenceOrDefault('dailyDigest'),
+      emailOnUnblocked: preferenceOrDefault('emailOnUnblocked'),
     })
     .from(users)
     .leftJoin(
@@ -84,15 +87,19 @@ export interface ChangeNotice {
   recipientId: number;
   recipient: string;
   actorId: number;
-  kind: 'assigned' | 'status_changed';
+  kind: 'assigned' | 'status_changed' | 'unblocked';
   subject: string;
   delaySeconds: number;
 }
 
+/** Which kind a folded email keeps: an assignment, then an unblocking, then a status change. */
+const KIND_RANK = (row: string) =>
+  sql.raw(`array_position(array['status_changed', 'unblocked', 'assigned'], ${row}.kind)`);
+
 /**
  * For each notice, a pending email about this task to this person, or the one already waiting,
- * folded: it will describe the task as it is when it goes, and an assignment outranks a status
- * change. `inserted` says whether a new email (which needs a job) was recorded. One statement for
+ * folded: it will describe the task as it is when it goes, and an assignment outranks an
+ * unblocking, which outranks a status change. `inserted` says whether a new email (which needs a job) was recorded. One statement for
  * any number of notices, each of a different task and person.
  */
 export async function recordChanges(
@@ -109,10 +116,11 @@ export async function recordChanges(
           from jsonb_to_recordset(${JSON.stringify(notices)}::jsonb) as n("companyId" int, kind text, "taskId" int,
                "recipientId" int, recipient text, "actorId" int, subject text, "delaySeconds" int)
         on conflict (company_id, task_id, recipient_id)
-          where status = 'pending' and handed_over_at is null and kind in ('assigned', 'status_changed')
+          where status = 'pending' and handed_over_at is null and kind in ('assigned', 'status_changed', 'unblocked')
         do update set
-          kind = case when excluded.kind = 'assigned' then 'assigned' else notifications.kind end,
-          subject = case when excluded.kind = 'assigned' or notifications.kind <> 'assigned'
+          kind = case when ${KIND_RANK('excluded')} >= ${KIND_RANK('notifications')}
+                      then excluded.kind else notifications.kind end,
+          subject = case when ${KIND_RANK('excluded')} >= ${KIND_RANK('notifications')}
                          then excluded.subject else notifications.subject end,
           actor_id = excluded.actor_id,
           revision = notifications.revision + 1,

@@ -49,11 +49,14 @@ export const Preferences = Type.Object(
       description: 'Email me when the status of a task I created or am assigned changes.',
     }),
     daily_digest: Type.Boolean({ description: 'Email me my open and overdue tasks every day at 08:00 UTC.' }),
+    email_on_unblocked: Type.Boolean({
+      description: 'Email me when the last task that a task assigned to me waits for is done or deleted.',
+    }),
   },
   { $id: 'NotificationPreferences', title: 'NotificationPreferences', additionalProperties: false },
 );
 export type Preferences = Static<typeof Preferences>;
 
-/** Any of the three; the others keep their value. */
+/** Any of them; the others keep their value. */
 export const PreferencesBody = Type.Partial(Preferences, { additionalProperties: false });
 export type PreferencesBody = Static<typeof PreferencesBody>;

@@ -36,6 +36,7 @@ const toPreferences = (p: q.Preferences): Preferences => ({
   email_on_assignment: p.emailOnAssignment,
   email_on_status_change: p.emailOnStatusChange,
   daily_digest: p.dailyDigest,
+  email_on_unblocked: p.emailOnUnblocked,
 });
 
 export class NotificationsService implements TaskWriteListener {
@@ -52,12 +53,17 @@ export class NotificationsService implements TaskWriteListener {
    * own action, nor of a deletion. Five statements at most, however many tasks a change wrote.
    */
   async inTransaction(tx: Tx, writes: readonly TaskWrite[]): Promise<void> {
-    const wanted: Array<{ task: Task; actorId: number; recipientId: number; kind: 'assigned' | 'status_changed' }> = [];
+    const wanted: Array<{ task: Task; actorId: number; recipientId: number; kind: q.ChangeNotice['kind'] }> = [];
     for (const { actorId, before, after } of writes) {
       if (after === null) continue;
-      const kinds = new Map<number, 'assigned' | 'status_changed'>();
+      const kinds = new Map<number, q.ChangeNotice['kind']>();
       if (after.assigned_to !== null && after.assigned_to !== (before?.assigned_to ?? null)) {
         kinds.set(after.assigned_to, 'assigned');
+      }
+      // The task waits for nothing any more (its last open blocker done, deleted or removed).
+      // The inbox's `unblocked` item will be made here too, from the same writes.
+      if (after.assigned_to !== null && before?.is_blocked === true && !after.is_blocked) {
+        if (!kinds.has(after.assigned_to)) kinds.set(after.assigned_to, 'unblocked');
       }
       if (before !== null && before.status !== after.status) {
         for (const id of [after.assigned_to, after.created_by]) {
@@ -81,7 +87,12 @@ export class NotificationsService implements TaskWriteListener {
     const notices = wanted.flatMap(({ task, actorId, recipientId, kind }): q.ChangeNotice[] => {
       const recipient = recipients.get(recipientId);
       if (recipient === undefined || !sights.has(`${recipientId}:${task.project}`)) return [];
-      if (kind === 'assigned' ? !recipient.emailOnAssignment : !recipient.emailOnStatusChange) return [];
+      const wants = {
+        assigned: recipient.emailOnAssignment,
+        status_changed: recipient.emailOnStatusChange,
+        unblocked: recipient.emailOnUnblocked,
+      };
+      if (!wants[kind]) return [];
       return [
         {
           companyId,
@@ -159,6 +170,7 @@ export class NotificationsService implements TaskWriteListener {
       if (body.email_on_assignment !== undefined) changes.emailOnAssignment = body.email_on_assignment;
       if (body.email_on_status_change !== undefined) changes.emailOnStatusChange = body.email_on_status_change;
       if (body.daily_digest !== undefined) changes.dailyDigest = body.daily_digest;
+      if (body.email_on_unblocked !== undefined) changes.emailOnUnblocked = body.email_on_unblocked;
       return toPreferences(await q.savePreferences(tx, auth.companyId, auth.userId, changes));
     });
   }

@@ -49,6 +49,8 @@ export function subjectFor(kind: NotificationKind, title: string, day?: string):
       return oneLine(`Assigned to you: ${title}`);
     case 'status_changed':
       return oneLine(`Status changed: ${title}`);
+    case 'unblocked':
+      return oneLine(`Ready to start: ${title}`);
     case 'due_soon':
       return oneLine(`Due soon: ${title}`);
     case 'digest':
@@ -64,6 +66,8 @@ function headline(context: EmailContext): string {
       return `You were assigned a task${by}.`;
     case 'status_changed':
       return `A task's status was changed${by} to ${STATUS_LABELS[task?.status ?? 'todo']}.`;
+    case 'unblocked':
+      return `A task assigned to you waits for nothing any more: the last task blocking it was finished or deleted${by}.`;
     case 'due_soon':
       return `A task assigned to you is due ${task?.dueDate ? `on ${formatDate(task.dueDate)}` : 'soon'}.`;
     case 'digest':

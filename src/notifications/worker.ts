@@ -199,6 +199,7 @@ export class NotificationWorker {
       case 'digest':
         return true;
       case 'assigned':
+      case 'unblocked':
         return task !== undefined && task.assignedTo === row.recipientId;
       case 'status_changed':
         return task !== undefined;

@@ -26,6 +26,15 @@ export interface TaskRow {
   state_id: number;
   project_key: string;
   labels: number[];
+  /** Null when it has none, or when the reader does not see it. */
+  parent: number | null;
+  blocked_by: number[];
+  blocking: number[];
+  open_blockers: number;
+  subtasks_total: number;
+  subtasks_done: number;
+  /** The writes' reads only: the linked tasks in another project (see sharedTask). */
+  elsewhere?: number[];
 }
 
 // The project's key (for the ref; it cannot change once the project has tasks) and the labels.
@@ -33,13 +42,28 @@ const labelIdsSql = (t: string) =>
   `array(select l.label_id from task_labels l where l.company_id = ${t}.company_id and l.task_id = ${t}.id
   order by l.label_id)`;
 
+/*
+ * The links, read under row-level security: the reader's transaction shows only the tasks they see,
+ * and task_dependencies only the rows whose two tasks they see (drizzle/0018).
+ */
+const parentSql = (t: string) =>
+  `(select p.id from tasks p where p.company_id = ${t}.company_id and p.id = ${t}.parent_id)`;
+const blockedBySql = (t: string) =>
+  `array(select d.blocker_id from task_dependencies d where d.company_id = ${t}.company_id and d.task_id = ${t}.id
+  order by d.blocker_id)`;
+const blockingSql = (t: string) =>
+  `array(select d.task_id from task_dependencies d where d.company_id = ${t}.company_id and d.blocker_id = ${t}.id
+  order by d.task_id)`;
+
 /** The table's own columns of the row, in SQL text: `t` is the task. */
 export const TASK_TABLE_COLUMNS = `t.id, t.company_id, t.title, t.description, t.status, t.priority, t.due_date,
-  t.assigned_to, t.created_by, t.created_at, t.updated_at, t.completed_at, t.project_id, t.number, t.state_id`;
+  t.assigned_to, t.created_by, t.created_at, t.updated_at, t.completed_at, t.project_id, t.number, t.state_id,
+  t.parent_id, t.open_blockers, t.subtasks_total, t.subtasks_done`;
 
 /** The row's columns in SQL text, for the statements written out (reads.ts): `t` is the task. */
 export const TASK_COLUMNS = `${TASK_TABLE_COLUMNS},
-  ${projectKeySql('t')} as project_key, ${labelIdsSql('t')} as labels`;
+  ${projectKeySql('t')} as project_key, ${labelIdsSql('t')} as labels, ${parentSql('t')} as parent,
+  ${blockedBySql('t')} as blocked_by, ${blockingSql('t')} as blocking`;
 
 /**
  * The same row as a Drizzle selection (writes.ts). A timestamptz cast to text is the text the
@@ -63,6 +87,16 @@ export const taskRowColumns = {
   state_id: tasks.stateId,
   project_key: sql<string>`${sql.raw(projectKeySql('"tasks"'))}`,
   labels: sql<number[]>`${sql.raw(labelIdsSql('"tasks"'))}`,
+  parent: sql<number | null>`${sql.raw(parentSql('"tasks"'))}`,
+  blocked_by: sql<number[]>`${sql.raw(blockedBySql('"tasks"'))}`,
+  blocking: sql<number[]>`${sql.raw(blockingSql('"tasks"'))}`,
+  open_blockers: tasks.openBlockers,
+  subtasks_total: tasks.subtasksTotal,
+  subtasks_done: tasks.subtasksDone,
+  elsewhere: sql<number[]>`array(select o.id from tasks o
+    where o.company_id = ${tasks.companyId} and o.project_id <> ${tasks.projectId} and (o.id = ${tasks.parentId}
+      or o.id in (select d.blocker_id from task_dependencies d where d.company_id = ${tasks.companyId} and d.task_id = ${tasks.id})
+      or o.id in (select d.task_id from task_dependencies d where d.company_id = ${tasks.companyId} and d.blocker_id = ${tasks.id})))`,
 };
 
 /** PostgreSQL's text for a timestamptz in UTC (its session time zone here): `2026-11-28 16:30:24.123456+00`. */
@@ -101,5 +135,27 @@ export function toTask(row: TaskRow): Task {
     ref: `${row.project_key}-${row.number}`,
     state: row.state_id,
     labels: row.labels,
+    parent: row.parent,
+    blocked_by: row.blocked_by,
+    blocking: row.blocking,
+    is_blocked: row.open_blockers > 0,
+    subtasks: { total: row.subtasks_total, done: row.subtasks_done },
+  };
+}
+
+/**
+ * The task as everyone who sees its project may be told of it (events, history): its links to
+ * tasks of other projects left out, since some of those who see this one may not see them.
+ * is_blocked and subtasks stay: counts name no task.
+ */
+export function sharedTask(row: TaskRow): Task {
+  const task = toTask(row);
+  const elsewhere = new Set(row.elsewhere ?? []);
+  if (elsewhere.size === 0) return task;
+  return {
+    ...task,
+    parent: task.parent !== null && elsewhere.has(task.parent) ? null : task.parent,
+    blocked_by: task.blocked_by.filter((id) => !elsewhere.has(id)),
+    blocking: task.blocking.filter((id) => !elsewhere.has(id)),
   };
 }

@@ -156,6 +156,9 @@ export interface TaskFilter {
   labels?: number[];
   /** `<KEY>-<number>`, checked and upper-cased by the service. */
   ref?: string;
+  /** The subtasks of this task; 0 for the top-level tasks. */
+  parentId?: number;
+  isBlocked?: boolean;
 }
 
 export interface OrderTerm {
@@ -261,6 +264,8 @@ const FILTER_SQL: Array<[keyof TaskFilter, (p: string) => string]> = [
     (p) =>
       `exists (select 1 from task_labels l where l.company_id = t.company_id and l.task_id = t.id and l.label_id = any(${p}::int[]))`,
   ],
+  ['parentId', (p) => `coalesce(t.parent_id, 0) = ${p}`],
+  ['isBlocked', (p) => `(t.open_blockers > 0) = ${p}`],
   [
     'ref',
     (p) => `t.number = split_part(${p}::text, '-', 2)::int and t.project_id = (select r.id from projects r

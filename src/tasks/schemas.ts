@@ -55,6 +55,20 @@ export const Task = Type.Object(
       description: 'Its workflow status (an id of the project’s statuses); status is its category.',
     }),
     labels: Type.Array(Type.Integer(), { description: 'Label ids, ascending.' }),
+    parent: nullable(Type.Integer({ description: 'The task this one is a subtask of.' })),
+    blocked_by: Type.Array(Type.Integer(), {
+      description: 'The tasks this one waits for, ascending: only those the reader sees.',
+    }),
+    blocking: Type.Array(Type.Integer(), {
+      description: 'The tasks waiting for this one, ascending: only those the reader sees.',
+    }),
+    is_blocked: Type.Boolean({
+      description: 'True while any task it waits for (seen by the reader or not) is not in a done state.',
+    }),
+    subtasks: Type.Object(
+      { total: Type.Integer(), done: Type.Integer() },
+      { description: 'Its direct subtasks, and how many of them are done.' },
+    ),
   },
   { $id: 'Task', title: 'Task' },
 );
@@ -84,6 +98,19 @@ const editable = {
     uniqueItems: true,
     description: 'Label ids of the company; replaces the task’s labels.',
   }),
+  parent: nullable(
+    Type.Integer({
+      minimum: 1,
+      maximum: 2_147_483_647,
+      description: 'A task the caller sees, not this one nor one of its subtasks; at most 5 levels.',
+    }),
+  ),
+  blocked_by: Type.Array(Type.Integer({ minimum: 1, maximum: 2_147_483_647 }), {
+    maxItems: 50,
+    uniqueItems: true,
+    description:
+      'Tasks the caller sees that this one waits for; replaces those the caller sees (links to tasks they do not see stay). No cycles.',
+  }),
 };
 
 /** created_by and company are the caller's: sent anyway, they are dropped, never used. */
@@ -98,6 +125,8 @@ export const TaskBody = Type.Object(
     project: Type.Optional(editable.project),
     state: Type.Optional(editable.state),
     labels: Type.Optional(editable.labels),
+    parent: Type.Optional(editable.parent),
+    blocked_by: Type.Optional(editable.blocked_by),
   },
   { additionalProperties: false },
 );
@@ -134,6 +163,16 @@ export const TaskListQuery = Type.Composite([
         'x-error-message': 'A comma-separated list of label ids.',
         description: 'Comma-separated label ids: tasks with any of them.',
       }),
+    ),
+    parent: Type.Optional(
+      Type.String({
+        pattern: '^([1-9][0-9]{0,9}|none)$',
+        'x-error-message': 'A task id, or none.',
+        description: 'The subtasks of this task, or `none` for top-level tasks.',
+      }),
+    ),
+    is_blocked: Type.Optional(
+      Type.Boolean({ description: 'Only blocked tasks (true) or only unblocked ones (false).' }),
     ),
     ref: Type.Optional(
       Type.String({

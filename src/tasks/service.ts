@@ -5,7 +5,7 @@ import { isActiveMember } from '../accounts/queries.ts';
 import { checkActor, requireActor } from '../accounts/service.ts';
 import { existingLabelIds } from '../labels/queries.ts';
 import type { Auth } from '../platform/auth.ts';
-import { type Database, type Tx, tenantQuery } from '../platform/db/index.ts';
+import { type Database, type Tx, tenantQuery, withoutUser } from '../platform/db/index.ts';
 import { type TaskStatus, taskHistory } from '../platform/db/schema.ts';
 import { type FieldErrors, HttpError, invalid, notFound } from '../platform/errors.ts';
 import { KeyedMutex } from '../platform/keyed-mutex.ts';
@@ -21,7 +21,8 @@ import {
 } from '../projects/service.ts';
 import type { ExternalFeed } from './external.ts';
 import type { TaskWrite, TaskWriteListener } from './hooks.ts';
-import { type TaskRow, toTask } from './mapping.ts';
+import * as links from './links.ts';
+import { sharedTask, type TaskRow, toTask } from './mapping.ts';
 import * as reads from './reads.ts';
 import {
   type DeletedTask,
@@ -119,6 +120,8 @@ function listRequest(query: TaskListQuery): ListRequest {
     stateId: query.state,
     labels: query.labels?.split(',').map(Number),
     ref: query.ref?.toUpperCase(),
+    parentId: query.parent === undefined ? undefined : query.parent === 'none' ? 0 : Number(query.parent),
+    isBlocked: query.is_blocked,
   };
   if (filter.ref !== undefined && !REF.test(filter.ref)) errors.ref = ['Enter a task ref like WEB-42.'];
   if (Object.keys(errors).length > 0) throw invalid(errors);
@@ -137,6 +140,8 @@ const TRACKED_FIELDS = [
   'ref',
   'state',
   'labels',
+  'parent',
+  'blocked_by',
 ] as const satisfies readonly (keyof Task)[];
 
 /** {field: [old, new]} for each tracked field that differs (labels by their ids); a missing side is null. */
@@ -173,6 +178,82 @@ export async function requireTaskRecords(tx: Tx, auth: Auth, id: number): Promis
   return { live: false };
 }
 
+/** Refs for a message, in the writer's view: a task they do not see is named as such, never by its ref. */
+async function refsText(tx: Tx, companyId: number, ids: number[]): Promise<string> {
+  const seen = await links.seenTasks(tx, companyId, ids);
+  return ids.map((taskId) => seen.get(taskId)?.ref ?? '(a task you cannot see)').join(' → ');
+}
+
+/**
+ * The links a write asks for, checked over every task of the company while no other link write of
+ * the company runs (lockLinks): the new blockers close no cycle; the parent is not the task nor
+ * one of its subtasks, and nests it no deeper than MAX_DEPTH levels.
+ */
+async function checkLinks(
+  tx: Tx,
+  companyId: number,
+  taskId: number | undefined,
+  parentId: number | null | undefined,
+  added: number[],
+): Promise<void> {
+  if (added.length === 0 && (parentId === undefined || parentId === null)) return;
+  await links.lockLinks(tx, companyId);
+  if (taskId !== undefined) {
+    const cycle = await links.cycleThrough(tx, companyId, taskId, added);
+    if (cycle !== undefined) {
+      throw invalid({ blocked_by: [`This would close a cycle: ${await refsText(tx, companyId, cycle)}.`] });
+    }
+  }
+  if (parentId === undefined || parentId === null) return;
+  const ancestors = await links.ancestorsOf(tx, companyId, parentId);
+  if (taskId !== undefined && ancestors.includes(taskId)) {
+    throw invalid({
+      parent: [
+        parentId === taskId ? 'A task cannot be its own parent.' : 'This task is one of its subtasks, directly or not.',
+      ],
+    });
+  }
+  const height = taskId === undefined ? 1 : await links.subtreeHeight(tx, companyId, taskId);
+  if (ancestors.length + height > links.MAX_DEPTH) {
+    throw invalid({ parent: [`Subtasks nest at most ${links.MAX_DEPTH} levels deep.`] });
+  }
+}
+
+/**
+ * A blocked task cannot enter an in_progress or done category: checked on the written row, whose
+ * open_blockers the triggers keep in this transaction. A blocker reopened concurrently updates
+ * that counter on this row, so it waits for this transaction's lock or this one reads its result.
+ */
+async function refuseIfBlocked(tx: Tx, companyId: number, row: TaskRow, previous: TaskStatus | null): Promise<void> {
+  if (row.open_blockers === 0 || row.status === 'todo' || row.status === previous) return;
+  const seen = await links.openBlockersSeen(tx, companyId, row.id);
+  const names = seen.map((task) => `${task.ref} ${task.title}`);
+  const hidden = row.open_blockers - seen.length;
+  if (hidden > 0) names.push(`${hidden} task${hidden === 1 ? '' : 's'} you cannot see`);
+  throw new HttpError(409, { detail: `Blocked by ${names.join(', ')}` });
+}
+
+/**
+ * The tasks waiting for one whose done-ness changed, told again where is_blocked flipped: those
+ * whose last open blocker it was (now done), or which waited for it alone (now reopened). Read in
+ * the company's view: they may be in projects the writer does not see.
+ */
+async function waitersFlipped(
+  tx: Tx,
+  companyId: number,
+  actorId: number,
+  taskId: number,
+  nowDone: boolean,
+): Promise<TaskWrite[]> {
+  const rows = await withoutUser(tx, () => links.waitingFor(tx, companyId, taskId));
+  return rows
+    .filter((row) => row.open_blockers === (nowDone ? 0 : 1))
+    .map((row) => {
+      const after = sharedTask(row);
+      return { kind: 'updated', companyId, actorId, before: { ...after, is_blocked: nowDone }, after };
+    });
+}
+
 export interface CreateResult {
   task: Task;
   /** True when the answer is the stored one of an earlier request with the same Idempotency-Key. */
@@ -192,14 +273,12 @@ export class TasksService implements StateMoves {
       tx,
       companyId,
       actorId,
-      done.map((write) => {
+      done.flatMap((write) => {
         const task = (write.after ?? write.before) as Task;
-        return {
-          taskId: task.id,
-          projectId: task.project,
-          action: write.kind,
-          changes: changesBetween(write.before, write.after),
-        };
+        const changes = changesBetween(write.before, write.after);
+        // A task told again only because what it waits for changed (is_blocked) has no history entry.
+        if (write.kind === 'updated' && Object.keys(changes).length === 0) return [];
+        return [{ taskId: task.id, projectId: task.project, action: write.kind, changes }];
       }),
     );
     for (const listener of this.listeners) await listener.inTransaction?.(tx, done);
@@ -229,8 +308,8 @@ export class TasksService implements StateMoves {
         kind: 'updated',
         companyId,
         actorId,
-        before: toTask(before[i] as TaskRow),
-        after: toTask(row),
+        before: sharedTask(before[i] as TaskRow),
+        after: sharedTask(row),
       }),
     );
     if (done.length > 0) await this.written(tx, companyId, actorId, done);
@@ -249,7 +328,7 @@ export class TasksService implements StateMoves {
     actor: UserRow,
     body: TaskPatch,
     current?: { row: TaskRow; access: ProjectAccess },
-  ): Promise<{ values: Partial<writes.TaskValues>; labels?: number[]; projectId: number }> {
+  ): Promise<{ values: Partial<writes.TaskValues>; labels?: number[]; blockedBy?: number[]; projectId: number }> {
     let dueDate: Date | null | undefined;
     if (body.due_date !== undefined) {
       dueDate = body.due_date === null ? null : parseInstant(body.due_date);
@@ -276,6 +355,13 @@ export class TasksService implements StateMoves {
       const unknown = body.labels.filter((id) => !known.has(id));
       if (unknown.length > 0) throw invalid({ labels: [`Invalid pk "${unknown[0]}" - object does not exist.`] });
     }
+    const named = [...(body.blocked_by ?? []), ...(body.parent == null ? [] : [body.parent])];
+    const seen = await links.seenTasks(tx, auth.companyId, named);
+    const unseen = (body.blocked_by ?? []).find((taskId) => !seen.has(taskId));
+    if (unseen !== undefined) throw invalid({ blocked_by: [`Invalid pk "${unseen}" - object does not exist.`] });
+    if (body.parent != null && !seen.has(body.parent)) {
+      throw invalid({ parent: [`Invalid pk "${body.parent}" - object does not exist.`] });
+    }
     const values: Partial<writes.TaskValues> = {
       title: body.title,
       description: body.description,
@@ -285,11 +371,13 @@ export class TasksService implements StateMoves {
       assignedTo: assignee,
       projectId: projectId === current?.row.project_id ? undefined : projectId,
       stateId: body.state,
+      parentId: body.parent === undefined || body.parent === current?.row.parent ? undefined : body.parent,
     };
     return {
       values: Object.fromEntries(Object.entries(values).filter(([, v]) => v !== undefined)),
       projectId,
       labels: body.labels === undefined ? undefined : [...body.labels].sort((a, b) => a - b),
+      blockedBy: body.blocked_by === undefined ? undefined : [...body.blocked_by].sort((a, b) => a - b),
     };
   }
 
@@ -379,7 +467,8 @@ export class TasksService implements StateMoves {
         if (answer === undefined) throw new Error('idempotency key claimed without an answer');
         return { task: answer.body as Task, replayed: true };
       }
-      const { values, labels, projectId } = await this.values(tx, auth, actor, body);
+      const { values, labels, blockedBy, projectId } = await this.values(tx, auth, actor, body);
+      await checkLinks(tx, auth.companyId, undefined, values.parentId, []);
       let row = await writes.insertTask(tx, {
         title: body.title,
         description: '',
@@ -393,17 +482,20 @@ export class TasksService implements StateMoves {
         createdBy: actor.id,
         completedAt: values.status === 'done' ? sql`now()` : null,
       });
-      if (labels !== undefined && labels.length > 0) {
-        await writes.setTaskLabels(tx, auth.companyId, row.id, labels);
-        row = await writes.reloadTask(tx, auth.companyId, row.id);
+      if (labels !== undefined && labels.length > 0) await writes.setTaskLabels(tx, auth.companyId, row.id, labels);
+      // Nothing waits for a new task: its blockers cannot close a cycle.
+      if (blockedBy !== undefined && blockedBy.length > 0) {
+        await links.setBlockedBy(tx, auth.companyId, row.id, blockedBy);
       }
+      if (labels?.length || blockedBy?.length) row = await writes.reloadTask(tx, auth.companyId, row.id);
+      await refuseIfBlocked(tx, auth.companyId, row, null);
       const task = toTask(row);
       const write: TaskWrite = {
         kind: 'created',
         companyId: auth.companyId,
         actorId: actor.id,
         before: null,
-        after: task,
+        after: sharedTask(row),
       };
       await this.written(tx, auth.companyId, actor.id, [write]);
       if (idempotencyKey !== undefined) {
@@ -418,14 +510,19 @@ export class TasksService implements StateMoves {
 
   /** PUT and PATCH alike: only the fields given change (DRF's PUT keeps omitted optional fields too). */
   async update(auth: Auth, id: number, body: TaskPatch, ifMatch?: string): Promise<Task> {
-    const { after, write } = await this.db.tenant(auth, async (tx) => {
+    const { after, done } = await this.db.tenant(auth, async (tx) => {
       const actor = await requireActor(tx, auth);
       const current = await reads.findTask(tx, auth.companyId, id, { forUpdate: true });
       if (current === undefined) throw notFound();
       const access = await requireProject(tx, auth, current.project_id, 'read', { actor });
       const before = toTask(current);
       if (ifMatch !== undefined && !ifMatchAccepts(ifMatch, etagOf(before))) throw preconditionFailed();
-      const { values, labels } = await this.values(tx, auth, actor, body, { row: current, access });
+      const { values, labels, blockedBy } = await this.values(tx, auth, actor, body, { row: current, access });
+      const blockersChanged = blockedBy !== undefined && blockedBy.join() !== current.blocked_by.join();
+      const added = blockersChanged ? blockedBy.filter((b) => !current.blocked_by.includes(b)) : [];
+      await checkLinks(tx, auth.companyId, id, values.parentId, added);
+      // Before the row's update, so that it returns the open_blockers the triggers kept.
+      if (blockersChanged) await links.setBlockedBy(tx, auth.companyId, id, blockedBy);
       let row = await writes.updateTask(tx, auth.companyId, id, {
         ...values,
         ...completedAtFor(values.status, current.status),
@@ -434,14 +531,28 @@ export class TasksService implements StateMoves {
         await writes.setTaskLabels(tx, auth.companyId, id, labels);
         row = await writes.reloadTask(tx, auth.companyId, id);
       }
+      await refuseIfBlocked(tx, auth.companyId, row, current.status);
       const after = toTask(row);
       // A write that changes nothing a client can see is no write to anyone else.
-      if (Object.keys(changesBetween(before, after)).length === 0) return { after, write: undefined };
-      const write: TaskWrite = { kind: 'updated', companyId: auth.companyId, actorId: actor.id, before, after };
-      await this.written(tx, auth.companyId, actor.id, [write]);
-      return { after, write };
+      if (Object.keys(changesBetween(before, after)).length === 0 && before.is_blocked === after.is_blocked) {
+        return { after, done: [] };
+      }
+      const done: TaskWrite[] = [
+        {
+          kind: 'updated',
+          companyId: auth.companyId,
+          actorId: actor.id,
+          before: sharedTask(current),
+          after: sharedTask(row),
+        },
+      ];
+      if ((current.status === 'done') !== (row.status === 'done')) {
+        done.push(...(await waitersFlipped(tx, auth.companyId, actor.id, id, row.status === 'done')));
+      }
+      await this.written(tx, auth.companyId, actor.id, done);
+      return { after, done };
     });
-    if (write !== undefined) await this.committed([write]);
+    await this.committed(done);
     return after;
   }
 
@@ -451,18 +562,33 @@ export class TasksService implements StateMoves {
       const current = await reads.findTask(tx, auth.companyId, id, { forUpdate: true });
       if (current === undefined) throw notFound();
       await requireProject(tx, auth, current.project_id, 'write', { actor });
+      // The tasks that wait for it and its subtasks lose the link (the triggers of drizzle/0018):
+      // each is told again, wherever it is.
+      const linked = await withoutUser(tx, () => links.linkedToTask(tx, auth.companyId, id));
       await writes.deleteTask(tx, auth.companyId, id);
-      const write: TaskWrite = {
-        kind: 'deleted',
-        companyId: auth.companyId,
-        actorId: actor.id,
-        before: toTask(current),
-        after: null,
-      };
-      await this.written(tx, auth.companyId, actor.id, [write]);
-      return write;
+      const relinked = await withoutUser(tx, () =>
+        links.rowsByIds(
+          tx,
+          auth.companyId,
+          linked.map((row) => row.id),
+        ),
+      );
+      const done: TaskWrite[] = [
+        { kind: 'deleted', companyId: auth.companyId, actorId: actor.id, before: sharedTask(current), after: null },
+        ...relinked.map(
+          (row, i): TaskWrite => ({
+            kind: 'updated',
+            companyId: auth.companyId,
+            actorId: actor.id,
+            before: sharedTask(linked[i] as TaskRow),
+            after: sharedTask(row),
+          }),
+        ),
+      ];
+      await this.written(tx, auth.companyId, actor.id, done);
+      return done;
     });
-    await this.committed([write]);
+    await this.committed(write);
   }
 
   /**

@@ -60,6 +60,11 @@ describe('create', () => {
       ref: `GEN-${task.number}`,
       state: expect.any(Number),
       labels: [],
+      parent: null,
+      blocked_by: [],
+      blocking: [],
+      is_blocked: false,
+      subtasks: { total: 0, done: 0 },
     });
     expect(Object.keys(task)).toEqual([
       'id',

@@ -13,12 +13,14 @@ export interface TaskValues {
   assignedTo: number | null;
   projectId: number;
   stateId: number;
+  parentId: number | null;
 }
 
 export async function insertTask(
   tx: Tx,
-  values: Omit<TaskValues, 'stateId'> & {
+  values: Omit<TaskValues, 'stateId' | 'parentId'> & {
     stateId?: number;
+    parentId?: number | null;
     companyId: number;
     createdBy: number;
     completedAt: SQL | null;

@@ -771,6 +771,19 @@ export interface components {
             state: number;
             /** @description Label ids, ascending. */
             labels: number[];
+            /** @description The task this one is a subtask of. */
+            parent: number | null;
+            /** @description The tasks this one waits for, ascending: only those the reader sees. */
+            blocked_by: number[];
+            /** @description The tasks waiting for this one, ascending: only those the reader sees. */
+            blocking: number[];
+            /** @description True while any task it waits for (seen by the reader or not) is not in a done state. */
+            is_blocked: boolean;
+            /** @description Its direct subtasks, and how many of them are done. */
+            subtasks: {
+                total: number;
+                done: number;
+            };
         };
         /** TaskPage */
         TaskPage: {
@@ -874,6 +887,19 @@ export interface components {
                 state: number;
                 /** @description Label ids, ascending. */
                 labels: number[];
+                /** @description The task this one is a subtask of. */
+                parent: number | null;
+                /** @description The tasks this one waits for, ascending: only those the reader sees. */
+                blocked_by: number[];
+                /** @description The tasks waiting for this one, ascending: only those the reader sees. */
+                blocking: number[];
+                /** @description True while any task it waits for (seen by the reader or not) is not in a done state. */
+                is_blocked: boolean;
+                /** @description Its direct subtasks, and how many of them are done. */
+                subtasks: {
+                    total: number;
+                    done: number;
+                };
                 /** @enum {string} */
                 source: "local";
             } | {
@@ -981,8 +1007,8 @@ export interface components {
             sent_at: string | null;
             attempts: number;
             error: string | null;
-            /** @description assigned | status_changed | due_soon | digest */
-            kind: "assigned" | "status_changed" | "due_soon" | "digest";
+            /** @description assigned | status_changed | unblocked | due_soon | digest */
+            kind: "assigned" | "status_changed" | "unblocked" | "due_soon" | "digest";
         };
         /** NotificationPage */
         NotificationPage: {
@@ -1001,6 +1027,8 @@ export interface components {
             email_on_status_change: boolean;
             /** @description Email me my open and overdue tasks every day at 08:00 UTC. */
             daily_digest: boolean;
+            /** @description Email me when the last task that a task assigned to me waits for is done or deleted. */
+            email_on_unblocked: boolean;
         };
     };
     responses: never;
@@ -1889,6 +1917,10 @@ export interface operations {
                 state?: number;
                 /** @description Comma-separated label ids: tasks with any of them. */
                 labels?: string;
+                /** @description The subtasks of this task, or `none` for top-level tasks. */
+                parent?: string;
+                /** @description Only blocked tasks (true) or only unblocked ones (false). */
+                is_blocked?: boolean;
                 /** @description A task ref, `<project key>-<number>` in any letter case: that task, if the caller sees it. */
                 ref?: string;
                 /** @description Full-text search over title (weighted higher) and description, in web-search syntax. */
@@ -1979,6 +2011,10 @@ export interface operations {
                     state?: number;
                     /** @description Label ids of the company; replaces the task’s labels. */
                     labels?: number[];
+                    /** @description A task the caller sees, not this one nor one of its subtasks; at most 5 levels. */
+                    parent?: number | null;
+                    /** @description Tasks the caller sees that this one waits for; replaces those the caller sees (links to tasks they do not see stay). No cycles. */
+                    blocked_by?: number[];
                 };
             };
         };
@@ -2042,6 +2078,10 @@ export interface operations {
                 state?: number;
                 /** @description Comma-separated label ids: tasks with any of them. */
                 labels?: string;
+                /** @description The subtasks of this task, or `none` for top-level tasks. */
+                parent?: string;
+                /** @description Only blocked tasks (true) or only unblocked ones (false). */
+                is_blocked?: boolean;
                 /** @description A task ref, `<project key>-<number>` in any letter case: that task, if the caller sees it. */
                 ref?: string;
                 /** @description Full-text search over title (weighted higher) and description, in web-search syntax. */
@@ -2189,6 +2229,10 @@ export interface operations {
                 state?: number;
                 /** @description Comma-separated label ids: tasks with any of them. */
                 labels?: string;
+                /** @description The subtasks of this task, or `none` for top-level tasks. */
+                parent?: string;
+                /** @description Only blocked tasks (true) or only unblocked ones (false). */
+                is_blocked?: boolean;
                 /** @description A task ref, `<project key>-<number>` in any letter case: that task, if the caller sees it. */
                 ref?: string;
                 /** @description Full-text search over title (weighted higher) and description, in web-search syntax. */
@@ -2395,6 +2439,10 @@ export interface operations {
                     state?: number;
                     /** @description Label ids of the company; replaces the task’s labels. */
                     labels?: number[];
+                    /** @description A task the caller sees, not this one nor one of its subtasks; at most 5 levels. */
+                    parent?: number | null;
+                    /** @description Tasks the caller sees that this one waits for; replaces those the caller sees (links to tasks they do not see stay). No cycles. */
+                    blocked_by?: number[];
                 };
             };
         };
@@ -2537,6 +2585,10 @@ export interface operations {
                     state?: number;
                     /** @description Label ids of the company; replaces the task’s labels. */
                     labels?: number[];
+                    /** @description A task the caller sees, not this one nor one of its subtasks; at most 5 levels. */
+                    parent?: number | null;
+                    /** @description Tasks the caller sees that this one waits for; replaces those the caller sees (links to tasks they do not see stay). No cycles. */
+                    blocked_by?: number[];
                 };
             };
         };
@@ -3959,6 +4011,8 @@ export interface operations {
                     email_on_status_change?: boolean;
                     /** @description Email me my open and overdue tasks every day at 08:00 UTC. */
                     daily_digest?: boolean;
+                    /** @description Email me when the last task that a task assigned to me waits for is done or deleted. */
+                    email_on_unblocked?: boolean;
                 };
             };
         };
@@ -4016,6 +4070,8 @@ export interface operations {
                     email_on_status_change?: boolean;
                     /** @description Email me my open and overdue tasks every day at 08:00 UTC. */
                     daily_digest?: boolean;
+                    /** @description Email me when the last task that a task assigned to me waits for is done or deleted. */
+                    email_on_unblocked?: boolean;
                 };
             };
         };

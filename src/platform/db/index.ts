@@ -188,6 +188,23 @@ export async function queryRows<T>(tx: Tx, query: SQL): Promise<T[]> {
   return ((await tx.execute(query)) as unknown as { rows: T[] }).rows;
 }
 
+/**
+ * Runs fn in a tenant transaction as if no user were named: row-level security then shows every
+ * row of the company (drizzle/0016), for what a user's write must do to rows that user does not
+ * see (announcing a task in a private project to those who see it). The user is named again after.
+ */
+export async function withoutUser<T>(tx: Tx, fn: () => Promise<T>): Promise<T> {
+  const [row] = await queryRows<{ user: string | null }>(
+    tx,
+    sql`select current_setting('app.user_id', true) as user, set_config('app.user_id', '', true)`,
+  );
+  try {
+    return await fn();
+  } finally {
+    await tx.execute(sql`select set_config('app.user_id', ${row?.user ?? ''}, true)`);
+  }
+}
+
 /** Ids as one int[] value, for set-based statements over many rows (`unnest(...)`, `= any(...)`). */
 export const intArraySql = (ids: number[]): SQL => sql`${sql.param(ids)}::int[]`;
 

@@ -262,6 +262,15 @@ export const tasks = pgTable(
     projectId: integer('project_id').notNull(),
     number: integer('number').notNull(),
     stateId: integer('state_id').notNull(),
+    /** The task it is a subtask of; set to null by the trigger tasks_links_deleted() when that one is deleted. */
+    parentId: integer('parent_id'),
+    /**
+     * Kept by triggers in the writing transaction (drizzle/0018), over every task of the company,
+     * seen by the reader or not: the blockers not in a done state, and the direct children.
+     */
+    openBlockers: integer('open_blockers').notNull().default(0),
+    subtasksTotal: integer('subtasks_total').notNull().default(0),
+    subtasksDone: integer('subtasks_done').notNull().default(0),
     search: tsvector('search')
       .notNull()
       .generatedAlwaysAs(
@@ -283,6 +292,8 @@ export const tasks = pgTable(
     uniqueIndex('tasks_number_key').on(t.companyId, t.projectId, t.number),
     index('tasks_project_idx').on(t.companyId, t.projectId, t.createdAt, t.id),
     index('tasks_state_idx').on(t.companyId, t.stateId),
+    index('tasks_parent_idx').on(t.companyId, t.parentId).where(sql`${t.parentId} is not null`),
+    index('tasks_blocked_idx').on(t.companyId, t.createdAt, t.id).where(sql`${t.openBlockers} > 0`),
     check('tasks_status_check', sql`${t.status} in ('todo', 'in_progress', 'done')`),
     check('tasks_priority_check', sql`${t.priority} in ('low', 'medium', 'high', 'urgent')`),
     // One per list ordering and filter; id last, as every ordering ends with it to be stable.
@@ -393,6 +404,25 @@ export const taskLabels = pgTable(
   ],
 );
 
+/** task_id waits for blocker_id (its blocked_by). The edges of a company's graph, acyclic (checked on write). */
+export const taskDependencies = pgTable(
+  'task_dependencies',
+  {
+    companyId: integer('company_id').notNull(),
+    taskId: integer('task_id').notNull(),
+    blockerId: integer('blocker_id').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.companyId, t.taskId, t.blockerId] }),
+    foreignKey({ columns: [t.companyId, t.taskId], foreignColumns: [tasks.companyId, tasks.id] }).onDelete('cascade'),
+    foreignKey({ columns: [t.companyId, t.blockerId], foreignColumns: [tasks.companyId, tasks.id] }).onDelete(
+      'cascade',
+    ),
+    index('task_dependencies_blocker_idx').on(t.companyId, t.blockerId, t.taskId),
+    check('task_dependencies_not_self', sql`${t.taskId} <> ${t.blockerId}`),
+  ],
+);
+
 export const TASK_HISTORY_ACTIONS = ['created', 'updated', 'deleted'] as const;
 export type TaskHistoryAction = (typeof TASK_HISTORY_ACTIONS)[number];
 
@@ -448,7 +478,7 @@ export const idempotencyKeys = pgTable(
   ],
 );
 
-export const NOTIFICATION_KINDS = ['assigned', 'status_changed', 'due_soon', 'digest'] as const;
+export const NOTIFICATION_KINDS = ['assigned', 'status_changed', 'unblocked', 'due_soon', 'digest'] as const;
 export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
 export const NOTIFICATION_STATUSES = ['pending', 'sent', 'failed'] as const;
 export type NotificationStatus = (typeof NOTIFICATION_STATUSES)[number];
@@ -461,6 +491,7 @@ export const NOTIFICATION_PREFERENCE_DEFAULTS = {
   emailOnAssignment: true,
   emailOnStatusChange: false,
   dailyDigest: false,
+  emailOnUnblocked: true,
 } as const;
 
 /** A user's email choices; no row means the defaults. */
@@ -476,6 +507,9 @@ export const notificationPreferences = pgTable(
       .notNull()
       .default(NOTIFICATION_PREFERENCE_DEFAULTS.emailOnStatusChange),
     dailyDigest: boolean('daily_digest').notNull().default(NOTIFICATION_PREFERENCE_DEFAULTS.dailyDigest),
+    emailOnUnblocked: boolean('email_on_unblocked')
+      .notNull()
+      .default(NOTIFICATION_PREFERENCE_DEFAULTS.emailOnUnblocked),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
@@ -527,7 +561,10 @@ export const notifications = pgTable(
     foreignKey({ columns: [t.companyId, t.recipientId], foreignColumns: [users.companyId, users.id] }).onDelete(
       'cascade',
     ),
-    check('notifications_kind_check', sql`${t.kind} in ('assigned', 'status_changed', 'due_soon', 'digest')`),
+    check(
+      'notifications_kind_check',
+      sql`${t.kind} in ('assigned', 'status_changed', 'unblocked', 'due_soon', 'digest')`,
+    ),
     check('notifications_status_check', sql`${t.status} in ('pending', 'sent', 'failed')`),
     index('notifications_recipient_idx').on(t.companyId, t.recipientId, t.createdAt, t.id),
     index('notifications_task_idx').on(t.companyId, t.taskId, t.createdAt, t.id),
@@ -535,7 +572,7 @@ export const notifications = pgTable(
     uniqueIndex('notifications_pending_change_key')
       .on(t.companyId, t.taskId, t.recipientId)
       .where(
-        sql`${t.status} = 'pending' and ${t.handedOverAt} is null and ${t.kind} in ('assigned', 'status_changed')`,
+        sql`${t.status} = 'pending' and ${t.handedOverAt} is null and ${t.kind} in ('assigned', 'status_changed', 'unblocked')`,
       ),
     uniqueIndex('notifications_due_soon_key').on(t.companyId, t.taskId, t.dueDate).where(sql`${t.kind} = 'due_soon'`),
     uniqueIndex('notifications_digest_key')
@@ -564,4 +601,5 @@ export const TENANT_TABLES = [
   'statuses',
   'labels',
   'task_labels',
+  'task_dependencies',
 ] as const;

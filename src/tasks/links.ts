@@ -1,0 +1,169 @@
+import { and, eq, sql } from 'drizzle-orm';
+import { intArraySql, queryRows, type Tx } from '../platform/db/index.ts';
+import { taskDependencies, tasks } from '../platform/db/schema.ts';
+import { type TaskRow, taskRowColumns } from './mapping.ts';
+
+/*
+ * The links between tasks (dependencies, subtasks), which this feature owns: the SQL of their
+ * writes and checks. Reads made in the writer's transaction see what row-level security lets the
+ * writer see; the checks that must cover every task of the company (cycles, depth) call the
+ * SECURITY DEFINER functions of drizzle/0018, which return ids only.
+ */
+
+/** At most this many levels of subtasks, a top-level task being the first. */
+export const MAX_DEPTH = 5;
+
+/**
+ * Serializes the writes of one company's links until the transaction ends: two transactions that
+ * would each close half of a cycle (A waits for B, B waits for A) cannot both check before either
+ * has written. Only link writes take it; the cycle check then reads every committed edge.
+ */
+export async function lockLinks(tx: Tx, companyId: number): Promise<void> {
+  await tx.execute(sql`select pg_advisory_xact_lock(hashtext('task_links'), ${companyId})`);
+}
+
+export interface SeenTask {
+  id: number;
+  ref: string;
+  title: string;
+}
+
+/** The tasks among `ids` that the transaction's user sees, with their refs. */
+export async function seenTasks(tx: Tx, companyId: number, ids: number[]): Promise<Map<number, SeenTask>> {
+  if (ids.length === 0) return new Map();
+  const rows = await queryRows<SeenTask>(
+    tx,
+    sql`select t.id, p.key || '-' || t.number as ref, t.title from tasks t
+          join projects p on p.company_id = t.company_id and p.id = t.project_id
+         where t.company_id = ${companyId} and t.id = any(${intArraySql(ids)})`,
+  );
+  return new Map(rows.map((row) => [row.id, row]));
+}
+
+/**
+ * Makes the blockers of `taskId` that the user sees exactly `blockerIds` (those they do not see
+ * stay: row-level security hides them from the delete). Triggers keep open_blockers.
+ */
+export async function setBlockedBy(tx: Tx, companyId: number, taskId: number, blockerIds: number[]): Promise<void> {
+  await tx
+    .delete(taskDependencies)
+    .where(
+      and(
+        eq(taskDependencies.companyId, companyId),
+        eq(taskDependencies.taskId, taskId),
+        sql`${taskDependencies.blockerId} <> all(${intArraySql(blockerIds)})`,
+      ),
+    );
+  if (blockerIds.length > 0) {
+    await tx
+      .insert(taskDependencies)
+      .values(blockerIds.map((blockerId) => ({ companyId, taskId, blockerId })))
+      .onConflictDoNothing();
+  }
+}
+
+/**
+ * A path `taskId` → one of `blockerIds` → … → `taskId` along "waits for" when adding those
+ * blockers would close a cycle, or undefined. The common answer (no cycle) is one recursive
+ * query; the path is only worked out for the error message.
+ */
+export async function cycleThrough(
+  tx: Tx,
+  companyId: number,
+  taskId: number,
+  blockerIds: number[],
+): Promise<number[] | undefined> {
+  if (blockerIds.includes(taskId)) return [taskId, taskId];
+  if (blockerIds.length === 0) return undefined;
+  const [closes] = await queryRows<{ closes: boolean }>(
+    tx,
+    sql`select task_dependency_closes_cycle(${companyId}, ${taskId}, ${intArraySql(blockerIds)}) as closes`,
+  );
+  if (closes?.closes !== true) return undefined;
+  const edges = await queryRows<{ task_id: number; blocker_id: number }>(
+    tx,
+    sql`select task_id, blocker_id from task_dependency_reach(${companyId}, ${intArraySql(blockerIds)})`,
+  );
+  const next = new Map<number, number[]>();
+  for (const { task_id, blocker_id } of edges) next.set(task_id, [...(next.get(task_id) ?? []), blocker_id]);
+  // Breadth first from the new blockers: the shortest way back to the task.
+  const cameFrom = new Map<number, number>(blockerIds.map((id) => [id, taskId]));
+  const queue = [...blockerIds];
+  for (let i = 0; i < queue.length; i++) {
+    const at = queue[i] as number;
+    if (at === taskId) break;
+    for (const to of next.get(at) ?? []) {
+      if (cameFrom.has(to)) continue;
+      cameFrom.set(to, at);
+      queue.push(to);
+    }
+  }
+  const path = [taskId];
+  for (let at = cameFrom.get(taskId); at !== undefined && at !== taskId; at = cameFrom.get(at)) path.push(at);
+  path.push(taskId);
+  return path.reverse();
+}
+
+/** The ancestors of a task, nearest first, itself included; over every task of the company. */
+export async function ancestorsOf(tx: Tx, companyId: number, taskId: number): Promise<number[]> {
+  const [row] = await queryRows<{ ids: number[] }>(tx, sql`select task_ancestors(${companyId}, ${taskId}) as ids`);
+  return row?.ids ?? [];
+}
+
+/** How many levels a task's subtree spans, itself being one. */
+export async function subtreeHeight(tx: Tx, companyId: number, taskId: number): Promise<number> {
+  const [row] = await queryRows<{ height: number }>(
+    tx,
+    sql`select task_subtree_height(${companyId}, ${taskId}) as height`,
+  );
+  return row?.height ?? 1;
+}
+
+/** The open blockers of a task that the user sees ("Blocked by …"), by ref. */
+export function openBlockersSeen(tx: Tx, companyId: number, taskId: number): Promise<SeenTask[]> {
+  return queryRows<SeenTask>(
+    tx,
+    sql`select b.id, p.key || '-' || b.number as ref, b.title
+          from task_dependencies d
+          join tasks b on b.company_id = d.company_id and b.id = d.blocker_id
+          join projects p on p.company_id = b.company_id and p.id = b.project_id
+         where d.company_id = ${companyId} and d.task_id = ${taskId} and b.status <> 'done'
+         order by p.key, b.number`,
+  );
+}
+
+/**
+ * The tasks a write to `taskId` changes besides it: those waiting for it and its subtasks. Read
+ * in the company's view (see withoutUser), as they are now.
+ */
+export async function linkedToTask(tx: Tx, companyId: number, taskId: number): Promise<TaskRow[]> {
+  return sharedRows(
+    tx,
+    companyId,
+    sql`(${tasks.id} in (select d.task_id from task_dependencies d where d.company_id = ${companyId}
+          and d.blocker_id = ${taskId}) or ${tasks.parentId} = ${taskId})`,
+  );
+}
+
+/** The tasks waiting for `taskId`, in the company's view. */
+export function waitingFor(tx: Tx, companyId: number, taskId: number): Promise<TaskRow[]> {
+  return sharedRows(
+    tx,
+    companyId,
+    sql`${tasks.id} in (select d.task_id from task_dependencies d where d.company_id = ${companyId}
+          and d.blocker_id = ${taskId})`,
+  );
+}
+
+/** Tasks by id, in the transaction's view, with the linked tasks that are in another project. */
+export function rowsByIds(tx: Tx, companyId: number, ids: number[]): Promise<TaskRow[]> {
+  return sharedRows(tx, companyId, sql`${tasks.id} = any(${intArraySql(ids)})`);
+}
+
+function sharedRows(tx: Tx, companyId: number, where: ReturnType<typeof sql>): Promise<TaskRow[]> {
+  return tx
+    .select(taskRowColumns)
+    .from(tasks)
+    .where(and(eq(tasks.companyId, companyId), where))
+    .orderBy(tasks.id);
+}
