@@ -1250,6 +1250,10 @@ describe('dependencies and subtasks', () => {
   const taskByApi = (token: string, body: { title: string; blocked_by?: number[]; parent?: number }) =>
     api<TaskAnswer>('POST', '/api/tasks/', token, body);
   const blockedMarker = (scope: Locator) => scope.locator('.blocked-marker');
+  // By ref: a blocked card's tooltip holds its blockers' titles, which a match by text would also find.
+  const cardOf = (page: Page, task: TaskAnswer) => page.locator(`li.card[data-ref="${task.ref}"]`);
+  const cardIn = (status: 'todo' | 'in_progress' | 'done', task: TaskAnswer) =>
+    `section[data-status="${status}"] li.card[data-ref="${task.ref}"]`;
 
   it('refuses to move a blocked card, naming its blocker, and drops the marker live when the blocker is done elsewhere', async () => {
     const alice = person('Alice', 'Admin');
@@ -1274,25 +1278,22 @@ describe('dependencies and subtasks', () => {
     await expect(walls.getByRole('button').getAttribute('aria-describedby')).resolves.toContain(
       `blockers-${blocked.id}`,
     );
-    await expect(blockedMarker(card(pageA, 'Pour the foundation')).count()).resolves.toBe(0);
+    await expect(blockedMarker(cardOf(pageA, blocker)).count()).resolves.toBe(0);
 
     // The Blocked quick filter, in the URL.
     await pageA.getByRole('region', { name: 'Filters' }).getByLabel('Blocked').check();
-    await card(pageA, 'Pour the foundation').waitFor({ state: 'detached' });
+    await cardOf(pageA, blocker).waitFor({ state: 'detached' });
     expect(new URL(pageA.url()).searchParams.get('blocked')).toBe('1');
     await walls.waitFor();
     await pageA.getByRole('region', { name: 'Filters' }).getByLabel('Blocked').uncheck();
-    await card(pageA, 'Pour the foundation').waitFor();
+    await cardOf(pageA, blocker).waitFor();
 
     // Dragged to In progress: refused before asking the server, the blocker named with a link, the card left where it was.
     const patches: string[] = [];
     pageA.on('request', (request) => {
       if (request.method() === 'PATCH') patches.push(request.url());
     });
-    await pageA.dragAndDrop(
-      'section[data-status="todo"] li.card:has-text("Raise the walls")',
-      'section[data-status="in_progress"]',
-    );
+    await pageA.dragAndDrop(cardIn('todo', blocked), 'section[data-status="in_progress"]');
     const refusal = pageA.getByRole('alert').filter({ hasText: 'cannot move to In progress' });
     await expect(refusal.textContent()).resolves.toContain(`Blocked by ${blocker.ref} Pour the foundation`);
     const link = refusal.getByRole('link', { name: `${blocker.ref} Pour the foundation` });
@@ -1306,16 +1307,10 @@ describe('dependencies and subtasks', () => {
     await opened.getByRole('button', { name: 'Cancel' }).click();
 
     // Someone else completes the blocker: the marker goes at once, and the card moves.
-    await pageB.dragAndDrop(
-      'section[data-status="todo"] li.card:has-text("Pour the foundation")',
-      'section[data-status="done"]',
-    );
+    await pageB.dragAndDrop(cardIn('todo', blocker), 'section[data-status="done"]');
     await card(column(pageB, 'done'), 'Pour the foundation').waitFor();
     await blockedMarker(card(pageA, 'Raise the walls')).waitFor({ state: 'detached', timeout: LIVE_MS });
-    await pageA.dragAndDrop(
-      'section[data-status="todo"] li.card:has-text("Raise the walls")',
-      'section[data-status="in_progress"]',
-    );
+    await pageA.dragAndDrop(cardIn('todo', blocked), 'section[data-status="in_progress"]');
     await card(column(pageA, 'in_progress'), 'Raise the walls').waitFor();
     await expect
       .poll(async () => (await api<{ status: string }>('GET', `/api/tasks/${blocked.id}/`, admin.token)).status)
@@ -1334,7 +1329,7 @@ describe('dependencies and subtasks', () => {
     await expect.poll(() => edit.getByRole('button', { name: 'Save' }).isEnabled()).toBe(true);
     const blockedBy = edit.getByRole('region', { name: 'Blocked by' });
     // by ref
-    await blockedBy.getByLabel('Add to Blocked by: a ref or words of a title').fill(changelog.ref);
+    await blockedBy.getByLabel('Add to Blocked by: a ref or words to search').fill(changelog.ref);
     await blockedBy.getByRole('button', { name: `${changelog.ref} Write the changelog` }).click();
     await blockedBy.getByRole('link', { name: `${changelog.ref} Write the changelog` }).waitFor();
     await expect(blockedBy.getByRole('listitem').first().textContent()).resolves.toContain('To do');
@@ -1342,7 +1337,7 @@ describe('dependencies and subtasks', () => {
 
     // by title words; the other way round would close a cycle, which the server names
     const blocking = edit.getByRole('region', { name: 'Blocking' });
-    await blocking.getByLabel('Add to Blocking: a ref or words of a title').fill('changelog');
+    await blocking.getByLabel('Add to Blocking: a ref or words to search').fill('changelog');
     await blocking.getByRole('button', { name: `${changelog.ref} Write the changelog` }).click();
     await expect.poll(() => blocking.locator('.field-error').textContent()).toContain(release.ref);
     await expect(blocking.getByRole('link').count()).resolves.toBe(0);
@@ -1354,8 +1349,8 @@ describe('dependencies and subtasks', () => {
 
     // a subtask, added inline: listed with its state, counted on the parent's card
     const subtasks = edit.getByRole('region', { name: /^Subtasks/ });
-    await subtasks.getByLabel('New subtask title').fill('Tag the build');
-    await subtasks.getByLabel('New subtask title').press('Enter');
+    await subtasks.getByLabel('New subtask').fill('Tag the build');
+    await subtasks.getByLabel('New subtask').press('Enter');
     const subtaskLink = subtasks.getByRole('link', { name: /Tag the build/ });
     await subtaskLink.waitFor();
     await subtasks.getByText('0 of 1 done').waitFor();

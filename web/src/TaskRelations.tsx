@@ -293,12 +293,12 @@ function TaskPicker({
   return (
     <div className="task-picker">
       <label htmlFor={inputId} className="visually-hidden">
-        {label}: a ref or words of a title
+        {label}: a ref or words to search
       </label>
       <input
         id={inputId}
         type="search"
-        placeholder={`${label}: ref (WEB-12) or title words`}
+        placeholder="A ref (WEB-12) or words to search"
         value={text}
         onChange={(event) => setText(event.target.value)}
         onKeyDown={onEnter(() => {
@@ -337,12 +337,12 @@ function SubtaskAdder({ busy, onAdd }: { busy: boolean; onAdd: (title: string) =
   return (
     <div className="subtask-adder">
       <label htmlFor={inputId} className="visually-hidden">
-        New subtask title
+        New subtask
       </label>
       <input
         id={inputId}
         className="subtask-title"
-        placeholder="New subtask title"
+        placeholder="New subtask"
         maxLength={200}
         value={title}
         onChange={(event) => setTitle(event.target.value)}
