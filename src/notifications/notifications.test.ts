@@ -442,11 +442,17 @@ describe(`notifications API (${TEST_DB})`, () => {
       email_on_assignment: true,
       email_on_status_change: false,
       daily_digest: false,
+      email_on_unblocked: true,
     });
     expect(json(await call(member, 'PUT', url, { daily_digest: true }))).toEqual({
       email_on_assignment: true,
       email_on_status_change: false,
       daily_digest: true,
+      email_on_unblocked: true,
+    });
+    expect(json(await call(member, 'PATCH', url, { email_on_unblocked: false }))).toMatchObject({
+      daily_digest: true,
+      email_on_unblocked: false,
     });
     expect(json(await call(member, 'PATCH', url, { email_on_assignment: false }))).toMatchObject({
       email_on_assignment: false,

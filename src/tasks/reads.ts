@@ -176,7 +176,9 @@ export async function findTask(
     .select(taskRowColumns)
     .from(tasks)
     .where(and(eq(tasks.companyId, companyId), eq(tasks.id, id)));
-  const [row] = options.forUpdate === true ? await query.for('update') : await query;
+  // No key update: the foreign keys of task_dependencies and task_labels take a key share lock on
+  // the tasks they name, and a write linking two tasks must not wait for a writer of the other.
+  const [row] = options.forUpdate === true ? await query.for('no key update') : await query;
   return row;
 }
 

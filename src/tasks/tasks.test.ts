@@ -84,6 +84,11 @@ describe('create', () => {
       'ref',
       'state',
       'labels',
+      'parent',
+      'blocked_by',
+      'blocking',
+      'is_blocked',
+      'subtasks',
     ]);
   });
 

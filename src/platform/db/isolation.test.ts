@@ -83,6 +83,13 @@ describe.each(logins)('row-level security (%s)', (_label, open) => {
         headers: { ...headers, 'idempotency-key': `key-${i}` },
         payload: { title: 'A task', assigned_to: member.user.id },
       });
+      const first = (await ctx.app.inject({ method: 'GET', url: '/api/tasks/', headers })).json().results[0].id;
+      await ctx.app.inject({
+        method: 'POST',
+        url: '/api/tasks/',
+        headers,
+        payload: { title: 'After', blocked_by: [first] },
+      });
       // Written directly, as this test's requests write none yet: a label on the company's task,
       // and the member as a member of the default project.
       await ctx.db.tenant(admin.user.company.id, (tx) =>
