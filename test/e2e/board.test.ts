@@ -245,9 +245,14 @@ async function memberByApi(
   return registered({ ...registration(member), invitation_token: token });
 }
 
-/** A new browser signed in on the login page, its board live. */
-async function signedIn(username: string, password = PASSWORD): Promise<Page> {
+/** A new browser signed in on the login page, its board live; `prepare` runs on the page before anything loads. */
+async function signedIn(
+  username: string,
+  password = PASSWORD,
+  prepare: (page: Page) => Promise<void> = async () => undefined,
+): Promise<Page> {
   const page = await newPage();
+  await prepare(page);
   await page.goto('/login');
   await page.getByLabel('Username or email').fill(username);
   await page.getByLabel('Password').fill(password);
@@ -1372,5 +1377,34 @@ describe('dependencies and subtasks', () => {
       'section[data-status="done"]',
     );
     await card(page, 'Ship the release').getByRole('progressbar', { name: 'Subtasks: 1 of 1 done' }).waitFor();
+  });
+
+  it('shows the server’s refusal, and keeps the card, when the task became blocked unseen', async () => {
+    const alice = person('Alice', 'Admin');
+    const admin = await companyByApi(alice);
+    const permit = await taskByApi(admin.token, { title: 'Get the permit' });
+    const dig = await taskByApi(admin.token, { title: 'Dig the hole' });
+    // This page hears nothing about the task to move: it still thinks it free.
+    const page = await signedIn(alice.username, PASSWORD, (page) =>
+      page.routeWebSocket('**/ws/tasks/**', (socket) => {
+        const server = socket.connectToServer();
+        server.onMessage((message) => {
+          if (!String(message).includes(`"ref":"${dig.ref}"`)) socket.send(message);
+        });
+      }),
+    );
+    await cardOf(page, dig).waitFor();
+    await api('PATCH', `/api/tasks/${dig.id}/`, admin.token, { blocked_by: [permit.id] });
+
+    const refused = page.waitForResponse(
+      (response) => response.request().method() === 'PATCH' && response.url().endsWith(`/api/tasks/${dig.id}/`),
+    );
+    await page.dragAndDrop(cardIn('todo', dig), 'section[data-status="in_progress"]');
+    await expect(refused.then((response) => response.status())).resolves.toBe(409);
+    const refusal = page.getByRole('alert').filter({ hasText: 'cannot move to In progress' });
+    await expect(refusal.textContent()).resolves.toContain(`Blocked by ${permit.ref} Get the permit`);
+    await refusal.getByRole('link', { name: `${permit.ref} Get the permit` }).waitFor();
+    await page.locator(cardIn('todo', dig)).waitFor();
+    await blockedMarker(cardOf(page, dig)).waitFor();
   });
 });
