@@ -162,10 +162,8 @@ export function BoardColumn(props: ColumnProps) {
                 >
                   <span className="clamp">{task.title}</span>
                 </button>
-                <LabelChips ids={task.labels} labelsById={props.labelsById} />
-                <div className="meta">
+                <div className="card-tags">
                   {task.is_blocked ? <span className="blocked-marker">Blocked</span> : null}
-                  <span className="ref">{task.ref}</span>
                   {task.subtasks.total === 0 ? null : (
                     <span className="subtasks">
                       <SubtaskProgress done={task.subtasks.done} total={task.subtasks.total} />
@@ -174,6 +172,10 @@ export function BoardColumn(props: ColumnProps) {
                       </span>
                     </span>
                   )}
+                  <LabelChips ids={task.labels} labelsById={props.labelsById} />
+                </div>
+                <div className="meta">
+                  <span className="ref">{task.ref}</span>
                   <span className={`priority ${task.priority}`}>{PRIORITY_LABELS[task.priority]}</span>
                   {task.due_date === null ? null : (
                     <span className={`due${overdue ? ' overdue' : ''}`}>
