@@ -3,10 +3,18 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Browser, type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
+import {
+  type Browser,
+  type BrowserContext,
+  chromium,
+  type Locator,
+  type Page,
+  type WebSocketRoute,
+} from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ensureWebBuild } from '../../web/build.ts';
 import { freePort, type ServerProcess, startServer, waitForHealthy } from '../process.ts';
+import { sleep } from '../timing.ts';
 
 /**
  * The web app end to end: the real server process (what `npm start` runs) on a fresh DATA_DIR,
@@ -1379,17 +1387,20 @@ describe('dependencies and subtasks', () => {
     await card(page, 'Ship the release').getByRole('progressbar', { name: 'Subtasks: 1 of 1 done' }).waitFor();
   });
 
-  it('shows the server’s refusal, and keeps the card, when the task became blocked unseen', async () => {
+  it('shows the server’s refusal for a task blocked unseen, and catches up with its unblocking after a reconnection', async () => {
     const alice = person('Alice', 'Admin');
     const admin = await companyByApi(alice);
     const permit = await taskByApi(admin.token, { title: 'Get the permit' });
     const dig = await taskByApi(admin.token, { title: 'Dig the hole' });
-    // This page hears nothing about the task to move: it still thinks it free.
+    // The page's first socket passes on nothing about the task to move: the page still thinks it free.
+    let first: WebSocketRoute | undefined;
     const page = await signedIn(alice.username, PASSWORD, (page) =>
       page.routeWebSocket('**/ws/tasks/**', (socket) => {
         const server = socket.connectToServer();
+        const holdBack = first === undefined;
+        first ??= socket;
         server.onMessage((message) => {
-          if (!String(message).includes(`"ref":"${dig.ref}"`)) socket.send(message);
+          if (!holdBack || !String(message).includes(`"ref":"${dig.ref}"`)) socket.send(message);
         });
       }),
     );
@@ -1406,5 +1417,17 @@ describe('dependencies and subtasks', () => {
     await refusal.getByRole('link', { name: `${permit.ref} Get the permit` }).waitFor();
     await page.locator(cardIn('todo', dig)).waitFor();
     await blockedMarker(cardOf(page, dig)).waitFor();
+
+    // The permit is done elsewhere; the news that the dig is free does not come through. After a
+    // reconnection the catch-up reads it again: its updated_at did not move, so the list of changes
+    // does not name it once its last change is older than the catch-up's reach (5 s before the
+    // newest change seen), which is what this waits for.
+    const { updated_at } = await api<{ updated_at: string }>('GET', `/api/tasks/${dig.id}/`, admin.token);
+    await sleep(Math.max(0, Date.parse(updated_at) + 5_500 - Date.now()));
+    await api('PATCH', `/api/tasks/${permit.id}/`, admin.token, { status: 'done' });
+    await page.locator(cardIn('done', permit)).waitFor();
+    await expect(blockedMarker(cardOf(page, dig)).count()).resolves.toBe(1);
+    await first?.close();
+    await blockedMarker(cardOf(page, dig)).waitFor({ state: 'detached' });
   });
 });

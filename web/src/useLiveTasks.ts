@@ -211,10 +211,18 @@ export function useLiveTasks({
         ),
         getAll<{ id: number }>(`/api/tasks/deleted/?since=${since}`),
       ]);
+      // A task's is_blocked flips when what it waits for is done or deleted, but its updated_at
+      // stays: the event that told it was missed, and updated_after does not list it.
+      const moved = new Set([...changed.items, ...gone.items].map((task) => task.id));
+      reread(
+        [...known.current.values()]
+          .filter((task) => task.blocked_by.some((id) => moved.has(id)))
+          .map((task) => task.id),
+      );
       applyTheirs(changed.items);
-      if (gone.items.length > 0) dispatch({ type: 'remove', ids: gone.items.map((task) => task.id) });
+      if (gone.items.length > 0) removed(gone.items.map((task) => task.id));
     },
-    [applyTheirs, archived, projectId],
+    [applyTheirs, archived, projectId, reread, removed],
   );
 
   const onEvent = useCallback(
