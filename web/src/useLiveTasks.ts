@@ -104,15 +104,20 @@ export function useLiveTasks({
   const known = useRef(state.tasks);
   known.current = state.tasks;
 
-  /** Tasks of the board read again, as they are now. */
-  const reread = useCallback((ids: Iterable<number>) => {
-    for (const id of new Set(ids)) {
-      if (!known.current.has(id)) continue;
-      get<Task>(`/api/tasks/${id}/`)
-        .then((task) => dispatch({ type: 'upsert', tasks: [task] }))
-        .catch(() => undefined);
-    }
-  }, []);
+  /** Tasks of the board read again, as they are now (one moved to another project meanwhile is left to its event). */
+  const reread = useCallback(
+    (ids: Iterable<number>) => {
+      for (const id of new Set(ids)) {
+        if (!known.current.has(id)) continue;
+        get<Task>(`/api/tasks/${id}/`)
+          .then((task) => {
+            if (task.project === projectId) dispatch({ type: 'upsert', tasks: [task] });
+          })
+          .catch(() => undefined);
+      }
+    },
+    [projectId],
+  );
 
   /**
    * A parent's subtask counts change with its children, but the server tells only the child: the
@@ -248,7 +253,7 @@ export function useLiveTasks({
       try {
         const answer = (await call<Task>('PATCH', `/api/tasks/${task.id}/`, { body: { state: state.id } })).data;
         saved(answer);
-        // saved() compares with the card already moved here
+        // not found by saved(), which compares with the card as already moved above
         reread(parentsAffected(task, answer));
       } catch (error) {
         dispatch({ type: 'upsert', tasks: [task] });
