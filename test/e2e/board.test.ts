@@ -3,10 +3,18 @@ import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { type Browser, type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
+import {
+  type Browser,
+  type BrowserContext,
+  chromium,
+  type Locator,
+  type Page,
+  type WebSocketRoute,
+} from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { ensureWebBuild } from '../../web/build.ts';
 import { freePort, type ServerProcess, startServer, waitForHealthy } from '../process.ts';
+import { sleep } from '../timing.ts';
 
 /**
  * The web app end to end: the real server process (what `npm start` runs) on a fresh DATA_DIR,
@@ -245,9 +253,14 @@ async function memberByApi(
   return registered({ ...registration(member), invitation_token: token });
 }
 
-/** A new browser signed in on the login page, its board live. */
-async function signedIn(username: string, password = PASSWORD): Promise<Page> {
+/** A new browser signed in on the login page, its board live; `prepare` runs on the page before anything loads. */
+async function signedIn(
+  username: string,
+  password = PASSWORD,
+  prepare: (page: Page) => Promise<void> = async () => undefined,
+): Promise<Page> {
   const page = await newPage();
+  await prepare(page);
   await page.goto('/login');
   await page.getByLabel('Username or email').fill(username);
   await page.getByLabel('Password').fill(password);
@@ -795,12 +808,16 @@ describe('a company with 2,000 tasks', () => {
     const digest = page.getByLabel('A daily digest');
     await expect(digest.isChecked()).resolves.toBe(false);
     await expect(page.getByLabel('When a task is assigned to me').isChecked()).resolves.toBe(true);
+    const unblocked = page.getByLabel('When a task of mine is unblocked');
+    await expect(unblocked.isChecked()).resolves.toBe(true);
     await digest.check();
+    await unblocked.uncheck();
     await page.getByRole('button', { name: 'Save preferences' }).click();
     await page.getByText('Preferences saved.').waitFor();
     await page.reload();
     await page.getByRole('heading', { name: 'Settings' }).waitFor();
     await expect.poll(() => page.getByLabel('A daily digest').isChecked()).toBe(true);
+    await expect(page.getByLabel('When a task of mine is unblocked').isChecked()).resolves.toBe(false);
     await expect(page.getByLabel('Last name').inputValue()).resolves.toBe('Lovelace');
   });
 
@@ -1235,5 +1252,182 @@ describe('projects', () => {
     await card(page, 'Fix the login').getByText('Defect').waitFor({ timeout: LIVE_MS });
     await api('DELETE', `/api/labels/${label?.id}/`, admin.token);
     await card(page, 'Fix the login').getByRole('list', { name: 'Labels' }).waitFor({ state: 'detached' });
+  });
+});
+
+describe('dependencies and subtasks', () => {
+  interface TaskAnswer {
+    id: number;
+    ref: string;
+  }
+  const taskByApi = (token: string, body: { title: string; blocked_by?: number[]; parent?: number }) =>
+    api<TaskAnswer>('POST', '/api/tasks/', token, body);
+  const blockedMarker = (scope: Locator) => scope.locator('.blocked-marker');
+  // By ref: a blocked card's tooltip holds its blockers' titles, which a match by text would also find.
+  const cardOf = (page: Page, task: TaskAnswer) => page.locator(`li.card[data-ref="${task.ref}"]`);
+  const cardIn = (status: 'todo' | 'in_progress' | 'done', task: TaskAnswer) =>
+    `section[data-status="${status}"] li.card[data-ref="${task.ref}"]`;
+
+  it('refuses to move a blocked card, naming its blocker, and drops the marker live when the blocker is done elsewhere', async () => {
+    const alice = person('Alice', 'Admin');
+    const bob = person('Bob', 'Builder');
+    const admin = await companyByApi(alice);
+    await memberByApi(admin, bob);
+    const blocker = await taskByApi(admin.token, { title: 'Pour the foundation' });
+    const blocked = await taskByApi(admin.token, { title: 'Raise the walls', blocked_by: [blocker.id] });
+    const [pageA, pageB] = [await signedIn(alice.username), await signedIn(bob.username)];
+
+    // The marker names the blocker on hover, and to the keyboard: focus shows it, and it describes the card.
+    const walls = card(column(pageA, 'todo'), 'Raise the walls');
+    await blockedMarker(walls).waitFor();
+    const tip = walls.getByRole('tooltip');
+    await expect(tip.isVisible()).resolves.toBe(false);
+    await walls.hover();
+    await expect(tip.textContent()).resolves.toBe(`Blocked by ${blocker.ref} Pour the foundation`);
+    await expect(tip.isVisible()).resolves.toBe(true);
+    await pageA.mouse.move(0, 0);
+    await walls.getByRole('button').focus();
+    await expect(tip.isVisible()).resolves.toBe(true);
+    await expect(walls.getByRole('button').getAttribute('aria-describedby')).resolves.toContain(
+      `blockers-${blocked.id}`,
+    );
+    await expect(blockedMarker(cardOf(pageA, blocker)).count()).resolves.toBe(0);
+
+    // The Blocked quick filter, in the URL.
+    await pageA.getByRole('region', { name: 'Filters' }).getByLabel('Blocked').check();
+    await cardOf(pageA, blocker).waitFor({ state: 'detached' });
+    expect(new URL(pageA.url()).searchParams.get('blocked')).toBe('1');
+    await walls.waitFor();
+    await pageA.getByRole('region', { name: 'Filters' }).getByLabel('Blocked').uncheck();
+    await cardOf(pageA, blocker).waitFor();
+
+    // Dragged to In progress: refused before asking the server, the blocker named with a link, the card left where it was.
+    const patches: string[] = [];
+    pageA.on('request', (request) => {
+      if (request.method() === 'PATCH') patches.push(request.url());
+    });
+    await pageA.dragAndDrop(cardIn('todo', blocked), 'section[data-status="in_progress"]');
+    const refusal = pageA.getByRole('alert').filter({ hasText: 'cannot move to In progress' });
+    await expect(refusal.textContent()).resolves.toContain(`Blocked by ${blocker.ref} Pour the foundation`);
+    const link = refusal.getByRole('link', { name: `${blocker.ref} Pour the foundation` });
+    await expect(link.getAttribute('href')).resolves.toBe(`/p/${blocker.ref.replace('-', '/')}`);
+    await expect(card(column(pageA, 'todo'), 'Raise the walls').count()).resolves.toBe(1);
+    expect(patches).toEqual([]);
+    await link.click();
+    const opened = pageA.getByRole('dialog', { name: 'Edit task' });
+    await expect.poll(() => opened.getByLabel('Title').inputValue()).toBe('Pour the foundation');
+    await opened.getByRole('region', { name: 'Blocking' }).getByText('Raise the walls').waitFor();
+    await opened.getByRole('button', { name: 'Cancel' }).click();
+
+    // Someone else completes the blocker: the marker goes at once, and the card moves.
+    await pageB.dragAndDrop(cardIn('todo', blocker), 'section[data-status="done"]');
+    await card(column(pageB, 'done'), 'Pour the foundation').waitFor();
+    await blockedMarker(card(pageA, 'Raise the walls')).waitFor({ state: 'detached', timeout: LIVE_MS });
+    await pageA.dragAndDrop(cardIn('todo', blocked), 'section[data-status="in_progress"]');
+    await card(column(pageA, 'in_progress'), 'Raise the walls').waitFor();
+    await expect
+      .poll(async () => (await api<{ status: string }>('GET', `/api/tasks/${blocked.id}/`, admin.token)).status)
+      .toBe('in_progress');
+  });
+
+  it('adds dependencies with the picker, refuses a cycle, and adds a subtask inline that the parent’s bar counts', async () => {
+    const alice = person('Alice', 'Admin');
+    const admin = await companyByApi(alice);
+    const release = await taskByApi(admin.token, { title: 'Ship the release' });
+    const changelog = await taskByApi(admin.token, { title: 'Write the changelog' });
+    const page = await signedIn(alice.username);
+
+    await card(page, 'Ship the release').getByRole('button').click();
+    const edit = page.getByRole('dialog', { name: 'Edit task' });
+    await expect.poll(() => edit.getByRole('button', { name: 'Save' }).isEnabled()).toBe(true);
+    const blockedBy = edit.getByRole('region', { name: 'Blocked by' });
+    // by ref
+    await blockedBy.getByLabel('Add to Blocked by: a ref or words to search').fill(changelog.ref);
+    await blockedBy.getByRole('button', { name: `${changelog.ref} Write the changelog` }).click();
+    await blockedBy.getByRole('link', { name: `${changelog.ref} Write the changelog` }).waitFor();
+    await expect(blockedBy.getByRole('listitem').first().textContent()).resolves.toContain('To do');
+    await blockedMarker(card(page, 'Ship the release')).waitFor();
+
+    // by title words; the other way round would close a cycle, which the server names
+    const blocking = edit.getByRole('region', { name: 'Blocking' });
+    await blocking.getByLabel('Add to Blocking: a ref or words to search').fill('changelog');
+    await blocking.getByRole('button', { name: `${changelog.ref} Write the changelog` }).click();
+    await expect.poll(() => blocking.locator('.field-error').textContent()).toContain(release.ref);
+    await expect(blocking.getByRole('link').count()).resolves.toBe(0);
+
+    // removable
+    await blockedBy.getByRole('button', { name: `Remove ${changelog.ref} from Blocked by` }).click();
+    await blockedBy.getByText('Waits for nothing.').waitFor();
+    await blockedMarker(card(page, 'Ship the release')).waitFor({ state: 'detached' });
+
+    // a subtask, added inline: listed with its state, counted on the parent's card
+    const subtasks = edit.getByRole('region', { name: /^Subtasks/ });
+    await subtasks.getByLabel('New subtask').fill('Tag the build');
+    await subtasks.getByLabel('New subtask').press('Enter');
+    const subtaskLink = subtasks.getByRole('link', { name: /Tag the build/ });
+    await subtaskLink.waitFor();
+    await subtasks.getByText('0 of 1 done').waitFor();
+    await card(page, 'Ship the release').getByRole('progressbar', { name: 'Subtasks: 0 of 1 done' }).waitFor();
+    await card(column(page, 'todo'), 'Tag the build').waitFor();
+
+    // opening it shows its parent, linked
+    await subtaskLink.click();
+    await expect.poll(() => edit.getByLabel('Title').inputValue()).toBe('Tag the build');
+    await edit
+      .locator('.parent-link')
+      .getByRole('link', { name: `${release.ref} Ship the release` })
+      .waitFor();
+    await edit.getByRole('button', { name: 'Cancel' }).click();
+
+    // done: the parent's bar fills
+    await page.dragAndDrop(
+      'section[data-status="todo"] li.card:has-text("Tag the build")',
+      'section[data-status="done"]',
+    );
+    await card(page, 'Ship the release').getByRole('progressbar', { name: 'Subtasks: 1 of 1 done' }).waitFor();
+  });
+
+  it('shows the server’s refusal for a task blocked unseen, and catches up with its unblocking after a reconnection', async () => {
+    const alice = person('Alice', 'Admin');
+    const admin = await companyByApi(alice);
+    const permit = await taskByApi(admin.token, { title: 'Get the permit' });
+    const dig = await taskByApi(admin.token, { title: 'Dig the hole' });
+    // The page's first socket passes on nothing about the task to move: the page still thinks it free.
+    let first: WebSocketRoute | undefined;
+    const page = await signedIn(alice.username, PASSWORD, (page) =>
+      page.routeWebSocket('**/ws/tasks/**', (socket) => {
+        const server = socket.connectToServer();
+        const holdBack = first === undefined;
+        first ??= socket;
+        server.onMessage((message) => {
+          if (!holdBack || !String(message).includes(`"ref":"${dig.ref}"`)) socket.send(message);
+        });
+      }),
+    );
+    await cardOf(page, dig).waitFor();
+    await api('PATCH', `/api/tasks/${dig.id}/`, admin.token, { blocked_by: [permit.id] });
+
+    const refused = page.waitForResponse(
+      (response) => response.request().method() === 'PATCH' && response.url().endsWith(`/api/tasks/${dig.id}/`),
+    );
+    await page.dragAndDrop(cardIn('todo', dig), 'section[data-status="in_progress"]');
+    await expect(refused.then((response) => response.status())).resolves.toBe(409);
+    const refusal = page.getByRole('alert').filter({ hasText: 'cannot move to In progress' });
+    await expect(refusal.textContent()).resolves.toContain(`Blocked by ${permit.ref} Get the permit`);
+    await refusal.getByRole('link', { name: `${permit.ref} Get the permit` }).waitFor();
+    await page.locator(cardIn('todo', dig)).waitFor();
+    await blockedMarker(cardOf(page, dig)).waitFor();
+
+    // The permit is done elsewhere; the news that the dig is free does not come through. After a
+    // reconnection the catch-up reads it again: its updated_at did not move, so the list of changes
+    // does not name it once its last change is older than the catch-up's reach (5 s before the
+    // newest change seen), which is what this waits for.
+    const { updated_at } = await api<{ updated_at: string }>('GET', `/api/tasks/${dig.id}/`, admin.token);
+    await sleep(Math.max(0, Date.parse(updated_at) + 5_500 - Date.now()));
+    await api('PATCH', `/api/tasks/${permit.id}/`, admin.token, { status: 'done' });
+    await page.locator(cardIn('done', permit)).waitFor();
+    await expect(blockedMarker(cardOf(page, dig)).count()).resolves.toBe(1);
+    await first?.close();
+    await blockedMarker(cardOf(page, dig)).waitFor({ state: 'detached' });
   });
 });

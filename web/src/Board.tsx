@@ -1,11 +1,22 @@
 import { type CSSProperties, type DragEvent, useCallback, useEffect, useMemo, useState } from 'react';
-import { call, get, type Page, type Priority, type Project, type Task, type User, type WorkflowStatus } from './api.ts';
+import {
+  ApiError,
+  call,
+  get,
+  type Page,
+  type Priority,
+  type Project,
+  type Task,
+  type User,
+  type WorkflowStatus,
+} from './api.ts';
 import { BoardColumn } from './BoardColumn.tsx';
 import { BoardToolbar, type Filters, filtersFrom, urlFor } from './BoardToolbar.tsx';
 import { LiveBadge } from './LiveBadge.tsx';
 import type { WorkspaceEvent } from './live.ts';
 import { ConfirmDialog } from './Modal.tsx';
 import { ProjectSidebar } from './Projects.tsx';
+import { blockedByText, openBlockers, stateName, taskPath, useTasksById } from './relations.ts';
 import { navigate, useLocation } from './router.ts';
 import { Link, PageTitle, Shell } from './Shell.tsx';
 import { TaskDialog } from './TaskDialog.tsx';
@@ -71,6 +82,20 @@ export function Board({
   const [dropTarget, setDropTarget] = useState<number | undefined>();
   // The card being dragged stays rendered wherever its column is scrolled.
   const [dragging, setDragging] = useState<number | undefined>();
+  /** A move refused because the task waits for others: which task, where to, and the server's words if it said them. */
+  const [refusal, setRefusal] = useState<{ id: number; to: string; detail?: string } | undefined>();
+
+  // Blockers in other projects are not on the board: read once each, for their names.
+  const outside = useMemo(
+    () =>
+      [...tasks.values()].flatMap((task) => (task.is_blocked ? task.blocked_by.filter((id) => !tasks.has(id)) : [])),
+    [tasks],
+  );
+  const read = useTasksById(outside);
+  const blockersOf = useCallback(
+    (task: Task) => openBlockers(task, (id) => tasks.get(id) ?? read.get(id)),
+    [tasks, read],
+  );
 
   const say = useCallback((message: string) => {
     setNotice(message);
@@ -120,13 +145,24 @@ export function Board({
         (filters.priority === '' || task.priority === filters.priority) &&
         (filters.label === '' || task.labels.includes(Number(filters.label))) &&
         (!filters.mine || task.assigned_to === user.id) &&
+        (!filters.blocked || task.is_blocked) &&
         (searchHits === undefined || searchHits.has(task.id)),
     );
     return (statuses ?? []).map((status) => ({
       status,
       tasks: visible.filter((task) => task.state === status.id).sort(byBoardOrder),
     }));
-  }, [tasks, statuses, filters.assignee, filters.priority, filters.label, filters.mine, searchHits, user.id]);
+  }, [
+    tasks,
+    statuses,
+    filters.assignee,
+    filters.priority,
+    filters.label,
+    filters.mine,
+    filters.blocked,
+    searchHits,
+    user.id,
+  ]);
 
   const openEditor = (id: number | undefined) => {
     setEditing({ id });
@@ -138,8 +174,26 @@ export function Board({
 
   const move = (task: Task, status: WorkflowStatus) => {
     if (readOnly || task.state === status.id) return;
-    board.move(task, status).catch((error: unknown) => say(`Could not move “${task.title}”: ${messageOf(error)}`));
+    setRefusal(undefined);
+    // What the server would refuse is refused here first: the card never jumps there and back.
+    if (task.is_blocked && status.category !== 'todo') {
+      setRefusal({ id: task.id, to: status.name });
+      return;
+    }
+    board.move(task, status).catch((error: unknown) => {
+      if (!(error instanceof ApiError && error.status === 409 && messageOf(error).startsWith('Blocked by'))) {
+        say(`Could not move “${task.title}”: ${messageOf(error)}`);
+        return;
+      }
+      setRefusal({ id: task.id, to: status.name, detail: messageOf(error) });
+      // A blocker added elsewhere, not yet seen here: the task's newest version names it.
+      get<Task>(`/api/tasks/${task.id}/`)
+        .then(board.saved)
+        .catch(() => undefined);
+    });
   };
+  const refused = refusal === undefined ? undefined : tasks.get(refusal.id);
+  const refusedBlockers = refused === undefined ? [] : blockersOf(refused);
 
   const remove = async (task: Task) => {
     setDeleting(undefined);
@@ -210,6 +264,32 @@ export function Board({
               {notice}
             </output>
           )}
+          {refusal === undefined || refused === undefined ? null : (
+            <div className="alert refusal" role="alert">
+              <p>
+                {refused.ref} “{refused.title}” cannot move to {refusal.to}:{' '}
+                {refusal.detail ?? blockedByText(refusedBlockers)}. Finish{' '}
+                {refusedBlockers.length === 1 ? 'it' : 'them'} first, or remove the dependency in the task.
+              </p>
+              {refusedBlockers.length === 0 ? null : (
+                <ul aria-label="Blocked by">
+                  {refusedBlockers.map((blocker) => (
+                    <li key={blocker.id}>
+                      <Link to={taskPath(blocker.ref)}>
+                        {blocker.ref} {blocker.title}
+                      </Link>{' '}
+                      ({stateName(blocker, blocker.project === project.id ? statuses : undefined)})
+                    </li>
+                  ))}
+                </ul>
+              )}
+              <div className="actions">
+                <button type="button" className="quiet" onClick={() => setRefusal(undefined)}>
+                  Dismiss
+                </button>
+              </div>
+            </div>
+          )}
           {loadError === undefined ? null : (
             <div className="alert" role="alert">
               Could not load the board: {loadError}
@@ -246,6 +326,7 @@ export function Board({
                 labelsById={workspace.labelsById}
                 readOnly={readOnly}
                 flashing={board.flashing}
+                blockersOf={blockersOf}
                 activeId={keyboard.active[status.id]}
                 pinned={pinned}
                 dropTarget={dropTarget === status.id}
@@ -271,6 +352,7 @@ export function Board({
       statuses === undefined ||
       (editing.id !== undefined && editedTask === undefined) ? null : (
         <TaskDialog
+          key={editing.id ?? 'new'}
           task={editedTask}
           project={project}
           statuses={statuses}
@@ -278,7 +360,13 @@ export function Board({
           projects={workspace.projects ?? []}
           readOnly={readOnly}
           users={people.users}
+          board={tasks}
           onWriting={board.setWriting}
+          onUpdated={board.saved}
+          onSavedOther={(other) => {
+            // a subtask may be made in, or a dependency reach into, another project
+            if (other.project === project.id) board.saved(other);
+          }}
           onSaved={(task) => {
             board.saved(task);
             setEditing(undefined);

@@ -2,6 +2,8 @@ import { type DragEvent, type KeyboardEvent, useLayoutEffect, useRef, useState }
 import { displayName, type Label, type Person, type Task, type WorkflowStatus } from './api.ts';
 import { dateTime } from './format.ts';
 import { PRIORITY_LABELS, STATUS_LABELS } from './labels.ts';
+import { blockedByText } from './relations.ts';
+import { SubtaskProgress } from './TaskRelations.tsx';
 
 /**
  * Cards have one height (titles are cut after two lines; the dialog shows them whole), so a
@@ -25,6 +27,8 @@ export interface ColumnProps {
   /** An archived project, or a viewer: cards open, but do not move. */
   readOnly: boolean;
   flashing: Set<number>;
+  /** A blocked task's blockers that are not done, as far as the board knows them. */
+  blockersOf: (task: Task) => Task[];
   /** The card that takes Tab in this column (roving tabindex); the first one in view when none. */
   activeId: number | undefined;
   /** Cards that stay rendered wherever the column is scrolled: the focused one, the dragged one. */
@@ -128,6 +132,8 @@ export function BoardColumn(props: ColumnProps) {
             const task = tasks[index] as Task;
             const assignee = task.assigned_to === null ? undefined : props.usersById.get(task.assigned_to);
             const overdue = isOverdue(task, props.now);
+            // Shown on hover and while the card has focus, and read with its title by screen readers.
+            const blockersId = `blockers-${task.id}`;
             return (
               <li
                 key={task.id}
@@ -148,7 +154,7 @@ export function BoardColumn(props: ColumnProps) {
                 <button
                   type="button"
                   className="card-title"
-                  aria-describedby="card-help"
+                  aria-describedby={task.is_blocked ? `${blockersId} card-help` : 'card-help'}
                   tabIndex={task.id === tabStop ? 0 : -1}
                   onClick={() => props.onOpen(task)}
                   onFocus={() => props.onCardFocus(task)}
@@ -156,7 +162,18 @@ export function BoardColumn(props: ColumnProps) {
                 >
                   <span className="clamp">{task.title}</span>
                 </button>
-                <LabelChips ids={task.labels} labelsById={props.labelsById} />
+                <div className="card-tags">
+                  {task.is_blocked ? <span className="blocked-marker">Blocked</span> : null}
+                  {task.subtasks.total === 0 ? null : (
+                    <span className="subtasks">
+                      <SubtaskProgress done={task.subtasks.done} total={task.subtasks.total} />
+                      <span aria-hidden="true">
+                        {task.subtasks.done}/{task.subtasks.total}
+                      </span>
+                    </span>
+                  )}
+                  <LabelChips ids={task.labels} labelsById={props.labelsById} />
+                </div>
                 <div className="meta">
                   <span className="ref">{task.ref}</span>
                   <span className={`priority ${task.priority}`}>{PRIORITY_LABELS[task.priority]}</span>
@@ -174,6 +191,11 @@ export function BoardColumn(props: ColumnProps) {
                         : displayName(assignee)}
                   </span>
                 </div>
+                {task.is_blocked ? (
+                  <span role="tooltip" id={blockersId} className="blockers-tip">
+                    {blockedByText(props.blockersOf(task))}
+                  </span>
+                ) : null}
               </li>
             );
           })}

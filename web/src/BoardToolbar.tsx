@@ -8,6 +8,8 @@ export interface Filters {
   /** A label id, or '' for any. */
   label: string;
   mine: boolean;
+  /** Only tasks waiting for others (`?blocked=1`). */
+  blocked: boolean;
 }
 
 export function filtersFrom(query: URLSearchParams): Filters {
@@ -17,6 +19,7 @@ export function filtersFrom(query: URLSearchParams): Filters {
     priority: query.get('priority') ?? '',
     label: query.get('label') ?? '',
     mine: query.get('mine') === '1',
+    blocked: query.get('blocked') === '1',
   };
 }
 
@@ -28,6 +31,7 @@ export function urlFor(path: string, filters: Filters): string {
   if (filters.priority !== '') query.set('priority', filters.priority);
   if (filters.label !== '') query.set('label', filters.label);
   if (filters.mine) query.set('mine', '1');
+  if (filters.blocked) query.set('blocked', '1');
   const text = query.toString();
   return text === '' ? path : `${path}?${text}`;
 }
@@ -97,6 +101,14 @@ export function BoardToolbar({
       <label className="check">
         <input type="checkbox" checked={filters.mine} onChange={(event) => onFilter({ mine: event.target.checked })} />{' '}
         Only mine
+      </label>
+      <label className="check">
+        <input
+          type="checkbox"
+          checked={filters.blocked}
+          onChange={(event) => onFilter({ blocked: event.target.checked })}
+        />{' '}
+        Blocked
       </label>
       <span className="spacer" />
       {onNewTask === undefined ? null : (

@@ -16,6 +16,11 @@ const PREFERENCES: { key: keyof NotificationPreferences; label: string; hint: st
     label: 'When a task of mine changes status',
     hint: 'When someone else moves a task you created or are assigned.',
   },
+  {
+    key: 'email_on_unblocked',
+    label: 'When a task of mine is unblocked',
+    hint: 'When the last task one of yours was waiting for is done or deleted.',
+  },
   { key: 'daily_digest', label: 'A daily digest', hint: 'Your open and overdue tasks, every day at 08:00 UTC.' },
 ];
 

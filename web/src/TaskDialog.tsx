@@ -16,6 +16,7 @@ import { errorsOf, Field, FieldMessages, FormAlert } from './forms.tsx';
 import { PRIORITY_LABELS, STATUS_LABELS } from './labels.ts';
 import { Modal } from './Modal.tsx';
 import { TaskActivity } from './TaskActivity.tsx';
+import { TaskRelations } from './TaskRelations.tsx';
 
 /** A datetime-local input's value (local time, minutes) for an instant, and back. */
 function toLocalInput(iso: string | null): string {
@@ -59,6 +60,9 @@ const fieldsOf = (draft: Draft): Editable => ({
   labels: draft.labels,
 });
 
+/** Whether two versions differ only in what the form does not edit (dependencies, subtask counts). */
+const sameEditable = (a: Editable, b: Editable) => JSON.stringify(draftOf(a)) === JSON.stringify(draftOf(b));
+
 /** A new task starts in the project's first status. */
 const newTask = (statuses: WorkflowStatus[]): Editable => ({
   title: '',
@@ -87,7 +91,13 @@ export interface TaskDialogProps {
   /** An archived project, or a viewer: the task is shown, not changed. */
   readOnly: boolean;
   users: Person[];
+  /** The board's tasks, live: the states shown beside dependencies and subtasks. */
+  board: Map<number, Task>;
   onSaved: (task: Task) => void;
+  /** This task was changed from the dialog (its dependencies), which stays open. */
+  onUpdated: (task: Task) => void;
+  /** Another task was written from the dialog (a subtask, one this task blocks). */
+  onSavedOther: (task: Task) => void;
   /** Told while a change to an existing task is on its way, so its echo over the socket is not news. */
   onWriting: (id: number, writing: boolean) => void;
   onDelete: (task: Task) => void;
@@ -102,7 +112,10 @@ export function TaskDialog({
   projects,
   readOnly,
   users,
+  board,
   onSaved,
+  onUpdated,
+  onSavedOther,
   onWriting,
   onDelete,
   onClose,
@@ -136,7 +149,49 @@ export function TaskDialog({
     };
   }, [taskId]);
 
-  const changedElsewhere = task !== undefined && base !== undefined && task.updated_at > base.task.updated_at;
+  const newer = task !== undefined && base !== undefined && task.updated_at > base.task.updated_at;
+  const changedElsewhere = newer && !sameEditable(task, base.task);
+
+  /**
+   * The version to save against, read again when only what the form does not edit has changed
+   * (a dependency, a subtask): that is no conflict with what is being typed.
+   */
+  const rebase = async (id: number, from: Task) => {
+    const { data, headers } = await call<Task>('GET', `/api/tasks/${id}/`);
+    if (sameEditable(data, from)) setBase({ task: data, etag: headers.get('etag') ?? '' });
+    return data;
+  };
+  const baseTask = base?.task;
+  // biome-ignore lint/correctness/useExhaustiveDependencies: rebase is this render's, and only `newer` says when
+  useEffect(() => {
+    if (taskId === undefined || baseTask === undefined || !newer || changedElsewhere) return;
+    rebase(taskId, baseTask).catch(() => undefined);
+  }, [taskId, baseTask, newer, changedElsewhere]);
+
+  const writeSelf = async (body: { blocked_by: number[] }) => {
+    if (task === undefined) throw new Error('The task is not created yet.');
+    onWriting(task.id, true);
+    try {
+      const answer = await call<Task>('PATCH', `/api/tasks/${task.id}/`, {
+        body,
+        headers: base === undefined ? {} : { 'if-match': base.etag },
+      });
+      setBase({ task: answer.data, etag: answer.headers.get('etag') ?? '' });
+      onUpdated(answer.data);
+      return answer.data;
+    } finally {
+      onWriting(task.id, false);
+    }
+  };
+
+  const wroteOther = async (other: Task) => {
+    onSavedOther(other);
+    if (task === undefined || base === undefined) return;
+    onUpdated(await rebase(task.id, base.task));
+  };
+  // The newest version at hand: the board's follows events, the dialog's own follows its writes.
+  const current =
+    task === undefined || (base !== undefined && base.task.updated_at > task.updated_at) ? base?.task : task;
 
   const takeTheirs = () => {
     if (task === undefined) return;
@@ -327,6 +382,16 @@ export function TaskDialog({
               </fieldset>
             )}
           </fieldset>
+          {current === undefined ? null : (
+            <TaskRelations
+              task={current}
+              statuses={statuses}
+              board={board}
+              readOnly={readOnly}
+              onWriteSelf={writeSelf}
+              onWroteOther={wroteOther}
+            />
+          )}
           <div className="actions">
             {task === undefined || readOnly ? null : (
               <button type="button" className="danger quiet" onClick={() => onDelete(task)}>

@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useReducer, useRef, useState } from 'react';
-import { call, getAll, type Task, type WorkflowStatus } from './api.ts';
+import { call, get, getAll, type Task, type WorkflowStatus } from './api.ts';
 import { LiveConnection, type LiveStatus, type TaskEvent, type WorkspaceEvent } from './live.ts';
 
 /** How long someone else's change stays highlighted. */
@@ -62,6 +62,13 @@ function reduce(state: State, action: Action): State {
   }
 }
 
+/** The parents whose subtask counts a change of a task (from `before` to `after`, either absent) moves. */
+function parentsAffected(before: Task | undefined, after: Task | undefined): number[] {
+  const done = (task: Task | undefined) => task?.status === 'done';
+  if (before?.parent === after?.parent && done(before) === done(after)) return [];
+  return [before?.parent, after?.parent].filter((id): id is number => id !== undefined && id !== null);
+}
+
 const emptyBoard = (): State => ({ tasks: new Map(), deleted: new Set(), flashing: new Set(), changes: 0 });
 
 /**
@@ -97,6 +104,35 @@ export function useLiveTasks({
   const known = useRef(state.tasks);
   known.current = state.tasks;
 
+  /** Tasks of the board read again, as they are now (one moved to another project meanwhile is left to its event). */
+  const reread = useCallback(
+    (ids: Iterable<number>) => {
+      for (const id of new Set(ids)) {
+        if (!known.current.has(id)) continue;
+        get<Task>(`/api/tasks/${id}/`)
+          .then((task) => {
+            if (task.project === projectId) dispatch({ type: 'upsert', tasks: [task] });
+          })
+          .catch(() => undefined);
+      }
+    },
+    [projectId],
+  );
+
+  /**
+   * A parent's subtask counts change with its children, but the server tells only the child: the
+   * parents of children that came, went, moved under another or crossed done are read again.
+   */
+  const refreshParents = useCallback(
+    (changed: Task[], gone: number[] = []) => {
+      reread([
+        ...changed.flatMap((task) => parentsAffected(known.current.get(task.id), task)),
+        ...gone.flatMap((id) => parentsAffected(known.current.get(id), undefined)),
+      ]);
+    },
+    [reread],
+  );
+
   const seen = useCallback((tasks: Task[]) => {
     for (const task of tasks) if (task.updated_at > syncedUpTo.current) syncedUpTo.current = task.updated_at;
   }, []);
@@ -106,9 +142,10 @@ export function useLiveTasks({
     (task: Task) => {
       ownWrites.current.set(task.id, task.updated_at);
       seen([task]);
+      refreshParents([task]);
       dispatch({ type: 'upsert', tasks: [task] });
     },
-    [seen],
+    [seen, refreshParents],
   );
 
   /** A write of ours to this task is (or is no longer) on its way. */
@@ -117,7 +154,13 @@ export function useLiveTasks({
     else writing.current.delete(id);
   }, []);
 
-  const removed = useCallback((ids: number[]) => dispatch({ type: 'remove', ids }), []);
+  const removed = useCallback(
+    (ids: number[]) => {
+      refreshParents([], ids);
+      dispatch({ type: 'remove', ids });
+    },
+    [refreshParents],
+  );
 
   const isMine = useCallback(
     (task: Task) =>
@@ -135,10 +178,11 @@ export function useLiveTasks({
       if (elsewhere.length > 0) dispatch({ type: 'drop', ids: elsewhere });
       const flash = new Set(tasks.filter((task) => !isMine(task)).map((task) => task.id));
       seen(tasks);
+      refreshParents(all);
       dispatch({ type: 'upsert', tasks, flash });
       for (const id of flash) window.setTimeout(() => dispatch({ type: 'unflash', id }), FLASH_MS);
     },
-    [seen, isMine, projectId],
+    [seen, isMine, projectId, refreshParents],
   );
 
   useEffect(() => {
@@ -172,18 +216,26 @@ export function useLiveTasks({
         ),
         getAll<{ id: number }>(`/api/tasks/deleted/?since=${since}`),
       ]);
+      // A task's is_blocked flips when what it waits for is done or deleted, but its updated_at
+      // stays: the event that told it was missed, and updated_after does not list it.
+      const moved = new Set([...changed.items, ...gone.items].map((task) => task.id));
+      reread(
+        [...known.current.values()]
+          .filter((task) => task.blocked_by.some((id) => moved.has(id)))
+          .map((task) => task.id),
+      );
       applyTheirs(changed.items);
-      if (gone.items.length > 0) dispatch({ type: 'remove', ids: gone.items.map((task) => task.id) });
+      if (gone.items.length > 0) removed(gone.items.map((task) => task.id));
     },
-    [applyTheirs, archived, projectId],
+    [applyTheirs, archived, projectId, reread, removed],
   );
 
   const onEvent = useCallback(
     (event: TaskEvent) => {
-      if (event.type === 'task_deleted') dispatch({ type: 'remove', ids: [event.task.id] });
+      if (event.type === 'task_deleted') removed([event.task.id]);
       else applyTheirs([event.task]);
     },
-    [applyTheirs],
+    [applyTheirs, removed],
   );
 
   const isLoaded = loaded !== undefined;
@@ -199,7 +251,10 @@ export function useLiveTasks({
       dispatch({ type: 'upsert', tasks: [{ ...task, state: state.id, status: state.category }] });
       writing.current.add(task.id);
       try {
-        saved((await call<Task>('PATCH', `/api/tasks/${task.id}/`, { body: { state: state.id } })).data);
+        const answer = (await call<Task>('PATCH', `/api/tasks/${task.id}/`, { body: { state: state.id } })).data;
+        saved(answer);
+        // not found by saved(), which compares with the card as already moved above
+        reread(parentsAffected(task, answer));
       } catch (error) {
         dispatch({ type: 'upsert', tasks: [task] });
         throw error;
@@ -207,7 +262,7 @@ export function useLiveTasks({
         writing.current.delete(task.id);
       }
     },
-    [saved],
+    [saved, reread],
   );
 
   return { ...state, loaded, loadError, live, saved, setWriting, removed, move };
