@@ -49,6 +49,10 @@ describe('dependencies and subtasks', () => {
     expect((await get(a.id)).blocking).toEqual([c.id]);
     const replaced = json<Task>(await patch(c.id, { blocked_by: [b.id] }));
     expect(replaced.blocked_by).toEqual([b.id]);
+    const history = json<{ results: Array<{ changes: Record<string, unknown> }> }>(
+      await call(admin, 'GET', `/api/tasks/${c.id}/history/`),
+    ).results;
+    expect(history[0]?.changes.blocked_by).toEqual([[a.id, b.id], [b.id]]);
     expect((await get(a.id)).blocking).toEqual([]);
     expect(json<Task>(await patch(c.id, { blocked_by: [] })).is_blocked).toBe(false);
     expect(json(await patch(c.id, { blocked_by: [999_999] }))).toEqual({
