@@ -1,0 +1,1 @@
+CREATE INDEX "tasks_seen_idx" ON "tasks" USING btree ("company_id","id","project_id");
