@@ -180,6 +180,38 @@ describe('dependencies and subtasks', () => {
     socket.close();
   });
 
+  it('refuses a workflow status change that would start blocked tasks, and tells what one that finishes tasks unblocks', async () => {
+    const project = json<{ id: number }>(await call(admin, 'POST', '/api/projects/', { name: 'Flow', key: 'FLOW' })).id;
+    const addStatus = async (name: string, category: string) =>
+      json<{ id: number }>(await call(admin, 'POST', `/api/projects/${project}/statuses/`, { name, category })).id;
+    const staging = await addStatus('Staging', 'todo');
+    const review = await addStatus('Review', 'in_progress');
+    const setCategory = (status: number, category: string) =>
+      call(admin, 'PATCH', `/api/projects/${project}/statuses/${status}/`, { category });
+
+    const open = await create({ title: 'open blocker', project });
+    const stuck = await create({ title: 'stuck', project, state: staging, blocked_by: [open.id] });
+    const refused = await setCategory(staging, 'in_progress');
+    expect(refused.statusCode).toBe(409);
+    expect(json<{ detail: string }>(refused).detail).toContain(`${stuck.ref} stuck`);
+    expect(await get(stuck.id)).toMatchObject({ state: staging, status: 'todo' });
+
+    const parent = await create({ title: 'parent', project });
+    const blocker = await create({ title: 'in review', project, state: review, parent: parent.id });
+    const waiting = await create({ title: 'waiting', project, blocked_by: [blocker.id] });
+    const socket = await TestSocket.open(url, { token: member.access });
+    await socket.ofType('connection_established');
+    expect((await setCategory(review, 'done')).statusCode).toBe(200);
+    await socket.next(
+      (m) => m.type === 'task_updated' && (m.task as Task).id === waiting.id && (m.task as Task).is_blocked === false,
+    );
+    await socket.next(
+      (m) => m.type === 'task_updated' && (m.task as Task).id === parent.id && (m.task as Task).subtasks.done === 1,
+    );
+    expect(await get(waiting.id)).toMatchObject({ is_blocked: false });
+    socket.close();
+  });
+
   it('keeps subtasks counts, refuses a parent that is the task or its descendant, and nests 5 levels at most', async () => {
     const levels = [await create({ title: 'level 1' })];
     for (let depth = 2; depth <= 5; depth++) {

@@ -147,15 +147,14 @@ export async function linkedToTask(tx: Tx, companyId: number, taskId: number): P
   );
 }
 
-/** The tasks waiting for `taskId`, in the company's view. */
-export function waitingFor(tx: Tx, companyId: number, taskId: number): Promise<TaskRow[]> {
-  // Ids first, then rows by primary key: "id in (subquery)" scanned the company's tasks.
-  return sharedRows(
+/** The tasks waiting for any of `ids`, each with how many of them it waits for. */
+export async function blockersAmong(tx: Tx, companyId: number, ids: readonly number[]): Promise<Map<number, number>> {
+  const rows = await queryRows<{ task_id: number; n: number }>(
     tx,
-    companyId,
-    sql`${tasks.id} = any(array(select d.task_id from task_dependencies d where d.company_id = ${companyId}
-          and d.blocker_id = ${taskId}))`,
+    sql`select d.task_id, count(*)::int as n from task_dependencies d
+         where d.company_id = ${companyId} and d.blocker_id = any(${intArraySql([...ids])}) group by d.task_id`,
   );
+  return new Map(rows.map((row) => [row.task_id, row.n]));
 }
 
 /** Tasks by id, in the transaction's view, with the linked tasks that are in another project. */

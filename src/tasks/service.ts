@@ -234,20 +234,40 @@ async function refuseIfBlocked(tx: Tx, companyId: number, row: TaskRow, previous
 }
 
 /**
- * The tasks waiting for one whose done-ness changed, told again where is_blocked flipped: those
- * whose last open blocker it was (now done), or which waited for it alone (now reopened). Read in
- * the company's view: they may be in projects the writer does not see.
+ * A workflow status change that would put blocked tasks in an in_progress or done category is
+ * refused as their own move would be, naming them (the first few). The rows are locked, as in
+ * refuseIfBlocked.
+ */
+function refuseIfAnyBlocked(rows: readonly TaskRow[], category: TaskStatus): void {
+  const blocked = rows.filter((row) => row.open_blockers > 0 && category !== 'todo' && row.status !== category);
+  if (blocked.length === 0) return;
+  const named = blocked.slice(0, 3).map((row) => `${row.project_key}-${row.number} ${row.title}`);
+  const more = blocked.length - named.length;
+  if (more > 0) named.push(`${more} more`);
+  throw new HttpError(409, {
+    detail: `Blocked tasks cannot move to ${category}: ${named.join(', ')}. Finish their blockers or move them first.`,
+  });
+}
+
+/**
+ * The tasks waiting for ones whose done-ness changed (all done now, or all reopened), told again
+ * where is_blocked flipped: those whose last open blockers they were, or which waited for nothing
+ * else. Read in the company's view: they may be in projects the writer does not see.
  */
 async function waitersFlipped(
   tx: Tx,
   companyId: number,
   actorId: number,
-  taskId: number,
+  changed: readonly number[],
   nowDone: boolean,
 ): Promise<TaskWrite[]> {
-  const waiting = await links.readShared(tx, companyId, () => links.waitingFor(tx, companyId, taskId));
+  let among = new Map<number, number>();
+  const waiting = await links.readShared(tx, companyId, async () => {
+    among = await links.blockersAmong(tx, companyId, changed);
+    return links.rowsByIds(tx, companyId, [...among.keys()]);
+  });
   return waiting
-    .filter(({ row }) => row.open_blockers === (nowDone ? 0 : 1))
+    .filter(({ row }) => row.open_blockers === (nowDone ? 0 : among.get(row.id)))
     .map(({ task }) => ({
       kind: 'updated',
       companyId,
@@ -258,24 +278,30 @@ async function waitersFlipped(
 }
 
 /**
- * The parents whose subtasks counts a write changed (a child added, removed or moved, or done or
+ * The parents whose subtasks counts writes changed (a child added, removed or moved, or done or
  * reopened), told again with the counts before and after; in the company's view, as for waiters.
  */
 async function parentsRecounted(
   tx: Tx,
   companyId: number,
   actorId: number,
-  before: TaskRow | null,
-  after: TaskRow | null,
+  pairs: ReadonlyArray<{ before: TaskRow | null; after: TaskRow | null }>,
 ): Promise<TaskWrite[]> {
-  const was = { parent: before?.parent_id ?? null, done: before?.status === 'done' ? 1 : 0 };
-  const now = { parent: after?.parent_id ?? null, done: after?.status === 'done' ? 1 : 0 };
   const changes = new Map<number, { total: number; done: number }>();
-  if (was.parent === now.parent) {
-    if (now.parent !== null && was.done !== now.done) changes.set(now.parent, { total: 0, done: now.done - was.done });
-  } else {
-    if (was.parent !== null) changes.set(was.parent, { total: -1, done: -was.done });
-    if (now.parent !== null) changes.set(now.parent, { total: 1, done: now.done });
+  const add = (parent: number | null, total: number, done: number) => {
+    if (parent === null || (total === 0 && done === 0)) return;
+    const change = changes.get(parent) ?? { total: 0, done: 0 };
+    changes.set(parent, { total: change.total + total, done: change.done + done });
+  };
+  for (const { before, after } of pairs) {
+    const was = { parent: before?.parent_id ?? null, done: before?.status === 'done' ? 1 : 0 };
+    const now = { parent: after?.parent_id ?? null, done: after?.status === 'done' ? 1 : 0 };
+    if (was.parent === now.parent) {
+      add(now.parent, 0, now.done - was.done);
+    } else {
+      add(was.parent, -1, -was.done);
+      add(now.parent, 1, now.done);
+    }
   }
   if (changes.size === 0) return [];
   const parents = await links.readShared(tx, companyId, () => links.rowsByIds(tx, companyId, [...changes.keys()]));
@@ -335,6 +361,7 @@ export class TasksService implements StateMoves {
     to: { id: number; category: TaskStatus },
   ): Promise<() => Promise<void>> {
     const { before, after } = await writes.moveTasksOfState(tx, companyId, from, to);
+    refuseIfAnyBlocked(before, to.category);
     const shared = await links.sharedTasks(tx, companyId, [...before, ...after]);
     const done = after.map(
       (_row, i): TaskWrite => ({
@@ -344,6 +371,20 @@ export class TasksService implements StateMoves {
         before: shared[i] as Task,
         after: shared[before.length + i] as Task,
       }),
+    );
+    // Moved tasks that wait for others, or are parents of others, among them are told again below
+    // too: the triggers change their counters after the update that returned them.
+    // One category for all: the tasks that became done or stopped being done are the same way.
+    const flipped = before.filter((row) => (row.status === 'done') !== (to.category === 'done')).map((row) => row.id);
+    if (flipped.length > 0)
+      done.push(...(await waitersFlipped(tx, companyId, actorId, flipped, to.category === 'done')));
+    done.push(
+      ...(await parentsRecounted(
+        tx,
+        companyId,
+        actorId,
+        before.map((row, i) => ({ before: row, after: after[i] ?? null })),
+      )),
     );
     if (done.length > 0) await this.written(tx, companyId, actorId, done);
     return () => this.committed(done);
@@ -530,7 +571,7 @@ export class TasksService implements StateMoves {
         before: null,
         after: (await links.sharedTasks(tx, auth.companyId, [row]))[0] as Task,
       };
-      const parents = await parentsRecounted(tx, auth.companyId, actor.id, null, row);
+      const parents = await parentsRecounted(tx, auth.companyId, actor.id, [{ before: null, after: row }]);
       await this.written(tx, auth.companyId, actor.id, [write, ...parents]);
       if (idempotencyKey !== undefined) {
         await writes.saveIdempotentAnswer(tx, auth.companyId, actor.id, idempotencyKey, {
@@ -582,9 +623,9 @@ export class TasksService implements StateMoves {
         },
       ];
       if ((current.status === 'done') !== (row.status === 'done')) {
-        done.push(...(await waitersFlipped(tx, auth.companyId, actor.id, id, row.status === 'done')));
+        done.push(...(await waitersFlipped(tx, auth.companyId, actor.id, [id], row.status === 'done')));
       }
-      done.push(...(await parentsRecounted(tx, auth.companyId, actor.id, current, row)));
+      done.push(...(await parentsRecounted(tx, auth.companyId, actor.id, [{ before: current, after: row }])));
       await this.written(tx, auth.companyId, actor.id, done);
       return { after, done };
     });
@@ -622,7 +663,7 @@ export class TasksService implements StateMoves {
           }),
         ),
       ];
-      done.push(...(await parentsRecounted(tx, auth.companyId, actor.id, current, null)));
+      done.push(...(await parentsRecounted(tx, auth.companyId, actor.id, [{ before: current, after: null }])));
       await this.written(tx, auth.companyId, actor.id, done);
       return done;
     });
