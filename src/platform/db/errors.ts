@@ -22,3 +22,4 @@ export function pgErrorInfo(error: unknown): PgErrorInfo | undefined {
 
 export const UNIQUE_VIOLATION = '23505';
 export const FOREIGN_KEY_VIOLATION = '23503';
+export const DEADLOCK_DETECTED = '40P01';

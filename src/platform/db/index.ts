@@ -5,6 +5,7 @@ import { drizzle as drizzlePg, type NodePgDatabase, NodePgSession, NodePgTransac
 import { migrate as migratePg } from 'drizzle-orm/node-postgres/migrator';
 import type { PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core';
 import pg from 'pg';
+import { DEADLOCK_DETECTED, pgErrorInfo } from './errors.ts';
 import * as schema from './schema.ts';
 import { deallocateEvicted, preparedStatements } from './statements.ts';
 
@@ -46,6 +47,9 @@ export interface Database {
   /** The driver's own client, for libraries that need one (pg-boss). */
   readonly client: pg.Pool;
 }
+
+/** How many times a user's transaction runs when PostgreSQL ends it to break a deadlock. */
+const DEADLOCK_ATTEMPTS = 3;
 
 export interface TransactOptions {
   /**
@@ -98,8 +102,25 @@ function scoped(
       }
       return readMigrationFiles({ migrationsFolder: MIGRATIONS_FOLDER }).filter((m) => m.folderMillis > newest).length;
     },
-    tenant(scope, fn, options) {
-      return transact(tenantSetup(scope), fn, options);
+    async tenant(scope, fn, options) {
+      for (let attempt = 1; ; attempt++) {
+        let commitSent = false;
+        try {
+          return await transact(tenantSetup(scope), fn, {
+            onCommitSent: () => {
+              commitSent = true;
+              options?.onCommitSent?.();
+            },
+          });
+        } catch (error) {
+          // PostgreSQL broke a deadlock by failing this transaction: nothing of it happened, and
+          // run again it most likely finds the other one done. Never once its COMMIT is out.
+          if (commitSent || attempt === DEADLOCK_ATTEMPTS || pgErrorInfo(error)?.code !== DEADLOCK_DETECTED) {
+            throw error;
+          }
+          await new Promise((resolve) => setTimeout(resolve, Math.random() * 20 * attempt));
+        }
+      }
     },
     unsafeSystem(fn) {
       return transact(`select set_config('role', 'tasks_system', true)`, fn);
