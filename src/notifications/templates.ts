@@ -55,6 +55,10 @@ export function subjectFor(kind: NotificationKind, title: string, day?: string):
       return oneLine(`Due soon: ${title}`);
     case 'digest':
       return `Your tasks for ${day ?? ''}`.trim();
+    case 'mentioned':
+      return oneLine(`You were mentioned: ${title}`);
+    case 'commented':
+      return oneLine(`New comments: ${title}`);
   }
 }
 
@@ -72,6 +76,10 @@ function headline(context: EmailContext): string {
       return `A task assigned to you is due ${task?.dueDate ? `on ${formatDate(task.dueDate)}` : 'soon'}.`;
     case 'digest':
       return 'Your open tasks today:';
+    case 'mentioned':
+      return `You were mentioned in a comment${by}.`;
+    case 'commented':
+      return `A task you watch has new comments${by}.`;
   }
 }
 

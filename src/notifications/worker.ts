@@ -202,6 +202,8 @@ export class NotificationWorker {
       case 'unblocked':
         return task !== undefined && task.assignedTo === row.recipientId;
       case 'status_changed':
+      case 'mentioned':
+      case 'commented':
         return task !== undefined;
       case 'due_soon':
         return (
