@@ -13,6 +13,8 @@ export interface EmailContext {
   tasks: TaskFacts[];
   publicUrl: string;
   now: Date;
+  /** How many comments an email about comments stands for (several folded into one). */
+  comments?: number;
 }
 
 export interface RenderedEmail {
@@ -62,6 +64,10 @@ export function subjectFor(kind: NotificationKind, title: string, day?: string):
   }
 }
 
+const plural = (n: number) => (n === 1 ? 'a new comment' : `${n} new comments`);
+const folded = (context: EmailContext) =>
+  (context.comments ?? 1) > 1 ? `, among ${plural(context.comments ?? 1)}` : '';
+
 function headline(context: EmailContext): string {
   const { kind, actorName, task } = context;
   const by = actorName === null ? '' : ` by ${actorName}`;
@@ -77,9 +83,9 @@ function headline(context: EmailContext): string {
     case 'digest':
       return 'Your open tasks today:';
     case 'mentioned':
-      return `You were mentioned in a comment${by}.`;
+      return `You were mentioned in a comment on a task${by}${folded(context)}.`;
     case 'commented':
-      return `A task you watch has new comments${by}.`;
+      return `A task you watch has ${plural(context.comments ?? 1)}${actorName === null ? '' : `, the latest by ${actorName}`}.`;
   }
 }
 
