@@ -65,6 +65,8 @@ describe('create', () => {
       blocking: [],
       is_blocked: false,
       subtasks: { total: 0, done: 0 },
+      comment_count: 0,
+      is_watching: true,
     });
     expect(Object.keys(task)).toEqual([
       'id',
@@ -89,6 +91,8 @@ describe('create', () => {
       'blocking',
       'is_blocked',
       'subtasks',
+      'comment_count',
+      'is_watching',
     ]);
   });
 
