@@ -193,7 +193,10 @@ describe('task events', () => {
     // Events go out in the order of the writes: one of b's own, written last, arrives after any of a's would have.
     const marker = json(await request(b, 'POST', '/api/tasks/', { title: 'Marker' }));
     for (const socket of [sb, sb2]) {
-      expect(await socket.ofType('task_created')).toEqual({ type: 'task_created', task: marker });
+      expect(await socket.ofType('task_created')).toEqual({
+        type: 'task_created',
+        task: { ...marker, is_watching: false },
+      });
       expect(socket.messages.map((m) => m.type)).toEqual(['connection_established', 'task_created']);
     }
     for (const socket of [sa, sa2, sb, sb2]) socket.close();
@@ -217,7 +220,7 @@ describe('task events', () => {
     // A write that commits, made last: its event comes after any of the refused ones would have.
     const marker = json<{ id: number }>(await request(a, 'POST', '/api/tasks/', { title: 'Marker' }));
     await sa.next((m) => m.type === 'task_created' && (m.task as { id: number }).id === marker.id);
-    expect(sa.messages.slice(before)).toEqual([{ type: 'task_created', task: marker }]);
+    expect(sa.messages.slice(before)).toEqual([{ type: 'task_created', task: { ...marker, is_watching: false } }]);
     sa.close();
   });
 
