@@ -7,6 +7,8 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Ajv } from 'ajv';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { accountsRoutes } from './accounts/routes.ts';
+import { commentsRoutes } from './comments/routes.ts';
+import { inboxRoutes } from './inbox/routes.ts';
 import { labelsRoutes } from './labels/routes.ts';
 import { notificationsRoutes } from './notifications/routes.ts';
 import { registerAuthentication } from './platform/auth.ts';
@@ -164,6 +166,8 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
         { name: 'projects', description: 'Projects, their members and privacy: who sees and changes which tasks.' },
         { name: 'labels', description: 'The company’s labels, which tasks carry.' },
         { name: 'notifications', description: 'The emails sent about tasks, and each user’s choice of which to get.' },
+        { name: 'comments', description: 'Comments on tasks, with @username mentions.' },
+        { name: 'inbox', description: 'Each user’s inbox of what happened to their tasks, and the tasks they watch.' },
         { name: 'operations', description: 'Probes for orchestrators and load balancers; no authentication.' },
       ],
     },
@@ -197,6 +201,8 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
     await api.register(projectsRoutes, { service: services.projects, statuses: services.statuses });
     await api.register(labelsRoutes, { service: services.labels });
     await api.register(notificationsRoutes, { service: services.notifications });
+    await api.register(commentsRoutes, { service: services.comments });
+    await api.register(inboxRoutes, { service: services.inbox });
   });
   // The web app at `/`, on the API's origin so its cookie and socket need no CORS.
   await registerWebApp(app);

@@ -53,7 +53,7 @@ async function harness(retryDelaySeconds: number): Promise<Harness> {
   await createNotificationQueues(jobs, ctx.config);
   const mailer = new SmtpMailer({ url: sink.url, maxConnections: 4 });
   const service = new NotificationsService(ctx.db, jobs, DELAY_SECONDS);
-  const worker = new NotificationWorker(ctx.db, jobs, service, mailer, ctx.config, quiet);
+  const worker = new NotificationWorker(ctx.db, jobs, service, mailer, ctx.config, quiet, [ctx.services.inbox]);
   await jobs.work<SendJob>(QUEUES.send, (job) => worker.send(job), { batchSize: 10, concurrency: 4 });
   return {
     ctx,
@@ -93,7 +93,7 @@ describe(`email notifications (${TEST_DB})`, () => {
       .then((rows) => rows.reverse());
 
   const setPreferences = async (session: Session, body: object) =>
-    expect((await call(session, 'PUT', '/api/notifications/preferences/', body)).statusCode).toBe(200);
+    expect((await call(session, 'PATCH', '/api/notifications/preferences/', body)).statusCode).toBe(200);
 
   /** Once no email job waits or runs, no further email can go. */
   const settled = () => queueSettled(h.jobs, QUEUES.send);
@@ -378,6 +378,72 @@ describe(`email notifications (${TEST_DB})`, () => {
     expect((await recordsOf(soon)).map((r) => r.kind)).toEqual(['due_soon', 'due_soon']);
   });
 
+  it('also puts a due_soon item in the assignee’s inbox, once, while they see the task', async () => {
+    const inHours = (n: number) => new Date(Date.now() + n * 3_600_000).toISOString();
+    const assignee = await addMember(h.ctx.app, admin);
+    const hidden = json<{ id: number }>(
+      await call(admin, 'POST', '/api/projects/', { name: 'Hidden reminders', is_private: true }),
+    ).id;
+    await call(admin, 'PUT', `/api/projects/${hidden}/members/${assignee.user.id}/`, { role: 'member' });
+    const seen = await createTask(admin, { title: 'Seen soon', due_date: inHours(2), assigned_to: assignee.user.id });
+    const unseen = await createTask(admin, {
+      title: 'Unseen soon',
+      project: hidden,
+      due_date: inHours(2),
+      assigned_to: assignee.user.id,
+    });
+    await call(admin, 'DELETE', `/api/projects/${hidden}/members/${assignee.user.id}/`);
+    await h.worker.scanDueSoon();
+    await h.worker.scanDueSoon();
+    const items = json<{ results: Array<{ kind: string; task: { id: number }; actor: unknown }> }>(
+      await call(assignee, 'GET', '/api/inbox/?page_size=100'),
+    ).results;
+    expect(items.filter((i) => i.kind === 'due_soon')).toEqual([
+      expect.objectContaining({ task: expect.objectContaining({ id: seen.id }), actor: null }),
+    ]);
+    const all = await h.ctx.db.unsafeSystem((tx) =>
+      tx.execute(sql`select count(*)::int as n from inbox_items where task_id = ${unseen.id} and kind = 'due_soon'`),
+    );
+    expect((all as unknown as { rows: Array<{ n: number }> }).rows[0]?.n).toBe(0);
+  });
+
+  it('emails a mention at once per the preference, and folds comments on a task into one email', async () => {
+    const reader = await addMember(h.ctx.app, admin);
+    const task = await createTask(admin, { title: 'Talked about' });
+    const say = async (who: Session, body: string) =>
+      expect((await call(who, 'POST', `/api/tasks/${task.id}/comments/`, { body })).statusCode).toBe(201);
+    // Their own mention is nobody's email; a mention of the reader is (on by default).
+    await say(admin, `Note to self @${admin.user.username}`);
+    await say(admin, `What do you think, @${reader.user.username}?`);
+    expect((await recordsOf(task)).map((r) => [r.kind, r.recipientId])).toEqual([['mentioned', reader.user.id]]);
+    await h.sink.waitFor(() =>
+      h.sink.to(reader.user.email).some((m) => m.subject === 'You were mentioned: Talked about'),
+    );
+    const mention = h.sink.to(reader.user.email).find((m) => m.subject === 'You were mentioned: Talked about');
+    expect(mention?.decoded).toContain('You were mentioned in a comment on a task by Test User.');
+    await settled();
+
+    // The reader now watches, and asks for comment emails: three comments, one email.
+    await setPreferences(reader, { email_on_comment: true });
+    for (const n of [1, 2, 3]) await say(admin, `Update ${n}`);
+    const records = await recordsOf(task);
+    expect(records.map((r) => [r.kind, r.recipientId, r.status])).toEqual([
+      ['mentioned', reader.user.id, 'sent'],
+      ['commented', reader.user.id, 'pending'],
+    ]);
+    await h.sink.waitFor(() => h.sink.to(reader.user.email).some((m) => m.subject === 'New comments: Talked about'));
+    await settled();
+    const folded = h.sink.to(reader.user.email).filter((m) => m.subject === 'New comments: Talked about');
+    expect(folded).toHaveLength(1);
+    expect(folded[0]?.decoded).toContain('has 3 new comments, the latest by Test User.');
+
+    // Preferences off: no email for either kind.
+    await setPreferences(reader, { email_on_comment: false, email_on_mention: false });
+    await say(admin, `Again @${reader.user.username}`);
+    await say(admin, 'And again');
+    expect(await recordsOf(task)).toHaveLength(2);
+  });
+
   it('sends one daily digest of open and overdue tasks to those who want it, however often it runs', async () => {
     const digester = await addMember(h.ctx.app, admin);
     await setPreferences(digester, { daily_digest: true });
@@ -436,32 +502,42 @@ describe(`notifications API (${TEST_DB})`, () => {
 
   const { call } = requestsTo(() => ctx.app);
 
-  it('keeps preferences per person, defaults first, changed one field at a time', async () => {
+  it('keeps preferences per person, defaults first; PUT needs version 1’s three, PATCH any', async () => {
     const url = '/api/notifications/preferences/';
-    expect(json(await call(member, 'GET', url))).toEqual({
+    const defaults = {
       email_on_assignment: true,
       email_on_status_change: false,
       daily_digest: false,
       email_on_unblocked: true,
-    });
-    expect(json(await call(member, 'PUT', url, { daily_digest: true }))).toEqual({
-      email_on_assignment: true,
-      email_on_status_change: false,
+      email_on_mention: true,
+      email_on_comment: false,
+    };
+    expect(json(await call(member, 'GET', url))).toEqual(defaults);
+    const partialPut = await call(member, 'PUT', url, { daily_digest: true });
+    expect(partialPut.statusCode).toBe(400);
+    expect(Object.keys(json(partialPut))).toEqual(expect.arrayContaining(['email_on_assignment']));
+    const v1 = { email_on_assignment: true, email_on_status_change: false, daily_digest: true };
+    expect(json(await call(member, 'PUT', url, v1))).toEqual({ ...defaults, daily_digest: true });
+    expect(json(await call(member, 'PATCH', url, { email_on_comment: true, email_on_mention: false }))).toEqual({
+      ...defaults,
       daily_digest: true,
-      email_on_unblocked: true,
+      email_on_comment: true,
+      email_on_mention: false,
+    });
+    // A version 1 PUT leaves the later preferences as they were.
+    expect(json(await call(member, 'PUT', url, v1))).toMatchObject({ email_on_comment: true, email_on_mention: false });
+    expect(json(await call(member, 'PUT', url, { ...v1, email_on_mention: true }))).toMatchObject({
+      email_on_mention: true,
     });
     expect(json(await call(member, 'PATCH', url, { email_on_unblocked: false }))).toMatchObject({
       daily_digest: true,
       email_on_unblocked: false,
     });
-    expect(json(await call(member, 'PATCH', url, { email_on_assignment: false }))).toMatchObject({
-      email_on_assignment: false,
-      daily_digest: true,
-    });
-    expect(json(await call(admin, 'GET', url))).toMatchObject({ daily_digest: false });
-    const bad = await call(member, 'PUT', url, { daily_digest: 'sometimes', colour: 'red' });
+    expect(json(await call(admin, 'GET', url))).toEqual(defaults);
+    const bad = await call(member, 'PATCH', url, { daily_digest: 'sometimes', colour: 'red' });
     expect(bad.statusCode).toBe(400);
     expect(Object.keys(json(bad))).toContain('daily_digest');
+    expect((await call(member, 'PATCH', url, { email_on_comment: 'yes' })).statusCode).toBe(400);
     expect((await call(null, 'GET', url)).statusCode).toBe(401);
   });
 

@@ -38,8 +38,12 @@ import {
 } from './schemas.ts';
 import * as writes from './writes.ts';
 
-/** A hash of the whole representation: any change a client could see changes it. */
-export const etagOf = (task: Task) =>
+/**
+ * A hash of the task as its writes change it: any change of it changes the tag. What is not the
+ * task's own is left out: whether the reader watches it (theirs alone, so that everyone gets the
+ * same tag), and its comment count (a comment written meanwhile is no conflict with an edit).
+ */
+export const etagOf = ({ is_watching: _reader, comment_count: _comments, ...task }: Task) =>
   `"${createHash('sha256').update(JSON.stringify(task)).digest('base64url').slice(0, 27)}"`;
 
 /** If-Match per RFC 9110: `*` or a list of tags; weak tags compare by their opaque part. */
@@ -176,6 +180,23 @@ export async function requireTaskRecords(tx: Tx, auth: Auth, id: number): Promis
   }
   if (actor.role !== 'admin') throw notFound();
   return { live: false };
+}
+
+/**
+ * A task the caller sees, with their access to its project checked for `action` (404 unseen, 403
+ * not allowed, 409 archived for writes): for the features that act on a task (comments, watching).
+ */
+export async function requireTask(
+  tx: Tx,
+  auth: Auth,
+  id: number,
+  action: 'read' | 'write' | 'manage',
+  options: { actor?: UserRow } = {},
+): Promise<{ task: Task; access: ProjectAccess }> {
+  const actor = options.actor ?? (await requireActor(tx, auth));
+  const row = await reads.findTask(tx, auth.companyId, id);
+  if (row === undefined) throw notFound();
+  return { task: toTask(row), access: await requireProject(tx, auth, row.project_id, action, { actor }) };
 }
 
 /** Refs for a message, in the writer's view: a task they do not see is named as such, never by its ref. */
@@ -563,7 +584,6 @@ export class TasksService implements StateMoves {
       }
       if (labels?.length || blockedBy?.length) row = await writes.reloadTask(tx, auth.companyId, row.id);
       await refuseIfBlocked(tx, auth.companyId, row, null);
-      const task = toTask(row);
       const write: TaskWrite = {
         kind: 'created',
         companyId: auth.companyId,
@@ -573,6 +593,8 @@ export class TasksService implements StateMoves {
       };
       const parents = await parentsRecounted(tx, auth.companyId, actor.id, [{ before: null, after: row }]);
       await this.written(tx, auth.companyId, actor.id, [write, ...parents]);
+      // Read again after the listeners: the creator now watches it (the inbox's), as their next read says.
+      const task = toTask(await writes.reloadTask(tx, auth.companyId, row.id));
       if (idempotencyKey !== undefined) {
         await writes.saveIdempotentAnswer(tx, auth.companyId, actor.id, idempotencyKey, {
           statusCode: 201,
@@ -627,6 +649,10 @@ export class TasksService implements StateMoves {
       }
       done.push(...(await parentsRecounted(tx, auth.companyId, actor.id, [{ before: current, after: row }])));
       await this.written(tx, auth.companyId, actor.id, done);
+      // A new assignee watches it from now on (the inbox's): the caller assigning themself reads that.
+      if (row.assigned_to === actor.id && current.assigned_to !== actor.id) {
+        return { after: toTask(await writes.reloadTask(tx, auth.companyId, id)), done };
+      }
       return { after, done };
     });
     await this.committed(done);
