@@ -62,7 +62,7 @@ const blockingSql = (t: string) =>
  * task_watchers, probed once per row (the user read once per statement); false with no user named,
  * as in the company's view that announcements are read in.
  */
-const watchingSql = (t: string) =>
+export const watchingSql = (t: string) =>
   `exists (select 1 from task_watchers w where w.company_id = ${t}.company_id and w.task_id = ${t}.id
   and w.user_id = (select nullif(current_setting('app.user_id', true), '')::int))`;
 

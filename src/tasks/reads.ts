@@ -10,7 +10,7 @@ import {
   type UserRole,
 } from '../platform/db/schema.ts';
 import { inScopeSql, projectSeenSql, scopeCte } from '../projects/access.ts';
-import { TASK_COLUMNS, TASK_TABLE_COLUMNS, type TaskRow, taskRowColumns } from './mapping.ts';
+import { TASK_COLUMNS, TASK_TABLE_COLUMNS, type TaskRow, taskRowColumns, watchingSql } from './mapping.ts';
 import type { OrderKey } from './schemas.ts';
 
 /*
@@ -181,6 +181,15 @@ export async function findTask(
   // the tasks they name, and a write linking two tasks must not wait for a writer of the other.
   const [row] = options.forUpdate === true ? await query.for('no key update') : await query;
   return row;
+}
+
+/** Whether the transaction's user watches the task: the row's is_watching, read again after a write's listeners. */
+export async function isWatching(tx: Tx, companyId: number, id: number): Promise<boolean> {
+  const [row] = await queryRows<{ watching: boolean }>(
+    tx,
+    sql`select ${sql.raw(watchingSql('t'))} as watching from (select ${companyId}::int as company_id, ${id}::int as id) t`,
+  );
+  return row?.watching === true;
 }
 
 const historyOf = (companyId: number, taskId: number) =>

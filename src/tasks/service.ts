@@ -594,7 +594,7 @@ export class TasksService implements StateMoves {
       const parents = await parentsRecounted(tx, auth.companyId, actor.id, [{ before: null, after: row }]);
       await this.written(tx, auth.companyId, actor.id, [write, ...parents]);
       // Read again after the listeners: the creator now watches it (the inbox's), as their next read says.
-      const task = toTask(await writes.reloadTask(tx, auth.companyId, row.id));
+      const task = { ...toTask(row), is_watching: await reads.isWatching(tx, auth.companyId, row.id) };
       if (idempotencyKey !== undefined) {
         await writes.saveIdempotentAnswer(tx, auth.companyId, actor.id, idempotencyKey, {
           statusCode: 201,
@@ -651,7 +651,7 @@ export class TasksService implements StateMoves {
       await this.written(tx, auth.companyId, actor.id, done);
       // A new assignee watches it from now on (the inbox's): the caller assigning themself reads that.
       if (row.assigned_to === actor.id && current.assigned_to !== actor.id) {
-        return { after: toTask(await writes.reloadTask(tx, auth.companyId, id)), done };
+        return { after: { ...after, is_watching: await reads.isWatching(tx, auth.companyId, id) }, done };
       }
       return { after, done };
     });
