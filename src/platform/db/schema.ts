@@ -273,10 +273,16 @@ export const tasks = pgTable(
     subtasksDone: integer('subtasks_done').notNull().default(0),
     /** Kept by the trigger comments_counted() (drizzle/0019) in the commenting transaction. */
     commentCount: integer('comment_count').notNull().default(0),
+    /**
+     * The text of the task's comments as one weighted vector (weight C), kept by the trigger
+     * comments_searched() (drizzle/0020) in the commenting transaction: part of search below.
+     */
+    commentsSearch: tsvector('comments_search').notNull().default(sql`''`),
+    /** What a search matches and ranks: title (weight A), description (B), comments (C). */
     search: tsvector('search')
       .notNull()
       .generatedAlwaysAs(
-        sql`setweight(to_tsvector('english', "title"), 'A') || setweight(to_tsvector('english', "description"), 'B')`,
+        sql`setweight(to_tsvector('english', "title"), 'A') || setweight(to_tsvector('english', "description"), 'B') || "comments_search"`,
       ),
   },
   (t) => [
@@ -308,6 +314,11 @@ export const tasks = pgTable(
     index('tasks_assigned_idx').on(t.companyId, t.assignedTo, t.createdAt, t.id),
     index('tasks_created_by_idx').on(t.companyId, t.createdBy, t.createdAt, t.id),
     index('tasks_search_idx').using('gin', t.search),
+    // What the policies of the tables that follow their task (labels, dependencies, comments) look
+    // up for each of their rows: the task's project, from the index alone. Without it the planner
+    // took tasks_project_idx, whose id comes after the project and date, and read a whole company's
+    // part of it for each label (drizzle/0020).
+    index('tasks_visible_idx').on(t.companyId, t.id, t.projectId),
     // The due-soon reminder's scan across companies: open, assigned tasks by due date.
     index('tasks_due_open_idx').on(t.dueDate).where(sql`${t.status} <> 'done' and ${t.assignedTo} is not null`),
     // The part of overdue that counters cannot keep (open tasks due earlier today): a short range.
