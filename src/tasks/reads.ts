@@ -309,7 +309,10 @@ function listStatement(
     });
     const limit = `$${given.length + 3}`;
     const offset = `$${given.length + 4}`;
-    // As before: id last, in the direction of the last term; a search without ordering is ranked.
+    // As before: id last, in the direction of the last term; a search without ordering is ranked:
+    // ts_rank of tasks.search (title weight A, description B, comments C; drizzle/0020) over every
+    // match, so the first page is the top of the whole ranking. Measured (README, Performance):
+    // visiting each match for the count and visibility costs twice what ranking it does.
     const terms = ordering ?? [{ key: 'created_at', descending: true }];
     const orderBy = terms.map((t) => `${ORDER_SQL[t.key]}${t.descending ? ' desc' : ''}`);
     const ranked = ordering === undefined && searchParam !== undefined;
