@@ -75,12 +75,14 @@ describe(`management CLI (${TEST_DB})`, () => {
 
     const seeded = await cli('seed');
     expect(seeded.code).toBe(0);
-    expect(seeded.out).toContain('Seeded 3 companies with 5 users and a guest each, 9 new projects and 225 new tasks');
+    expect(seeded.out).toContain(
+      'Seeded 3 companies with 5 users and a guest each, 9 new projects, 225 new tasks and 225 comments',
+    );
     // a second run adds nothing: every company has its users, projects and tasks already
-    expect((await cli('seed')).out).toContain('0 new projects and 0 new tasks');
+    expect((await cli('seed')).out).toContain('0 new projects, 0 new tasks and 0 comments');
     // the first of the generated companies gets the heavy load, spread over its projects
     expect((await cli('seed', '--companies', '2', '--tasks', '5', '--heavy', '40')).out).toContain(
-      'Seeded 2 companies with 5 users and a guest each, 6 new projects and 48 new tasks',
+      'Seeded 2 companies with 5 users and a guest each, 6 new projects, 48 new tasks and 128 comments',
     );
 
     // what the CLI wrote is usable through the API

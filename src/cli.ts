@@ -4,6 +4,7 @@
 import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { SEED_PASSWORD, seedAccounts } from './accounts/seed.ts';
+import { seedComments } from './comments/seed.ts';
 import { seedLabels } from './labels/seed.ts';
 import { type Config, ConfigError, loadConfig, resolveJwtSecret } from './platform/config.ts';
 import { ownerOnlyDataDir } from './platform/data-dir.ts';
@@ -141,6 +142,10 @@ const commands: Record<string, Command> = {
       tasksPerCompany: Math.ceil(tasksPerCompany / 2),
       projects: 'others',
     });
+    // A few comments on every new task, three on the heavy company's: searches find tasks by them too.
+    let comments = 0;
+    if (heavyOne !== undefined) comments += await seedComments(db, { companyIds: [heavyOne], perTask: 3 });
+    comments += await seedComments(db, { companyIds: light, perTask: 1 });
     // Planner statistics for the rows just written, rather than whenever autovacuum comes by.
     await db.client.query('analyze');
     for (const company of seeded.slice(0, 5)) {
@@ -148,7 +153,7 @@ const commands: Record<string, Command> = {
     }
     if (seeded.length > 5) console.log(`  ... and ${seeded.length - 5} more`);
     console.log(
-      `Seeded ${seeded.length} companies with ${usersPerCompany} users and a guest each, ${projects} new projects and ${tasks} new tasks; password "${SEED_PASSWORD}".`,
+      `Seeded ${seeded.length} companies with ${usersPerCompany} users and a guest each, ${projects} new projects, ${tasks} new tasks and ${comments} comments; password "${SEED_PASSWORD}".`,
     );
   },
 

@@ -273,10 +273,16 @@ export const tasks = pgTable(
     subtasksDone: integer('subtasks_done').notNull().default(0),
     /** Kept by the trigger comments_counted() (drizzle/0021) in the commenting transaction. */
     commentCount: integer('comment_count').notNull().default(0),
+    /**
+     * The text of the task's comments as one weighted vector (weight C), kept by the trigger
+     * comments_searched() (drizzle/0022) in the commenting transaction: part of search below.
+     */
+    commentsSearch: tsvector('comments_search').notNull().default(sql`''`),
+    /** What a search matches and ranks: title (weight A), description (B), comments (C). */
     search: tsvector('search')
       .notNull()
       .generatedAlwaysAs(
-        sql`setweight(to_tsvector('english', "title"), 'A') || setweight(to_tsvector('english', "description"), 'B')`,
+        sql`setweight(to_tsvector('english', "title"), 'A') || setweight(to_tsvector('english', "description"), 'B') || "comments_search"`,
       ),
   },
   (t) => [
@@ -309,7 +315,7 @@ export const tasks = pgTable(
     index('tasks_created_by_idx').on(t.companyId, t.createdBy, t.createdAt, t.id),
     index('tasks_search_idx').using('gin', t.search),
     // Whether the caller sees a task, as the policies of the tables hanging off tasks ask it (task_labels,
-    // task_dependencies): read from the index alone. Without it the planner, expecting a company's
+    // task_dependencies, comments): read from the index alone. Without it the planner, expecting a company's
     // average 130 tasks, answered the lookup by id from tasks_project_idx, walking every entry of a
     // company with 100,000 of them for each label of each row of a page (the list at 80 → 500
     // transactions a second, pgbench, a member of such a company).
