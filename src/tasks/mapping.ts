@@ -67,7 +67,7 @@ export const watchingSql = (t: string) =>
   and w.user_id = (select nullif(current_setting('app.user_id', true), '')::int))`;
 
 /** The table's own columns of the row, in SQL text: `t` is the task. */
-export const TASK_TABLE_COLUMNS = `t.id, t.company_id, t.title, t.description, t.status, t.priority, t.due_date,
+const TASK_TABLE_COLUMNS = `t.id, t.company_id, t.title, t.description, t.status, t.priority, t.due_date,
   t.assigned_to, t.created_by, t.created_at, t.updated_at, t.completed_at, t.project_id, t.number, t.state_id,
   t.parent_id, t.open_blockers, t.subtasks_total, t.subtasks_done, t.comment_count`;
 

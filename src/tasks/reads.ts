@@ -10,7 +10,7 @@ import {
   type UserRole,
 } from '../platform/db/schema.ts';
 import { inScopeSql, projectSeenSql, scopeCte } from '../projects/access.ts';
-import { TASK_COLUMNS, TASK_TABLE_COLUMNS, type TaskRow, taskRowColumns, watchingSql } from './mapping.ts';
+import { TASK_COLUMNS, type TaskRow, taskRowColumns, watchingSql } from './mapping.ts';
 import type { OrderKey } from './schemas.ts';
 
 /*
