@@ -271,7 +271,7 @@ export const tasks = pgTable(
     openBlockers: integer('open_blockers').notNull().default(0),
     subtasksTotal: integer('subtasks_total').notNull().default(0),
     subtasksDone: integer('subtasks_done').notNull().default(0),
-    /** Kept by the trigger comments_counted() (drizzle/0021) in the commenting transaction. */
+    /** Kept with the comments' search vector by the trigger comments_searched() (drizzle/0022) in the commenting transaction. */
     commentCount: integer('comment_count').notNull().default(0),
     /**
      * The text of the task's comments as one weighted vector (weight C), kept by the trigger
