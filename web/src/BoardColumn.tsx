@@ -172,6 +172,8 @@ export function BoardColumn(props: ColumnProps) {
                       </span>
                     </span>
                   )}
+                  <CardCount count={task.comment_count} icon="💬" one="comment" many="comments" />
+                  <CardCount count={task.attachment_count} icon="📎" one="attachment" many="attachments" />
                   <LabelChips ids={task.labels} labelsById={props.labelsById} />
                 </div>
                 <div className="meta">
@@ -202,6 +204,21 @@ export function BoardColumn(props: ColumnProps) {
         </ul>
       </div>
     </section>
+  );
+}
+
+/** "💬 3" on a card, read as "3 comments"; nothing for none. */
+function CardCount({ count, icon, one, many }: { count: number; icon: string; one: string; many: string }) {
+  if (count === 0) return null;
+  return (
+    <span className={`card-count ${many}`}>
+      <span aria-hidden="true">
+        {icon} {count}
+      </span>
+      <span className="visually-hidden">
+        {count} {count === 1 ? one : many}
+      </span>
+    </span>
   );
 }
 

@@ -1,5 +1,7 @@
 import {
+  type Comment,
   freshAccess,
+  type InboxItem,
   type Label,
   onAccessChange,
   type Project,
@@ -23,6 +25,13 @@ export type WorkspaceEvent =
   | { type: 'label_updated'; label: Label }
   | { type: 'label_deleted'; label: Pick<Label, 'id'> };
 
+/** Comments of tasks the user sees (a deletion carries only the comment's id and task). */
+export type CommentEvent =
+  | { type: 'comment_created' | 'comment_updated'; comment: Comment }
+  | { type: 'comment_deleted'; comment: Pick<Comment, 'id' | 'task'> };
+
+const COMMENT_EVENTS = new Set<string>(['comment_created', 'comment_updated', 'comment_deleted']);
+
 const WORKSPACE_EVENTS = new Set<string>([
   'project_updated',
   'project_deleted',
@@ -33,8 +42,11 @@ const WORKSPACE_EVENTS = new Set<string>([
 ]);
 
 export interface LiveOptions {
-  onEvent: (event: TaskEvent) => void;
+  onEvent?: (event: TaskEvent) => void;
   onWorkspaceEvent?: (event: WorkspaceEvent) => void;
+  onCommentEvent?: (event: CommentEvent) => void;
+  /** A new item in this user's inbox (sent to their sockets only). */
+  onInboxItem?: (item: InboxItem) => void;
   onStatus: (status: LiveStatus) => void;
   /**
    * After every (re)connection: fetch what changed while no socket was listening, and at least
@@ -116,7 +128,11 @@ export class LiveConnection {
           this.missedSince = since;
         }
       } else if (data.type === 'task_created' || data.type === 'task_updated' || data.type === 'task_deleted') {
-        this.options.onEvent(data as TaskEvent);
+        this.options.onEvent?.(data as TaskEvent);
+      } else if (data.type !== undefined && COMMENT_EVENTS.has(data.type)) {
+        this.options.onCommentEvent?.(data as CommentEvent);
+      } else if (data.type === 'inbox_item') {
+        this.options.onInboxItem?.((data as { item: InboxItem }).item);
       } else if (data.type !== undefined && WORKSPACE_EVENTS.has(data.type)) {
         this.options.onWorkspaceEvent?.(data as WorkspaceEvent);
       }
