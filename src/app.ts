@@ -7,6 +7,8 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Ajv } from 'ajv';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { accountsRoutes } from './accounts/routes.ts';
+import { commentsRoutes } from './comments/routes.ts';
+import { inboxRoutes } from './inbox/routes.ts';
 import { labelsRoutes } from './labels/routes.ts';
 import { notificationsRoutes } from './notifications/routes.ts';
 import { registerAuthentication } from './platform/auth.ts';
@@ -197,6 +199,8 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
     await api.register(projectsRoutes, { service: services.projects, statuses: services.statuses });
     await api.register(labelsRoutes, { service: services.labels });
     await api.register(notificationsRoutes, { service: services.notifications });
+    await api.register(commentsRoutes, { service: services.comments });
+    await api.register(inboxRoutes, { service: services.inbox });
   });
   // The web app at `/`, on the API's origin so its cookie and socket need no CORS.
   await registerWebApp(app);

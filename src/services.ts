@@ -1,6 +1,8 @@
 import type { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
 import { AccountsService } from './accounts/service.ts';
+import { CommentsService } from './comments/service.ts';
+import { InboxService } from './inbox/service.ts';
 import { LabelsService } from './labels/service.ts';
 import { createMaintenanceQueues } from './maintenance/jobs.ts';
 import { MaintenanceWorker } from './maintenance/worker.ts';
@@ -44,6 +46,8 @@ export interface Services {
   projects: ProjectsService;
   statuses: StatusesService;
   labels: LabelsService;
+  comments: CommentsService;
+  inbox: InboxService;
   /** Closes what these opened (the bus, Redis); the database and the jobs are the caller's. */
   close(): Promise<void>;
 }
@@ -60,8 +64,10 @@ export function createServices(
   const hub = new Hub();
   const realtime = new RealtimeService(db, bus, hub, logger);
   const notifications = new NotificationsService(db, jobs, config.notificationDelaySeconds);
-  // In order: the emails are recorded in the write's transaction, the events go after its commit.
-  const tasks = new TasksService(db, externalFeed(config, redis), [notifications, realtime]);
+  const inbox = new InboxService(db, realtime);
+  // In order: the inbox items and emails are recorded in the write's transaction, the events go after its commit.
+  const tasks = new TasksService(db, externalFeed(config, redis), [inbox, notifications, realtime]);
+  const comments = new CommentsService(db, [inbox, notifications, realtime]);
   return {
     config,
     db,
@@ -77,6 +83,8 @@ export function createServices(
     projects: new ProjectsService(db, realtime),
     statuses: new StatusesService(db, realtime, tasks),
     labels: new LabelsService(db, realtime),
+    comments,
+    inbox,
     async close() {
       await bus.close();
       await redis?.quit().catch(() => redis.disconnect());
@@ -96,6 +104,6 @@ export async function createQueues(
 /** What a worker process runs: every feature's workers and schedules. */
 export async function startWorkers(services: Services, mailer: Mailer, logger: Logger): Promise<void> {
   const { db, jobs, config } = services;
-  await new NotificationWorker(db, jobs, services.notifications, mailer, config, logger).start();
+  await new NotificationWorker(db, jobs, services.notifications, mailer, config, logger, [services.inbox]).start();
   await new MaintenanceWorker(db, jobs, logger).start();
 }

@@ -44,6 +44,22 @@ export function findUsers(tx: Tx, companyId: number, ids: number[]): Promise<Use
     .where(and(eq(users.companyId, companyId), inArray(users.id, ids)));
 }
 
+/** The active users of the company with these usernames, compared in lower case (`names` lower-cased). */
+export function findActiveUsersNamed(tx: Tx, companyId: number, names: string[]): Promise<UserRow[]> {
+  if (names.length === 0) return Promise.resolve([]);
+  return tx
+    .select(userColumns)
+    .from(users)
+    .innerJoin(companies, eq(companies.id, users.companyId))
+    .where(
+      and(
+        eq(users.companyId, companyId),
+        eq(users.isActive, true),
+        sql`lower(${users.username}) = any(${sql.param(names)}::text[])`,
+      ),
+    );
+}
+
 export async function countActiveUsers(tx: Tx, companyId: number): Promise<number> {
   const [row] = await tx
     .select({ n: count() })

@@ -60,6 +60,14 @@ export async function usersByIds(tx: Tx, companyId: number, ids: number[]): Prom
   return new Map((await q.findUsers(tx, companyId, ids)).map((row) => [row.id, row]));
 }
 
+/** The active users named by these usernames in any letter case, for features that resolve names (mentions). */
+export const activeUsersNamed = (tx: Tx, companyId: number, names: string[]) =>
+  q.findActiveUsersNamed(
+    tx,
+    companyId,
+    names.map((n) => n.toLowerCase()),
+  );
+
 export async function requireAdmin(tx: Tx, auth: Auth): Promise<q.UserRow> {
   const actor = await requireActor(tx, auth);
   if (actor.role !== 'admin') throw permissionDenied('Only company admins can do this.');

@@ -16,6 +16,8 @@ export interface Preferences {
   emailOnStatusChange: boolean;
   dailyDigest: boolean;
   emailOnUnblocked: boolean;
+  emailOnMention: boolean;
+  emailOnComment: boolean;
 }
 
 /** A preference in SQL: the person's choice, or the default when they made none (no row). */
@@ -27,6 +29,8 @@ const preferenceColumns = {
   emailOnStatusChange: notificationPreferences.emailOnStatusChange,
   dailyDigest: notificationPreferences.dailyDigest,
   emailOnUnblocked: notificationPreferences.emailOnUnblocked,
+  emailOnMention: notificationPreferences.emailOnMention,
+  emailOnComment: notificationPreferences.emailOnComment,
 };
 
 export async function findPreferences(tx: Tx, companyId: number, userId: number): Promise<Preferences> {
@@ -72,6 +76,8 @@ export function activeRecipients(tx: Tx, companyId: number, userIds: number[]): 
       emailOnStatusChange: preferenceOrDefault('emailOnStatusChange'),
       dailyDigest: preferenceOrDefault('dailyDigest'),
       emailOnUnblocked: preferenceOrDefault('emailOnUnblocked'),
+      emailOnMention: preferenceOrDefault('emailOnMention'),
+      emailOnComment: preferenceOrDefault('emailOnComment'),
     })
     .from(users)
     .leftJoin(
@@ -87,7 +93,7 @@ export interface ChangeNotice {
   recipientId: number;
   recipient: string;
   actorId: number;
-  kind: 'assigned' | 'status_changed' | 'unblocked';
+  kind: 'assigned' | 'status_changed' | 'unblocked' | 'mentioned' | 'commented';
   subject: string;
   delaySeconds: number;
 }
@@ -122,6 +128,36 @@ export async function recordChanges(
                       then excluded.kind else notifications.kind end,
           subject = case when ${KIND_RANK('excluded')} >= ${KIND_RANK('notifications')}
                          then excluded.subject else notifications.subject end,
+          actor_id = excluded.actor_id,
+          revision = notifications.revision + 1,
+          updated_at = now()
+        returning id, (xmax = 0) as inserted`,
+  );
+}
+
+/**
+ * recordChanges for the emails about comments: one waiting per task and person
+ * (notifications_pending_comment_key), each later comment folded in (its revision counts them);
+ * a mention outranks a plain comment.
+ */
+export async function recordComments(
+  tx: Tx,
+  notices: readonly ChangeNotice[],
+): Promise<Array<{ id: number; inserted: boolean }>> {
+  if (notices.length === 0) return [];
+  return queryRows<{ id: number; inserted: boolean }>(
+    tx,
+    sql`insert into notifications
+          (company_id, kind, task_id, recipient_id, recipient, actor_id, subject, scheduled_for)
+        select n."companyId", n.kind, n."taskId", n."recipientId", n.recipient, n."actorId", n.subject,
+               now() + make_interval(secs => n."delaySeconds")
+          from jsonb_to_recordset(${JSON.stringify(notices)}::jsonb) as n("companyId" int, kind text, "taskId" int,
+               "recipientId" int, recipient text, "actorId" int, subject text, "delaySeconds" int)
+        on conflict (company_id, task_id, recipient_id)
+          where status = 'pending' and handed_over_at is null and kind in ('mentioned', 'commented')
+        do update set
+          kind = case when notifications.kind = 'mentioned' then notifications.kind else excluded.kind end,
+          subject = case when notifications.kind = 'mentioned' then notifications.subject else excluded.subject end,
           actor_id = excluded.actor_id,
           revision = notifications.revision + 1,
           updated_at = now()

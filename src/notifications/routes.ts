@@ -62,7 +62,8 @@ export const notificationsRoutes: FastifyPluginAsyncTypebox<NotificationsRoutesO
       schema: {
         tags,
         operationId: 'getNotificationPreferences',
-        description: 'Which emails the caller receives: assignments, status changes, a daily digest.',
+        description:
+          'Which emails the caller receives: assignments, status changes, a daily digest, unblocked tasks, mentions, comments.',
         summary: 'The caller’s email preferences',
         response: { 200: preferences, ...errorResponses(401) },
       },
@@ -77,9 +78,12 @@ export const notificationsRoutes: FastifyPluginAsyncTypebox<NotificationsRoutesO
       schema: {
         tags,
         operationId: method === 'PUT' ? 'replaceNotificationPreferences' : 'updateNotificationPreferences',
-        description: 'PUT and PATCH alike: a preference left out keeps its value.',
+        description:
+          method === 'PUT'
+            ? 'email_on_assignment, email_on_status_change and daily_digest are required; the others, left out, keep their value.'
+            : 'A preference left out keeps its value.',
         summary: 'Change the caller’s email preferences; fields left out keep their value',
-        body: s.PreferencesBody,
+        body: method === 'PUT' ? s.PreferencesPut : s.PreferencesBody,
         response: { 200: preferences, ...errorResponses(400, 401) },
       },
       handler: (request) => service.updatePreferences(authOf(request), request.body),

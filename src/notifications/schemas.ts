@@ -52,11 +52,22 @@ export const Preferences = Type.Object(
     email_on_unblocked: Type.Boolean({
       description: 'Email me when the last task that a task assigned to me waits for is done or deleted.',
     }),
+    email_on_mention: Type.Boolean({ description: 'Email me when someone mentions me in a comment (@username).' }),
+    email_on_comment: Type.Boolean({ description: 'Email me when someone comments on a task I watch.' }),
   },
   { $id: 'NotificationPreferences', title: 'NotificationPreferences', additionalProperties: false },
 );
 export type Preferences = Static<typeof Preferences>;
 
-/** Any of them; the others keep their value. */
+/** PATCH: any of them; the others keep their value. */
 export const PreferencesBody = Type.Partial(Preferences, { additionalProperties: false });
 export type PreferencesBody = Static<typeof PreferencesBody>;
+
+/** PUT: version 1's three are required, as they were; the later ones optional, kept when left out. */
+export const PreferencesPut = Type.Composite(
+  [
+    Type.Pick(Preferences, ['email_on_assignment', 'email_on_status_change', 'daily_digest']),
+    Type.Partial(Type.Pick(Preferences, ['email_on_unblocked', 'email_on_mention', 'email_on_comment'])),
+  ],
+  { additionalProperties: false },
+);

@@ -1,5 +1,7 @@
 import type { Column, SQL } from 'drizzle-orm';
 import { requireActor } from '../accounts/service.ts';
+import type { CommentWrite, CommentWriteListener } from '../comments/hooks.ts';
+import { watchersOfTask } from '../inbox/service.ts';
 import type { Auth } from '../platform/auth.ts';
 import type { Database, Tx } from '../platform/db/index.ts';
 import { notFound } from '../platform/errors.ts';
@@ -37,9 +39,11 @@ const toPreferences = (p: q.Preferences): Preferences => ({
   email_on_status_change: p.emailOnStatusChange,
   daily_digest: p.dailyDigest,
   email_on_unblocked: p.emailOnUnblocked,
+  email_on_mention: p.emailOnMention,
+  email_on_comment: p.emailOnComment,
 });
 
-export class NotificationsService implements TaskWriteListener {
+export class NotificationsService implements TaskWriteListener, CommentWriteListener {
   constructor(
     private readonly db: Database,
     private readonly jobs: Jobs,
@@ -74,7 +78,24 @@ export class NotificationsService implements TaskWriteListener {
       for (const [recipientId, kind] of kinds) wanted.push({ task: after, actorId, recipientId, kind });
     }
     if (wanted.length === 0) return;
-    const companyId = (wanted[0] as (typeof wanted)[number]).task.company;
+    await this.notify(tx, (wanted[0] as (typeof wanted)[number]).task.company, wanted, q.recordChanges);
+  }
+
+  /**
+   * The emails wanted, for those recipients who are active, see the task's project and asked for
+   * that kind, recorded (new ones, or folded into one waiting) with a job for each new one.
+   */
+  private async notify(
+    tx: Tx,
+    companyId: number,
+    wanted: ReadonlyArray<{
+      task: { id: number; project: number; title: string };
+      actorId: number;
+      recipientId: number;
+      kind: q.ChangeNotice['kind'];
+    }>,
+    record: (tx: Tx, notices: q.ChangeNotice[]) => Promise<Array<{ id: number; inserted: boolean }>>,
+  ): Promise<void> {
     const recipients = new Map(
       (await q.activeRecipients(tx, companyId, [...new Set(wanted.map((w) => w.recipientId))])).map((r) => [r.id, r]),
     );
@@ -91,6 +112,8 @@ export class NotificationsService implements TaskWriteListener {
         assigned: recipient.emailOnAssignment,
         status_changed: recipient.emailOnStatusChange,
         unblocked: recipient.emailOnUnblocked,
+        mentioned: recipient.emailOnMention,
+        commented: recipient.emailOnComment,
       };
       if (!wants[kind]) return [];
       return [
@@ -106,7 +129,7 @@ export class NotificationsService implements TaskWriteListener {
         },
       ];
     });
-    const recorded = await q.recordChanges(tx, notices);
+    const recorded = await record(tx, notices);
     // A change folded into a waiting email already has its job.
     await this.jobs.sendMany(
       tx,
@@ -117,6 +140,31 @@ export class NotificationsService implements TaskWriteListener {
           data: { companyId, notificationId: r.id } satisfies SendJob,
           startAfterSeconds: this.delaySeconds,
         })),
+    );
+  }
+
+  /**
+   * In a comment's transaction: the users it newly mentions get a `mentioned` email, the task's
+   * other watchers (on a new comment) a `commented` one, each if they asked for it; comments on
+   * one task within the delay fold into one email per person.
+   */
+  async commentInTransaction(tx: Tx, write: CommentWrite): Promise<void> {
+    if (write.kind === 'deleted') return;
+    const { companyId, actorId, task } = write;
+    const kinds = new Map<number, q.ChangeNotice['kind']>();
+    for (const userId of write.newlyMentioned) kinds.set(userId, 'mentioned');
+    if (write.kind === 'created') {
+      for (const userId of await watchersOfTask(tx, companyId, task.id)) {
+        if (!kinds.has(userId)) kinds.set(userId, 'commented');
+      }
+    }
+    kinds.delete(actorId);
+    if (kinds.size === 0) return;
+    await this.notify(
+      tx,
+      companyId,
+      [...kinds].map(([recipientId, kind]) => ({ task, actorId, recipientId, kind })),
+      q.recordComments,
     );
   }
 
@@ -171,6 +219,8 @@ export class NotificationsService implements TaskWriteListener {
       if (body.email_on_status_change !== undefined) changes.emailOnStatusChange = body.email_on_status_change;
       if (body.daily_digest !== undefined) changes.dailyDigest = body.daily_digest;
       if (body.email_on_unblocked !== undefined) changes.emailOnUnblocked = body.email_on_unblocked;
+      if (body.email_on_mention !== undefined) changes.emailOnMention = body.email_on_mention;
+      if (body.email_on_comment !== undefined) changes.emailOnComment = body.email_on_comment;
       return toPreferences(await q.savePreferences(tx, auth.companyId, auth.userId, changes));
     });
   }

@@ -13,6 +13,8 @@ export interface EmailContext {
   tasks: TaskFacts[];
   publicUrl: string;
   now: Date;
+  /** How many comments an email about comments stands for (several folded into one). */
+  comments?: number;
 }
 
 export interface RenderedEmail {
@@ -55,8 +57,16 @@ export function subjectFor(kind: NotificationKind, title: string, day?: string):
       return oneLine(`Due soon: ${title}`);
     case 'digest':
       return `Your tasks for ${day ?? ''}`.trim();
+    case 'mentioned':
+      return oneLine(`You were mentioned: ${title}`);
+    case 'commented':
+      return oneLine(`New comments: ${title}`);
   }
 }
+
+const plural = (n: number) => (n === 1 ? 'a new comment' : `${n} new comments`);
+const folded = (context: EmailContext) =>
+  (context.comments ?? 1) > 1 ? `, among ${plural(context.comments ?? 1)}` : '';
 
 function headline(context: EmailContext): string {
   const { kind, actorName, task } = context;
@@ -72,6 +82,10 @@ function headline(context: EmailContext): string {
       return `A task assigned to you is due ${task?.dueDate ? `on ${formatDate(task.dueDate)}` : 'soon'}.`;
     case 'digest':
       return 'Your open tasks today:';
+    case 'mentioned':
+      return `You were mentioned in a comment on a task${by}${folded(context)}.`;
+    case 'commented':
+      return `A task you watch has ${plural(context.comments ?? 1)}${actorName === null ? '' : `, the latest by ${actorName}`}.`;
   }
 }
 

@@ -1,9 +1,10 @@
 import { Batcher } from '../platform/batcher.ts';
 import type { AppConfig } from '../platform/config.ts';
-import type { Database } from '../platform/db/index.ts';
+import type { Database, Tx } from '../platform/db/index.ts';
 import type { Job, Jobs, JobsLogger } from '../platform/jobs/index.ts';
 import {
   type DueCursor,
+  type DueTask,
   openTasksOf,
   type TaskFacts,
   unsafeOpenTasksDueWithin,
@@ -17,6 +18,14 @@ import { renderEmail, subjectFor } from './templates.ts';
 
 export interface WorkerLogger extends JobsLogger {
   info(details: object, message: string): void;
+}
+
+/**
+ * What else the reminder scan does with the tasks due soon, in its transaction (the inbox's
+ * `due_soon` items): what to run once it commits comes back.
+ */
+export interface DueSoonListener {
+  recordDueSoon(tx: Tx, due: readonly DueTask[]): Promise<() => Promise<void>>;
 }
 
 /** A change was folded into the email after it was rendered: render it again. */
@@ -69,6 +78,7 @@ export class NotificationWorker {
     private readonly mailer: Mailer,
     private readonly config: AppConfig,
     private readonly log: WorkerLogger,
+    private readonly dueSoon: readonly DueSoonListener[] = [],
   ) {
     // Many sends run at once: their round trips to the database go in shared batches per company.
     this.reads = new Batcher(async (companyId, ids) => {
@@ -174,6 +184,8 @@ export class NotificationWorker {
         tasks,
         publicUrl: this.config.publicUrl,
         now: new Date(),
+        // Each comment folded in bumped the record's revision.
+        comments: row.revision + 1,
       },
       subject,
     );
@@ -202,6 +214,8 @@ export class NotificationWorker {
       case 'unblocked':
         return task !== undefined && task.assignedTo === row.recipientId;
       case 'status_changed':
+      case 'mentioned':
+      case 'commented':
         return task !== undefined;
       case 'due_soon':
         return (
@@ -213,7 +227,10 @@ export class NotificationWorker {
     }
   }
 
-  /** Reminders for tasks due within a day, once per task and due date, in batches. */
+  /**
+   * Reminders for tasks due within a day, once per task and due date, in batches: the emails, and
+   * what the listeners record in the same transaction (inbox items).
+   */
   async scanDueSoon(): Promise<number> {
     let recorded = 0;
     let after: DueCursor | undefined;
@@ -224,8 +241,11 @@ export class NotificationWorker {
         for (const row of created) {
           await this.notifications.enqueueSend(tx, { companyId: row.companyId, notificationId: row.id });
         }
-        return { due, created: created.length };
+        const told = [];
+        for (const listener of this.dueSoon) told.push(await listener.recordDueSoon(tx, due));
+        return { due, created: created.length, told };
       });
+      for (const tell of page.told) await tell();
       recorded += page.created;
       after = page.due.at(-1);
       if (page.due.length < SCAN_BATCH) break;

@@ -95,3 +95,15 @@ export function scopeCte(archived: 'excluded' | 'included'): string {
 
 /** The filter of scopeCte's statements, over a row's project id column. */
 export const inScopeSql = (column: string) => `${column} <> all((select hidden from scope)::int[])`;
+
+/**
+ * Whether a user sees a project, both named by SQL (columns of a set of rows, for what is written
+ * for many people at once, across companies): the rule of effectiveRole, for an active user.
+ */
+export function unsafeUserSeesProjectSql(companyId: SQL, userId: SQL, projectId: SQL): SQL {
+  return sql`exists (select 1 from users su join projects sp on sp.company_id = su.company_id
+    where su.company_id = ${companyId} and su.id = ${userId} and su.is_active and sp.id = ${projectId}
+      and (su.role = 'admin' or (su.role = 'member' and not sp.is_private)
+           or exists (select 1 from project_members sm where sm.company_id = su.company_id
+                        and sm.project_id = sp.id and sm.user_id = su.id)))`;
+}

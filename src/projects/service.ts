@@ -3,11 +3,18 @@ import type { UserRow } from '../accounts/queries.ts';
 import { requireActor, usersByIds } from '../accounts/service.ts';
 import type { Auth } from '../platform/auth.ts';
 import { FOREIGN_KEY_VIOLATION, pgErrorInfo, UNIQUE_VIOLATION } from '../platform/db/errors.ts';
-import type { Database, Tx } from '../platform/db/index.ts';
+import { type Database, intArraySql, queryRows, type Tx, withoutUser } from '../platform/db/index.ts';
 import type { ProjectRole, UserRole } from '../platform/db/schema.ts';
 import { fieldError, HttpError, permissionDenied } from '../platform/errors.ts';
 import type { PageRequest } from '../platform/pagination.ts';
-import { type Action, archivedConflict, effectiveRole, requireAllowed, seesProjectSql } from './access.ts';
+import {
+  type Action,
+  archivedConflict,
+  effectiveRole,
+  requireAllowed,
+  seesProjectSql,
+  unsafeUserSeesProjectSql,
+} from './access.ts';
 import { NO_EVENTS, type ProjectEvents } from './hooks.ts';
 import * as q from './queries.ts';
 import type { Member, Project, ProjectBody, ProjectPatch } from './schemas.ts';
@@ -127,6 +134,28 @@ export async function sightsOf(
     }
   }
   return sights;
+}
+
+/**
+ * Which of these users (active ones) see the project: for what a write does for others than the
+ * caller (mentions, inbox items). One statement; inside the caller's transaction it reads in the
+ * company's view, so that a private project's members are known to a writer who is not one.
+ */
+export async function usersSeeingProject(
+  tx: Tx,
+  companyId: number,
+  projectId: number,
+  userIds: readonly number[],
+): Promise<Set<number>> {
+  if (userIds.length === 0) return new Set();
+  const rows = await withoutUser(tx, () =>
+    queryRows<{ id: number }>(
+      tx,
+      sql`select u.id from unnest(${intArraySql([...userIds])}) as u(id)
+           where ${unsafeUserSeesProjectSql(sql`${companyId}::int`, sql`u.id`, sql`${projectId}::int`)}`,
+    ),
+  );
+  return new Set(rows.map((r) => r.id));
 }
 
 /** A key from the project's name: its words' initials, or its first letters; made unique. */

@@ -1,5 +1,7 @@
 import type { FastifyBaseLogger } from 'fastify';
 import { requireActor } from '../accounts/service.ts';
+import type { CommentWrite, CommentWriteListener } from '../comments/hooks.ts';
+import type { InboxEvents } from '../inbox/hooks.ts';
 import type { Auth } from '../platform/auth.ts';
 import type { Bus } from '../platform/bus.ts';
 import type { Database } from '../platform/db/index.ts';
@@ -18,17 +20,19 @@ export const CLOSE_CATCH_UP = 1012;
  * Bus messages: "p <companyId> <projectId> <event JSON>" for the events of a project (its tasks,
  * itself, its statuses: serialized once, by the writer; several events, one a line, when one
  * change moved many tasks), "c <companyId> <event JSON>" for the whole
- * company (labels), "v <companyId> <userId, or 0 for all>" when who sees which project changed, and
- * "u <companyId> <userId>" for a user who must be disconnected everywhere.
+ * company (labels), "v <companyId> <userId, or 0 for all>" when who sees which project changed,
+ * "u <companyId> <userId>" for a user who must be disconnected everywhere, and
+ * "i <companyId> <userId> <event JSON>" for one user's sockets (their inbox items).
  */
 const PROJECT = 'p';
 const COMPANY = 'c';
 const VISIBILITY = 'v';
 const USER_REMOVED = 'u';
+const TO_USER = 'i';
 /** Task events in one bus message at most: some 300 KB, whatever the number of tasks a change moved. */
 const EVENTS_PER_MESSAGE = 500;
 
-export class RealtimeService implements TaskWriteListener, ProjectEvents {
+export class RealtimeService implements TaskWriteListener, ProjectEvents, CommentWriteListener, InboxEvents {
   /** Told how many sockets each delivered event reached: the app's metrics. */
   onDelivered: (sockets: number) => void = () => {};
 
@@ -81,6 +85,22 @@ export class RealtimeService implements TaskWriteListener, ProjectEvents {
       for (let i = 0; i < lines.length; i += EVENTS_PER_MESSAGE) {
         await this.bus.publish(`${PROJECT} ${key} ${lines.slice(i, i + EVENTS_PER_MESSAGE).join('\n')}`);
       }
+    }
+  }
+
+  /** A comment written, once committed: to the sockets of those who see its task's project. */
+  async commentCommitted({ kind, companyId, task, comment }: CommentWrite) {
+    const event =
+      kind === 'deleted'
+        ? { type: 'comment_deleted', comment: { id: comment.id, task: comment.task } }
+        : { type: `comment_${kind}`, comment };
+    await this.projectEvent(companyId, task.project, event);
+  }
+
+  /** Each item to its recipient's sockets only. */
+  async inboxItems(companyId: number, items: ReadonlyArray<{ userId: number; item: object }>) {
+    for (const { userId, item } of items) {
+      await this.bus.publish(`${TO_USER} ${companyId} ${userId} ${JSON.stringify({ type: 'inbox_item', item })}`);
     }
   }
 
@@ -178,6 +198,9 @@ export class RealtimeService implements TaskWriteListener, ProjectEvents {
       const projectId = Number(rest.slice(0, space));
       for (const event of rest.slice(space + 1).split('\n'))
         this.onDelivered(this.hub.send(companyId, event, projectId));
+    } else if (kind === TO_USER) {
+      const space = rest.indexOf(' ');
+      this.onDelivered(this.hub.sendToUser(companyId, Number(rest.slice(0, space)), rest.slice(space + 1)));
     } else if (kind === COMPANY) this.onDelivered(this.hub.send(companyId, rest));
     else if (kind === VISIBILITY) void this.refreshSees(companyId, Number(rest));
     else if (kind === USER_REMOVED)

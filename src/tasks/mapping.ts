@@ -35,6 +35,8 @@ export interface TaskRow {
   open_blockers: number;
   subtasks_total: number;
   subtasks_done: number;
+  comment_count: number;
+  is_watching: boolean;
 }
 
 // The project's key (for the ref; it cannot change once the project has tasks) and the labels.
@@ -55,15 +57,24 @@ const blockingSql = (t: string) =>
   `array(select d.task_id from task_dependencies d where d.company_id = ${t}.company_id and d.blocker_id = ${t}.id
   order by d.task_id)`;
 
+/*
+ * Whether the transaction's user (app.user_id) watches the task: the primary key of the inbox's
+ * task_watchers, probed once per row (the user read once per statement); false with no user named,
+ * as in the company's view that announcements are read in.
+ */
+const watchingSql = (t: string) =>
+  `exists (select 1 from task_watchers w where w.company_id = ${t}.company_id and w.task_id = ${t}.id
+  and w.user_id = (select nullif(current_setting('app.user_id', true), '')::int))`;
+
 /** The table's own columns of the row, in SQL text: `t` is the task. */
 export const TASK_TABLE_COLUMNS = `t.id, t.company_id, t.title, t.description, t.status, t.priority, t.due_date,
   t.assigned_to, t.created_by, t.created_at, t.updated_at, t.completed_at, t.project_id, t.number, t.state_id,
-  t.parent_id, t.open_blockers, t.subtasks_total, t.subtasks_done`;
+  t.parent_id, t.open_blockers, t.subtasks_total, t.subtasks_done, t.comment_count`;
 
 /** The row's columns in SQL text, for the statements written out (reads.ts): `t` is the task. */
 export const TASK_COLUMNS = `${TASK_TABLE_COLUMNS},
   ${projectKeySql('t')} as project_key, ${labelIdsSql('t')} as labels, ${parentSql('t')} as parent,
-  ${blockedBySql('t')} as blocked_by, ${blockingSql('t')} as blocking`;
+  ${blockedBySql('t')} as blocked_by, ${blockingSql('t')} as blocking, ${watchingSql('t')} as is_watching`;
 
 /**
  * The same row as a Drizzle selection (writes.ts). A timestamptz cast to text is the text the
@@ -94,6 +105,8 @@ export const taskRowColumns = {
   open_blockers: tasks.openBlockers,
   subtasks_total: tasks.subtasksTotal,
   subtasks_done: tasks.subtasksDone,
+  comment_count: tasks.commentCount,
+  is_watching: sql<boolean>`${sql.raw(watchingSql('"tasks"'))}`,
 };
 
 /** PostgreSQL's text for a timestamptz in UTC (its session time zone here): `2026-11-28 16:30:24.123456+00`. */
@@ -137,13 +150,16 @@ export function toTask(row: TaskRow): Task {
     blocking: row.blocking,
     is_blocked: row.open_blockers > 0,
     subtasks: { total: row.subtasks_total, done: row.subtasks_done },
+    comment_count: row.comment_count,
+    is_watching: row.is_watching,
   };
 }
 
 /**
  * The task as everyone who sees its project may be told of it (events, history): its links to
  * tasks of other projects left out, since some of those who see this one may not see them (a link
- * whose project is unknown too). is_blocked and subtasks stay: counts name no task.
+ * whose project is unknown too). is_blocked, subtasks and comment_count stay: counts name no task;
+ * is_watching is false, being one reader's.
  * `projectOf`: the project of each linked task (tasks/links.ts' sharedTasks reads them).
  */
 export function sharedTask(row: TaskRow, projectOf: ReadonlyMap<number, number>): Task {
@@ -154,5 +170,7 @@ export function sharedTask(row: TaskRow, projectOf: ReadonlyMap<number, number>)
     parent: task.parent !== null && here(task.parent) ? task.parent : null,
     blocked_by: task.blocked_by.filter(here),
     blocking: task.blocking.filter(here),
+    // The reader's own: nobody's in what is told to everyone.
+    is_watching: false,
   };
 }

@@ -90,6 +90,7 @@ export interface DueTask {
   /** PostgreSQL's text for it, exact to the microsecond: a Date would round it, and a reminder names it. */
   dueDate: string;
   assignedTo: number;
+  projectId: number;
 }
 
 /** Where a page of unsafeOpenTasksDueWithin ended: the next page starts after it. */
@@ -112,7 +113,7 @@ export function unsafeOpenTasksDueWithin(
   return queryRows<DueTask>(
     tx,
     sql`select t.company_id as "companyId", t.id as "taskId", t.title, t.due_date::text as "dueDate",
-               t.assigned_to as "assignedTo"
+               t.assigned_to as "assignedTo", t.project_id as "projectId"
           from tasks t
          where t.status <> 'done' and t.assigned_to is not null
            and t.due_date > now() and t.due_date <= now() + make_interval(hours => ${withinHours})

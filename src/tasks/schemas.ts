@@ -69,6 +69,10 @@ export const Task = Type.Object(
       { total: Type.Integer(), done: Type.Integer() },
       { description: 'Its direct subtasks, and how many of them are done.' },
     ),
+    comment_count: Type.Integer({ description: 'How many comments it has.' }),
+    is_watching: Type.Boolean({
+      description: 'Whether the caller watches it (false in WebSocket events, which are everyone’s).',
+    }),
   },
   { $id: 'Task', title: 'Task' },
 );

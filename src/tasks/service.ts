@@ -178,6 +178,23 @@ export async function requireTaskRecords(tx: Tx, auth: Auth, id: number): Promis
   return { live: false };
 }
 
+/**
+ * A task the caller sees, with their access to its project checked for `action` (404 unseen, 403
+ * not allowed, 409 archived for writes): for the features that act on a task (comments, watching).
+ */
+export async function requireTask(
+  tx: Tx,
+  auth: Auth,
+  id: number,
+  action: 'read' | 'write' | 'manage',
+  options: { actor?: UserRow } = {},
+): Promise<{ task: Task; access: ProjectAccess }> {
+  const actor = options.actor ?? (await requireActor(tx, auth));
+  const row = await reads.findTask(tx, auth.companyId, id);
+  if (row === undefined) throw notFound();
+  return { task: toTask(row), access: await requireProject(tx, auth, row.project_id, action, { actor }) };
+}
+
 /** Refs for a message, in the writer's view: a task they do not see is named as such, never by its ref. */
 async function refsText(tx: Tx, companyId: number, ids: number[]): Promise<string> {
   const seen = await links.seenTasks(tx, companyId, ids);

@@ -104,6 +104,15 @@ describe.each(logins)('row-level security (%s)', (_label, open) => {
           insert into task_labels (company_id, task_id, label_id)
           select t.company_id, t.id, label.id from tasks t join label on label.company_id = t.company_id`),
       );
+      await ctx.db.tenant(admin.user.company.id, (tx) =>
+        tx.execute(sql`
+          with c as (insert into comments (company_id, task_id, author_id, body)
+                     select company_id, id, ${admin.user.id}, 'A comment' from tasks where id = ${first}),
+               w as (insert into task_watchers (company_id, task_id, user_id)
+                     select company_id, id, ${member.user.id} from tasks where id = ${first})
+          insert into inbox_items (company_id, user_id, kind, task_id, actor_id)
+          select company_id, ${member.user.id}, 'commented', id, ${admin.user.id} from tasks where id = ${first}`),
+      );
       if (i === 0) a = admin.user.company.id;
       if (i === 1) b = admin.user.company.id;
     }

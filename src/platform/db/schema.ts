@@ -271,6 +271,8 @@ export const tasks = pgTable(
     openBlockers: integer('open_blockers').notNull().default(0),
     subtasksTotal: integer('subtasks_total').notNull().default(0),
     subtasksDone: integer('subtasks_done').notNull().default(0),
+    /** Kept by the trigger comments_counted() (drizzle/0019) in the commenting transaction. */
+    commentCount: integer('comment_count').notNull().default(0),
     search: tsvector('search')
       .notNull()
       .generatedAlwaysAs(
@@ -423,6 +425,80 @@ export const taskDependencies = pgTable(
   ],
 );
 
+/**
+ * A task's comments (the comments feature). mentions holds the ids of the users named as @username
+ * who saw the task when it was written; the body keeps the text as written.
+ */
+export const comments = pgTable(
+  'comments',
+  {
+    companyId: integer('company_id').notNull(),
+    id: integer('id').notNull().generatedAlwaysAsIdentity(),
+    taskId: integer('task_id').notNull(),
+    authorId: integer('author_id').notNull(),
+    body: text('body').notNull(),
+    mentions: integer('mentions').array().notNull().default(sql`'{}'`),
+    createdAt: createdAt(),
+    updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
+    edited: boolean('edited').notNull().default(false),
+  },
+  (t) => [
+    primaryKey({ columns: [t.companyId, t.id] }),
+    foreignKey({ columns: [t.companyId, t.taskId], foreignColumns: [tasks.companyId, tasks.id] }).onDelete('cascade'),
+    foreignKey({ columns: [t.companyId, t.authorId], foreignColumns: [users.companyId, users.id] }).onDelete('cascade'),
+    index('comments_task_idx').on(t.companyId, t.taskId, t.id),
+  ],
+);
+
+/** Who watches which task (the inbox feature): watchers get the task's commented and status_changed items. */
+export const taskWatchers = pgTable(
+  'task_watchers',
+  {
+    companyId: integer('company_id').notNull(),
+    taskId: integer('task_id').notNull(),
+    userId: integer('user_id').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.companyId, t.taskId, t.userId] }),
+    foreignKey({ columns: [t.companyId, t.taskId], foreignColumns: [tasks.companyId, tasks.id] }).onDelete('cascade'),
+    foreignKey({ columns: [t.companyId, t.userId], foreignColumns: [users.companyId, users.id] }).onDelete('cascade'),
+  ],
+);
+
+export const INBOX_KINDS = ['assigned', 'mentioned', 'commented', 'status_changed', 'unblocked', 'due_soon'] as const;
+export type InboxKind = (typeof INBOX_KINDS)[number];
+
+/** One entry of a user's inbox (the inbox feature), written in the transaction of the write that causes it. */
+export const inboxItems = pgTable(
+  'inbox_items',
+  {
+    companyId: integer('company_id').notNull(),
+    id: integer('id').notNull().generatedAlwaysAsIdentity(),
+    userId: integer('user_id').notNull(),
+    kind: text('kind', { enum: INBOX_KINDS }).notNull(),
+    taskId: integer('task_id').notNull(),
+    /** Null for due_soon (the reminder scan), and once the actor's account is deleted. */
+    actorId: integer('actor_id'),
+    createdAt: createdAt(),
+    readAt: timestamp('read_at', { withTimezone: true }),
+  },
+  (t) => [
+    primaryKey({ columns: [t.companyId, t.id] }),
+    foreignKey({ columns: [t.companyId, t.taskId], foreignColumns: [tasks.companyId, tasks.id] }).onDelete('cascade'),
+    foreignKey({ columns: [t.companyId, t.userId], foreignColumns: [users.companyId, users.id] }).onDelete('cascade'),
+    // SET NULL of actor_id alone (the migration names the column): company_id stays.
+    foreignKey({ columns: [t.companyId, t.actorId], foreignColumns: [users.companyId, users.id] }).onDelete('set null'),
+    check(
+      'inbox_items_kind_check',
+      sql`${t.kind} in ('assigned', 'mentioned', 'commented', 'status_changed', 'unblocked', 'due_soon')`,
+    ),
+    // My items newest first (ids grow with time), and the unread ones: their count and ?unread=true.
+    index('inbox_items_user_idx').on(t.companyId, t.userId, t.id),
+    index('inbox_items_unread_idx').on(t.companyId, t.userId, t.id).where(sql`${t.readAt} is null`),
+    index('inbox_items_task_idx').on(t.companyId, t.taskId),
+  ],
+);
+
 export const TASK_HISTORY_ACTIONS = ['created', 'updated', 'deleted'] as const;
 export type TaskHistoryAction = (typeof TASK_HISTORY_ACTIONS)[number];
 
@@ -478,7 +554,15 @@ export const idempotencyKeys = pgTable(
   ],
 );
 
-export const NOTIFICATION_KINDS = ['assigned', 'status_changed', 'unblocked', 'due_soon', 'digest'] as const;
+export const NOTIFICATION_KINDS = [
+  'assigned',
+  'status_changed',
+  'unblocked',
+  'due_soon',
+  'digest',
+  'mentioned',
+  'commented',
+] as const;
 export type NotificationKind = (typeof NOTIFICATION_KINDS)[number];
 export const NOTIFICATION_STATUSES = ['pending', 'sent', 'failed'] as const;
 export type NotificationStatus = (typeof NOTIFICATION_STATUSES)[number];
@@ -492,6 +576,8 @@ export const NOTIFICATION_PREFERENCE_DEFAULTS = {
   emailOnStatusChange: false,
   dailyDigest: false,
   emailOnUnblocked: true,
+  emailOnMention: true,
+  emailOnComment: false,
 } as const;
 
 /** A user's email choices; no row means the defaults. */
@@ -510,6 +596,8 @@ export const notificationPreferences = pgTable(
     emailOnUnblocked: boolean('email_on_unblocked')
       .notNull()
       .default(NOTIFICATION_PREFERENCE_DEFAULTS.emailOnUnblocked),
+    emailOnMention: boolean('email_on_mention').notNull().default(NOTIFICATION_PREFERENCE_DEFAULTS.emailOnMention),
+    emailOnComment: boolean('email_on_comment').notNull().default(NOTIFICATION_PREFERENCE_DEFAULTS.emailOnComment),
     updatedAt: timestamp('updated_at', { withTimezone: true }).notNull().defaultNow(),
   },
   (t) => [
@@ -563,7 +651,7 @@ export const notifications = pgTable(
     ),
     check(
       'notifications_kind_check',
-      sql`${t.kind} in ('assigned', 'status_changed', 'unblocked', 'due_soon', 'digest')`,
+      sql`${t.kind} in ('assigned', 'status_changed', 'unblocked', 'due_soon', 'digest', 'mentioned', 'commented')`,
     ),
     check('notifications_status_check', sql`${t.status} in ('pending', 'sent', 'failed')`),
     index('notifications_recipient_idx').on(t.companyId, t.recipientId, t.createdAt, t.id),
@@ -574,6 +662,10 @@ export const notifications = pgTable(
       .where(
         sql`${t.status} = 'pending' and ${t.handedOverAt} is null and ${t.kind} in ('assigned', 'status_changed', 'unblocked')`,
       ),
+    // Likewise one email waiting per task and person about its comments: later ones fold into it.
+    uniqueIndex('notifications_pending_comment_key')
+      .on(t.companyId, t.taskId, t.recipientId)
+      .where(sql`${t.status} = 'pending' and ${t.handedOverAt} is null and ${t.kind} in ('mentioned', 'commented')`),
     uniqueIndex('notifications_due_soon_key').on(t.companyId, t.taskId, t.dueDate).where(sql`${t.kind} = 'due_soon'`),
     uniqueIndex('notifications_digest_key')
       .on(t.companyId, t.recipientId, t.digestDay)
@@ -602,4 +694,7 @@ export const TENANT_TABLES = [
   'labels',
   'task_labels',
   'task_dependencies',
+  'comments',
+  'task_watchers',
+  'inbox_items',
 ] as const;
