@@ -113,6 +113,7 @@ export function Comments({
   project,
   people,
   subscribe,
+  onCommented,
 }: {
   task: Task;
   user: User;
@@ -120,6 +121,7 @@ export function Comments({
   /** Whom the composer suggests for @-mentions. */
   people: Person[];
   subscribe: SubscribeComments;
+  onCommented: () => void;
 }) {
   const [comments, setComments] = useState<Comment[] | undefined>();
   const [error, setError] = useState<string | undefined>();
@@ -189,6 +191,7 @@ export function Comments({
           onSave={async (body) => {
             const created = (await call<Comment>('POST', path, { body: { body } })).data;
             setComments((current) => upsert(current ?? [], created));
+            onCommented();
           }}
         />
       )}

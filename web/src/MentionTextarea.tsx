@@ -2,7 +2,7 @@ import { type KeyboardEvent, useId, useRef, useState } from 'react';
 import { displayName, type Person } from './api.ts';
 
 /** The `@name` being typed just before the caret, if any. */
-const MENTION_BEFORE_CARET = /(?:^|[^\w@.+-])@([\w.+-]*)$/;
+const MENTION_BEFORE_CARET = /(?:^|[^\p{L}\p{N}_.@+-])@([\p{L}\p{N}_.+-]*)$/u;
 const MAX_SUGGESTIONS = 6;
 
 interface Typing {

@@ -140,6 +140,8 @@ export function TaskDialog({
   const [errors, setErrors] = useState<Record<string, string[]>>({});
   const [conflict, setConflict] = useState(false);
   const [pending, setPending] = useState(false);
+  /** From the dialog's own read of the task (the board's copies come from events, which say false). */
+  const [watching, setWatching] = useState<boolean | undefined>();
   // One key per dialog: a retried create (a lost answer, a double click) makes one task.
   const [idempotencyKey] = useState(newKey);
   const taskId = task?.id;
@@ -151,6 +153,7 @@ export function TaskDialog({
       .then(({ data, headers }) => {
         if (cancelled) return;
         setBase({ task: data, etag: headers.get('etag') ?? '' });
+        setWatching(data.is_watching);
         if (!touched.current) setDraft(draftOf(data));
       })
       .catch((error: unknown) => {
@@ -201,7 +204,7 @@ export function TaskDialog({
     if (task === undefined || base === undefined) return;
     onUpdated(await rebase(task.id, base.task));
   };
-  /** Read again after what changes its counts or watching, not its fields (files, watching). */
+  /** Read again after what changes its counts, not its fields (files). */
   const reread = async () => {
     if (task !== undefined) onUpdated(await get<Task>(`/api/tasks/${task.id}/`));
   };
@@ -278,7 +281,7 @@ export function TaskDialog({
               <p className="task-ref">
                 <span className="project-key">{task.ref}</span> in {project.name}
                 {readOnly ? ' · read only' : ''}
-                <WatchToggle task={current ?? task} disabled={project.archived} onChanged={reread} />
+                <WatchToggle task={task} watching={watching} disabled={project.archived} onChange={setWatching} />
               </p>
             )}
             <fieldset className="plain" disabled={readOnly}>
@@ -441,6 +444,7 @@ export function TaskDialog({
               readOnly={readOnly}
               subscribeComments={subscribeComments}
               onTaskChanged={reread}
+              onCommented={() => setWatching(true)}
             />
           )}
         </div>

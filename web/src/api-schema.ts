@@ -650,12 +650,12 @@ export interface paths {
         };
         /**
          * The caller’s email preferences
-         * @description Which emails the caller receives: assignments, status changes, a daily digest.
+         * @description Which emails the caller receives: assignments, status changes, a daily digest, unblocked tasks, mentions, comments.
          */
         get: operations["getNotificationPreferences"];
         /**
          * Change the caller’s email preferences; fields left out keep their value
-         * @description PUT and PATCH alike: a preference left out keeps its value.
+         * @description email_on_assignment, email_on_status_change and daily_digest are required; the others, left out, keep their value.
          */
         put: operations["replaceNotificationPreferences"];
         post?: never;
@@ -664,9 +664,155 @@ export interface paths {
         head?: never;
         /**
          * Change the caller’s email preferences; fields left out keep their value
-         * @description PUT and PATCH alike: a preference left out keeps its value.
+         * @description A preference left out keeps its value.
          */
         patch: operations["updateNotificationPreferences"];
+        trace?: never;
+    };
+    "/api/tasks/{id}/comments/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * A task’s comments, oldest first
+         * @description Paginated; anyone who sees the task reads them.
+         */
+        get: operations["listComments"];
+        put?: never;
+        /**
+         * Comment on a task (anyone who sees it, viewers too)
+         * @description Each @username of a user who sees the task is a mention: they get a `mentioned` inbox item and watch the task, as the author does; watchers get a `commented` item. An archived project: 409.
+         */
+        post: operations["createComment"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/tasks/{id}/comments/{comment_id}/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        post?: never;
+        /**
+         * Delete a comment (its author, company admins, the project’s managers)
+         * @description Others who see it: 403.
+         */
+        delete: operations["deleteComment"];
+        options?: never;
+        head?: never;
+        /**
+         * Change a comment (its author only)
+         * @description Others who see it: 403. Sets `edited`; users newly mentioned are told.
+         */
+        patch: operations["updateComment"];
+        trace?: never;
+    };
+    "/api/inbox/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /**
+         * The caller’s inbox items, newest first
+         * @description Paginated. `?unread=true`: only those not read yet. Items of tasks the caller no longer sees are left out.
+         */
+        get: operations["listInbox"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/inbox/unread-count/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** How many of the caller’s items are not read yet */
+        get: operations["inboxUnreadCount"];
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/inbox/{id}/read/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Mark one of the caller’s items read
+         * @description Another user’s item: 404.
+         */
+        post: operations["readInboxItem"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/inbox/read-all/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Mark all the caller’s items read */
+        post: operations["readAllInbox"];
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/tasks/{id}/watch/": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Watch a task: its comments and status changes reach the inbox
+         * @description Anyone who sees the task. An archived project: 409.
+         */
+        post: operations["watchTask"];
+        /**
+         * Stop watching a task
+         * @description Anyone who sees the task. An archived project: 409.
+         */
+        delete: operations["unwatchTask"];
+        options?: never;
+        head?: never;
+        patch?: never;
         trace?: never;
     };
 }
@@ -784,6 +930,10 @@ export interface components {
                 total: number;
                 done: number;
             };
+            /** @description How many comments it has. */
+            comment_count: number;
+            /** @description Whether the caller watches it (false in WebSocket events, which are everyone’s). */
+            is_watching: boolean;
         };
         /** TaskPage */
         TaskPage: {
@@ -900,6 +1050,10 @@ export interface components {
                     total: number;
                     done: number;
                 };
+                /** @description How many comments it has. */
+                comment_count: number;
+                /** @description Whether the caller watches it (false in WebSocket events, which are everyone’s). */
+                is_watching: boolean;
                 /** @enum {string} */
                 source: "local";
             } | {
@@ -1007,8 +1161,8 @@ export interface components {
             sent_at: string | null;
             attempts: number;
             error: string | null;
-            /** @description assigned | status_changed | unblocked | due_soon | digest */
-            kind: "assigned" | "status_changed" | "unblocked" | "due_soon" | "digest";
+            /** @description assigned | status_changed | unblocked | due_soon | digest | mentioned | commented */
+            kind: "assigned" | "status_changed" | "unblocked" | "due_soon" | "digest" | "mentioned" | "commented";
         };
         /** NotificationPage */
         NotificationPage: {
@@ -1029,6 +1183,75 @@ export interface components {
             daily_digest: boolean;
             /** @description Email me when the last task that a task assigned to me waits for is done or deleted. */
             email_on_unblocked: boolean;
+            /** @description Email me when someone mentions me in a comment (@username). */
+            email_on_mention: boolean;
+            /** @description Email me when someone comments on a task I watch. */
+            email_on_comment: boolean;
+        };
+        /** CommentAuthor */
+        CommentAuthor: {
+            id: number;
+            username: string;
+            first_name: string;
+            last_name: string;
+        };
+        /** Comment */
+        Comment: {
+            id: number;
+            task: number;
+            author: components["schemas"]["CommentAuthor"];
+            /** @description Markdown source, as written; render it without raw HTML. */
+            body: string;
+            /** @description The users named as @username (any letter case) who see the task, ascending. */
+            mentions: number[];
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            updated_at: string;
+            /** @description True once its author changed it. */
+            edited: boolean;
+        };
+        /** CommentPage */
+        CommentPage: {
+            count: number;
+            /** Format: uri */
+            next: string | null;
+            /** Format: uri */
+            previous: string | null;
+            results: components["schemas"]["Comment"][];
+        };
+        /** InboxItem */
+        InboxItem: {
+            id: number;
+            /** @description assigned | mentioned | commented | status_changed | unblocked | due_soon */
+            kind: "assigned" | "mentioned" | "commented" | "status_changed" | "unblocked" | "due_soon";
+            task: {
+                id: number;
+                ref: string;
+                title: string;
+            };
+            /** @description Who caused it; null for a due-date reminder. */
+            actor: {
+                id: number;
+                username: string;
+            } | null;
+            /** Format: date-time */
+            created_at: string;
+            /** Format: date-time */
+            read_at: string | null;
+        };
+        /** InboxPage */
+        InboxPage: {
+            count: number;
+            /** Format: uri */
+            next: string | null;
+            /** Format: uri */
+            previous: string | null;
+            results: components["schemas"]["InboxItem"][];
+        };
+        /** InboxUnreadCount */
+        InboxUnreadCount: {
+            count: number;
         };
     };
     responses: never;
@@ -4006,13 +4229,17 @@ export interface operations {
             content: {
                 "application/json": {
                     /** @description Email me when a task is assigned to me, and before it is due. */
-                    email_on_assignment?: boolean;
+                    email_on_assignment: boolean;
                     /** @description Email me when the status of a task I created or am assigned changes. */
-                    email_on_status_change?: boolean;
+                    email_on_status_change: boolean;
                     /** @description Email me my open and overdue tasks every day at 08:00 UTC. */
-                    daily_digest?: boolean;
+                    daily_digest: boolean;
                     /** @description Email me when the last task that a task assigned to me waits for is done or deleted. */
                     email_on_unblocked?: boolean;
+                    /** @description Email me when someone mentions me in a comment (@username). */
+                    email_on_mention?: boolean;
+                    /** @description Email me when someone comments on a task I watch. */
+                    email_on_comment?: boolean;
                 };
             };
         };
@@ -4072,6 +4299,10 @@ export interface operations {
                     daily_digest?: boolean;
                     /** @description Email me when the last task that a task assigned to me waits for is done or deleted. */
                     email_on_unblocked?: boolean;
+                    /** @description Email me when someone mentions me in a comment (@username). */
+                    email_on_mention?: boolean;
+                    /** @description Email me when someone comments on a task I watch. */
+                    email_on_comment?: boolean;
                 };
             };
         };
@@ -4100,6 +4331,565 @@ export interface operations {
             };
             /** @description No credentials, or credentials that are invalid or expired: {"detail", "code"?} */
             401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    listComments: {
+        parameters: {
+            query?: {
+                /** @description Page number, from 1. */
+                page?: string;
+                /** @description Items per page: default 20, at most 100. */
+                page_size?: string;
+            };
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["CommentPage"];
+                };
+            };
+            /** @description No credentials, or credentials that are invalid or expired: {"detail", "code"?} */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Not found, or not in the caller’s company: {"detail"} */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    createComment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description 1–10,000 characters of Markdown; @username mentions a user who sees the task. */
+                    body: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            201: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Comment"];
+                };
+            };
+            /** @description Validation failed: {"<field>": ["message", ...]} (cross-field problems under non_field_errors), or {"detail"} for a body that is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No credentials, or credentials that are invalid or expired: {"detail", "code"?} */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Not found, or not in the caller’s company: {"detail"} */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Error */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    deleteComment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+                comment_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No credentials, or credentials that are invalid or expired: {"detail", "code"?} */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Authenticated but not allowed: {"detail"} */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Not found, or not in the caller’s company: {"detail"} */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Error */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    updateComment: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+                comment_id: number;
+            };
+            cookie?: never;
+        };
+        requestBody: {
+            content: {
+                "application/json": {
+                    /** @description 1–10,000 characters of Markdown; @username mentions a user who sees the task. */
+                    body: string;
+                };
+            };
+        };
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["Comment"];
+                };
+            };
+            /** @description Validation failed: {"<field>": ["message", ...]} (cross-field problems under non_field_errors), or {"detail"} for a body that is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No credentials, or credentials that are invalid or expired: {"detail", "code"?} */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Authenticated but not allowed: {"detail"} */
+            403: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Not found, or not in the caller’s company: {"detail"} */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Error */
+            409: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    listInbox: {
+        parameters: {
+            query?: {
+                /** @description Page number, from 1. */
+                page?: string;
+                /** @description Items per page: default 20, at most 100. */
+                page_size?: string;
+                /** @description true: only the items not read yet. */
+                unread?: boolean;
+            };
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InboxPage"];
+                };
+            };
+            /** @description Validation failed: {"<field>": ["message", ...]} (cross-field problems under non_field_errors), or {"detail"} for a body that is not JSON */
+            400: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description No credentials, or credentials that are invalid or expired: {"detail", "code"?} */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    inboxUnreadCount: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InboxUnreadCount"];
+                };
+            };
+            /** @description No credentials, or credentials that are invalid or expired: {"detail", "code"?} */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    readInboxItem: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            200: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": components["schemas"]["InboxItem"];
+                };
+            };
+            /** @description No credentials, or credentials that are invalid or expired: {"detail", "code"?} */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Not found, or not in the caller’s company: {"detail"} */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    readAllInbox: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No credentials, or credentials that are invalid or expired: {"detail", "code"?} */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    watchTask: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No credentials, or credentials that are invalid or expired: {"detail", "code"?} */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Not found, or not in the caller’s company: {"detail"} */
+            404: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+        };
+    };
+    unwatchTask: {
+        parameters: {
+            query?: never;
+            header?: never;
+            path: {
+                id: number;
+            };
+            cookie?: never;
+        };
+        requestBody?: never;
+        responses: {
+            /** @description Default Response */
+            204: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content?: never;
+            };
+            /** @description No credentials, or credentials that are invalid or expired: {"detail", "code"?} */
+            401: {
+                headers: {
+                    [name: string]: unknown;
+                };
+                content: {
+                    "application/json": {
+                        detail?: string;
+                    } & {
+                        [key: string]: unknown;
+                    };
+                };
+            };
+            /** @description Not found, or not in the caller’s company: {"detail"} */
+            404: {
                 headers: {
                     [name: string]: unknown;
                 };

@@ -9,7 +9,7 @@ type BodyOf<Id extends keyof operations> = operations[Id] extends {
   ? Body
   : never;
 
-export type Task = Schemas['Task'] & { comment_count: number; attachment_count: number; is_watching: boolean };
+export type Task = Schemas['Task'] & { attachment_count: number };
 export type Status = Task['status'];
 export type Priority = Task['priority'];
 /** In the board's order; `satisfies` keeps them to the API's values. */
@@ -271,10 +271,7 @@ export async function getAll<T>(path: string, limit = 5_000): Promise<{ items: T
 export type Statistics = Schemas['TaskStatistics'];
 export type HistoryEntry = Schemas['TaskHistoryEntry'];
 export type Notification = Schemas['Notification'];
-export type NotificationPreferences = Schemas['NotificationPreferences'] & {
-  email_on_mention: boolean;
-  email_on_comment: boolean;
-};
+export type NotificationPreferences = Schemas['NotificationPreferences'];
 export type Invitation = Schemas['Invitation'];
 export type CreatedInvitation = Schemas['CreatedInvitation'];
 export type InvitationPreview = Schemas['InvitationPreview'];
@@ -282,18 +279,10 @@ export type InvitationPreview = Schemas['InvitationPreview'];
 export const displayName = (user: Pick<Person, 'first_name' | 'last_name' | 'username'>) =>
   `${user.first_name} ${user.last_name}`.trim() || user.username;
 
-// Until the collaboration routes are in the OpenAPI document: their shapes as the contract gives them.
-type PersonRef = Pick<User, 'id' | 'username' | 'first_name' | 'last_name'>;
-export interface Comment {
-  id: number;
-  task: number;
-  author: PersonRef;
-  body: string;
-  mentions: number[];
-  created_at: string;
-  updated_at: string;
-  edited: boolean;
-}
+export type Comment = Schemas['Comment'];
+export type InboxItem = Schemas['InboxItem'];
+
+// Until the attachment routes are in the OpenAPI document: their shape as the contract gives it.
 export interface Attachment {
   id: number;
   task: number;
@@ -304,12 +293,4 @@ export interface Attachment {
   uploaded_by: number;
   created_at: string;
   download_url: string;
-}
-export interface InboxItem {
-  id: number;
-  kind: 'assigned' | 'mentioned' | 'commented' | 'status_changed' | 'unblocked' | 'due_soon';
-  task: { id: number; ref: string; title: string };
-  actor: { id: number; username: string } | null;
-  created_at: string;
-  read_at: string | null;
 }
