@@ -166,6 +166,8 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
         { name: 'projects', description: 'Projects, their members and privacy: who sees and changes which tasks.' },
         { name: 'labels', description: 'The company’s labels, which tasks carry.' },
         { name: 'notifications', description: 'The emails sent about tasks, and each user’s choice of which to get.' },
+        { name: 'comments', description: 'Comments on tasks, with @username mentions.' },
+        { name: 'inbox', description: 'Each user’s inbox of what happened to their tasks, and the tasks they watch.' },
         { name: 'operations', description: 'Probes for orchestrators and load balancers; no authentication.' },
       ],
     },

@@ -93,7 +93,7 @@ describe(`email notifications (${TEST_DB})`, () => {
       .then((rows) => rows.reverse());
 
   const setPreferences = async (session: Session, body: object) =>
-    expect((await call(session, 'PUT', '/api/notifications/preferences/', body)).statusCode).toBe(200);
+    expect((await call(session, 'PATCH', '/api/notifications/preferences/', body)).statusCode).toBe(200);
 
   /** Once no email job waits or runs, no further email can go. */
   const settled = () => queueSettled(h.jobs, QUEUES.send);
@@ -436,32 +436,42 @@ describe(`notifications API (${TEST_DB})`, () => {
 
   const { call } = requestsTo(() => ctx.app);
 
-  it('keeps preferences per person, defaults first, changed one field at a time', async () => {
+  it('keeps preferences per person, defaults first; PUT needs version 1’s three, PATCH any', async () => {
     const url = '/api/notifications/preferences/';
-    expect(json(await call(member, 'GET', url))).toEqual({
+    const defaults = {
       email_on_assignment: true,
       email_on_status_change: false,
       daily_digest: false,
       email_on_unblocked: true,
-    });
-    expect(json(await call(member, 'PUT', url, { daily_digest: true }))).toEqual({
-      email_on_assignment: true,
-      email_on_status_change: false,
+      email_on_mention: true,
+      email_on_comment: false,
+    };
+    expect(json(await call(member, 'GET', url))).toEqual(defaults);
+    const partialPut = await call(member, 'PUT', url, { daily_digest: true });
+    expect(partialPut.statusCode).toBe(400);
+    expect(Object.keys(json(partialPut))).toEqual(expect.arrayContaining(['email_on_assignment']));
+    const v1 = { email_on_assignment: true, email_on_status_change: false, daily_digest: true };
+    expect(json(await call(member, 'PUT', url, v1))).toEqual({ ...defaults, daily_digest: true });
+    expect(json(await call(member, 'PATCH', url, { email_on_comment: true, email_on_mention: false }))).toEqual({
+      ...defaults,
       daily_digest: true,
-      email_on_unblocked: true,
+      email_on_comment: true,
+      email_on_mention: false,
+    });
+    // A version 1 PUT leaves the later preferences as they were.
+    expect(json(await call(member, 'PUT', url, v1))).toMatchObject({ email_on_comment: true, email_on_mention: false });
+    expect(json(await call(member, 'PUT', url, { ...v1, email_on_mention: true }))).toMatchObject({
+      email_on_mention: true,
     });
     expect(json(await call(member, 'PATCH', url, { email_on_unblocked: false }))).toMatchObject({
       daily_digest: true,
       email_on_unblocked: false,
     });
-    expect(json(await call(member, 'PATCH', url, { email_on_assignment: false }))).toMatchObject({
-      email_on_assignment: false,
-      daily_digest: true,
-    });
-    expect(json(await call(admin, 'GET', url))).toMatchObject({ daily_digest: false });
-    const bad = await call(member, 'PUT', url, { daily_digest: 'sometimes', colour: 'red' });
+    expect(json(await call(admin, 'GET', url))).toEqual(defaults);
+    const bad = await call(member, 'PATCH', url, { daily_digest: 'sometimes', colour: 'red' });
     expect(bad.statusCode).toBe(400);
     expect(Object.keys(json(bad))).toContain('daily_digest');
+    expect((await call(member, 'PATCH', url, { email_on_comment: 'yes' })).statusCode).toBe(400);
     expect((await call(null, 'GET', url)).statusCode).toBe(401);
   });
 

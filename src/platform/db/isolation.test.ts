@@ -72,7 +72,7 @@ describe.each(logins)('row-level security (%s)', (_label, open) => {
       });
       const member = await addMember(ctx.app, admin);
       await ctx.app.inject({
-        method: 'PUT',
+        method: 'PATCH',
         url: '/api/notifications/preferences/',
         headers,
         payload: { daily_digest: true },
