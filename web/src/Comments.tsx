@@ -85,7 +85,7 @@ function CommentItem({
       ) : (
         <div className="actions start comment-actions">
           {mine ? (
-            <button type="button" className="link" aria-label={`Edit your comment`} onClick={() => setEditing(true)}>
+            <button type="button" className="link" onClick={() => setEditing(true)}>
               Edit
             </button>
           ) : null}

@@ -1,6 +1,6 @@
 import { ApiError, freshAccess, refresh } from './api.ts';
 
-function sendOnce<T>(path: string, form: FormData, token: string | undefined, onProgress: (sent: number) => void) {
+function sendOnce(path: string, form: FormData, token: string | undefined, onProgress: (sent: number) => void) {
   return new Promise<{ status: number; body: unknown }>((resolve, reject) => {
     const request = new XMLHttpRequest();
     request.open('POST', path);
@@ -11,7 +11,7 @@ function sendOnce<T>(path: string, form: FormData, token: string | undefined, on
     request.onload = () => {
       let body: unknown = request.responseText;
       try {
-        body = request.responseText === '' ? null : (JSON.parse(request.responseText) as T);
+        body = request.responseText === '' ? null : JSON.parse(request.responseText);
       } catch {
         // not JSON: kept as text for the error message
       }
@@ -30,10 +30,10 @@ function sendOnce<T>(path: string, form: FormData, token: string | undefined, on
 export async function upload<T>(path: string, file: File, onProgress: (fraction: number) => void): Promise<T> {
   const form = new FormData();
   form.append('file', file, file.name);
-  let answer = await sendOnce<T>(path, form, await freshAccess(), onProgress);
+  let answer = await sendOnce(path, form, await freshAccess(), onProgress);
   if (answer.status === 401) {
     const renewed = await refresh();
-    if (renewed !== undefined) answer = await sendOnce<T>(path, form, renewed, onProgress);
+    if (renewed !== undefined) answer = await sendOnce(path, form, renewed, onProgress);
   }
   if (answer.status < 200 || answer.status >= 300) throw new ApiError(answer.status, answer.body);
   return answer.body as T;

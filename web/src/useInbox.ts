@@ -1,11 +1,11 @@
 import { useCallback, useEffect, useState } from 'react';
 import { call, get, type InboxItem } from './api.ts';
-import { LiveConnection } from './live.ts';
+import { listenLive } from './live.ts';
 
 /**
- * The user's unread inbox count, kept current: asked on load and after every (re)connection of a
- * socket of its own (it is in every page's header, where no board's socket may be), and raised by
- * each `inbox_item` event.
+ * The user's unread inbox count, kept current: asked on load and after every (re)connection of the
+ * page's socket (which the header's bell keeps open on every page), and raised by each `inbox_item`
+ * event.
  */
 export function useInbox() {
   const [count, setCount] = useState<number | undefined>();
@@ -17,17 +17,16 @@ export function useInbox() {
   }, []);
 
   useEffect(() => {
-    const connection = new LiveConnection({
+    return listenLive({
       onInboxItem: (item) => {
         setLatest(item);
         if (item.read_at === null) setCount((current) => (current ?? 0) + 1);
       },
       onStatus: () => undefined,
       catchUp: load,
-      // the board's own socket signs the user out
-      onRemoved: () => connection.stop(),
+      // the page's own listener (a board's, a dashboard's) signs the user out
+      onRemoved: () => undefined,
     });
-    return () => connection.stop();
   }, [load]);
 
   const markRead = useCallback(async (item: InboxItem) => {

@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useReducer, useRef, useState } from 'react';
 import { call, get, getAll, type Task, type WorkflowStatus } from './api.ts';
-import { type CommentEvent, LiveConnection, type LiveStatus, type TaskEvent, type WorkspaceEvent } from './live.ts';
+import { type CommentEvent, type LiveStatus, listenLive, type TaskEvent, type WorkspaceEvent } from './live.ts';
 
 /** How long someone else's change stays highlighted. */
 const FLASH_MS = 2_000;
@@ -253,7 +253,7 @@ export function useLiveTasks({
   const isLoaded = loaded !== undefined;
   useEffect(() => {
     if (!isLoaded) return;
-    const connection = new LiveConnection({
+    return listenLive({
       onEvent,
       onStatus: setLive,
       catchUp,
@@ -261,7 +261,6 @@ export function useLiveTasks({
       onWorkspaceEvent,
       onCommentEvent: onComment,
     });
-    return () => connection.stop();
   }, [isLoaded, onEvent, catchUp, onRemoved, onWorkspaceEvent, onComment]);
 
   /** Shown at once; the server's answer follows, or the old version comes back and the error is thrown. */
