@@ -178,6 +178,7 @@ let shared: LiveConnection | undefined;
 let sharedStatus: LiveStatus = 'connecting';
 /** The listeners that have caught up on the current connection. */
 let caughtUp = new WeakSet<LiveOptions>();
+let closing: number | undefined;
 
 const everyone = (each: (listener: LiveOptions) => void) => {
   for (const listener of [...listeners]) each(listener);
@@ -225,12 +226,17 @@ export function listenLive(listener: LiveOptions): () => void {
   } else {
     listener.onStatus(sharedStatus);
   }
+  window.clearTimeout(closing);
   return () => {
     listeners.delete(listener);
-    if (listeners.size > 0 || shared === undefined) return;
-    // Closed at once, not kept for the next page: the next session may be another user's.
-    shared.stop();
-    shared = undefined;
-    sharedStatus = 'connecting';
+    if (listeners.size > 0) return;
+    // Not at once: moving to another page unmounts one page's listeners as it mounts the next's.
+    window.clearTimeout(closing);
+    closing = window.setTimeout(() => {
+      if (listeners.size > 0 || shared === undefined) return;
+      shared.stop();
+      shared = undefined;
+      sharedStatus = 'connecting';
+    }, 0);
   };
 }
