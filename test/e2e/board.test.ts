@@ -1,6 +1,4 @@
 import { spawnSync } from 'node:child_process';
-import { mkdirSync } from 'node:fs';
-import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Locator, Page, WebSocketRoute } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
@@ -20,6 +18,7 @@ import {
   PASSWORD,
   type Person,
   person,
+  screenshot,
   server,
   setUpBrowserTests,
   signedIn,
@@ -37,9 +36,6 @@ import {
  * case: `it(...)` at the end of its describe, starting from `companyByApi` and `signedIn`.
  */
 
-const SCREENSHOTS = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url));
-/** The README's pictures are rewritten only when asked, so that a test run leaves the tree clean. */
-const UPDATE_SCREENSHOTS = process.env.UPDATE_SCREENSHOTS === '1';
 /** A company seeded before the server starts (`npm run cli -- seed`), with this many tasks. */
 const BIG_BOARD_TASKS = 2_000;
 const SEED_PASSWORD = 'demo-password-1';
@@ -56,13 +52,6 @@ function seedBigCompany() {
 }
 
 setUpBrowserTests({ beforeStart: seedBigCompany });
-
-/** Into docs/screenshots, when UPDATE_SCREENSHOTS=1. */
-async function screenshot(page: Page, name: string, options: { fullPage?: boolean } = {}) {
-  if (!UPDATE_SCREENSHOTS) return;
-  mkdirSync(SCREENSHOTS, { recursive: true });
-  await page.screenshot({ path: join(SCREENSHOTS, name), animations: 'disabled', ...options });
-}
 
 async function fillRegistration(page: Page, person: Person) {
   await page.getByLabel('First name').fill(person.first);

@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import { readFile } from 'node:fs/promises';
 import type { Page } from 'playwright-core';
 import { describe, expect, it } from 'vitest';
-import { api, card, LIVE_MS, setUpBrowserTests, twoColleagues } from './harness.ts';
+import { api, card, LIVE_MS, screenshot, setUpBrowserTests, twoColleagues } from './harness.ts';
 
 /** Comments, mentions, the inbox and attachments, between two people in two browsers. */
 
@@ -63,6 +63,7 @@ describe('collaboration', () => {
     const inbox = pageB.getByRole('dialog', { name: 'Inbox' });
     const item = inbox.getByRole('listitem').filter({ hasText: 'mentioned you in' });
     await expect(item.textContent()).resolves.toContain(`${task.ref} Draft the release notes`);
+    await screenshot(pageB, 'inbox.png');
     await item.getByRole('link', { name: new RegExp(task.ref) }).click();
     const dialogB = pageB.getByRole('dialog', { name: 'Edit task' });
     await expect(dialogB.locator('.comment-list strong').textContent()).resolves.toBe('today');
@@ -73,12 +74,16 @@ describe('collaboration', () => {
     // B replies; A sees it in the open dialog without a reload, and the card counts both.
     await dialogB.getByLabel('Add a comment').fill('On it, done by noon.');
     await dialogB.getByLabel('Add a comment').press('Control+Enter');
-    await comments(pageA).filter({ hasText: 'On it, done by noon.' }).waitFor({ timeout: LIVE_MS * 3 });
+    await comments(pageA)
+      .filter({ hasText: 'On it, done by noon.' })
+      .waitFor({ timeout: LIVE_MS * 3 });
     await expect(comments(pageA).count()).resolves.toBe(2);
     await card(pageA, 'Draft the release notes').filter({ hasText: '2 comments' }).waitFor();
 
     // A attaches an image: listed with its size and a thumbnail.
-    await dialogA.getByLabel('Files to attach').setInputFiles({ name: 'chart.png', mimeType: 'image/png', buffer: PNG });
+    await dialogA
+      .getByLabel('Files to attach')
+      .setInputFiles({ name: 'chart.png', mimeType: 'image/png', buffer: PNG });
     const listed = dialogA.locator('.attachment-list li', { hasText: 'chart.png' });
     await listed.waitFor();
     await expect(listed.textContent()).resolves.toContain(`${PNG.length} B`);
@@ -86,6 +91,8 @@ describe('collaboration', () => {
       .poll(() => listed.locator('img.thumbnail').evaluate((img: { naturalWidth: number }) => img.naturalWidth))
       .toBe(2);
     await card(pageA, 'Draft the release notes').filter({ hasText: '1 attachment' }).waitFor();
+    await dialogA.locator('.collaboration').scrollIntoViewIfNeeded();
+    await screenshot(pageA, 'comments.png');
 
     // B opens the task again and downloads it: the same bytes.
     await dialogB.getByRole('button', { name: 'Cancel' }).click();

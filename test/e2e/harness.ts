@@ -1,6 +1,7 @@
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { fileURLToPath } from 'node:url';
 import { type Browser, type BrowserContext, chromium, type Locator, type Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { ensureWebBuild } from '../../web/build.ts';
@@ -101,6 +102,17 @@ export async function newPage(): Promise<Page> {
   const page = await context.newPage();
   page.setDefaultTimeout(10_000);
   return page;
+}
+
+const SCREENSHOTS = fileURLToPath(new URL('../../docs/screenshots/', import.meta.url));
+/** The README's pictures are rewritten only when asked, so that a test run leaves the tree clean. */
+const UPDATE_SCREENSHOTS = process.env.UPDATE_SCREENSHOTS === '1';
+
+/** Into docs/screenshots, when UPDATE_SCREENSHOTS=1. */
+export async function screenshot(page: Page, name: string, options: { fullPage?: boolean } = {}) {
+  if (!UPDATE_SCREENSHOTS) return;
+  mkdirSync(SCREENSHOTS, { recursive: true });
+  await page.screenshot({ path: join(SCREENSHOTS, name), animations: 'disabled', ...options });
 }
 
 export interface Person {

@@ -1,6 +1,7 @@
 import { type MouseEvent, useEffect, useState } from 'react';
 import { call, type InboxItem, type Page } from './api.ts';
 import { ago, dateTime } from './format.ts';
+import { BellIcon } from './icons.tsx';
 import { Modal } from './Modal.tsx';
 import { taskPath } from './relations.ts';
 import { navigate } from './router.ts';
@@ -177,7 +178,7 @@ export function InboxBell() {
         aria-label={count === 0 ? 'Inbox, nothing unread' : `Inbox, ${count} unread`}
         onClick={() => setOpen(true)}
       >
-        <span aria-hidden="true">🔔</span>
+        <BellIcon />
         {count === 0 ? null : (
           <span className="unread-count" aria-hidden="true">
             {count > 99 ? '99+' : count}
