@@ -63,14 +63,24 @@ export class InboxService implements TaskWriteListener, CommentWriteListener {
     private readonly events: InboxEvents,
   ) {}
 
-  /** Watches, then items, in the company's view (others' rows); four statements for any number of writes. */
+  /**
+   * Watches, then items, in the company's view (others' rows); four statements for any number of
+   * writes. `watchedTasks`: the tasks whose watchers the reasons need. The common write that
+   * concerns only its actor (creating a task for nobody else) costs one statement.
+   */
   private async record(
     tx: Tx,
     companyId: number,
+    actorId: number,
     watches: q.Watch[],
     reasons: (watchers: Map<number, number[]>) => q.NewItem[],
     watchedTasks: number[],
   ): Promise<Made> {
+    if (watchedTasks.length === 0 && watches.every((w) => w.userId === actorId) && reasons(new Map()).length === 0) {
+      // The actor's own rows, of a task they see: their own view will do.
+      await q.addWatchers(tx, companyId, watches);
+      return [];
+    }
     return withoutUser(tx, async () => {
       const watchers = new Map<number, number[]>();
       for (const { taskId, userId } of await q.watchersOf(tx, companyId, watchedTasks)) {
@@ -110,6 +120,7 @@ export class InboxService implements TaskWriteListener, CommentWriteListener {
     const made = await this.record(
       tx,
       companyId,
+      (live[0] as TaskWrite).actorId,
       watches,
       (watchers) =>
         live.flatMap(({ actorId, before, after }) => {
@@ -155,6 +166,7 @@ export class InboxService implements TaskWriteListener, CommentWriteListener {
     const made = await this.record(
       tx,
       companyId,
+      actorId,
       [actorId, ...write.newlyMentioned].map((userId) => ({ ...at, userId })),
       (watchers) => [
         ...write.newlyMentioned.map((userId) => item(userId, 'mentioned')),

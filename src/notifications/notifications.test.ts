@@ -53,7 +53,7 @@ async function harness(retryDelaySeconds: number): Promise<Harness> {
   await createNotificationQueues(jobs, ctx.config);
   const mailer = new SmtpMailer({ url: sink.url, maxConnections: 4 });
   const service = new NotificationsService(ctx.db, jobs, DELAY_SECONDS);
-  const worker = new NotificationWorker(ctx.db, jobs, service, mailer, ctx.config, quiet);
+  const worker = new NotificationWorker(ctx.db, jobs, service, mailer, ctx.config, quiet, [ctx.services.inbox]);
   await jobs.work<SendJob>(QUEUES.send, (job) => worker.send(job), { batchSize: 10, concurrency: 4 });
   return {
     ctx,
@@ -376,6 +376,72 @@ describe(`email notifications (${TEST_DB})`, () => {
       () => h.sink.to(admin.user.email).filter((m) => m.subject === 'Due soon: Due soon').length === 2,
     );
     expect((await recordsOf(soon)).map((r) => r.kind)).toEqual(['due_soon', 'due_soon']);
+  });
+
+  it('also puts a due_soon item in the assignee’s inbox, once, while they see the task', async () => {
+    const inHours = (n: number) => new Date(Date.now() + n * 3_600_000).toISOString();
+    const assignee = await addMember(h.ctx.app, admin);
+    const hidden = json<{ id: number }>(
+      await call(admin, 'POST', '/api/projects/', { name: 'Hidden reminders', is_private: true }),
+    ).id;
+    await call(admin, 'PUT', `/api/projects/${hidden}/members/${assignee.user.id}/`, { role: 'member' });
+    const seen = await createTask(admin, { title: 'Seen soon', due_date: inHours(2), assigned_to: assignee.user.id });
+    const unseen = await createTask(admin, {
+      title: 'Unseen soon',
+      project: hidden,
+      due_date: inHours(2),
+      assigned_to: assignee.user.id,
+    });
+    await call(admin, 'DELETE', `/api/projects/${hidden}/members/${assignee.user.id}/`);
+    await h.worker.scanDueSoon();
+    await h.worker.scanDueSoon();
+    const items = json<{ results: Array<{ kind: string; task: { id: number }; actor: unknown }> }>(
+      await call(assignee, 'GET', '/api/inbox/?page_size=100'),
+    ).results;
+    expect(items.filter((i) => i.kind === 'due_soon')).toEqual([
+      expect.objectContaining({ task: expect.objectContaining({ id: seen.id }), actor: null }),
+    ]);
+    const all = await h.ctx.db.unsafeSystem((tx) =>
+      tx.execute(sql`select count(*)::int as n from inbox_items where task_id = ${unseen.id} and kind = 'due_soon'`),
+    );
+    expect((all as unknown as { rows: Array<{ n: number }> }).rows[0]?.n).toBe(0);
+  });
+
+  it('emails a mention at once per the preference, and folds comments on a task into one email', async () => {
+    const reader = await addMember(h.ctx.app, admin);
+    const task = await createTask(admin, { title: 'Talked about' });
+    const say = async (who: Session, body: string) =>
+      expect((await call(who, 'POST', `/api/tasks/${task.id}/comments/`, { body })).statusCode).toBe(201);
+    // Their own mention is nobody's email; a mention of the reader is (on by default).
+    await say(admin, `Note to self @${admin.user.username}`);
+    await say(admin, `What do you think, @${reader.user.username}?`);
+    expect((await recordsOf(task)).map((r) => [r.kind, r.recipientId])).toEqual([['mentioned', reader.user.id]]);
+    await h.sink.waitFor(() =>
+      h.sink.to(reader.user.email).some((m) => m.subject === 'You were mentioned: Talked about'),
+    );
+    const mention = h.sink.to(reader.user.email).find((m) => m.subject === 'You were mentioned: Talked about');
+    expect(mention?.decoded).toContain('You were mentioned in a comment on a task by Test User.');
+    await settled();
+
+    // The reader now watches, and asks for comment emails: three comments, one email.
+    await setPreferences(reader, { email_on_comment: true });
+    for (const n of [1, 2, 3]) await say(admin, `Update ${n}`);
+    const records = await recordsOf(task);
+    expect(records.map((r) => [r.kind, r.recipientId, r.status])).toEqual([
+      ['mentioned', reader.user.id, 'sent'],
+      ['commented', reader.user.id, 'pending'],
+    ]);
+    await h.sink.waitFor(() => h.sink.to(reader.user.email).some((m) => m.subject === 'New comments: Talked about'));
+    await settled();
+    const folded = h.sink.to(reader.user.email).filter((m) => m.subject === 'New comments: Talked about');
+    expect(folded).toHaveLength(1);
+    expect(folded[0]?.decoded).toContain('has 3 new comments, the latest by Test User.');
+
+    // Preferences off: no email for either kind.
+    await setPreferences(reader, { email_on_comment: false, email_on_mention: false });
+    await say(admin, `Again @${reader.user.username}`);
+    await say(admin, 'And again');
+    expect(await recordsOf(task)).toHaveLength(2);
   });
 
   it('sends one daily digest of open and overdue tasks to those who want it, however often it runs', async () => {

@@ -52,7 +52,7 @@ describe('contract fidelity', () => {
         { assigned_to: ['A valid integer is required.'] },
       ],
       [
-        'PUT',
+        'PATCH',
         '/api/notifications/preferences/',
         { daily_digest: 'true' },
         { daily_digest: ['Must be a valid boolean.'] },

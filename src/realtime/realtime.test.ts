@@ -174,13 +174,16 @@ describe('task events', () => {
     const created = await request(a, 'POST', '/api/tasks/', { title: 'Live task', assigned_to: a2.user.id });
     expect(created.statusCode).toBe(201);
     const task = json<{ id: number; updated_at: string }>(created);
+    // The task as the API answers it, but whether the reader watches it: everyone's events say false.
+    const shared = (response: typeof created) => ({ ...json(response), is_watching: false });
+    expect(json(created).is_watching).toBe(true);
     for (const socket of [sa, sa2]) {
-      expect(await socket.ofType('task_created')).toEqual({ type: 'task_created', task: json(created) });
+      expect(await socket.ofType('task_created')).toEqual({ type: 'task_created', task: shared(created) });
     }
     const updated = await request(a2, 'PATCH', `/api/tasks/${task.id}/`, { status: 'done' });
     for (const socket of [sa, sa2]) {
       const event = await socket.ofType('task_updated');
-      expect(event).toEqual({ type: 'task_updated', task: json(updated) });
+      expect(event).toEqual({ type: 'task_updated', task: shared(updated) });
       expect((event.task as { updated_at: string }).updated_at).toBe(json<{ updated_at: string }>(updated).updated_at);
     }
     expect((await request(a, 'DELETE', `/api/tasks/${task.id}/`)).statusCode).toBe(204);
@@ -190,7 +193,10 @@ describe('task events', () => {
     // Events go out in the order of the writes: one of b's own, written last, arrives after any of a's would have.
     const marker = json(await request(b, 'POST', '/api/tasks/', { title: 'Marker' }));
     for (const socket of [sb, sb2]) {
-      expect(await socket.ofType('task_created')).toEqual({ type: 'task_created', task: marker });
+      expect(await socket.ofType('task_created')).toEqual({
+        type: 'task_created',
+        task: { ...marker, is_watching: false },
+      });
       expect(socket.messages.map((m) => m.type)).toEqual(['connection_established', 'task_created']);
     }
     for (const socket of [sa, sa2, sb, sb2]) socket.close();
@@ -214,7 +220,7 @@ describe('task events', () => {
     // A write that commits, made last: its event comes after any of the refused ones would have.
     const marker = json<{ id: number }>(await request(a, 'POST', '/api/tasks/', { title: 'Marker' }));
     await sa.next((m) => m.type === 'task_created' && (m.task as { id: number }).id === marker.id);
-    expect(sa.messages.slice(before)).toEqual([{ type: 'task_created', task: marker }]);
+    expect(sa.messages.slice(before)).toEqual([{ type: 'task_created', task: { ...marker, is_watching: false } }]);
     sa.close();
   });
 

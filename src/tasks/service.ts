@@ -38,8 +38,12 @@ import {
 } from './schemas.ts';
 import * as writes from './writes.ts';
 
-/** A hash of the whole representation: any change a client could see changes it. */
-export const etagOf = (task: Task) =>
+/**
+ * A hash of the task as its writes change it: any change of it changes the tag. What is not the
+ * task's own is left out: whether the reader watches it (theirs alone, so that everyone gets the
+ * same tag), and its comment count (a comment written meanwhile is no conflict with an edit).
+ */
+export const etagOf = ({ is_watching: _reader, comment_count: _comments, ...task }: Task) =>
   `"${createHash('sha256').update(JSON.stringify(task)).digest('base64url').slice(0, 27)}"`;
 
 /** If-Match per RFC 9110: `*` or a list of tags; weak tags compare by their opaque part. */
@@ -539,7 +543,6 @@ export class TasksService implements StateMoves {
       }
       if (labels?.length || blockedBy?.length) row = await writes.reloadTask(tx, auth.companyId, row.id);
       await refuseIfBlocked(tx, auth.companyId, row, null);
-      const task = toTask(row);
       const write: TaskWrite = {
         kind: 'created',
         companyId: auth.companyId,
@@ -549,6 +552,8 @@ export class TasksService implements StateMoves {
       };
       const parents = await parentsRecounted(tx, auth.companyId, actor.id, null, row);
       await this.written(tx, auth.companyId, actor.id, [write, ...parents]);
+      // Read again after the listeners: the creator now watches it (the inbox's), as their next read says.
+      const task = toTask(await writes.reloadTask(tx, auth.companyId, row.id));
       if (idempotencyKey !== undefined) {
         await writes.saveIdempotentAnswer(tx, auth.companyId, actor.id, idempotencyKey, {
           statusCode: 201,
@@ -603,6 +608,10 @@ export class TasksService implements StateMoves {
       }
       done.push(...(await parentsRecounted(tx, auth.companyId, actor.id, current, row)));
       await this.written(tx, auth.companyId, actor.id, done);
+      // A new assignee watches it from now on (the inbox's): the caller assigning themself reads that.
+      if (row.assigned_to === actor.id && current.assigned_to !== actor.id) {
+        return { after: toTask(await writes.reloadTask(tx, auth.companyId, id)), done };
+      }
       return { after, done };
     });
     await this.committed(done);

@@ -65,6 +65,8 @@ describe('create', () => {
       blocking: [],
       is_blocked: false,
       subtasks: { total: 0, done: 0 },
+      comment_count: 0,
+      is_watching: true,
     });
     expect(Object.keys(task)).toEqual([
       'id',
@@ -89,6 +91,8 @@ describe('create', () => {
       'blocking',
       'is_blocked',
       'subtasks',
+      'comment_count',
+      'is_watching',
     ]);
   });
 
@@ -193,7 +197,8 @@ describe('read, update and delete one task', () => {
     const task = await createTask(admin);
     const response = await call(member, 'GET', `/api/tasks/${task.id}`);
     expect(response.statusCode).toBe(200);
-    expect(json(response)).toEqual(task);
+    // The member does not watch what the admin made.
+    expect(json(response)).toEqual({ ...task, is_watching: false });
   });
 
   it('PATCH changes only the fields it names', async () => {

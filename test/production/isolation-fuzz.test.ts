@@ -28,7 +28,9 @@ import { TestSocket } from '../ws.ts';
  * it (who was its member once, was assigned one of its tasks and emailed about it, then removed)
  * reads, changes, lists, searches, counts and follows it by id and by word, and must get none of
  * it: not its tasks, their history, emails or deletions, not the project, its statuses or members,
- * not its counts in statistics, and no WebSocket event of the writes made in it afterwards.
+ * not its counts in statistics, and no WebSocket event of the writes made in it afterwards. Comments
+ * and inbox items are of the same kind: another company's, or the private project's (the outsider
+ * was mentioned there while a member), are read, written, watched and marked read by id in vain.
  */
 
 const REQUESTS = Number(process.env.ISOLATION_REQUESTS ?? 10_000);
@@ -56,6 +58,12 @@ interface Company {
   privateProjectId: number;
   privateTaskIds: number[];
   privateDeletedTaskIds: number[];
+  /** Comments on its tasks, and on its private project's. */
+  commentIds: Array<[task: number, comment: number]>;
+  privateCommentIds: Array<[task: number, comment: number]>;
+  /** Inbox items of its people; the outsider's about the private project's task. */
+  inboxItemIds: number[];
+  privateInboxItemIds: number[];
   /** A company member of it, outside the private project (once inside: emailed about its task). */
   outsider: Session;
   insider: Session;
@@ -132,6 +140,10 @@ describe(`company isolation under random cross-company requests (${TEST_DB})`, (
         privateProjectId: 0,
         privateTaskIds: [],
         privateDeletedTaskIds: [],
+        commentIds: [],
+        privateCommentIds: [],
+        inboxItemIds: [],
+        privateInboxItemIds: [],
         insider: members[0] as Session,
         outsider: members[1] as Session,
       };
@@ -194,6 +206,29 @@ describe(`company isolation under random cross-company requests (${TEST_DB})`, (
           company.privateDeletedTaskIds.push(id);
         } else company.privateTaskIds.push(id);
       }
+      // Comments: on a task of the company, mentioning a colleague; on a private task, mentioning the
+      // outsider while still a member (an inbox item they keep, about a task they will not see).
+      const commentOn = async (task: number, body: string) => {
+        const response = await call(company.insider, 'POST', `/api/tasks/${task}/comments/`, { body });
+        expect(response.statusCode).toBe(201);
+        return json<{ id: number }>(response).id;
+      };
+      const open = company.taskIds[0] as number;
+      company.commentIds.push([open, await commentOn(open, `Remark ${marker} for @${admin.user.username}`)]);
+      const secret = company.privateTaskIds[1] as number;
+      company.privateCommentIds.push([
+        secret,
+        await commentOn(secret, `Remark ${company.privateMarker} for @${company.outsider.user.username}`),
+      ]);
+      const itemsOf = async (person: Session) =>
+        json<{ results: Array<{ id: number; task: { id: number } }> }>(
+          await call(person, 'GET', '/api/inbox/?page_size=100'),
+        ).results;
+      company.inboxItemIds.push(...(await itemsOf(admin)).map((i) => i.id));
+      company.privateInboxItemIds.push(
+        ...(await itemsOf(company.outsider)).filter((i) => i.task.id === secret).map((i) => i.id),
+      );
+      expect(company.privateInboxItemIds.length).toBeGreaterThan(0);
       expect((await call(admin, 'DELETE', `${membership}/${company.outsider.user.id}/`)).statusCode).toBe(204);
       for (let n = 0; n < 2; n++) {
         const invited = await call(admin, 'POST', '/api/auth/invitations/', {
@@ -291,8 +326,48 @@ describe(`company isolation under random cross-company requests (${TEST_DB})`, (
         if (rng.chance(0.2)) params.set('ordering', '-priority');
         return params.toString();
       };
-      const roll = rng.int(0, 25);
+      const [commentTask, commentId] = rng.pick(other.commentIds);
+      const roll = rng.int(0, 31);
       switch (roll) {
+        case 26:
+          return { name: 'their comments', method: 'GET', url: `/api/tasks/${anyTask}/comments/`, expect: [404] };
+        case 27:
+          return {
+            name: 'comment on their task',
+            method: 'POST',
+            url: `/api/tasks/${task}/comments/`,
+            payload: { body: `Hello @${other.admin.user.username}` },
+            expect: [404],
+          };
+        case 28:
+          return {
+            name: 'change or delete their comment',
+            method: rng.pick(['PATCH', 'DELETE'] as const),
+            url: `/api/tasks/${rng.pick([commentTask, ownTask])}/comments/${commentId}/`,
+            payload: { body: 'Hijacked' },
+            expect: [404],
+          };
+        case 29:
+          return {
+            name: 'read their inbox item',
+            method: 'POST',
+            url: `/api/inbox/${rng.pick(other.inboxItemIds)}/read/`,
+            expect: [404],
+          };
+        case 30:
+          return {
+            name: 'watch their task',
+            method: rng.pick(['POST', 'DELETE'] as const),
+            url: `/api/tasks/${anyTask}/watch/`,
+            expect: [404],
+          };
+        case 31:
+          return {
+            name: 'our inbox',
+            method: 'GET',
+            url: `/api/inbox/?page_size=100${rng.chance(0.5) ? '&unread=true' : ''}`,
+            expect: [200],
+          };
         case 0:
           return { name: 'read their task', method: 'GET', url: `/api/tasks/${anyTask}/`, expect: [404] };
         case 1:
@@ -433,7 +508,40 @@ describe(`company isolation under random cross-company requests (${TEST_DB})`, (
       const anyTask = rng.pick([...company.privateTaskIds, ...company.privateDeletedTaskIds]);
       const project = company.privateProjectId;
       const search = rng.pick([company.privateMarker, `Hidden ${company.privateMarker}`, 'Private plans']);
-      switch (rng.int(0, 21)) {
+      const [commentTask, commentId] = rng.pick(company.privateCommentIds);
+      switch (rng.int(0, 26)) {
+        case 22:
+          return { name: 'private: comments', method: 'GET', url: `/api/tasks/${anyTask}/comments/`, expect: [404] };
+        case 23:
+          return {
+            name: 'private: comment',
+            method: 'POST',
+            url: `/api/tasks/${task}/comments/`,
+            payload: { body: 'Let me in' },
+            expect: [404],
+          };
+        case 24:
+          return {
+            name: 'private: change or delete a comment',
+            method: rng.pick(['PATCH', 'DELETE'] as const),
+            url: `/api/tasks/${commentTask}/comments/${commentId}/`,
+            payload: { body: 'Hijacked' },
+            expect: [404],
+          };
+        case 25:
+          return {
+            name: 'private: read my old item',
+            method: 'POST',
+            url: `/api/inbox/${rng.pick(company.privateInboxItemIds)}/read/`,
+            expect: [404],
+          };
+        case 26:
+          return {
+            name: 'private: watch',
+            method: rng.pick(['POST', 'DELETE'] as const),
+            url: `/api/tasks/${anyTask}/watch/`,
+            expect: [404],
+          };
         case 0:
           return { name: 'private: read a task', method: 'GET', url: `/api/tasks/${anyTask}/`, expect: [404] };
         case 1:
@@ -582,6 +690,15 @@ describe(`company isolation under random cross-company requests (${TEST_DB})`, (
       }
     };
 
+    /** A comment (its task's id) or an inbox item (its task as an object) about one of these tasks. */
+    const isAboutTask = (value: { [key: string]: Body }, tasks: Set<number>) => {
+      const task = value.task;
+      if ('body' in value && 'edited' in value) return tasks.has(task as number);
+      if ('kind' in value && 'read_at' in value && typeof task === 'object' && task !== null && !Array.isArray(task))
+        return tasks.has(task.id as number);
+      return false;
+    };
+
     /** Why this body shows what a company member outside its private project must not see. */
     const privateLeak = (company: Company, op: Op, response: LightMyRequestResponse): string | undefined => {
       if (response.body.includes(company.privateMarker) && !op.url.includes(company.privateMarker)) {
@@ -605,6 +722,7 @@ describe(`company isolation under random cross-company requests (${TEST_DB})`, (
           problems.push(`${path}.id ${String(value.id)}`);
         if (isProject && value.id === company.privateProjectId) problems.push(`${path}.id ${String(value.id)}`);
         if ('deleted_at' in value && hidden.has(value.id as number)) problems.push(`${path}.id ${String(value.id)}`);
+        if (isAboutTask(value, hidden)) problems.push(`${path}.task ${JSON.stringify(value.task)}`);
         if ('recipient' in value && 'scheduled_for' in value && hidden.has(value.task as number))
           problems.push(`${path}.task ${String(value.task)}`);
         for (const [key, child] of Object.entries(value)) visit(child, `${path}.${key}`);
@@ -647,6 +765,7 @@ describe(`company isolation under random cross-company requests (${TEST_DB})`, (
         if (isUser && foreignUsers.has(value.id as number)) problems.push(`${path}.id ${String(value.id)}`);
         if (isInvitation && foreignInvitations.has(value.id as number)) problems.push(`${path}.id ${String(value.id)}`);
         if (isHistory && foreignTasks.has(value.task as number)) problems.push(`${path}.task ${String(value.task)}`);
+        if (isAboutTask(value, foreignTasks)) problems.push(`${path}.task ${JSON.stringify(value.task)}`);
         for (const key of ['assigned_to', 'created_by', 'actor', 'user_id']) {
           // a history entry's change is [from, to]
           const ids = ([] as Body[]).concat(value[key] ?? []);
@@ -803,6 +922,11 @@ describe(`company isolation under random cross-company requests (${TEST_DB})`, (
         (await call(admin, 'DELETE', `/api/projects/${project}/statuses/${statusId}/?move_to=${todo}`)).statusCode,
       ).toBe(204);
       await call(admin, 'PATCH', `/api/projects/${project}/`, { description: `About ${privateMarker}` });
+      const said = await call(admin, 'POST', `/api/tasks/${id}/comments/`, {
+        body: `Said ${privateMarker} to @${company.outsider.user.username} and @${company.insider.user.username}`,
+      });
+      expect(said.statusCode).toBe(201);
+      expect(json<{ mentions: number[] }>(said).mentions).toEqual([company.insider.user.id]);
       expect((await call(admin, 'DELETE', `/api/tasks/${id}/`)).statusCode).toBe(204);
       // The last event of all, to everyone in the company: after it, nothing else can arrive.
       const label = json<{ id: number }>(await call(admin, 'POST', '/api/labels/', { name: `done ${company.marker}` }));
@@ -813,6 +937,8 @@ describe(`company isolation under random cross-company requests (${TEST_DB})`, (
       const heard = (socket: TestSocket) => socket.messages.map((m) => m.type).join(' ');
       expect(heard(insider)).toContain('task_created');
       expect(heard(insider)).toContain('status_deleted');
+      expect(heard(insider)).toContain('comment_created');
+      expect(heard(insider)).toContain('inbox_item');
       expect(insider.messages.filter((m) => m.type === 'task_updated').length).toBeGreaterThanOrEqual(4);
       expect(heard(outsider)).toBe('connection_established label_updated');
       expect(JSON.stringify(outsider.messages)).not.toContain(privateMarker);

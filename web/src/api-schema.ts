@@ -744,7 +744,10 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** How many of the caller’s items are not read yet */
+        /**
+         * How many of the caller’s items are not read yet
+         * @description Of tasks the caller still sees; for a badge.
+         */
         get: operations["inboxUnreadCount"];
         put?: never;
         post?: never;
@@ -783,7 +786,10 @@ export interface paths {
         };
         get?: never;
         put?: never;
-        /** Mark all the caller’s items read */
+        /**
+         * Mark all the caller’s items read
+         * @description Items read before keep when they were read.
+         */
         post: operations["readAllInbox"];
         delete?: never;
         options?: never;
