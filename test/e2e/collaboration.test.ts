@@ -37,10 +37,16 @@ describe('collaboration', () => {
     await card(pageA, 'Draft the release notes').getByRole('button').first().click();
     const dialogA = pageA.getByRole('dialog', { name: 'Edit task' });
     const box = dialogA.getByLabel('Add a comment');
-    await box.pressSequentially(`Could you check these **today**, @${bob.username.slice(0, 3)}`);
-    const suggestions = dialogA.getByRole('listbox', { name: 'People to mention' });
+    await box.pressSequentially(`Could you check these **today**, @${bob.username.slice(0, 2)}`);
+    const suggestions = dialogA.getByRole('listbox', { name: 'People to mention', includeHidden: true });
     await suggestions.getByRole('option', { name: new RegExp(`@${bob.username}\\b`) }).waitFor();
     await expect(box.getAttribute('aria-expanded')).resolves.toBe('true');
+    // Escape closes the suggestions, not the dialog; typing on opens them again.
+    await box.press('Escape');
+    await expect(box.getAttribute('aria-expanded')).resolves.toBe('false');
+    await expect(dialogA.isVisible()).resolves.toBe(true);
+    await box.pressSequentially(bob.username.slice(2, 3));
+    await suggestions.getByRole('option', { name: new RegExp(`@${bob.username}\\b`) }).waitFor();
     await box.press('Enter');
     await expect(box.inputValue()).resolves.toBe(`Could you check these **today**, @${bob.username} `);
     await box.pressSequentially('<img src=x onerror=alert(1)>');
@@ -79,6 +85,20 @@ describe('collaboration', () => {
       .waitFor({ timeout: LIVE_MS * 3 });
     await expect(comments(pageA).count()).resolves.toBe(2);
     await card(pageA, 'Draft the release notes').filter({ hasText: '2 comments' }).waitFor();
+
+    // A edits their comment; B's open thread follows.
+    const first = comments(pageA).first();
+    await first.getByRole('button', { name: 'Edit' }).click();
+    const edit = first.getByLabel('Edit your comment');
+    await edit.fill(`Could you check these **by Friday**, @${bob.username}`);
+    await first.getByRole('button', { name: 'Save comment' }).click();
+    await comments(pageB)
+      .first()
+      .filter({ hasText: 'by Friday' })
+      .filter({ hasText: 'edited' })
+      .waitFor({
+        timeout: LIVE_MS * 3,
+      });
 
     // A attaches an image: listed with its size and a thumbnail.
     await dialogA
