@@ -817,6 +817,20 @@ describe(`company isolation under random cross-company requests (${TEST_DB})`, (
       const gone = { id: mine.privateDeletedTaskIds[0], deleted_at: 'x' };
       expect(privateLeak(mine, probe, answer({ results: [gone] }))).toBeDefined();
       expect(privateLeak(mine, probe, answer({ results: [own] }))).toBeUndefined();
+      // A comment or an inbox item about such a task, the private project's or another company's.
+      const hiddenId = mine.privateTaskIds[1] as number;
+      const item = (task: number) => ({
+        id: 1,
+        kind: 'mentioned',
+        task: { id: task, ref: 'x', title: 'x' },
+        read_at: null,
+      });
+      const remark = (task: number) => ({ id: 1, task, body: 'x', edited: false });
+      expect(privateLeak(mine, probe, answer({ results: [item(hiddenId)] }))).toBeDefined();
+      expect(privateLeak(mine, probe, answer({ results: [remark(hiddenId)] }))).toBeDefined();
+      expect(leak(mine, probe, answer({ results: [item(theirs.taskIds[0] as number)] }))).toBeDefined();
+      expect(leak(mine, probe, answer({ results: [remark(theirs.taskIds[0] as number)] }))).toBeDefined();
+      expect(leak(mine, probe, answer({ results: [item(mine.taskIds[0] as number)] }))).toBeUndefined();
     }
 
     const failures = new Map<string, { count: number; example: string }>();
