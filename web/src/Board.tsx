@@ -13,7 +13,7 @@ import {
 import { BoardColumn } from './BoardColumn.tsx';
 import { BoardToolbar, type Filters, filtersFrom, urlFor } from './BoardToolbar.tsx';
 import { LiveBadge } from './LiveBadge.tsx';
-import type { WorkspaceEvent } from './live.ts';
+import type { CommentEvent, WorkspaceEvent } from './live.ts';
 import { ConfirmDialog } from './Modal.tsx';
 import { ProjectSidebar } from './Projects.tsx';
 import { blockedByText, openBlockers, stateName, taskPath, useTasksById } from './relations.ts';
@@ -66,12 +66,28 @@ export function Board({
     },
     [apply, project.id, reloadStatuses],
   );
+  // The open task's comment thread listens to the board's socket.
+  const [commentListeners] = useState(() => new Set<(event: CommentEvent) => void>());
+  const onCommentEvent = useCallback(
+    (event: CommentEvent) => {
+      for (const listener of commentListeners) listener(event);
+    },
+    [commentListeners],
+  );
+  const subscribeComments = useCallback(
+    (listener: (event: CommentEvent) => void) => {
+      commentListeners.add(listener);
+      return () => void commentListeners.delete(listener);
+    },
+    [commentListeners],
+  );
   const board = useLiveTasks({
     userId: user.id,
     projectId: project.id,
     archived: project.archived,
     onRemoved: onLogOut,
     onWorkspaceEvent,
+    onCommentEvent,
   });
   const { tasks, deleted, loaded } = board;
   const people = useCompanyUsers(tasks, project.id, workspace.seesCompany);
@@ -361,6 +377,9 @@ export function Board({
           readOnly={readOnly}
           users={people.users}
           board={tasks}
+          user={user}
+          seesCompany={workspace.seesCompany}
+          subscribeComments={subscribeComments}
           onWriting={board.setWriting}
           onUpdated={board.saved}
           onSavedOther={(other) => {

@@ -1,6 +1,7 @@
-import { type DragEvent, type KeyboardEvent, useLayoutEffect, useRef, useState } from 'react';
+import { type DragEvent, type KeyboardEvent, type ReactNode, useLayoutEffect, useRef, useState } from 'react';
 import { displayName, type Label, type Person, type Task, type WorkflowStatus } from './api.ts';
 import { dateTime } from './format.ts';
+import { CommentIcon, PaperclipIcon } from './icons.tsx';
 import { PRIORITY_LABELS, STATUS_LABELS } from './labels.ts';
 import { blockedByText } from './relations.ts';
 import { SubtaskProgress } from './TaskRelations.tsx';
@@ -172,6 +173,13 @@ export function BoardColumn(props: ColumnProps) {
                       </span>
                     </span>
                   )}
+                  <CardCount count={task.comment_count} icon={<CommentIcon />} one="comment" many="comments" />
+                  <CardCount
+                    count={task.attachment_count}
+                    icon={<PaperclipIcon />}
+                    one="attachment"
+                    many="attachments"
+                  />
                   <LabelChips ids={task.labels} labelsById={props.labelsById} />
                 </div>
                 <div className="meta">
@@ -202,6 +210,21 @@ export function BoardColumn(props: ColumnProps) {
         </ul>
       </div>
     </section>
+  );
+}
+
+/** A count with its icon on a card, read as "3 comments"; nothing for none. */
+function CardCount({ count, icon, one, many }: { count: number; icon: ReactNode; one: string; many: string }) {
+  if (count === 0) return null;
+  return (
+    <span className={`card-count ${many}`}>
+      <span aria-hidden="true">
+        {icon} {count}
+      </span>
+      <span className="visually-hidden">
+        {count} {count === 1 ? one : many}
+      </span>
+    </span>
   );
 }
 

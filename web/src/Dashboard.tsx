@@ -4,7 +4,7 @@ import { BarChart, ColumnChart, Ring, StackedBarChart } from './charts.tsx';
 import { percent, utcDay } from './format.ts';
 import { LiveBadge } from './LiveBadge.tsx';
 import { PRIORITY_LABELS, STATUS_LABELS } from './labels.ts';
-import { LiveConnection, type LiveStatus } from './live.ts';
+import { type LiveStatus, listenLive } from './live.ts';
 import { navigate, useLocation } from './router.ts';
 import { PageTitle, Shell } from './Shell.tsx';
 import type { Workspace } from './useWorkspace.ts';
@@ -57,7 +57,7 @@ export function Dashboard({ user, workspace, onLogOut }: { user: User; workspace
       window.clearTimeout(timer.current);
       timer.current = window.setTimeout(() => void load(), REFRESH_AFTER_MS);
     };
-    const connection = new LiveConnection({
+    const stopListening = listenLive({
       onEvent: later,
       // statuses renamed, added or removed change the status chart; projects, the project choice
       onWorkspaceEvent: (event) => {
@@ -71,7 +71,7 @@ export function Dashboard({ user, workspace, onLogOut }: { user: User; workspace
     });
     return () => {
       window.clearTimeout(timer.current);
-      connection.stop();
+      stopListening();
     };
   }, [load, onLogOut, seesCompany, apply]);
 

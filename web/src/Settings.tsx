@@ -17,6 +17,16 @@ const PREFERENCES: { key: keyof NotificationPreferences; label: string; hint: st
     hint: 'When someone else moves a task you created or are assigned.',
   },
   {
+    key: 'email_on_mention',
+    label: 'When someone mentions me',
+    hint: 'When someone names you as @username in a comment.',
+  },
+  {
+    key: 'email_on_comment',
+    label: 'When a task I watch gets a comment',
+    hint: 'Comments by others on the tasks you watch (the inbox lists them either way).',
+  },
+  {
     key: 'email_on_unblocked',
     label: 'When a task of mine is unblocked',
     hint: 'When the last task one of yours was waiting for is done or deleted.',

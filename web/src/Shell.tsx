@@ -1,5 +1,6 @@
 import { type MouseEvent, type ReactNode, useEffect } from 'react';
 import { displayName, type User } from './api.ts';
+import { InboxBell } from './Inbox.tsx';
 import { navigate, useLocation } from './router.ts';
 
 export const PAGES = [
@@ -96,6 +97,7 @@ export function Shell({
         </nav>
         <span className="spacer" />
         {status}
+        <InboxBell />
         <div className="me">
           <span>
             {displayName(user)} <span className="role">{user.role}</span>

@@ -3,6 +3,7 @@ import {
   ApiError,
   call,
   displayName,
+  get,
   type Label,
   type Person,
   PRIORITIES,
@@ -10,12 +11,15 @@ import {
   type Project,
   type Task,
   type TaskFields,
+  type User,
   type WorkflowStatus,
 } from './api.ts';
+import type { SubscribeComments } from './Comments.tsx';
 import { errorsOf, Field, FieldMessages, FormAlert } from './forms.tsx';
 import { PRIORITY_LABELS, STATUS_LABELS } from './labels.ts';
 import { Modal } from './Modal.tsx';
 import { TaskActivity } from './TaskActivity.tsx';
+import { TaskCollaboration, WatchToggle } from './TaskCollaboration.tsx';
 import { TaskRelations } from './TaskRelations.tsx';
 
 /** A datetime-local input's value (local time, minutes) for an instant, and back. */
@@ -93,6 +97,11 @@ export interface TaskDialogProps {
   users: Person[];
   /** The board's tasks, live: the states shown beside dependencies and subtasks. */
   board: Map<number, Task>;
+  user: User;
+  /** Whether the user may read the company's people (guests may not). */
+  seesCompany: boolean;
+  /** The board's live comment events. */
+  subscribeComments: SubscribeComments;
   onSaved: (task: Task) => void;
   /** This task was changed from the dialog (its dependencies), which stays open. */
   onUpdated: (task: Task) => void;
@@ -113,6 +122,9 @@ export function TaskDialog({
   readOnly,
   users,
   board,
+  user,
+  seesCompany,
+  subscribeComments,
   onSaved,
   onUpdated,
   onSavedOther,
@@ -128,6 +140,8 @@ export function TaskDialog({
   const [errors, setErrors] = useState<Record<string, string[]>>({});
   const [conflict, setConflict] = useState(false);
   const [pending, setPending] = useState(false);
+  /** From the dialog's own read of the task (the board's copies come from events, which say false). */
+  const [watching, setWatching] = useState<boolean | undefined>();
   // One key per dialog: a retried create (a lost answer, a double click) makes one task.
   const [idempotencyKey] = useState(newKey);
   const taskId = task?.id;
@@ -139,6 +153,7 @@ export function TaskDialog({
       .then(({ data, headers }) => {
         if (cancelled) return;
         setBase({ task: data, etag: headers.get('etag') ?? '' });
+        setWatching(data.is_watching);
         if (!touched.current) setDraft(draftOf(data));
       })
       .catch((error: unknown) => {
@@ -189,6 +204,11 @@ export function TaskDialog({
     if (task === undefined || base === undefined) return;
     onUpdated(await rebase(task.id, base.task));
   };
+  /** Read again after what changes its counts, not its fields (files). */
+  const reread = async () => {
+    if (task !== undefined) onUpdated(await get<Task>(`/api/tasks/${task.id}/`));
+  };
+
   // The newest version at hand: the board's follows events, the dialog's own follows its writes.
   const current =
     task === undefined || (base !== undefined && base.task.updated_at > task.updated_at) ? base?.task : task;
@@ -255,164 +275,179 @@ export function TaskDialog({
       className={`task-dialog${task === undefined ? '' : ' with-activity'}`}
     >
       <div className="task-dialog-body">
-        <form onSubmit={submit} noValidate>
-          {task === undefined ? null : (
-            <p className="task-ref">
-              <span className="project-key">{task.ref}</span> in {project.name}
-              {readOnly ? ' · read only' : ''}
-            </p>
-          )}
-          <fieldset className="plain" disabled={readOnly}>
-            {conflict || changedElsewhere ? (
-              <div className="alert warning" role="alert">
-                <p>
-                  {conflict
-                    ? 'Someone else changed this task after you opened it, so it was not saved.'
-                    : 'Someone else has just changed this task.'}
-                </p>
-                <div className="actions">
-                  <button type="button" onClick={takeTheirs}>
-                    Load their version
-                  </button>
-                  {conflict ? (
-                    <button type="button" className="danger" onClick={() => void save(true)}>
-                      Save mine over it
+        <div className="task-main">
+          <form onSubmit={submit} noValidate>
+            {task === undefined ? null : (
+              <p className="task-ref">
+                <span className="project-key">{task.ref}</span> in {project.name}
+                {readOnly ? ' · read only' : ''}
+                <WatchToggle task={task} watching={watching} disabled={project.archived} onChange={setWatching} />
+              </p>
+            )}
+            <fieldset className="plain" disabled={readOnly}>
+              {conflict || changedElsewhere ? (
+                <div className="alert warning" role="alert">
+                  <p>
+                    {conflict
+                      ? 'Someone else changed this task after you opened it, so it was not saved.'
+                      : 'Someone else has just changed this task.'}
+                  </p>
+                  <div className="actions">
+                    <button type="button" onClick={takeTheirs}>
+                      Load their version
                     </button>
-                  ) : null}
+                    {conflict ? (
+                      <button type="button" className="danger" onClick={() => void save(true)}>
+                        Save mine over it
+                      </button>
+                    ) : null}
+                  </div>
                 </div>
-              </div>
-            ) : null}
-            <FormAlert messages={errors.non_field_errors ?? errors.detail} />
-            <Field label="Title" errors={errors.title}>
-              {(props) => (
-                <input
-                  {...props}
-                  name="title"
-                  required
-                  maxLength={200}
-                  value={draft.title}
-                  onChange={(event) => set('title')(event.target.value)}
-                  // biome-ignore lint/a11y/noAutofocus: the dialog opens to type a title
-                  autoFocus
-                />
-              )}
-            </Field>
-            <Field label="Description" errors={errors.description}>
-              {(props) => (
-                <textarea
-                  {...props}
-                  name="description"
-                  rows={task === undefined ? 4 : 7}
-                  maxLength={10_000}
-                  value={draft.description}
-                  onChange={(event) => set('description')(event.target.value)}
-                />
-              )}
-            </Field>
-            <div className="row">
-              <Field label="Status" errors={errors.state ?? errors.status}>
-                {(props) => (
-                  <select {...props} value={draft.state} onChange={(event) => set('state')(event.target.value)}>
-                    {statuses.map((status) => (
-                      <option key={status.id} value={String(status.id)}>
-                        {status.name}
-                        {status.name.toLowerCase() === STATUS_LABELS[status.category].toLowerCase()
-                          ? ''
-                          : ` (${STATUS_LABELS[status.category]})`}
-                      </option>
-                    ))}
-                  </select>
-                )}
-              </Field>
-              <Field label="Priority" errors={errors.priority}>
-                {(props) => (
-                  <select
-                    {...props}
-                    value={draft.priority}
-                    onChange={(event) => set('priority')(event.target.value as Priority)}
-                  >
-                    {PRIORITIES.map((priority) => (
-                      <option key={priority} value={priority}>
-                        {PRIORITY_LABELS[priority]}
-                      </option>
-                    ))}
-                  </select>
-                )}
-              </Field>
-            </div>
-            <div className="row">
-              <Field label="Assignee" errors={errors.assigned_to}>
-                {(props) => (
-                  <select {...props} value={draft.assignee} onChange={(event) => set('assignee')(event.target.value)}>
-                    <option value="">Unassigned</option>
-                    {users.map((user) => (
-                      <option key={user.id} value={String(user.id)}>
-                        {displayName(user)}
-                      </option>
-                    ))}
-                  </select>
-                )}
-              </Field>
-              <Field label="Due" errors={errors.due_date}>
+              ) : null}
+              <FormAlert messages={errors.non_field_errors ?? errors.detail} />
+              <Field label="Title" errors={errors.title}>
                 {(props) => (
                   <input
                     {...props}
-                    type="datetime-local"
-                    value={draft.due}
-                    onChange={(event) => set('due')(event.target.value)}
+                    name="title"
+                    required
+                    maxLength={200}
+                    value={draft.title}
+                    onChange={(event) => set('title')(event.target.value)}
+                    // biome-ignore lint/a11y/noAutofocus: the dialog opens to type a title
+                    autoFocus
                   />
                 )}
               </Field>
-            </div>
-            {labels.length === 0 ? null : (
-              <fieldset className="label-choices">
-                <legend>Labels</legend>
-                {labels.map((label) => (
-                  <label key={label.id} className="chip choice" style={{ borderColor: label.color }}>
+              <Field label="Description" errors={errors.description}>
+                {(props) => (
+                  <textarea
+                    {...props}
+                    name="description"
+                    rows={task === undefined ? 4 : 7}
+                    maxLength={10_000}
+                    value={draft.description}
+                    onChange={(event) => set('description')(event.target.value)}
+                  />
+                )}
+              </Field>
+              <div className="row">
+                <Field label="Status" errors={errors.state ?? errors.status}>
+                  {(props) => (
+                    <select {...props} value={draft.state} onChange={(event) => set('state')(event.target.value)}>
+                      {statuses.map((status) => (
+                        <option key={status.id} value={String(status.id)}>
+                          {status.name}
+                          {status.name.toLowerCase() === STATUS_LABELS[status.category].toLowerCase()
+                            ? ''
+                            : ` (${STATUS_LABELS[status.category]})`}
+                        </option>
+                      ))}
+                    </select>
+                  )}
+                </Field>
+                <Field label="Priority" errors={errors.priority}>
+                  {(props) => (
+                    <select
+                      {...props}
+                      value={draft.priority}
+                      onChange={(event) => set('priority')(event.target.value as Priority)}
+                    >
+                      {PRIORITIES.map((priority) => (
+                        <option key={priority} value={priority}>
+                          {PRIORITY_LABELS[priority]}
+                        </option>
+                      ))}
+                    </select>
+                  )}
+                </Field>
+              </div>
+              <div className="row">
+                <Field label="Assignee" errors={errors.assigned_to}>
+                  {(props) => (
+                    <select {...props} value={draft.assignee} onChange={(event) => set('assignee')(event.target.value)}>
+                      <option value="">Unassigned</option>
+                      {users.map((user) => (
+                        <option key={user.id} value={String(user.id)}>
+                          {displayName(user)}
+                        </option>
+                      ))}
+                    </select>
+                  )}
+                </Field>
+                <Field label="Due" errors={errors.due_date}>
+                  {(props) => (
                     <input
-                      type="checkbox"
-                      checked={draft.labels.includes(label.id)}
-                      onChange={(event) => toggleLabel(label.id, event.target.checked)}
+                      {...props}
+                      type="datetime-local"
+                      value={draft.due}
+                      onChange={(event) => set('due')(event.target.value)}
                     />
-                    <span className="chip-dot" style={{ background: label.color }} aria-hidden="true" />
-                    {label.name}
-                  </label>
-                ))}
-                <FieldMessages id={`labels-error-${task?.id ?? 'new'}`} messages={errors.labels} />
-              </fieldset>
+                  )}
+                </Field>
+              </div>
+              {labels.length === 0 ? null : (
+                <fieldset className="label-choices">
+                  <legend>Labels</legend>
+                  {labels.map((label) => (
+                    <label key={label.id} className="chip choice" style={{ borderColor: label.color }}>
+                      <input
+                        type="checkbox"
+                        checked={draft.labels.includes(label.id)}
+                        onChange={(event) => toggleLabel(label.id, event.target.checked)}
+                      />
+                      <span className="chip-dot" style={{ background: label.color }} aria-hidden="true" />
+                      {label.name}
+                    </label>
+                  ))}
+                  <FieldMessages id={`labels-error-${task?.id ?? 'new'}`} messages={errors.labels} />
+                </fieldset>
+              )}
+            </fieldset>
+            {current === undefined ? null : (
+              <TaskRelations
+                task={current}
+                statuses={statuses}
+                board={board}
+                readOnly={readOnly}
+                onWriteSelf={writeSelf}
+                onWroteOther={wroteOther}
+              />
             )}
-          </fieldset>
+            <div className="actions">
+              {task === undefined || readOnly ? null : (
+                <button type="button" className="danger quiet" onClick={() => onDelete(task)}>
+                  Delete…
+                </button>
+              )}
+              <span className="spacer" />
+              <button type="button" onClick={onClose}>
+                {readOnly ? 'Close' : 'Cancel'}
+              </button>
+              {readOnly ? null : (
+                <button
+                  type="submit"
+                  className="primary"
+                  disabled={pending || (task !== undefined && base === undefined)}
+                >
+                  {pending ? 'Saving…' : task === undefined ? 'Create task' : 'Save'}
+                </button>
+              )}
+            </div>
+          </form>
           {current === undefined ? null : (
-            <TaskRelations
+            <TaskCollaboration
               task={current}
-              statuses={statuses}
-              board={board}
+              user={user}
+              project={project}
+              seesCompany={seesCompany}
               readOnly={readOnly}
-              onWriteSelf={writeSelf}
-              onWroteOther={wroteOther}
+              subscribeComments={subscribeComments}
+              onTaskChanged={reread}
+              onCommented={() => setWatching(true)}
             />
           )}
-          <div className="actions">
-            {task === undefined || readOnly ? null : (
-              <button type="button" className="danger quiet" onClick={() => onDelete(task)}>
-                Delete…
-              </button>
-            )}
-            <span className="spacer" />
-            <button type="button" onClick={onClose}>
-              {readOnly ? 'Close' : 'Cancel'}
-            </button>
-            {readOnly ? null : (
-              <button
-                type="submit"
-                className="primary"
-                disabled={pending || (task !== undefined && base === undefined)}
-              >
-                {pending ? 'Saving…' : task === undefined ? 'Create task' : 'Save'}
-              </button>
-            )}
-          </div>
-        </form>
+        </div>
         {task === undefined ? null : <TaskActivity task={task} users={users} words={{ statuses, labels, projects }} />}
       </div>
     </Modal>

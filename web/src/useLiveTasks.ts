@@ -1,6 +1,6 @@
 import { useCallback, useEffect, useReducer, useRef, useState } from 'react';
 import { call, get, getAll, type Task, type WorkflowStatus } from './api.ts';
-import { LiveConnection, type LiveStatus, type TaskEvent, type WorkspaceEvent } from './live.ts';
+import { type CommentEvent, type LiveStatus, listenLive, type TaskEvent, type WorkspaceEvent } from './live.ts';
 
 /** How long someone else's change stays highlighted. */
 const FLASH_MS = 2_000;
@@ -84,6 +84,7 @@ export function useLiveTasks({
   archived,
   onRemoved,
   onWorkspaceEvent,
+  onCommentEvent,
 }: {
   userId: number;
   projectId: number;
@@ -91,6 +92,8 @@ export function useLiveTasks({
   archived: boolean;
   onRemoved: () => void;
   onWorkspaceEvent: (event: WorkspaceEvent) => void;
+  /** A comment on any task the user sees; its task's comment count here is read again first. */
+  onCommentEvent: (event: CommentEvent) => void;
 }) {
   const [state, dispatch] = useReducer(reduce, undefined, emptyBoard);
   const [loaded, setLoaded] = useState<{ count: number } | undefined>();
@@ -238,12 +241,27 @@ export function useLiveTasks({
     [applyTheirs, removed],
   );
 
+  // A comment changes its task's comment_count, not its updated_at: the event says which task to read again.
+  const onComment = useCallback(
+    (event: CommentEvent) => {
+      reread([event.comment.task]);
+      onCommentEvent(event);
+    },
+    [reread, onCommentEvent],
+  );
+
   const isLoaded = loaded !== undefined;
   useEffect(() => {
     if (!isLoaded) return;
-    const connection = new LiveConnection({ onEvent, onStatus: setLive, catchUp, onRemoved, onWorkspaceEvent });
-    return () => connection.stop();
-  }, [isLoaded, onEvent, catchUp, onRemoved, onWorkspaceEvent]);
+    return listenLive({
+      onEvent,
+      onStatus: setLive,
+      catchUp,
+      onRemoved,
+      onWorkspaceEvent,
+      onCommentEvent: onComment,
+    });
+  }, [isLoaded, onEvent, catchUp, onRemoved, onWorkspaceEvent, onComment]);
 
   /** Shown at once; the server's answer follows, or the old version comes back and the error is thrown. */
   const move = useCallback(
@@ -265,5 +283,5 @@ export function useLiveTasks({
     [saved, reread],
   );
 
-  return { ...state, loaded, loadError, live, saved, setWriting, removed, move };
+  return { ...state, loaded, loadError, live, saved, setWriting, removed, move, reread };
 }
