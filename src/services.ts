@@ -1,6 +1,11 @@
 import type { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
 import { AccountsService } from './accounts/service.ts';
+import { createAttachmentQueues } from './attachments/jobs.ts';
+import { AttachmentsService } from './attachments/service.ts';
+import { DownloadSigner } from './attachments/signing.ts';
+import { createStorage } from './attachments/storage/index.ts';
+import { AttachmentsWorker } from './attachments/worker.ts';
 import { LabelsService } from './labels/service.ts';
 import { createMaintenanceQueues } from './maintenance/jobs.ts';
 import { MaintenanceWorker } from './maintenance/worker.ts';
@@ -44,6 +49,9 @@ export interface Services {
   projects: ProjectsService;
   statuses: StatusesService;
   labels: LabelsService;
+  attachments: AttachmentsService;
+  /** Signs the attachments' download links (a key of its own, derived from JWT_SECRET). */
+  signer: DownloadSigner;
   /** Closes what these opened (the bus, Redis); the database and the jobs are the caller's. */
   close(): Promise<void>;
 }
@@ -60,8 +68,11 @@ export function createServices(
   const hub = new Hub();
   const realtime = new RealtimeService(db, bus, hub, logger);
   const notifications = new NotificationsService(db, jobs, config.notificationDelaySeconds);
-  // In order: the emails are recorded in the write's transaction, the events go after its commit.
-  const tasks = new TasksService(db, externalFeed(config, redis), [notifications, realtime]);
+  const signer = new DownloadSigner(config.jwtSecret);
+  const attachments = new AttachmentsService(db, jobs, createStorage(config), signer, config);
+  // In order: the emails and the collection of a deleted task's files are recorded in the write's
+  // transaction, the events go after its commit.
+  const tasks = new TasksService(db, externalFeed(config, redis), [notifications, attachments, realtime]);
   return {
     config,
     db,
@@ -77,6 +88,8 @@ export function createServices(
     projects: new ProjectsService(db, realtime),
     statuses: new StatusesService(db, realtime, tasks),
     labels: new LabelsService(db, realtime),
+    attachments,
+    signer,
     async close() {
       await bus.close();
       await redis?.quit().catch(() => redis.disconnect());
@@ -91,6 +104,7 @@ export async function createQueues(
 ): Promise<void> {
   await createNotificationQueues(jobs, config);
   await createMaintenanceQueues(jobs);
+  await createAttachmentQueues(jobs);
 }
 
 /** What a worker process runs: every feature's workers and schedules. */
@@ -98,4 +112,5 @@ export async function startWorkers(services: Services, mailer: Mailer, logger: L
   const { db, jobs, config } = services;
   await new NotificationWorker(db, jobs, services.notifications, mailer, config, logger).start();
   await new MaintenanceWorker(db, jobs, logger).start();
+  await new AttachmentsWorker(db, jobs, services.attachments.storage, logger).start();
 }

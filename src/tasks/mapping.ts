@@ -35,6 +35,7 @@ export interface TaskRow {
   open_blockers: number;
   subtasks_total: number;
   subtasks_done: number;
+  attachment_count: number;
 }
 
 // The project's key (for the ref; it cannot change once the project has tasks) and the labels.
@@ -58,7 +59,7 @@ const blockingSql = (t: string) =>
 /** The table's own columns of the row, in SQL text: `t` is the task. */
 export const TASK_TABLE_COLUMNS = `t.id, t.company_id, t.title, t.description, t.status, t.priority, t.due_date,
   t.assigned_to, t.created_by, t.created_at, t.updated_at, t.completed_at, t.project_id, t.number, t.state_id,
-  t.parent_id, t.open_blockers, t.subtasks_total, t.subtasks_done`;
+  t.parent_id, t.open_blockers, t.subtasks_total, t.subtasks_done, t.attachment_count`;
 
 /** The row's columns in SQL text, for the statements written out (reads.ts): `t` is the task. */
 export const TASK_COLUMNS = `${TASK_TABLE_COLUMNS},
@@ -94,6 +95,7 @@ export const taskRowColumns = {
   open_blockers: tasks.openBlockers,
   subtasks_total: tasks.subtasksTotal,
   subtasks_done: tasks.subtasksDone,
+  attachment_count: tasks.attachmentCount,
 };
 
 /** PostgreSQL's text for a timestamptz in UTC (its session time zone here): `2026-11-28 16:30:24.123456+00`. */
@@ -137,6 +139,7 @@ export function toTask(row: TaskRow): Task {
     blocking: row.blocking,
     is_blocked: row.open_blockers > 0,
     subtasks: { total: row.subtasks_total, done: row.subtasks_done },
+    attachment_count: row.attachment_count,
   };
 }
 

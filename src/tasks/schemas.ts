@@ -69,6 +69,7 @@ export const Task = Type.Object(
       { total: Type.Integer(), done: Type.Integer() },
       { description: 'Its direct subtasks, and how many of them are done.' },
     ),
+    attachment_count: Type.Integer({ description: 'How many files are attached to it.' }),
   },
   { $id: 'Task', title: 'Task' },
 );
