@@ -12,7 +12,10 @@ const MARKUP: ReadonlyArray<[RegExp, string]> = [
   [/^<\?xml[\s\S]*<svg[\s>]/i, 'image/svg+xml'],
   [/^<svg[\s>]/i, 'image/svg+xml'],
   [/^<\?xml/i, 'application/xml'],
-  [/^(<!--[\s\S]*?-->\s*)*<(!doctype html|html|head|body|script|iframe|div|p|a|img|meta|style|title)[\s>]/i, 'text/html'],
+  [
+    /^(<!--[\s\S]*?-->\s*)*<(!doctype html|html|head|body|script|iframe|div|p|a|img|meta|style|title)[\s>]/i,
+    'text/html',
+  ],
 ];
 
 /**
@@ -22,7 +25,8 @@ const MARKUP: ReadonlyArray<[RegExp, string]> = [
  */
 export async function detectContentType(head: Buffer): Promise<string> {
   const detected = await fileTypeFromBuffer(head);
-  if (detected !== undefined) return detected.mime;
+  // file-type names every XML document application/xml, SVG included: that one is told apart below.
+  if (detected !== undefined && detected.mime !== 'application/xml') return detected.mime;
   const text = decodeText(head);
   if (text === undefined) return OCTET_STREAM;
   const start = text.replace(/^\uFEFF?\s*/, '');
@@ -35,12 +39,21 @@ function decodeText(head: Buffer): string | undefined {
     try {
       const text = new TextDecoder('utf-8', { fatal: true }).decode(head.subarray(0, head.length - cut));
       // Tabs, newlines and form feeds are text; other control characters are a binary file's.
-      return /[\u0000-\u0008\u000e-\u001f\u007f]/.test(text) ? undefined : text;
+      return hasBinaryControl(text) ? undefined : text;
     } catch {
       // not UTF-8 up to here
     }
   }
   return undefined;
+}
+
+/** C0 controls but tab, newline, vertical tab, form feed and carriage return (9–13), and DEL. */
+function hasBinaryControl(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if ((code < 32 && (code < 9 || code > 13)) || code === 127) return true;
+  }
+  return false;
 }
 
 const MAX_FILENAME_BYTES = 255;
@@ -61,7 +74,10 @@ export function cleanFilename(given: string): string {
   if (Buffer.byteLength(name) <= MAX_FILENAME_BYTES) return name;
   const dot = name.lastIndexOf('.');
   const extension = dot > 0 && name.length - dot <= 16 ? name.slice(dot) : '';
-  return truncateUtf8(name.slice(0, name.length - extension.length), MAX_FILENAME_BYTES - Buffer.byteLength(extension)) + extension;
+  return (
+    truncateUtf8(name.slice(0, name.length - extension.length), MAX_FILENAME_BYTES - Buffer.byteLength(extension)) +
+    extension
+  );
 }
 
 function truncateUtf8(text: string, bytes: number): string {
@@ -79,6 +95,9 @@ function truncateUtf8(text: string, bytes: number): string {
 /** RFC 6266: an ASCII fallback and the exact name as RFC 5987 `filename*`. */
 export function contentDisposition(filename: string): string {
   const fallback = filename.replace(/[^\x20-\x7e]/g, '_').replace(/["\\]/g, '_');
-  const encoded = encodeURIComponent(filename).replace(/['()*]/g, (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`);
+  const encoded = encodeURIComponent(filename).replace(
+    /['()*]/g,
+    (c) => `%${c.charCodeAt(0).toString(16).toUpperCase()}`,
+  );
   return `attachment; filename="${fallback}"; filename*=UTF-8''${encoded}`;
 }

@@ -32,7 +32,10 @@ export class Meter extends Transform {
 
   override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
     this.size += chunk.length;
-    if (this.size > this.limit) return done(new TooLarge(this.over));
+    if (this.size > this.limit) {
+      done(new TooLarge(this.over));
+      return;
+    }
     this.hash.update(chunk);
     if (this.headLength < HEAD_BYTES) {
       const part = chunk.subarray(0, HEAD_BYTES - this.headLength);

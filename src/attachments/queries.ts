@@ -45,7 +45,10 @@ export async function findAttachment(tx: Tx, companyId: number, id: number): Pro
   return row;
 }
 
-export async function insertAttachment(tx: Tx, values: Omit<AttachmentRow, 'id' | 'createdAt'>): Promise<AttachmentRow> {
+export async function insertAttachment(
+  tx: Tx,
+  values: Omit<AttachmentRow, 'id' | 'createdAt'>,
+): Promise<AttachmentRow> {
   const [row] = await tx.insert(attachments).values(values).returning(columns);
   return row as AttachmentRow;
 }
@@ -77,7 +80,10 @@ export async function lockedUsage(tx: Tx, companyId: number): Promise<{ stored: 
 
 /** The company's stored bytes, as the trigger keeps them. */
 export async function storedBytes(tx: Tx, companyId: number): Promise<number> {
-  const [row] = await tx.select({ bytes: storageUsage.bytes }).from(storageUsage).where(eq(storageUsage.companyId, companyId));
+  const [row] = await tx
+    .select({ bytes: storageUsage.bytes })
+    .from(storageUsage)
+    .where(eq(storageUsage.companyId, companyId));
   return row?.bytes ?? 0;
 }
 

@@ -1,7 +1,7 @@
+import type { Readable } from 'node:stream';
 import multipart from '@fastify/multipart';
 import type { FastifyPluginAsyncTypebox } from '@fastify/type-provider-typebox';
 import { Type } from '@sinclair/typebox';
-import type { Readable } from 'node:stream';
 import type { FastifyRequest } from 'fastify';
 import { type Auth, authOf, bearerToken, notAuthenticated, type TokenService } from '../platform/auth.ts';
 import { HttpError } from '../platform/errors.ts';
@@ -207,7 +207,10 @@ export const attachmentsRoutes: FastifyPluginAsyncTypebox<AttachmentsRoutesOptio
       }
       reply.type(servedType(attachment.contentType));
       if (range === undefined) {
-        return reply.code(200).header('content-length', size).send(await open());
+        return reply
+          .code(200)
+          .header('content-length', size)
+          .send(await open());
       }
       return reply
         .code(206)

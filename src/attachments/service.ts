@@ -113,7 +113,9 @@ export class AttachmentsService implements TaskWriteListener {
   }
 
   private tooLarge(): HttpError {
-    return new HttpError(413, { detail: `The file is larger than the ${megabytes(this.limits.attachmentMaxBytes)} allowed.` });
+    return new HttpError(413, {
+      detail: `The file is larger than the ${megabytes(this.limits.attachmentMaxBytes)} allowed.`,
+    });
   }
 
   /**
