@@ -16,6 +16,7 @@ import {
   type Session,
   type TestContext,
 } from '../../test/helpers.ts';
+import { multipartFile } from '../../test/multipart.ts';
 import { startTestS3, type TestS3 } from '../../test/s3.ts';
 import { until } from '../../test/timing.ts';
 import { queryRows } from '../platform/db/index.ts';
@@ -32,19 +33,6 @@ const PNG = Buffer.concat([
   Buffer.from('89504e470d0a1a0a0000000d49484452000000010000000108060000001f15c489', 'hex'),
   Buffer.alloc(64, 1),
 ]);
-
-function multipart(filename: string, content: Buffer, field = 'file') {
-  const boundary = `----boundary${Math.random().toString(36).slice(2)}`;
-  const payload = Buffer.concat([
-    Buffer.from(
-      `--${boundary}\r\nContent-Disposition: form-data; name="${field}"; filename="${filename}"\r\n` +
-        'Content-Type: text/plain\r\n\r\n',
-    ),
-    content,
-    Buffer.from(`\r\n--${boundary}--\r\n`),
-  ]);
-  return { payload, headers: { 'content-type': `multipart/form-data; boundary=${boundary}` } };
-}
 
 const bytes = (size: number, seed = 7) => Buffer.from(Array.from({ length: size }, (_, i) => (i * seed + 13) % 251));
 const sha256 = (content: Buffer) => createHash('sha256').update(content).digest('hex');
@@ -77,7 +65,7 @@ describe.each(['local', 's3'] as const)('attachments on %s storage', (kind) => {
   const stored = (session: Session) => storage().list(`${session.user.company.id}/`);
 
   const upload = (session: Session | null, taskId: number, filename: string, content: Buffer, field = 'file') => {
-    const { payload, headers } = multipart(filename, content, field);
+    const { payload, headers } = multipartFile(filename, content, field);
     return ctx.app.inject({
       method: 'POST',
       url: `/api/tasks/${taskId}/attachments/`,
@@ -243,7 +231,7 @@ describe.each(['local', 's3'] as const)('attachments on %s storage', (kind) => {
     expect(await stored(owner)).toEqual([]);
     expect(await pending(owner)).toBe(0);
     // Elsewhere a multipart body is still a 415.
-    const { payload, headers } = multipart('a.txt', Buffer.from('x'));
+    const { payload, headers } = multipartFile('a.txt', Buffer.from('x'));
     const elsewhere = await ctx.app.inject({
       method: 'POST',
       url: '/api/tasks/',
@@ -260,7 +248,7 @@ describe.each(['local', 's3'] as const)('attachments on %s storage', (kind) => {
     expect(declared.statusCode).toBe(413);
     expect(json<{ detail: string }>(declared).detail).toMatch(/larger than the 0.3 MB allowed/);
     // Chunked, without Content-Length: cut off while streaming.
-    const { payload, headers } = multipart('big.bin', bytes(MAX_BYTES + 1000));
+    const { payload, headers } = multipartFile('big.bin', bytes(MAX_BYTES + 1000));
     const streamed = await ctx.app.inject({
       method: 'POST',
       url: `/api/tasks/${task.id}/attachments/`,
@@ -282,7 +270,7 @@ describe.each(['local', 's3'] as const)('attachments on %s storage', (kind) => {
     expect(over.statusCode).toBe(413);
     expect(json<{ detail: string }>(over).detail).toMatch(/storage quota of 1 MB/);
     // Streamed without a length: cut off at the room left.
-    const { payload, headers } = multipart('more.bin', bytes(60_000));
+    const { payload, headers } = multipartFile('more.bin', bytes(60_000));
     const streamed = await ctx.app.inject({
       method: 'POST',
       url: `/api/tasks/${task.id}/attachments/`,
@@ -319,7 +307,7 @@ describe.each(['local', 's3'] as const)('attachments on %s storage', (kind) => {
     const task = await createTask(owner);
     const address = await ctx.app.listen({ port: 0, host: '127.0.0.1' });
     try {
-      const { payload, headers } = multipart('cut.bin', bytes(200_000));
+      const { payload, headers } = multipartFile('cut.bin', bytes(200_000));
       const request = httpRequest(`${address}/api/tasks/${task.id}/attachments/`, {
         method: 'POST',
         headers: { ...headers, 'content-length': payload.length, authorization: `Bearer ${owner.access}` },

@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -11,6 +14,7 @@ import {
   TEST_DB,
   type TestContext,
 } from '../helpers.ts';
+import { multipartFile } from '../multipart.ts';
 import { Random, seedFrom } from '../random.ts';
 import { TestSocket } from '../ws.ts';
 
@@ -29,6 +33,10 @@ import { TestSocket } from '../ws.ts';
  * reads, changes, lists, searches, counts and follows it by id and by word, and must get none of
  * it: not its tasks, their history, emails or deletions, not the project, its statuses or members,
  * not its counts in statistics, and no WebSocket event of the writes made in it afterwards.
+ *
+ * Attachments too: a file on a task of each company and on a task of each private project, which
+ * strangers and the outsider list, read, download (with the header, and with a link re-signed for
+ * their own company), delete and upload beside, and whose stored bytes must stay as they were.
  */
 
 const REQUESTS = Number(process.env.ISOLATION_REQUESTS ?? 10_000);
@@ -59,6 +67,10 @@ interface Company {
   /** A company member of it, outside the private project (once inside: emailed about its task). */
   outsider: Session;
   insider: Session;
+  attachmentIds: number[];
+  /** Its attachments' signed links. */
+  downloadUrls: string[];
+  privateAttachmentIds: number[];
 }
 
 interface Op {
@@ -83,11 +95,14 @@ describe(`company isolation under random cross-company requests (${TEST_DB})`, (
   let ctx: TestContext;
   let app: FastifyInstance;
   const companies: Company[] = [];
+  let dataDir: string;
 
   const { call } = requestsTo(() => app);
 
   beforeAll(async () => {
+    dataDir = await mkdtemp(path.join(tmpdir(), 'isolation-fuzz-'));
     ctx = await createTestContext({
+      dataDir,
       authRateLimit: 1_000_000,
       rateLimit: 1_000_000,
       externalTasksUrl: 'http://127.0.0.1:9/todos',
@@ -134,6 +149,9 @@ describe(`company isolation under random cross-company requests (${TEST_DB})`, (
         privateDeletedTaskIds: [],
         insider: members[0] as Session,
         outsider: members[1] as Session,
+        attachmentIds: [],
+        downloadUrls: [],
+        privateAttachmentIds: [],
       };
       for (let t = 0; t < 14; t++) {
         const author = company.actors[t % 3] as Session;
@@ -194,6 +212,20 @@ describe(`company isolation under random cross-company requests (${TEST_DB})`, (
           company.privateDeletedTaskIds.push(id);
         } else company.privateTaskIds.push(id);
       }
+      const attach = async (taskId: number, text: string) => {
+        const { payload, headers } = multipartFile(`${text}.txt`, Buffer.from(`Attached ${text}`));
+        const response = await call(admin, 'POST', `/api/tasks/${taskId}/attachments/`, payload, headers);
+        expect(response.statusCode).toBe(201);
+        return json<{ id: number; download_url: string }>(response);
+      };
+      for (const taskId of company.taskIds.slice(0, 2)) {
+        const attachment = await attach(taskId, `file-${marker}`);
+        company.attachmentIds.push(attachment.id);
+        company.downloadUrls.push(attachment.download_url);
+      }
+      company.privateAttachmentIds.push(
+        (await attach(company.privateTaskIds[0] as number, `file-${company.privateMarker}`)).id,
+      );
       expect((await call(admin, 'DELETE', `${membership}/${company.outsider.user.id}/`)).statusCode).toBe(204);
       for (let n = 0; n < 2; n++) {
         const invited = await call(admin, 'POST', '/api/auth/invitations/', {
@@ -207,6 +239,7 @@ describe(`company isolation under random cross-company requests (${TEST_DB})`, (
   }, 120_000);
   afterAll(async () => {
     await ctx?.close();
+    await rm(dataDir, { recursive: true, force: true });
   });
 
   /** Every row of every table with a company_id (and the companies), hashed per table as the database owner sees it. */
@@ -225,6 +258,7 @@ describe(`company isolation under random cross-company requests (${TEST_DB})`, (
       );
       snapshot[String(table_name)] = `${String(rows[0]?.n)} rows, ${String(rows[0]?.h)}`;
     }
+    snapshot['stored attachment bytes'] = (await ctx.services.attachments.storage.list('')).join(' ');
     return snapshot;
   }
 
@@ -291,7 +325,8 @@ describe(`company isolation under random cross-company requests (${TEST_DB})`, (
         if (rng.chance(0.2)) params.set('ordering', '-priority');
         return params.toString();
       };
-      const roll = rng.int(0, 25);
+      const attachment = rng.pick(other.attachmentIds);
+      const roll = rng.int(0, 31);
       switch (roll) {
         case 0:
           return { name: 'read their task', method: 'GET', url: `/api/tasks/${anyTask}/`, expect: [404] };
@@ -422,6 +457,47 @@ describe(`company isolation under random cross-company requests (${TEST_DB})`, (
           };
         case 24:
           return { name: 'our emails', method: 'GET', url: '/api/notifications/?page_size=100', expect: [200] };
+        case 25:
+          return {
+            name: 'their task’s attachments',
+            method: 'GET',
+            url: `/api/tasks/${task}/attachments/`,
+            expect: [404],
+          };
+        case 26:
+          return { name: 'their attachment', method: 'GET', url: `/api/attachments/${attachment}/`, expect: [404] };
+        case 27:
+          return {
+            name: 'download their attachment',
+            method: 'GET',
+            url: `/api/attachments/${attachment}/download/`,
+            expect: [404],
+          };
+        case 28:
+          return {
+            name: 'download theirs by a link re-signed for us',
+            method: 'GET',
+            url: rng.pick(other.downloadUrls).replace(/c=\d+/, `c=${company.id}`),
+            expect: [403],
+          };
+        case 29:
+          return {
+            name: 'delete their attachment',
+            method: 'DELETE',
+            url: `/api/attachments/${attachment}/`,
+            expect: [404],
+          };
+        case 30: {
+          const { payload, headers } = multipartFile('intruder.txt', Buffer.from('intruder'));
+          return {
+            name: 'attach to their task',
+            method: 'POST',
+            url: `/api/tasks/${task}/attachments/`,
+            payload,
+            headers,
+            expect: [404],
+          };
+        }
         default:
           return { name: 'profile', method: 'GET', url: '/api/auth/profile/', expect: [200] };
       }
@@ -433,7 +509,8 @@ describe(`company isolation under random cross-company requests (${TEST_DB})`, (
       const anyTask = rng.pick([...company.privateTaskIds, ...company.privateDeletedTaskIds]);
       const project = company.privateProjectId;
       const search = rng.pick([company.privateMarker, `Hidden ${company.privateMarker}`, 'Private plans']);
-      switch (rng.int(0, 21)) {
+      const attachment = rng.pick(company.privateAttachmentIds);
+      switch (rng.int(0, 25)) {
         case 0:
           return { name: 'private: read a task', method: 'GET', url: `/api/tasks/${anyTask}/`, expect: [404] };
         case 1:
@@ -572,6 +649,37 @@ describe(`company isolation under random cross-company requests (${TEST_DB})`, (
             payload: { is_private: false },
             expect: [404],
           };
+        case 21:
+          return {
+            name: 'private: a task’s attachments',
+            method: 'GET',
+            url: `/api/tasks/${task}/attachments/`,
+            expect: [404],
+          };
+        case 22:
+          return {
+            name: 'private: an attachment',
+            method: 'GET',
+            url: `/api/attachments/${attachment}/`,
+            expect: [404],
+          };
+        case 23:
+          return {
+            name: 'private: download an attachment',
+            method: 'GET',
+            url: `/api/attachments/${attachment}/download/`,
+            expect: [404],
+          };
+        case 24: {
+          const { payload, headers } = multipartFile('intruder.txt', Buffer.from('intruder'));
+          return {
+            name: 'private: attach to a task, or delete its attachment',
+            ...(rng.chance(0.5)
+              ? { method: 'POST' as const, url: `/api/tasks/${task}/attachments/`, payload, headers }
+              : { method: 'DELETE' as const, url: `/api/attachments/${attachment}/` }),
+            expect: [404],
+          };
+        }
         default:
           return {
             name: 'private: list projects',
@@ -605,6 +713,11 @@ describe(`company isolation under random cross-company requests (${TEST_DB})`, (
           problems.push(`${path}.id ${String(value.id)}`);
         if (isProject && value.id === company.privateProjectId) problems.push(`${path}.id ${String(value.id)}`);
         if ('deleted_at' in value && hidden.has(value.id as number)) problems.push(`${path}.id ${String(value.id)}`);
+        if (
+          'download_url' in value &&
+          (hidden.has(value.task as number) || company.privateAttachmentIds.includes(value.id as number))
+        )
+          problems.push(`${path}.attachment ${String(value.id)}`);
         if ('recipient' in value && 'scheduled_for' in value && hidden.has(value.task as number))
           problems.push(`${path}.task ${String(value.task)}`);
         for (const [key, child] of Object.entries(value)) visit(child, `${path}.${key}`);
@@ -626,6 +739,7 @@ describe(`company isolation under random cross-company requests (${TEST_DB})`, (
       const foreignTasks = new Set(foreign.flatMap((c) => [...c.taskIds, ...c.deletedTaskIds]));
       const foreignUsers = new Set(foreign.flatMap((c) => c.userIds));
       const foreignInvitations = new Set(foreign.flatMap((c) => c.invitationIds));
+      const foreignAttachments = new Set(foreign.flatMap((c) => [...c.attachmentIds, ...c.privateAttachmentIds]));
       const problems: string[] = [];
       const visit = (value: Body, path: string) => {
         if (Array.isArray(value)) {
@@ -647,6 +761,11 @@ describe(`company isolation under random cross-company requests (${TEST_DB})`, (
         if (isUser && foreignUsers.has(value.id as number)) problems.push(`${path}.id ${String(value.id)}`);
         if (isInvitation && foreignInvitations.has(value.id as number)) problems.push(`${path}.id ${String(value.id)}`);
         if (isHistory && foreignTasks.has(value.task as number)) problems.push(`${path}.task ${String(value.task)}`);
+        if (
+          'download_url' in value &&
+          (foreignAttachments.has(value.id as number) || foreignTasks.has(value.task as number))
+        )
+          problems.push(`${path}.attachment ${String(value.id)}`);
         for (const key of ['assigned_to', 'created_by', 'actor', 'user_id']) {
           // a history entry's change is [from, to]
           const ids = ([] as Body[]).concat(value[key] ?? []);
@@ -681,6 +800,8 @@ describe(`company isolation under random cross-company requests (${TEST_DB})`, (
       ).toBeDefined();
       expect(leak(mine, probe, answer({ by_assignee: [{ user_id: theirs.admin.user.id }] }))).toBeDefined();
       expect(leak(mine, probe, answer({ detail: `no ${theirs.marker}` }))).toBeDefined();
+      const attachment = json(await call(theirs.admin, 'GET', `/api/attachments/${theirs.attachmentIds[0]}/`));
+      expect(leak(mine, probe, answer([{ ...(attachment as object), filename: 'x', task: 0 }]))).toBeDefined();
       const own = json<Record<string, unknown>>(await call(mine.admin, 'GET', `/api/tasks/${mine.taskIds[0]}/`));
       expect(leak(mine, probe, answer({ results: [own] }))).toBeUndefined();
       // And the private project's task, its email or its deletion, to the outsider.
@@ -697,6 +818,8 @@ describe(`company isolation under random cross-company requests (${TEST_DB})`, (
       expect(privateLeak(mine, probe, answer({ results: emails.map((e) => ({ ...e, subject: 'x' })) }))).toBeDefined();
       const gone = { id: mine.privateDeletedTaskIds[0], deleted_at: 'x' };
       expect(privateLeak(mine, probe, answer({ results: [gone] }))).toBeDefined();
+      const file = json(await call(mine.admin, 'GET', `/api/attachments/${mine.privateAttachmentIds[0]}/`));
+      expect(privateLeak(mine, probe, answer([{ ...(file as object), filename: 'x' }]))).toBeDefined();
       expect(privateLeak(mine, probe, answer({ results: [own] }))).toBeUndefined();
     }
 
