@@ -6,6 +6,9 @@ import type { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ByteRange, Storage } from './index.ts';
 
+/** Reads in 256 KiB chunks: a quarter as many trips through the event loop as the default 64 KiB. */
+const READ_CHUNK = 256 * 1024;
+
 const KEY = /^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/;
 
 /**
@@ -52,7 +55,7 @@ export class LocalStorage implements Storage {
     const file = this.file(key);
     // Opened before answering, so a missing file is an error here rather than mid-stream.
     const handle = await open(file, 'r');
-    return handle.createReadStream({ start: range?.start, end: range?.end });
+    return handle.createReadStream({ start: range?.start, end: range?.end, highWaterMark: READ_CHUNK });
   }
 
   async delete(key: string): Promise<void> {
