@@ -119,6 +119,8 @@ export const attachmentsRoutes: FastifyPluginAsyncTypebox<AttachmentsRoutesOptio
         tags,
         operationId: 'getAttachment',
         summary: 'One attachment',
+        description:
+          'With a fresh download_url (signed for 10 minutes). An attachment of a task the caller does not see: 404.',
         params: IdParams,
         response: { 200: attachmentRef, ...errorResponses(401, 404) },
       },
