@@ -65,6 +65,7 @@ describe('create', () => {
       blocking: [],
       is_blocked: false,
       subtasks: { total: 0, done: 0 },
+      attachment_count: 0,
     });
     expect(Object.keys(task)).toEqual([
       'id',
@@ -89,6 +90,7 @@ describe('create', () => {
       'blocking',
       'is_blocked',
       'subtasks',
+      'attachment_count',
     ]);
   });
 
