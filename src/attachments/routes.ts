@@ -8,7 +8,7 @@ import { HttpError } from '../platform/errors.ts';
 import { errorResponses, IdParams } from '../platform/http.ts';
 import { contentDisposition, servedType } from './files.ts';
 import * as s from './schemas.ts';
-import type { AttachmentsService } from './service.ts';
+import { type AttachmentsService, badUpload } from './service.ts';
 import type { DownloadSigner } from './signing.ts';
 import type { ByteRange } from './storage/index.ts';
 
@@ -99,7 +99,9 @@ export const attachmentsRoutes: FastifyPluginAsyncTypebox<AttachmentsRoutesOptio
         request.params.id,
         Number.isSafeInteger(length) ? length : undefined,
         async () => {
-          const part = await request.file();
+          const part = await request.file().catch((error: unknown) => {
+            throw badUpload(error);
+          });
           if (part === undefined) return undefined;
           if (part.fieldname !== 'file') {
             part.file.resume();

@@ -25,6 +25,19 @@ const MULTIPART_OVERHEAD = 64 * 1024;
 const MB = 1024 * 1024;
 const megabytes = (bytes: number) => `${Math.round((bytes / MB) * 10) / 10} MB`;
 
+const isPrematureClose = (error: unknown) => (error as { code?: string }).code === 'ERR_STREAM_PREMATURE_CLOSE';
+
+/**
+ * What went wrong with the bytes the client sent: its limits as they are, a refusal the multipart
+ * parser gave a status, anything else (a body cut short, broken framing) a 400.
+ */
+export function badUpload(error: unknown): unknown {
+  if (error instanceof TooLarge || error instanceof HttpError) return error;
+  const status = (error as { statusCode?: number }).statusCode;
+  if (status !== undefined && status >= 400 && status < 500) return error;
+  return new HttpError(400, { detail: 'The upload was cut short or is not valid multipart/form-data.' });
+}
+
 export interface IncomingFile {
   filename: string;
   stream: Readable;
@@ -152,10 +165,12 @@ export class AttachmentsService implements TaskWriteListener {
       if (file === undefined) throw fieldError('file', 'No file was submitted.');
       const meter = new Meter(limit, limit < maxBytes ? 'quota' : 'size');
       // Both settled before going on: bytes still being written cannot be removed.
-      const failed = (await Promise.allSettled([pipeline(file.stream, meter), this.storage.put(key, meter)])).find(
-        (result) => result.status === 'rejected',
-      );
-      if (failed !== undefined) throw failed.reason;
+      const [received, put] = await Promise.allSettled([pipeline(file.stream, meter), this.storage.put(key, meter)]);
+      // Storage that failed cuts the stream short too: then its own error is the cause.
+      if (received.status === 'rejected' && !(put.status === 'rejected' && isPrematureClose(received.reason))) {
+        throw badUpload(received.reason);
+      }
+      if (put.status === 'rejected') throw put.reason;
       if (meter.size === 0) throw fieldError('file', 'The submitted file is empty.');
       const contentType = await detectContentType(meter.head);
       const row = await this.db.tenant(auth, async (tx) => {
