@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm, stat } from 'node:fs/promises';
+import { mkdtemp, rm, stat, writeFile } from 'node:fs/promises';
 import { request as httpRequest } from 'node:http';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { Readable } from 'node:stream';
+import { PassThrough, Readable } from 'node:stream';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -362,6 +362,23 @@ describe.each(['local', 's3'] as const)('attachments on %s storage', (kind) => {
     );
     await storage().put(key, Readable.from([Buffer.from('orphaned!!')]));
     expect(await stored(owner)).toEqual([key]);
+    // And one killed mid-write: half its bytes in a temporary file.
+    const halfKey = `${companyId}/killed-mid-write`;
+    await ctx.db.unsafeSystem((tx) =>
+      tx.execute(
+        sql`insert into attachment_uploads (company_id, storage_key, reserved) values (${companyId}, ${halfKey}, 10)`,
+      ),
+    );
+    const half = new PassThrough();
+    const writing = storage().put(halfKey, half);
+    half.write(Buffer.from('half'));
+    if (kind === 'local') await until(async () => (await stored(owner)).length === 2, 5000, 'the half-written file');
+    half.destroy(new Error('killed'));
+    await expect(writing).rejects.toThrow('killed');
+    if (kind === 'local') {
+      // What a put cut short by the process's death leaves (a put that fails removes it itself).
+      await writeFile(path.join(dataDir, 'attachments', `${companyId}/.killed-mid-write.part`), 'half');
+    }
     // Recent uploads may still be running: left alone.
     expect((await worker.collect()).orphans).toBe(0);
     expect(await storage().exists(key)).toBe(true);

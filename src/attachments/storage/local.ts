@@ -1,4 +1,3 @@
-import { randomUUID } from 'node:crypto';
 import { createWriteStream } from 'node:fs';
 import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
@@ -29,7 +28,7 @@ export class LocalStorage implements Storage {
     const target = this.file(key);
     const dir = path.dirname(target);
     await mkdir(dir, { recursive: true, mode: 0o700 });
-    const temporary = path.join(dir, `.${path.basename(target)}.${randomUUID()}.part`);
+    const temporary = this.partial(key);
     try {
       await pipeline(source, createWriteStream(temporary, { mode: 0o600, flags: 'wx' }));
       const written = await open(temporary, 'r');
@@ -51,6 +50,15 @@ export class LocalStorage implements Storage {
     }
   }
 
+  /**
+   * Where a put writes before the rename: named after its key (keys are never reused), so that
+   * delete() also removes what a process killed mid-write left.
+   */
+  private partial(key: string): string {
+    const target = this.file(key);
+    return path.join(path.dirname(target), `.${path.basename(target)}.part`);
+  }
+
   async get(key: string, range?: ByteRange): Promise<Readable> {
     const file = this.file(key);
     // Opened before answering, so a missing file is an error here rather than mid-stream.
@@ -60,6 +68,7 @@ export class LocalStorage implements Storage {
 
   async delete(key: string): Promise<void> {
     await rm(this.file(key), { force: true });
+    await rm(this.partial(key), { force: true });
   }
 
   async exists(key: string): Promise<boolean> {
