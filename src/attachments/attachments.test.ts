@@ -21,6 +21,7 @@ import { startTestS3, type TestS3 } from '../../test/s3.ts';
 import { until } from '../../test/timing.ts';
 import { queryRows } from '../platform/db/index.ts';
 import { QUEUES } from './jobs.ts';
+import * as q from './queries.ts';
 import type { Attachment } from './schemas.ts';
 import { DownloadSigner, LINK_TTL_SECONDS } from './signing.ts';
 import { AttachmentsWorker } from './worker.ts';
@@ -305,23 +306,61 @@ describe.each(['local', 's3'] as const)('attachments on %s storage', (kind) => {
     ]);
     expect(await usage(owner)).toBe(1_000_000);
 
-    // Another company, whose room fits one of two concurrent uploads: one of them gets it.
+    // Another company, whose room fits two of five concurrent uploads: two of them get it.
     const other = await registerCompany(ctx.app);
     const otherTask = await createTask(other);
     for (let i = 0; i < 3; i++) await uploaded(other, otherTask.id, `base${i}.bin`, bytes(200_000, i + 3));
-    const racing = await Promise.all([
-      upload(other, otherTask.id, 'a.bin', bytes(250_000)),
-      upload(other, otherTask.id, 'b.bin', bytes(250_000, 5)),
-    ]);
-    expect(racing.map((r) => r.statusCode).sort()).toEqual([201, 413]);
-    expect(await usage(other)).toBe(850_000);
-    expect((await stored(other)).length).toBe(4);
+    const racing = await Promise.all(
+      Array.from({ length: 5 }, (_, i) => upload(other, otherTask.id, `racer${i}.bin`, bytes(200_000, i + 7))),
+    );
+    expect(racing.map((r) => r.statusCode).sort()).toEqual([201, 201, 413, 413, 413]);
+    expect(await usage(other)).toBe(1_000_000);
+    expect((await stored(other)).length).toBe(5);
+    expect(await pending(other)).toBe(0);
 
     // Room comes back once a file is deleted.
     const first = json<Attachment[]>(await call(owner, 'GET', `/api/tasks/${task.id}/attachments/`))[0] as Attachment;
     expect((await call(owner, 'DELETE', `/api/attachments/${first.id}/`)).statusCode).toBe(204);
     expect(await usage(owner)).toBe(750_000);
     expect((await upload(owner, task.id, 'more.bin', bytes(60_000))).statusCode).toBe(201);
+  });
+
+  it('counts a reservation committed while another waited for the company’s usage lock', async () => {
+    const owner = await registerCompany(ctx.app);
+    const companyId = owner.user.company.id;
+    // The usage row exists, committed, as after a first upload.
+    await ctx.db.tenant(companyId, (tx) => q.lockedUsage(tx, companyId));
+    let locked = () => {};
+    let release = () => {};
+    const holding = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const lockedNow = new Promise<void>((resolve) => {
+      locked = resolve;
+    });
+    const first = ctx.db.tenant(companyId, async (tx) => {
+      await q.lockedUsage(tx, companyId);
+      await q.insertUpload(tx, companyId, `${companyId}/first`, 1000);
+      locked();
+      await holding;
+    });
+    await lockedNow;
+    const second = ctx.db.tenant(companyId, (tx) => q.lockedUsage(tx, companyId));
+    // Asked as the database's owner: the application roles do not see other sessions' activity.
+    await until(
+      async () =>
+        (
+          await ctx.db.client.query(
+            `select 1 from pg_stat_activity where datname = current_database() and wait_event_type = 'Lock'`,
+          )
+        ).rowCount === 1,
+      10_000,
+      'the second waits for the lock',
+    );
+    release();
+    await first;
+    expect(await second).toEqual({ stored: 0, reserved: 1000 });
+    await ctx.db.tenant(companyId, (tx) => q.deleteUpload(tx, companyId, `${companyId}/first`));
   });
 
   it('leaves neither row nor bytes when the client goes away mid-upload', async () => {
@@ -417,7 +456,12 @@ describe.each(['local', 's3'] as const)('attachments on %s storage', (kind) => {
     expect(await queued()).toBe(before + 2);
     await worker.collect();
     expect((await stored(owner)).length).toBe(1);
-    expect(json<Attachment[]>(await call(owner, 'GET', `/api/tasks/${other.id}/attachments/`))).toHaveLength(1);
+    const [last] = json<Attachment[]>(await call(owner, 'GET', `/api/tasks/${other.id}/attachments/`));
+    expect((await call(owner, 'GET', `/api/attachments/${last?.id}/download/`)).statusCode).toBe(200);
+    // A download that found the row just before the bytes went (deleted and collected meanwhile).
+    const [gone] = await stored(owner);
+    await storage().delete(gone as string);
+    expect((await call(owner, 'GET', `/api/attachments/${last?.id}/download/`)).statusCode).toBe(404);
   });
 
   it('lets those who write upload, the uploader and managers delete, and hides them from whoever does not see the task', async () => {

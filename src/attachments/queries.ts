@@ -69,11 +69,15 @@ export async function deleteAttachment(tx: Tx, companyId: number, id: number): P
  */
 export async function lockedUsage(tx: Tx, companyId: number): Promise<{ stored: number; reserved: number }> {
   await tx.insert(storageUsage).values({ companyId, bytes: 0 }).onConflictDoNothing();
+  // The lock first, the figures in a statement of their own: a statement's snapshot is taken when
+  // it starts, so counting in the locking statement would miss a reservation committed while it
+  // waited for the lock (READ COMMITTED re-reads only the locked row itself).
+  await tx.execute(sql`select 1 from storage_usage where company_id = ${companyId} for update`);
   const [row] = await queryRows<{ stored: string; reserved: string }>(
     tx,
     sql`select u.bytes as stored,
           (select coalesce(sum(r.reserved), 0) from attachment_uploads r where r.company_id = u.company_id) as reserved
-        from storage_usage u where u.company_id = ${companyId} for update of u`,
+        from storage_usage u where u.company_id = ${companyId}`,
   );
   return { stored: Number(row?.stored ?? 0), reserved: Number(row?.reserved ?? 0) };
 }

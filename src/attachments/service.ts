@@ -215,7 +215,13 @@ export class AttachmentsService implements TaskWriteListener {
       if (typeof scope !== 'number') await requireActor(tx, scope);
       const attachment = await q.findAttachment(tx, companyId, id);
       if (attachment === undefined) throw notFound();
-      return { attachment, open: (range) => this.storage.get(attachment.storageKey, range) };
+      // Bytes collected between this read and the open: the attachment was deleted meanwhile.
+      const open = (range?: ByteRange) =>
+        this.storage.get(attachment.storageKey, range).catch((error: unknown) => {
+          const { code, name } = error as { code?: string; name?: string };
+          throw code === 'ENOENT' || name === 'NoSuchKey' ? notFound() : error;
+        });
+      return { attachment, open };
     });
   }
 }

@@ -469,7 +469,10 @@ export const attachmentUploads = pgTable(
     reserved: bigint('reserved', { mode: 'number' }).notNull(),
     createdAt: createdAt(),
   },
-  (t) => [primaryKey({ columns: [t.companyId, t.storageKey] }), index('attachment_uploads_created_idx').on(t.createdAt)],
+  (t) => [
+    primaryKey({ columns: [t.companyId, t.storageKey] }),
+    index('attachment_uploads_created_idx').on(t.createdAt),
+  ],
 );
 
 /** Stored bytes whose attachment is gone, to remove; no foreign key, so that they outlive their company too. */
