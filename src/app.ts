@@ -7,6 +7,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { Ajv } from 'ajv';
 import Fastify, { type FastifyInstance, type FastifyReply } from 'fastify';
 import { accountsRoutes } from './accounts/routes.ts';
+import { attachmentsRoutes } from './attachments/routes.ts';
 import { commentsRoutes } from './comments/routes.ts';
 import { inboxRoutes } from './inbox/routes.ts';
 import { labelsRoutes } from './labels/routes.ts';
@@ -165,6 +166,7 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
         { name: 'tasks', description: 'The company’s tasks: lists and search, changes, history and statistics.' },
         { name: 'projects', description: 'Projects, their members and privacy: who sees and changes which tasks.' },
         { name: 'labels', description: 'The company’s labels, which tasks carry.' },
+        { name: 'attachments', description: 'Files attached to tasks: upload, list, download by signed link, delete.' },
         { name: 'notifications', description: 'The emails sent about tasks, and each user’s choice of which to get.' },
         { name: 'comments', description: 'Comments on tasks, with @username mentions.' },
         { name: 'inbox', description: 'Each user’s inbox of what happened to their tasks, and the tasks they watch.' },
@@ -201,6 +203,12 @@ export async function buildApp(services: Services): Promise<FastifyInstance> {
     await api.register(projectsRoutes, { service: services.projects, statuses: services.statuses });
     await api.register(labelsRoutes, { service: services.labels });
     await api.register(notificationsRoutes, { service: services.notifications });
+    await api.register(attachmentsRoutes, {
+      service: services.attachments,
+      tokens,
+      signer: services.signer,
+      maxBytes: config.attachmentMaxBytes,
+    });
     await api.register(commentsRoutes, { service: services.comments });
     await api.register(inboxRoutes, { service: services.inbox });
   });

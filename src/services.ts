@@ -1,6 +1,11 @@
 import type { Redis } from 'ioredis';
 import pino, { type Logger } from 'pino';
 import { AccountsService } from './accounts/service.ts';
+import { createAttachmentQueues } from './attachments/jobs.ts';
+import { AttachmentsService } from './attachments/service.ts';
+import { DownloadSigner } from './attachments/signing.ts';
+import { createStorage } from './attachments/storage/index.ts';
+import { AttachmentsWorker } from './attachments/worker.ts';
 import { CommentsService } from './comments/service.ts';
 import { InboxService } from './inbox/service.ts';
 import { LabelsService } from './labels/service.ts';
@@ -48,6 +53,9 @@ export interface Services {
   labels: LabelsService;
   comments: CommentsService;
   inbox: InboxService;
+  attachments: AttachmentsService;
+  /** Signs the attachments' download links (a key of its own, derived from JWT_SECRET). */
+  signer: DownloadSigner;
   /** Closes what these opened (the bus, Redis); the database and the jobs are the caller's. */
   close(): Promise<void>;
 }
@@ -64,9 +72,12 @@ export function createServices(
   const hub = new Hub();
   const realtime = new RealtimeService(db, bus, hub, logger);
   const notifications = new NotificationsService(db, jobs, config.notificationDelaySeconds);
+  const signer = new DownloadSigner(config.jwtSecret);
+  const attachments = new AttachmentsService(db, jobs, createStorage(config), signer, config);
   const inbox = new InboxService(db, realtime);
-  // In order: the inbox items and emails are recorded in the write's transaction, the events go after its commit.
-  const tasks = new TasksService(db, externalFeed(config, redis), [inbox, notifications, realtime]);
+  // In order: the inbox items, the emails and the collection of a deleted task's files are recorded
+  // in the write's transaction, the events go after its commit.
+  const tasks = new TasksService(db, externalFeed(config, redis), [inbox, notifications, attachments, realtime]);
   const comments = new CommentsService(db, [inbox, notifications, realtime]);
   return {
     config,
@@ -85,6 +96,8 @@ export function createServices(
     labels: new LabelsService(db, realtime),
     comments,
     inbox,
+    attachments,
+    signer,
     async close() {
       await bus.close();
       await redis?.quit().catch(() => redis.disconnect());
@@ -99,6 +112,7 @@ export async function createQueues(
 ): Promise<void> {
   await createNotificationQueues(jobs, config);
   await createMaintenanceQueues(jobs);
+  await createAttachmentQueues(jobs);
 }
 
 /** What a worker process runs: every feature's workers and schedules. */
@@ -106,4 +120,5 @@ export async function startWorkers(services: Services, mailer: Mailer, logger: L
   const { db, jobs, config } = services;
   await new NotificationWorker(db, jobs, services.notifications, mailer, config, logger, [services.inbox]).start();
   await new MaintenanceWorker(db, jobs, logger).start();
+  await new AttachmentsWorker(db, jobs, services.attachments.storage, logger).start();
 }

@@ -24,6 +24,9 @@ describe('configuration', () => {
       wsMessageRate: 10,
       publicUrl: 'http://localhost:8000',
       linkOrigin: undefined,
+      attachmentMaxBytes: 25 * 1024 * 1024,
+      storageQuotaBytes: 1024 * 1024 * 1024,
+      s3: undefined,
     });
     expect(config.dataDir).toBe(path.resolve('./data'));
   });
@@ -51,10 +54,35 @@ describe('configuration', () => {
     ['SHUTDOWN_GRACE_SECONDS', '0'],
     ['WS_MAX_SOCKETS_PER_USER', 'many'],
     ['WS_MESSAGE_RATE', '0'],
+    ['ATTACHMENT_MAX_MB', '0'],
+    ['STORAGE_QUOTA_MB', 'lots'],
+    ['S3_ENDPOINT', 'http://minio:9000'],
+    ['S3_ACCESS_KEY_ID', 'AKIA'],
   ])('stops on a bad %s naming the variable', (name, value) => {
     const attempt = () => loadConfig({ [name]: value });
     expect(attempt).toThrow(ConfigError);
     expect(attempt).toThrow(new RegExp(`^${name}: `));
+  });
+
+  it('takes object storage from S3_*, whose credentials have no default', () => {
+    const s3 = {
+      S3_BUCKET: 'tasks-files',
+      S3_ENDPOINT: 'http://127.0.0.1:9000',
+      S3_ACCESS_KEY_ID: 'key',
+      S3_SECRET_ACCESS_KEY: 'secret',
+      S3_FORCE_PATH_STYLE: 'true',
+    };
+    expect(loadConfig(s3).s3).toEqual({
+      bucket: 'tasks-files',
+      endpoint: 'http://127.0.0.1:9000',
+      region: 'us-east-1',
+      accessKeyId: 'key',
+      secretAccessKey: 'secret',
+      forcePathStyle: true,
+    });
+    expect(() => loadConfig({ ...s3, S3_SECRET_ACCESS_KEY: '' })).toThrow(/^S3_SECRET_ACCESS_KEY: is required/);
+    expect(() => loadConfig({ ...s3, S3_BUCKET: 'Bad_Bucket' })).toThrow(/^S3_BUCKET: /);
+    expect(() => loadConfig({ ...s3, S3_ENDPOINT: 'ftp://x' })).toThrow(/^S3_ENDPOINT: /);
   });
 
   it('requires JWT_SECRET with DATABASE_URL', () => {

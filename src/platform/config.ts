@@ -51,6 +51,23 @@ export interface Config {
   refreshTokenTtlSeconds: number;
   /** After SIGTERM, how long requests in flight and running jobs may take before they are cut. */
   shutdownGraceSeconds: number;
+  /** The largest attachment, in bytes (ATTACHMENT_MAX_MB). */
+  attachmentMaxBytes: number;
+  /** What one company's attachments may take in all, in bytes (STORAGE_QUOTA_MB). */
+  storageQuotaBytes: number;
+  /** Where attachments go: S3-compatible object storage when S3_BUCKET is set, else DATA_DIR/attachments. */
+  s3: S3Config | undefined;
+}
+
+export interface S3Config {
+  bucket: string;
+  /** Unset: AWS's own endpoint for the region. */
+  endpoint: string | undefined;
+  region: string;
+  accessKeyId: string;
+  secretAccessKey: string;
+  /** `endpoint/bucket/key` rather than `bucket.endpoint/key` (MinIO, most self-hosted stores). */
+  forcePathStyle: boolean;
 }
 
 /** The configuration once the signing key is known: what the application runs with. */
@@ -123,6 +140,37 @@ function origins(env: Env, name: string): string[] {
   });
 }
 
+const MB = 1024 * 1024;
+
+/** S3_BUCKET turns object storage on; the rest of S3_* only means something with it, and the keys have no default. */
+function s3(env: Env): S3Config | undefined {
+  const bucket = read(env, 'S3_BUCKET');
+  const endpoint = url(env, 'S3_ENDPOINT', ['http:', 'https:']);
+  if (bucket === undefined) {
+    const stray = ['S3_ENDPOINT', 'S3_REGION', 'S3_ACCESS_KEY_ID', 'S3_SECRET_ACCESS_KEY', 'S3_FORCE_PATH_STYLE'].find(
+      (name) => read(env, name) !== undefined,
+    );
+    if (stray !== undefined) throw new ConfigError(stray, 'is set but S3_BUCKET is not (attachments stay in DATA_DIR)');
+    return undefined;
+  }
+  if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
+    throw new ConfigError('S3_BUCKET', `is not a valid bucket name: "${bucket}"`);
+  }
+  const required = (name: string) => {
+    const value = read(env, name);
+    if (value === undefined) throw new ConfigError(name, 'is required when S3_BUCKET is set');
+    return value;
+  };
+  return {
+    bucket,
+    endpoint,
+    region: read(env, 'S3_REGION') ?? 'us-east-1',
+    accessKeyId: required('S3_ACCESS_KEY_ID'),
+    secretAccessKey: required('S3_SECRET_ACCESS_KEY'),
+    forcePathStyle: boolean(env, 'S3_FORCE_PATH_STYLE', false),
+  };
+}
+
 const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
 const ROLES = ['all', 'api', 'worker'] as const;
 const MIN_SECRET_LENGTH = 32;
@@ -188,6 +236,9 @@ export function loadConfig(env: Env = process.env): Config {
     wsMaxSocketsPerUser: integer(env, 'WS_MAX_SOCKETS_PER_USER', 20, 1, 1_000_000),
     wsMessageRate: integer(env, 'WS_MESSAGE_RATE', 10, 1, 10_000),
     shutdownGraceSeconds: integer(env, 'SHUTDOWN_GRACE_SECONDS', 25, 1, 3600),
+    attachmentMaxBytes: integer(env, 'ATTACHMENT_MAX_MB', 25, 1, 5 * 1024) * MB,
+    storageQuotaBytes: integer(env, 'STORAGE_QUOTA_MB', 1024, 1, 1024 * 1024 * 1024) * MB,
+    s3: s3(env),
     accessTokenTtlSeconds: 15 * 60,
     refreshTokenTtlSeconds: 7 * 24 * 60 * 60,
   };

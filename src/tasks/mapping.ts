@@ -36,6 +36,7 @@ export interface TaskRow {
   subtasks_total: number;
   subtasks_done: number;
   comment_count: number;
+  attachment_count: number;
   is_watching: boolean;
 }
 
@@ -69,7 +70,7 @@ export const watchingSql = (t: string) =>
 /** The table's own columns of the row, in SQL text: `t` is the task. */
 const TASK_TABLE_COLUMNS = `t.id, t.company_id, t.title, t.description, t.status, t.priority, t.due_date,
   t.assigned_to, t.created_by, t.created_at, t.updated_at, t.completed_at, t.project_id, t.number, t.state_id,
-  t.parent_id, t.open_blockers, t.subtasks_total, t.subtasks_done, t.comment_count`;
+  t.parent_id, t.open_blockers, t.subtasks_total, t.subtasks_done, t.comment_count, t.attachment_count`;
 
 /** The row's columns in SQL text, for the statements written out (reads.ts): `t` is the task. */
 export const TASK_COLUMNS = `${TASK_TABLE_COLUMNS},
@@ -106,6 +107,7 @@ export const taskRowColumns = {
   subtasks_total: tasks.subtasksTotal,
   subtasks_done: tasks.subtasksDone,
   comment_count: tasks.commentCount,
+  attachment_count: tasks.attachmentCount,
   is_watching: sql<boolean>`${sql.raw(watchingSql('"tasks"'))}`,
 };
 
@@ -151,6 +153,7 @@ export function toTask(row: TaskRow): Task {
     is_blocked: row.open_blockers > 0,
     subtasks: { total: row.subtasks_total, done: row.subtasks_done },
     comment_count: row.comment_count,
+    attachment_count: row.attachment_count,
     is_watching: row.is_watching,
   };
 }

@@ -47,6 +47,18 @@ export async function findTaskFacts(tx: Tx, companyId: number, taskId: number): 
   return row;
 }
 
+/**
+ * The project of a task the transaction sees (row-level security hides the others), for features
+ * that keep things on tasks (attachments): what their access check starts from.
+ */
+export async function findTaskProject(tx: Tx, companyId: number, taskId: number): Promise<number | undefined> {
+  const [row] = await tx
+    .select({ projectId: tasks.projectId })
+    .from(tasks)
+    .where(and(eq(tasks.companyId, companyId), eq(tasks.id, taskId)));
+  return row?.projectId;
+}
+
 const FACTS_BY_IDS = `
   select t.id, t.title, t.status, t.priority, t.due_date as "dueDate", t.assigned_to as "assignedTo"
     from tasks t where t.company_id = $1 and t.id = any($2::int[])`;

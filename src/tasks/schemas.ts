@@ -70,6 +70,7 @@ export const Task = Type.Object(
       { description: 'Its direct subtasks, and how many of them are done.' },
     ),
     comment_count: Type.Integer({ description: 'How many comments it has.' }),
+    attachment_count: Type.Integer({ description: 'How many files are attached to it.' }),
     is_watching: Type.Boolean({
       description: 'Whether the caller watches it (false in WebSocket events, which are everyone’s).',
     }),

@@ -66,6 +66,7 @@ describe('create', () => {
       is_blocked: false,
       subtasks: { total: 0, done: 0 },
       comment_count: 0,
+      attachment_count: 0,
       is_watching: true,
     });
     expect(Object.keys(task)).toEqual([
@@ -92,6 +93,7 @@ describe('create', () => {
       'is_blocked',
       'subtasks',
       'comment_count',
+      'attachment_count',
       'is_watching',
     ]);
   });

@@ -1,3 +1,6 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import type { FastifyInstance, LightMyRequestResponse } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -11,6 +14,7 @@ import {
   TEST_DB,
   type TestContext,
 } from '../helpers.ts';
+import { multipartFile } from '../multipart.ts';
 import { Random, seedFrom } from '../random.ts';
 import { TestSocket } from '../ws.ts';
 
@@ -31,6 +35,10 @@ import { TestSocket } from '../ws.ts';
  * not its counts in statistics, and no WebSocket event of the writes made in it afterwards. Comments
  * and inbox items are of the same kind: another company's, or the private project's (the outsider
  * was mentioned there while a member), are read, written, watched and marked read by id in vain.
+ *
+ * Attachments too: a file on a task of each company and on a task of each private project, which
+ * strangers and the outsider list, read, download (with the header, and with a link re-signed for
+ * their own company), delete and upload beside, and whose stored bytes must stay as they were.
  */
 
 const REQUESTS = Number(process.env.ISOLATION_REQUESTS ?? 10_000);
@@ -67,6 +75,10 @@ interface Company {
   /** A company member of it, outside the private project (once inside: emailed about its task). */
   outsider: Session;
   insider: Session;
+  attachmentIds: number[];
+  /** Its attachments' signed links. */
+  downloadUrls: string[];
+  privateAttachmentIds: number[];
 }
 
 interface Op {
@@ -91,11 +103,14 @@ describe(`company isolation under random cross-company requests (${TEST_DB})`, (
   let ctx: TestContext;
   let app: FastifyInstance;
   const companies: Company[] = [];
+  let dataDir: string;
 
   const { call } = requestsTo(() => app);
 
   beforeAll(async () => {
+    dataDir = await mkdtemp(path.join(tmpdir(), 'isolation-fuzz-'));
     ctx = await createTestContext({
+      dataDir,
       authRateLimit: 1_000_000,
       rateLimit: 1_000_000,
       externalTasksUrl: 'http://127.0.0.1:9/todos',
@@ -146,6 +161,9 @@ describe(`company isolation under random cross-company requests (${TEST_DB})`, (
         privateInboxItemIds: [],
         insider: members[0] as Session,
         outsider: members[1] as Session,
+        attachmentIds: [],
+        downloadUrls: [],
+        privateAttachmentIds: [],
       };
       for (let t = 0; t < 14; t++) {
         const author = company.actors[t % 3] as Session;
@@ -229,6 +247,20 @@ describe(`company isolation under random cross-company requests (${TEST_DB})`, (
         ...(await itemsOf(company.outsider)).filter((i) => i.task.id === secret).map((i) => i.id),
       );
       expect(company.privateInboxItemIds.length).toBeGreaterThan(0);
+      const attach = async (taskId: number, text: string) => {
+        const { payload, headers } = multipartFile(`${text}.txt`, Buffer.from(`Attached ${text}`));
+        const response = await call(admin, 'POST', `/api/tasks/${taskId}/attachments/`, payload, headers);
+        expect(response.statusCode).toBe(201);
+        return json<{ id: number; download_url: string }>(response);
+      };
+      for (const taskId of company.taskIds.slice(0, 2)) {
+        const attachment = await attach(taskId, `file-${marker}`);
+        company.attachmentIds.push(attachment.id);
+        company.downloadUrls.push(attachment.download_url);
+      }
+      company.privateAttachmentIds.push(
+        (await attach(company.privateTaskIds[0] as number, `file-${company.privateMarker}`)).id,
+      );
       expect((await call(admin, 'DELETE', `${membership}/${company.outsider.user.id}/`)).statusCode).toBe(204);
       for (let n = 0; n < 2; n++) {
         const invited = await call(admin, 'POST', '/api/auth/invitations/', {
@@ -242,6 +274,7 @@ describe(`company isolation under random cross-company requests (${TEST_DB})`, (
   }, 120_000);
   afterAll(async () => {
     await ctx?.close();
+    await rm(dataDir, { recursive: true, force: true });
   });
 
   /** Every row of every table with a company_id (and the companies), hashed per table as the database owner sees it. */
@@ -260,6 +293,7 @@ describe(`company isolation under random cross-company requests (${TEST_DB})`, (
       );
       snapshot[String(table_name)] = `${String(rows[0]?.n)} rows, ${String(rows[0]?.h)}`;
     }
+    snapshot['stored attachment bytes'] = (await ctx.services.attachments.storage.list('')).join(' ');
     return snapshot;
   }
 
@@ -327,7 +361,8 @@ describe(`company isolation under random cross-company requests (${TEST_DB})`, (
         return params.toString();
       };
       const [commentTask, commentId] = rng.pick(other.commentIds);
-      const roll = rng.int(0, 31);
+      const attachment = rng.pick(other.attachmentIds);
+      const roll = rng.int(0, 37);
       switch (roll) {
         case 26:
           return { name: 'their comments', method: 'GET', url: `/api/tasks/${anyTask}/comments/`, expect: [404] };
@@ -497,6 +532,47 @@ describe(`company isolation under random cross-company requests (${TEST_DB})`, (
           };
         case 24:
           return { name: 'our emails', method: 'GET', url: '/api/notifications/?page_size=100', expect: [200] };
+        case 25:
+          return {
+            name: 'their task’s attachments',
+            method: 'GET',
+            url: `/api/tasks/${task}/attachments/`,
+            expect: [404],
+          };
+        case 32:
+          return { name: 'their attachment', method: 'GET', url: `/api/attachments/${attachment}/`, expect: [404] };
+        case 33:
+          return {
+            name: 'download their attachment',
+            method: 'GET',
+            url: `/api/attachments/${attachment}/download/`,
+            expect: [404],
+          };
+        case 34:
+          return {
+            name: 'download theirs by a link re-signed for us',
+            method: 'GET',
+            url: rng.pick(other.downloadUrls).replace(/c=\d+/, `c=${company.id}`),
+            expect: [403],
+          };
+        case 35:
+          return {
+            name: 'delete their attachment',
+            method: 'DELETE',
+            url: `/api/attachments/${attachment}/`,
+            expect: [404],
+          };
+        case 36: {
+          const { payload, headers } = multipartFile('intruder.txt', Buffer.from('intruder'));
+          return {
+            name: 'attach to their task',
+            method: 'POST',
+            url: `/api/tasks/${task}/attachments/`,
+            payload,
+            headers,
+            expect: [404],
+          };
+        }
         default:
           return { name: 'profile', method: 'GET', url: '/api/auth/profile/', expect: [200] };
       }
@@ -508,8 +584,9 @@ describe(`company isolation under random cross-company requests (${TEST_DB})`, (
       const anyTask = rng.pick([...company.privateTaskIds, ...company.privateDeletedTaskIds]);
       const project = company.privateProjectId;
       const search = rng.pick([company.privateMarker, `Hidden ${company.privateMarker}`, 'Private plans']);
+      const attachment = rng.pick(company.privateAttachmentIds);
       const [commentTask, commentId] = rng.pick(company.privateCommentIds);
-      switch (rng.int(0, 26)) {
+      switch (rng.int(0, 30)) {
         case 22:
           return { name: 'private: comments', method: 'GET', url: `/api/tasks/${anyTask}/comments/`, expect: [404] };
         case 23:
@@ -680,6 +757,37 @@ describe(`company isolation under random cross-company requests (${TEST_DB})`, (
             payload: { is_private: false },
             expect: [404],
           };
+        case 27:
+          return {
+            name: 'private: a task’s attachments',
+            method: 'GET',
+            url: `/api/tasks/${task}/attachments/`,
+            expect: [404],
+          };
+        case 28:
+          return {
+            name: 'private: an attachment',
+            method: 'GET',
+            url: `/api/attachments/${attachment}/`,
+            expect: [404],
+          };
+        case 29:
+          return {
+            name: 'private: download an attachment',
+            method: 'GET',
+            url: `/api/attachments/${attachment}/download/`,
+            expect: [404],
+          };
+        case 30: {
+          const { payload, headers } = multipartFile('intruder.txt', Buffer.from('intruder'));
+          return {
+            name: 'private: attach to a task, or delete its attachment',
+            ...(rng.chance(0.5)
+              ? { method: 'POST' as const, url: `/api/tasks/${task}/attachments/`, payload, headers }
+              : { method: 'DELETE' as const, url: `/api/attachments/${attachment}/` }),
+            expect: [404],
+          };
+        }
         default:
           return {
             name: 'private: list projects',
@@ -723,6 +831,11 @@ describe(`company isolation under random cross-company requests (${TEST_DB})`, (
         if (isProject && value.id === company.privateProjectId) problems.push(`${path}.id ${String(value.id)}`);
         if ('deleted_at' in value && hidden.has(value.id as number)) problems.push(`${path}.id ${String(value.id)}`);
         if (isAboutTask(value, hidden)) problems.push(`${path}.task ${JSON.stringify(value.task)}`);
+        if (
+          'download_url' in value &&
+          (hidden.has(value.task as number) || company.privateAttachmentIds.includes(value.id as number))
+        )
+          problems.push(`${path}.attachment ${String(value.id)}`);
         if ('recipient' in value && 'scheduled_for' in value && hidden.has(value.task as number))
           problems.push(`${path}.task ${String(value.task)}`);
         for (const [key, child] of Object.entries(value)) visit(child, `${path}.${key}`);
@@ -744,6 +857,7 @@ describe(`company isolation under random cross-company requests (${TEST_DB})`, (
       const foreignTasks = new Set(foreign.flatMap((c) => [...c.taskIds, ...c.deletedTaskIds]));
       const foreignUsers = new Set(foreign.flatMap((c) => c.userIds));
       const foreignInvitations = new Set(foreign.flatMap((c) => c.invitationIds));
+      const foreignAttachments = new Set(foreign.flatMap((c) => [...c.attachmentIds, ...c.privateAttachmentIds]));
       const problems: string[] = [];
       const visit = (value: Body, path: string) => {
         if (Array.isArray(value)) {
@@ -766,6 +880,11 @@ describe(`company isolation under random cross-company requests (${TEST_DB})`, (
         if (isInvitation && foreignInvitations.has(value.id as number)) problems.push(`${path}.id ${String(value.id)}`);
         if (isHistory && foreignTasks.has(value.task as number)) problems.push(`${path}.task ${String(value.task)}`);
         if (isAboutTask(value, foreignTasks)) problems.push(`${path}.task ${JSON.stringify(value.task)}`);
+        if (
+          'download_url' in value &&
+          (foreignAttachments.has(value.id as number) || foreignTasks.has(value.task as number))
+        )
+          problems.push(`${path}.attachment ${String(value.id)}`);
         for (const key of ['assigned_to', 'created_by', 'actor', 'user_id']) {
           // a history entry's change is [from, to]
           const ids = ([] as Body[]).concat(value[key] ?? []);
@@ -800,6 +919,8 @@ describe(`company isolation under random cross-company requests (${TEST_DB})`, (
       ).toBeDefined();
       expect(leak(mine, probe, answer({ by_assignee: [{ user_id: theirs.admin.user.id }] }))).toBeDefined();
       expect(leak(mine, probe, answer({ detail: `no ${theirs.marker}` }))).toBeDefined();
+      const attachment = json(await call(theirs.admin, 'GET', `/api/attachments/${theirs.attachmentIds[0]}/`));
+      expect(leak(mine, probe, answer([{ ...(attachment as object), filename: 'x', task: 0 }]))).toBeDefined();
       const own = json<Record<string, unknown>>(await call(mine.admin, 'GET', `/api/tasks/${mine.taskIds[0]}/`));
       expect(leak(mine, probe, answer({ results: [own] }))).toBeUndefined();
       // And the private project's task, its email or its deletion, to the outsider.
@@ -816,6 +937,8 @@ describe(`company isolation under random cross-company requests (${TEST_DB})`, (
       expect(privateLeak(mine, probe, answer({ results: emails.map((e) => ({ ...e, subject: 'x' })) }))).toBeDefined();
       const gone = { id: mine.privateDeletedTaskIds[0], deleted_at: 'x' };
       expect(privateLeak(mine, probe, answer({ results: [gone] }))).toBeDefined();
+      const file = json(await call(mine.admin, 'GET', `/api/attachments/${mine.privateAttachmentIds[0]}/`));
+      expect(privateLeak(mine, probe, answer([{ ...(file as object), filename: 'x' }]))).toBeDefined();
       expect(privateLeak(mine, probe, answer({ results: [own] }))).toBeUndefined();
       // A comment or an inbox item about such a task, the private project's or another company's.
       const hiddenId = mine.privateTaskIds[1] as number;

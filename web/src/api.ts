@@ -9,7 +9,7 @@ type BodyOf<Id extends keyof operations> = operations[Id] extends {
   ? Body
   : never;
 
-export type Task = Schemas['Task'] & { attachment_count: number };
+export type Task = Schemas['Task'];
 export type Status = Task['status'];
 export type Priority = Task['priority'];
 /** In the board's order; `satisfies` keeps them to the API's values. */
@@ -282,15 +282,4 @@ export const displayName = (user: Pick<Person, 'first_name' | 'last_name' | 'use
 export type Comment = Schemas['Comment'];
 export type InboxItem = Schemas['InboxItem'];
 
-// Until the attachment routes are in the OpenAPI document: their shape as the contract gives it.
-export interface Attachment {
-  id: number;
-  task: number;
-  filename: string;
-  content_type: string;
-  size: number;
-  sha256: string;
-  uploaded_by: number;
-  created_at: string;
-  download_url: string;
-}
+export type Attachment = Schemas['Attachment'];

@@ -112,6 +112,23 @@ describe.each(logins)('row-level security (%s)', (_label, open) => {
         headers,
         payload: { body: `For @${member.user.username}` },
       });
+      // An attachment's rows as its feature writes them (the bytes do not matter here): one kept
+      // (storage_usage follows by trigger), one deleted (its key queued in attachment_garbage), and
+      // an upload under way.
+      await ctx.db.tenant(admin.user.company.id, (tx) =>
+        tx.execute(sql`
+          with kept as (
+            insert into attachments (company_id, task_id, filename, content_type, size, sha256, storage_key, uploaded_by)
+            select company_id, id, 'a.txt', 'text/plain', 1, 'x', company_id || '/kept', created_by from tasks
+            union all
+            select company_id, id, 'b.txt', 'text/plain', 1, 'x', company_id || '/gone', created_by from tasks
+            returning company_id, id, storage_key)
+          insert into attachment_uploads (company_id, storage_key, reserved)
+          select company_id, company_id || '/uploading', 1 from kept limit 1`),
+      );
+      await ctx.db.tenant(admin.user.company.id, (tx) =>
+        tx.execute(sql`delete from attachments where storage_key like '%/gone'`),
+      );
       if (i === 0) a = admin.user.company.id;
       if (i === 1) b = admin.user.company.id;
     }

@@ -6,6 +6,7 @@
  */
 import { sql } from 'drizzle-orm';
 import {
+  bigint,
   boolean,
   check,
   customType,
@@ -273,6 +274,8 @@ export const tasks = pgTable(
     subtasksDone: integer('subtasks_done').notNull().default(0),
     /** Kept with the comments' search vector by the trigger comments_searched() (drizzle/0022) in the commenting transaction. */
     commentCount: integer('comment_count').notNull().default(0),
+    /** Kept by the trigger attachments_changed() (drizzle/0023) in the writing transaction. */
+    attachmentCount: integer('attachment_count').notNull().default(0),
     /**
      * The text of the task's comments as one weighted vector (weight C), kept by the trigger
      * comments_searched() (drizzle/0022) in the commenting transaction: part of search below.
@@ -511,6 +514,74 @@ export const inboxItems = pgTable(
   ],
 );
 
+/**
+ * A task's files: the row is written once the bytes are stored (src/attachments/), under
+ * `storage_key` in DATA_DIR/attachments or the S3 bucket. Deleting a row (itself, or through its
+ * task) queues its bytes in attachment_garbage, by trigger, for removal after the commit.
+ */
+export const attachments = pgTable(
+  'attachments',
+  {
+    companyId: integer('company_id').notNull(),
+    id: integer('id').notNull().generatedAlwaysAsIdentity(),
+    taskId: integer('task_id').notNull(),
+    filename: text('filename').notNull(),
+    contentType: text('content_type').notNull(),
+    size: bigint('size', { mode: 'number' }).notNull(),
+    sha256: text('sha256').notNull(),
+    storageKey: text('storage_key').notNull(),
+    uploadedBy: integer('uploaded_by').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.companyId, t.id] }),
+    foreignKey({ columns: [t.companyId, t.taskId], foreignColumns: [tasks.companyId, tasks.id] }).onDelete('cascade'),
+    foreignKey({ columns: [t.companyId, t.uploadedBy], foreignColumns: [users.companyId, users.id] }).onDelete(
+      'cascade',
+    ),
+    index('attachments_task_idx').on(t.companyId, t.taskId, t.createdAt),
+    check('attachments_size_positive', sql`${t.size} > 0`),
+  ],
+);
+
+/**
+ * Uploads under way: written before the first byte is stored, removed when the attachment row is.
+ * Their `reserved` bytes count against the quota meanwhile; one left behind by a process that died
+ * names bytes to remove (the attachments worker's collection).
+ */
+export const attachmentUploads = pgTable(
+  'attachment_uploads',
+  {
+    companyId: integer('company_id').notNull(),
+    storageKey: text('storage_key').notNull(),
+    reserved: bigint('reserved', { mode: 'number' }).notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.companyId, t.storageKey] }),
+    index('attachment_uploads_created_idx').on(t.createdAt),
+  ],
+);
+
+/** Stored bytes whose attachment is gone, to remove; no foreign key, so that they outlive their company too. */
+export const attachmentGarbage = pgTable(
+  'attachment_garbage',
+  {
+    companyId: integer('company_id').notNull(),
+    storageKey: text('storage_key').notNull(),
+    createdAt: createdAt(),
+  },
+  (t) => [primaryKey({ columns: [t.companyId, t.storageKey] })],
+);
+
+/** A company's stored attachment bytes, kept by trigger: the quota check reads one row. */
+export const storageUsage = pgTable('storage_usage', {
+  companyId: integer('company_id')
+    .primaryKey()
+    .references(() => companies.id, { onDelete: 'cascade' }),
+  bytes: bigint('bytes', { mode: 'number' }).notNull().default(0),
+});
+
 export const TASK_HISTORY_ACTIONS = ['created', 'updated', 'deleted'] as const;
 export type TaskHistoryAction = (typeof TASK_HISTORY_ACTIONS)[number];
 
@@ -709,4 +780,8 @@ export const TENANT_TABLES = [
   'comments',
   'task_watchers',
   'inbox_items',
+  'attachments',
+  'attachment_uploads',
+  'attachment_garbage',
+  'storage_usage',
 ] as const;
