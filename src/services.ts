@@ -73,7 +73,7 @@ export function createServices(
   const realtime = new RealtimeService(db, bus, hub, logger);
   const notifications = new NotificationsService(db, jobs, config.notificationDelaySeconds);
   const signer = new DownloadSigner(config.jwtSecret);
-  const attachments = new AttachmentsService(db, jobs, createStorage(config), signer, config);
+  const attachments = new AttachmentsService(db, jobs, createStorage(config), signer, config, realtime);
   const inbox = new InboxService(db, realtime);
   // In order: the inbox items, the emails and the collection of a deleted task's files are recorded
   // in the write's transaction, the events go after its commit.

@@ -19,7 +19,9 @@ import {
 import { multipartFile } from '../../test/multipart.ts';
 import { startTestS3, type TestS3 } from '../../test/s3.ts';
 import { until } from '../../test/timing.ts';
+import { TestSocket } from '../../test/ws.ts';
 import { queryRows } from '../platform/db/index.ts';
+import type { Task } from '../tasks/schemas.ts';
 import { QUEUES } from './jobs.ts';
 import * as q from './queries.ts';
 import type { Attachment } from './schemas.ts';
@@ -43,6 +45,8 @@ describe.each(['local', 's3'] as const)('attachments on %s storage', (kind) => {
   let s3: TestS3 | undefined;
   let dataDir: string;
   let worker: AttachmentsWorker;
+  /** Where the app listens: for a raw upload cut short, and the WebSocket. */
+  let address: string;
   const { call, createTask } = requestsTo(() => ctx.app);
 
   beforeAll(async () => {
@@ -55,6 +59,7 @@ describe.each(['local', 's3'] as const)('attachments on %s storage', (kind) => {
       storageQuotaBytes: QUOTA_BYTES,
     });
     worker = new AttachmentsWorker(ctx.db, ctx.jobs, ctx.services.attachments.storage, { info: () => undefined });
+    address = await ctx.app.listen({ port: 0, host: '127.0.0.1' });
   });
   afterAll(async () => {
     await ctx?.close();
@@ -366,26 +371,42 @@ describe.each(['local', 's3'] as const)('attachments on %s storage', (kind) => {
   it('leaves neither row nor bytes when the client goes away mid-upload', async () => {
     const owner = await registerCompany(ctx.app);
     const task = await createTask(owner);
-    const address = await ctx.app.listen({ port: 0, host: '127.0.0.1' });
+    const { payload, headers } = multipartFile('cut.bin', bytes(200_000));
+    const request = httpRequest(`${address}/api/tasks/${task.id}/attachments/`, {
+      method: 'POST',
+      headers: { ...headers, 'content-length': payload.length, authorization: `Bearer ${owner.access}` },
+    });
+    request.on('error', () => undefined);
+    request.flushHeaders();
+    // The reservation is made before the server reads the body.
+    await until(async () => (await pending(owner)) === 1, 10_000, 'the upload began');
+    await new Promise<void>((resolve) => request.write(payload.subarray(0, payload.length / 2), () => resolve()));
+    if (kind === 'local') await until(async () => (await stored(owner)).length === 1, 10_000, 'bytes arrived');
+    request.destroy();
+    await until(async () => (await pending(owner)) === 0, 10_000, 'the upload was undone');
+    expect(await stored(owner)).toEqual([]);
+    expect(json(await call(owner, 'GET', `/api/tasks/${task.id}/attachments/`))).toEqual([]);
+    expect(await usage(owner)).toBe(0);
+  });
+
+  it('tells those who see the task its new attachment_count, live', async () => {
+    const owner = await registerCompany(ctx.app);
+    const member = await addMember(ctx.app, owner);
+    const task = await createTask(owner);
+    const socket = await TestSocket.open(`${address.replace('http', 'ws')}/ws/tasks/`, { token: member.access });
     try {
-      const { payload, headers } = multipartFile('cut.bin', bytes(200_000));
-      const request = httpRequest(`${address}/api/tasks/${task.id}/attachments/`, {
-        method: 'POST',
-        headers: { ...headers, 'content-length': payload.length, authorization: `Bearer ${owner.access}` },
-      });
-      request.on('error', () => undefined);
-      request.flushHeaders();
-      // The reservation is made before the server reads the body.
-      await until(async () => (await pending(owner)) === 1, 10_000, 'the upload began');
-      await new Promise<void>((resolve) => request.write(payload.subarray(0, payload.length / 2), () => resolve()));
-      if (kind === 'local') await until(async () => (await stored(owner)).length === 1, 10_000, 'bytes arrived');
-      request.destroy();
-      await until(async () => (await pending(owner)) === 0, 10_000, 'the upload was undone');
-      expect(await stored(owner)).toEqual([]);
-      expect(json(await call(owner, 'GET', `/api/tasks/${task.id}/attachments/`))).toEqual([]);
-      expect(await usage(owner)).toBe(0);
+      await socket.ofType('connection_established');
+      const counted = (count: number) =>
+        socket.next(
+          (m) =>
+            m.type === 'task_updated' && (m.task as Task).id === task.id && (m.task as Task).attachment_count === count,
+        );
+      const file = await uploaded(owner, task.id, 'one.txt', Buffer.from('one'));
+      await counted(1);
+      expect((await call(owner, 'DELETE', `/api/attachments/${file.id}/`)).statusCode).toBe(204);
+      await counted(0);
     } finally {
-      await ctx.app.server.close();
+      socket.close();
     }
   });
 

@@ -8,8 +8,10 @@ import type { Database, Tx } from '../platform/db/index.ts';
 import { fieldError, HttpError, notFound, permissionDenied } from '../platform/errors.ts';
 import type { Jobs } from '../platform/jobs/index.ts';
 import { archivedConflict } from '../projects/access.ts';
+import { NO_EVENTS, type ProjectEvents } from '../projects/hooks.ts';
 import { type ProjectAccess, requireProject } from '../projects/service.ts';
 import type { TaskWrite, TaskWriteListener } from '../tasks/hooks.ts';
+import { sharedTaskOf } from '../tasks/links.ts';
 import { findTaskProject } from '../tasks/reads.ts';
 import { cleanFilename, detectContentType } from './files.ts';
 import { collectAfterCommit } from './jobs.ts';
@@ -55,7 +57,19 @@ export class AttachmentsService implements TaskWriteListener {
     readonly storage: Storage,
     private readonly signer: DownloadSigner,
     private readonly limits: Pick<AppConfig, 'attachmentMaxBytes' | 'storageQuotaBytes'>,
+    private readonly events: ProjectEvents = NO_EVENTS,
   ) {}
+
+  /**
+   * In the transaction that added or removed a file of the task: what to run once it has committed,
+   * telling those who see the task its new attachment_count (task_updated, as for any change of it).
+   */
+  private async countChanged(tx: Tx, companyId: number, taskId: number): Promise<() => Promise<void>> {
+    const task = await sharedTaskOf(tx, companyId, taskId);
+    return async () => {
+      if (task !== undefined) await this.events.projectEvent(companyId, task.project, { type: 'task_updated', task });
+    };
+  }
 
   private toAttachment(row: q.AttachmentRow): Attachment {
     return {
@@ -98,7 +112,7 @@ export class AttachmentsService implements TaskWriteListener {
 
   /** Its uploader, company admins and the project's managers; the bytes go once this has committed. */
   async delete(auth: Auth, id: number): Promise<void> {
-    await this.db.tenant(auth, async (tx) => {
+    const announce = await this.db.tenant(auth, async (tx) => {
       await requireActor(tx, auth);
       const row = await q.findAttachment(tx, auth.companyId, id);
       if (row === undefined) throw notFound();
@@ -109,7 +123,9 @@ export class AttachmentsService implements TaskWriteListener {
       if (access.project.archived) throw archivedConflict();
       await q.deleteAttachment(tx, auth.companyId, id);
       await collectAfterCommit(this.jobs, tx);
+      return this.countChanged(tx, auth.companyId, row.taskId);
     });
+    await announce();
   }
 
   /** A task deleted with attachments: their rows went with it (their bytes queued by trigger); collect them after commit. */
@@ -160,6 +176,7 @@ export class AttachmentsService implements TaskWriteListener {
       await q.insertUpload(tx, companyId, key, reserved);
       return reserved;
     });
+    let recorded: { inserted: q.AttachmentRow; announce: () => Promise<void> };
     try {
       const file = await receive();
       if (file === undefined) throw fieldError('file', 'No file was submitted.');
@@ -173,12 +190,12 @@ export class AttachmentsService implements TaskWriteListener {
       if (put.status === 'rejected') throw put.reason;
       if (meter.size === 0) throw fieldError('file', 'The submitted file is empty.');
       const contentType = await detectContentType(meter.head);
-      const row = await this.db.tenant(auth, async (tx) => {
+      recorded = await this.db.tenant(auth, async (tx) => {
         // Checked again: the task may have been deleted, or its project archived, meanwhile.
         await this.requireTask(tx, auth, taskId, 'write');
         await q.lockedUsage(tx, companyId);
         if (!(await q.deleteUpload(tx, companyId, key))) throw new Error(`upload ${key} was collected before it ended`);
-        return q.insertAttachment(tx, {
+        const inserted = await q.insertAttachment(tx, {
           companyId,
           taskId,
           filename: cleanFilename(file.filename),
@@ -188,8 +205,8 @@ export class AttachmentsService implements TaskWriteListener {
           storageKey: key,
           uploadedBy: auth.userId,
         });
+        return { inserted, announce: await this.countChanged(tx, companyId, taskId) };
       });
-      return this.toAttachment(row);
     } catch (error) {
       // Should either fail, the reservation stays and the collection removes both later.
       await this.storage
@@ -202,6 +219,9 @@ export class AttachmentsService implements TaskWriteListener {
       if ((error as { code?: string }).code === 'FST_REQ_FILE_TOO_LARGE') throw this.tooLarge();
       throw error;
     }
+    // Committed: whatever fails from here on must not remove the bytes.
+    await recorded.announce();
+    return this.toAttachment(recorded.inserted);
   }
 
   private storedBytes(companyId: number): Promise<number> {

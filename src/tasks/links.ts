@@ -203,3 +203,13 @@ export function readShared(
     return rows.map((row, i) => ({ row, task: tasks[i] as Task }));
   });
 }
+
+/**
+ * A task as everyone who sees its project may be told of it, read in the transaction's company
+ * view: for the features whose rows change what a task shows (its attachment_count), which announce
+ * it as task_updated once they commit.
+ */
+export async function sharedTaskOf(tx: Tx, companyId: number, taskId: number): Promise<Task | undefined> {
+  const [found] = await readShared(tx, companyId, () => rowsByIds(tx, companyId, [taskId]));
+  return found?.task;
+}

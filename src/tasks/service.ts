@@ -41,9 +41,10 @@ import * as writes from './writes.ts';
 /**
  * A hash of the task as its writes change it: any change of it changes the tag. What is not the
  * task's own is left out: whether the reader watches it (theirs alone, so that everyone gets the
- * same tag), and its comment count (a comment written meanwhile is no conflict with an edit).
+ * same tag), and its comment and attachment counts (a comment or file added meanwhile is no
+ * conflict with an edit).
  */
-export const etagOf = ({ is_watching: _reader, comment_count: _comments, ...task }: Task) =>
+export const etagOf = ({ is_watching: _reader, comment_count: _comments, attachment_count: _files, ...task }: Task) =>
   `"${createHash('sha256').update(JSON.stringify(task)).digest('base64url').slice(0, 27)}"`;
 
 /** If-Match per RFC 9110: `*` or a list of tags; weak tags compare by their opaque part. */
