@@ -67,11 +67,16 @@ describe.runIf(TEST_DB === 'postgres')('events across processes', () => {
 
     const created = await post(two, '/api/tasks/', { title: 'Across processes' }, mine);
     expect(created.status).toBe(201);
-    expect(await onOne.ofType('task_created')).toEqual({ type: 'task_created', task: created.body });
-    expect(await onTwo.ofType('task_created')).toEqual({ type: 'task_created', task: created.body });
+    // The answer tells its creator they now watch the task; an event, being everyone's, says false.
+    const told = { type: 'task_created', task: { ...(created.body as object), is_watching: false } };
+    expect(await onOne.ofType('task_created')).toEqual(told);
+    expect(await onTwo.ofType('task_created')).toEqual(told);
     // Events go out in the order of the writes: the stranger's own, written last, comes after any leak would have.
     const marker = await post(two, '/api/tasks/', { title: 'Marker' }, theirs);
-    expect(await stranger.ofType('task_created')).toEqual({ type: 'task_created', task: marker.body });
+    expect(await stranger.ofType('task_created')).toEqual({
+      type: 'task_created',
+      task: { ...(marker.body as object), is_watching: false },
+    });
     expect(stranger.messages.map((m) => m.type)).toEqual(['connection_established', 'task_created']);
     for (const s of [onOne, onTwo, stranger]) s.close();
   });
