@@ -21,7 +21,12 @@ export interface AttachmentsRoutesOptions {
 
 const tags = ['attachments'];
 
-const badLink = () => new HttpError(403, { detail: 'This download link is invalid or has expired.' });
+const badLink = () =>
+  new HttpError(
+    401,
+    { detail: 'This download link is invalid or has expired.' },
+    { 'www-authenticate': 'Bearer realm="api"' },
+  );
 
 /**
  * The one range of a `Range: bytes=…` header that can be served: undefined for the whole file
@@ -149,19 +154,20 @@ export const attachmentsRoutes: FastifyPluginAsyncTypebox<AttachmentsRoutesOptio
   );
 
   /**
-   * Public as far as the authentication hook goes: a request with a signed link's parameters is
-   * judged by them alone (403 when they are wrong or expired, whatever else it carries), and one
-   * without them needs the Authorization header like any endpoint.
+   * Public as far as the authentication hook goes: a valid signed link is enough by itself, and
+   * anything else needs the Authorization header like any endpoint. An expired link opened from a
+   * page that still holds a session thus keeps working, and a link altered to point elsewhere only
+   * ever reaches what the header's user may see.
    */
   const downloader = async (request: FastifyRequest<{ Params: { id: number }; Querystring: s.DownloadQuery }>) => {
     const { c, e, s: signature } = request.query;
-    if (c !== undefined || e !== undefined || signature !== undefined) {
+    const linked = c !== undefined || e !== undefined || signature !== undefined;
+    if (linked) {
       const signed = signer.verify(request.params.id, request.query);
-      if (signed === undefined) throw badLink();
-      return signed.companyId;
+      if (signed !== undefined) return signed.companyId;
     }
     const token = bearerToken(request);
-    if (token === undefined) throw notAuthenticated();
+    if (token === undefined) throw linked ? badLink() : notAuthenticated();
     const auth: Auth = await tokens.verify(token, 'access');
     return auth;
   };
@@ -175,8 +181,9 @@ export const attachmentsRoutes: FastifyPluginAsyncTypebox<AttachmentsRoutesOptio
         operationId: 'downloadAttachment',
         summary: 'The attachment’s bytes',
         description:
-          'With the signed parameters of `download_url` (valid 10 minutes) no Authorization header is needed; a ' +
-          'tampered or expired link is a 403. Without them, the Authorization header as everywhere. Always ' +
+          'With the signed parameters of `download_url` (valid 10 minutes) no Authorization header is needed. ' +
+          'Without them, or with a tampered or expired link, the Authorization header as everywhere (401 without ' +
+          'it). Always ' +
           '`Content-Disposition: attachment`; byte ranges (206, 416); the ETag is the SHA-256. HTML, SVG and XML are ' +
           'sent as application/octet-stream.',
         params: IdParams,
@@ -186,7 +193,7 @@ export const attachmentsRoutes: FastifyPluginAsyncTypebox<AttachmentsRoutesOptio
           206: Type.Unsafe<Readable>({ type: 'string', format: 'binary', description: 'The requested range.' }),
           304: Type.Null({ description: 'Unchanged since the ETag given in If-None-Match.' }),
           416: Type.Null({ description: 'The range is past the end; Content-Range says the size.' }),
-          ...errorResponses(401, 403, 404),
+          ...errorResponses(401, 404),
         },
       },
     },

@@ -726,7 +726,7 @@ export interface paths {
         };
         /**
          * The attachment’s bytes
-         * @description With the signed parameters of `download_url` (valid 10 minutes) no Authorization header is needed; a tampered or expired link is a 403. Without them, the Authorization header as everywhere. Always `Content-Disposition: attachment`; byte ranges (206, 416); the ETag is the SHA-256. HTML, SVG and XML are sent as application/octet-stream.
+         * @description With the signed parameters of `download_url` (valid 10 minutes) no Authorization header is needed. Without them, or with a tampered or expired link, the Authorization header as everywhere (401 without it). Always `Content-Disposition: attachment`; byte ranges (206, 416); the ETag is the SHA-256. HTML, SVG and XML are sent as application/octet-stream.
          */
         get: operations["downloadAttachment"];
         put?: never;
@@ -4766,19 +4766,6 @@ export interface operations {
             };
             /** @description No credentials, or credentials that are invalid or expired: {"detail", "code"?} */
             401: {
-                headers: {
-                    [name: string]: unknown;
-                };
-                content: {
-                    "application/json": {
-                        detail?: string;
-                    } & {
-                        [key: string]: unknown;
-                    };
-                };
-            };
-            /** @description Authenticated but not allowed: {"detail"} */
-            403: {
                 headers: {
                     [name: string]: unknown;
                 };
