@@ -471,7 +471,7 @@ describe(`email notifications (${TEST_DB})`, () => {
     expect(digest?.decoded).toContain('2 open task(s), 1 overdue.');
   });
 
-  it('emails nobody about a task of a project they do not see', async () => {
+  it('emails nobody about a task of a project they do not see, nor once they have left it', async () => {
     const hidden = json<{ id: number }>(
       await call(admin, 'POST', '/api/projects/', { name: 'Email secret', is_private: true }),
     ).id;
@@ -483,6 +483,15 @@ describe(`email notifications (${TEST_DB})`, () => {
     await call(admin, 'PUT', `/api/projects/${hidden}/members/${other.user.id}/`, { role: 'viewer' });
     await call(admin, 'PATCH', `/api/tasks/${task.id}/`, { status: 'todo' });
     expect((await recordsOf(task)).map((r) => [r.recipientId, r.kind])).toEqual([[other.user.id, 'status_changed']]);
+    await h.sink.waitFor(() => h.sink.to(other.user.email).some((m) => m.subject.endsWith(': Not for other')));
+    await settled();
+    // Removed from the project while the next email waits for its delay: it is dropped unsent.
+    await call(admin, 'PATCH', `/api/tasks/${task.id}/`, { status: 'done' });
+    expect((await recordsOf(task)).map((r) => r.status)).toEqual(['sent', 'pending']);
+    await call(admin, 'DELETE', `/api/projects/${hidden}/members/${other.user.id}/`);
+    await settled();
+    expect((await recordsOf(task)).map((r) => r.status)).toEqual(['sent']);
+    expect(h.sink.to(other.user.email).filter((m) => m.subject.endsWith(': Not for other'))).toHaveLength(1);
   });
 });
 

@@ -9,7 +9,7 @@ import {
   type UserRole,
   users,
 } from '../platform/db/schema.ts';
-import { type DueTask, type TaskFacts, taskFactsByIds } from '../tasks/reads.ts';
+import { type DueTask, factsKey, type TaskFacts, taskFactsSeenBy } from '../tasks/reads.ts';
 
 export interface Preferences {
   emailOnAssignment: boolean;
@@ -294,10 +294,17 @@ export async function readManyForSending(
   ids: number[],
 ): Promise<Map<number, SendingContext>> {
   const rows = await tenantQuery<SendingRow>(db, companyId, SENDING_CONTEXT, [companyId, ids]);
-  const taskIds = [...new Set(rows.flatMap((row) => (row.taskId === null ? [] : [row.taskId])))];
-  const facts = await taskFactsByIds(db, companyId, taskIds);
+  // As the recipient sees it now: one who has left its private project since hears nothing of it.
+  const facts = await taskFactsSeenBy(
+    db,
+    companyId,
+    rows.flatMap((row) => (row.taskId === null ? [] : [{ taskId: row.taskId, userId: row.recipientId }])),
+  );
   return new Map(
-    rows.map((row) => [row.id, sendingContext(row, row.taskId === null ? undefined : facts.get(row.taskId))]),
+    rows.map((row) => [
+      row.id,
+      sendingContext(row, row.taskId === null ? undefined : facts.get(factsKey(row.taskId, row.recipientId))),
+    ]),
   );
 }
 

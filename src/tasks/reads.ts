@@ -1,6 +1,13 @@
 import { and, asc, type Column, count, desc, eq, gte, type SQL, sql } from 'drizzle-orm';
 import { WITH_ACTOR } from '../accounts/queries.ts';
-import { type Database, queryRows, type TenantQueryOptions, type Tx, tenantQuery } from '../platform/db/index.ts';
+import {
+  type Database,
+  intArraySql,
+  queryRows,
+  type TenantQueryOptions,
+  type Tx,
+  tenantQuery,
+} from '../platform/db/index.ts';
 import {
   type TaskPriority,
   type TaskStatus,
@@ -9,7 +16,7 @@ import {
   tasks,
   type UserRole,
 } from '../platform/db/schema.ts';
-import { inScopeSql, projectSeenSql, scopeCte } from '../projects/access.ts';
+import { inScopeSql, projectSeenSql, scopeCte, unsafeUserSeesProjectSql } from '../projects/access.ts';
 import { TASK_COLUMNS, type TaskRow, taskRowColumns, watchingSql } from './mapping.ts';
 import type { OrderKey } from './schemas.ts';
 
@@ -59,19 +66,38 @@ export async function findTaskProject(tx: Tx, companyId: number, taskId: number)
   return row?.projectId;
 }
 
-const FACTS_BY_IDS = `
-  select t.id, t.title, t.status, t.priority, t.due_date as "dueDate", t.assigned_to as "assignedTo"
-    from tasks t where t.company_id = $1 and t.id = any($2::int[])`;
-
-/** Many tasks of one company in one statement of its own (one round trip); absent ids are absent. */
-export async function taskFactsByIds(db: Database, companyId: number, ids: number[]): Promise<Map<number, TaskFacts>> {
-  if (ids.length === 0) return new Map();
-  const rows = await tenantQuery<Omit<TaskFacts, 'dueDate'> & { dueDate: string | null }>(db, companyId, FACTS_BY_IDS, [
-    companyId,
-    ids,
-  ]);
-  return new Map(rows.map((row) => [row.id, { ...row, dueDate: row.dueDate === null ? null : new Date(row.dueDate) }]));
+/**
+ * Tasks of one company as the people named beside them see them, in one statement of its own (one
+ * round trip): for what is prepared for a person later than the write that caused it (emails). A
+ * pair whose task is gone, or whose person no longer sees its project, is absent; the result is
+ * keyed by factsKey.
+ */
+export async function taskFactsSeenBy(
+  db: Database,
+  companyId: number,
+  pairs: ReadonlyArray<{ taskId: number; userId: number }>,
+): Promise<Map<string, TaskFacts>> {
+  if (pairs.length === 0) return new Map();
+  const rows = await db.tenant(companyId, (tx) =>
+    queryRows<Omit<TaskFacts, 'dueDate'> & { dueDate: string | null; viewer: number }>(
+      tx,
+      sql`select v.user_id as viewer, t.id, t.title, t.status, t.priority, t.due_date as "dueDate",
+            t.assigned_to as "assignedTo"
+          from unnest(${intArraySql(pairs.map((p) => p.taskId))}, ${intArraySql(pairs.map((p) => p.userId))})
+            as v(task_id, user_id)
+          join tasks t on t.company_id = ${companyId} and t.id = v.task_id
+          where ${unsafeUserSeesProjectSql(sql`t.company_id`, sql`v.user_id`, sql`t.project_id`)}`,
+    ),
+  );
+  return new Map(
+    rows.map(({ viewer, ...row }) => [
+      factsKey(row.id, viewer),
+      { ...row, dueDate: row.dueDate === null ? null : new Date(row.dueDate) },
+    ]),
+  );
 }
+
+export const factsKey = (taskId: number, userId: number) => `${taskId}:${userId}`;
 
 /**
  * Whether the caller sees the task a column names, as SQL, for what other features keep about
