@@ -1,13 +1,6 @@
 import { and, asc, type Column, count, desc, eq, gte, type SQL, sql } from 'drizzle-orm';
 import { WITH_ACTOR } from '../accounts/queries.ts';
-import {
-  type Database,
-  intArraySql,
-  queryRows,
-  type TenantQueryOptions,
-  type Tx,
-  tenantQuery,
-} from '../platform/db/index.ts';
+import { type Database, intArraySql, queryRows, type TenantQueryOptions, type Tx } from '../platform/db/index.ts';
 import {
   type TaskPriority,
   type TaskStatus,
