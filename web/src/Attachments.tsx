@@ -58,6 +58,8 @@ export function Attachments({
   const picker = useRef<HTMLInputElement>(null);
   const path = `/api/tasks/${task.id}/attachments/`;
 
+  const count = task.attachment_count;
+  // biome-ignore lint/correctness/useExhaustiveDependencies: `count` is not read, it is when to ask again (others' uploads and deletions reach the board's task live)
   useEffect(() => {
     let cancelled = false;
     get<Attachment[]>(path)
@@ -70,7 +72,7 @@ export function Attachments({
     return () => {
       cancelled = true;
     };
-  }, [path]);
+  }, [path, count]);
 
   const change = (key: number, patch: Partial<Upload>) =>
     setUploads((current) => current.map((each) => (each.key === key ? { ...each, ...patch } : each)));
