@@ -49,7 +49,7 @@ describe('collaboration', () => {
     await suggestions.getByRole('option', { name: new RegExp(`@${bob.username}\\b`) }).waitFor();
     await box.press('Enter');
     await expect(box.inputValue()).resolves.toBe(`Could you check these **today**, @${bob.username} `);
-    await box.pressSequentially('<img src=x onerror=alert(1)>');
+    await box.pressSequentially(' cc @nobody <img src=x onerror=alert(1)>');
     await dialogA.getByRole('button', { name: 'Preview' }).click();
     const preview = dialogA.getByRole('region', { name: 'Preview' });
     await expect(preview.locator('strong').textContent()).resolves.toBe('today');
@@ -62,6 +62,9 @@ describe('collaboration', () => {
       await api<{ results: { mentions: number[] }[] }>('GET', `/api/tasks/${task.id}/comments/`, admin.token)
     ).results;
     expect(stored?.mentions).toEqual([member.id]);
+    // The mention stands out where it is written; a name that is nobody's stays plain text.
+    await expect(comments(pageA).first().locator('.mention').allTextContents()).resolves.toEqual([`@${bob.username}`]);
+    await expect(comments(pageA).first().textContent()).resolves.toContain('cc @nobody');
 
     // B's bell counts it without a reload, and the inbox item opens the task.
     await pageB.getByRole('button', { name: 'Inbox, 1 unread' }).waitFor({ timeout: LIVE_MS * 3 });

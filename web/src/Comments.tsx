@@ -65,7 +65,10 @@ function CommentItem({
           onCancel={() => setEditing(false)}
         />
       ) : (
-        <Markdown source={comment.body} />
+        <Markdown
+          source={comment.body}
+          mentioned={people.filter((person) => comment.mentions.includes(person.id)).map((person) => person.username)}
+        />
       )}
       {error === undefined ? null : (
         <p className="field-error" role="alert">
