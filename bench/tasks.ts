@@ -20,6 +20,7 @@
  * 300,000, some about reviewing invoices, which searches then match too.
  * BENCH_DEPENDENCIES=1 (a schema with task_dependencies): a fifth of the tasks linked, one in ten
  * waiting for the task before it and one in ten a subtask of the task five before it.
+ * BENCH_CPU_PROFILE=dir writes the server's CPU profile there when it stops.
  * Usage: [BENCH_DB=embedded] [BENCH_ONLY=regex] [BENCH_PGBENCH=like-endpoint] [BENCH_PROJECTS=20]
  *        [BENCH_ROLE=member|admin] [BENCH_DEPENDENCIES=1] [BENCH_ROOT=dir] npx tsx bench/tasks.ts [seconds=10]
  */
@@ -321,7 +322,9 @@ try {
       : { DATABASE_URL: created.url, JWT_SECRET: 'bench-secret-0123456789-0123456789-0123456789' }),
   };
   if (embedded) await db.close();
-  const process_ = startServer(env);
+  // A CPU profile of the server over the whole run, written when it stops (.cpuprofile for DevTools).
+  const profileDir = process.env.BENCH_CPU_PROFILE;
+  const process_ = startServer(env, undefined, profileDir ? ['--cpu-prof', `--cpu-prof-dir=${profileDir}`] : []);
   server.stop = async () => {
     process_.child.kill('SIGTERM');
     await process_.exited;
