@@ -18,6 +18,7 @@ const exclude = [...configDefaults.exclude, E2E, ...(process.env.TEST_FAST === '
 export default defineConfig({
   test: {
     globalSetup: ['test/global-setup.ts'],
+    setupFiles: ['test/setup.ts'],
     pool: 'forks',
     testTimeout: 30_000,
     hookTimeout: 60_000,

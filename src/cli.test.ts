@@ -1,11 +1,9 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { promisify } from 'node:util';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServerDatabase, onServer } from '../test/databases.ts';
 import { json, startTestJobs, TEST_DB, testConfig } from '../test/helpers.ts';
+import { scratchDir } from '../test/scratch.ts';
 import { until } from '../test/timing.ts';
 import { SEED_PASSWORD, seedAccounts } from './accounts/seed.ts';
 import { buildApp } from './app.ts';
@@ -19,7 +17,7 @@ describe(`management CLI (${TEST_DB})`, () => {
   const env: Record<string, string> = { PATH: process.env.PATH ?? '', LOG_LEVEL: 'silent' };
   let drop = async () => {};
   beforeAll(async () => {
-    env.DATA_DIR = mkdtempSync(path.join(tmpdir(), 'tasks-cli-'));
+    env.DATA_DIR = scratchDir('tasks-cli-');
     if (TEST_DB === 'postgres') {
       // an empty database: the CLI's migrate has all the work to do
       const created = await createServerDatabase({ empty: true });

@@ -1,10 +1,10 @@
-import { chmodSync, lstatSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, lstatSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServerDatabase, processDatabase } from '../test/databases.ts';
 import { PASSWORD, TEST_DB, unique } from '../test/helpers.ts';
 import { freePort, type ServerProcess, startServer, waitForHealthy } from '../test/process.ts';
+import { scratchDir } from '../test/scratch.ts';
 import { sleep } from '../test/timing.ts';
 import { TestSocket } from '../test/ws.ts';
 import { openDatabase } from './platform/db/index.ts';
@@ -16,7 +16,7 @@ describe(`the server process (${TEST_DB})`, () => {
   let server: ServerProcess;
 
   beforeAll(async () => {
-    env = { PORT: String(await freePort()), DATA_DIR: mkdtempSync(path.join(tmpdir(), 'tasks-main-')) };
+    env = { PORT: String(await freePort()), DATA_DIR: scratchDir('tasks-main-') };
     // As a DATA_DIR made before it had to be owner-only, or copied in by hand, may be.
     chmodSync(env.DATA_DIR as string, 0o755);
     writeFileSync(path.join(env.DATA_DIR as string, 'notes.txt'), 'open to all', { mode: 0o644 });
@@ -191,7 +191,7 @@ describe(`MIGRATE_ON_START=false (${TEST_DB})`, () => {
   it('refuses to start on a database whose migrations are behind, and starts once they are applied', async () => {
     const env: Record<string, string> = {
       PORT: String(await freePort()),
-      DATA_DIR: mkdtempSync(path.join(tmpdir(), 'tasks-nomigrate-')),
+      DATA_DIR: scratchDir('tasks-nomigrate-'),
       MIGRATE_ON_START: 'false',
     };
     let drop = async () => {};
@@ -259,7 +259,7 @@ async function gone(pid: number, timeoutMs = 15_000): Promise<boolean> {
 }
 
 describe.runIf(TEST_DB === 'embedded')('the embedded database after kill -9', () => {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'tasks-kill9-'));
+  const dataDir = scratchDir('tasks-kill9-');
   let port: string;
   const servers: ServerProcess[] = [];
   const start = async () => {

@@ -1,12 +1,10 @@
 import { once } from 'node:events';
-import { mkdtempSync } from 'node:fs';
 import { connect, type Socket } from 'node:net';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { processDatabase } from '../test/databases.ts';
 import { TEST_DB } from '../test/helpers.ts';
 import { freePort, type ServerProcess, startServer, waitForHealthy } from '../test/process.ts';
+import { scratchDir } from '../test/scratch.ts';
 
 const GRACE_SECONDS = 3;
 
@@ -20,7 +18,7 @@ describe(`stopping under hostile clients (${TEST_DB})`, () => {
   beforeAll(async () => {
     env = {
       PORT: String(await freePort()),
-      DATA_DIR: mkdtempSync(path.join(tmpdir(), 'tasks-stop-')),
+      DATA_DIR: scratchDir('tasks-stop-'),
       SHUTDOWN_GRACE_SECONDS: String(GRACE_SECONDS),
     };
     const database = await processDatabase();

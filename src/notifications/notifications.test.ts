@@ -1,6 +1,4 @@
 import { readdirSync, readFileSync } from 'node:fs';
-import { mkdtemp } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -16,6 +14,7 @@ import {
   TEST_DB,
   type TestContext,
 } from '../../test/helpers.ts';
+import { scratchDir } from '../../test/scratch.ts';
 import { SmtpSink } from '../../test/smtp.ts';
 import { until } from '../../test/timing.ts';
 import { Jobs } from '../platform/jobs/index.ts';
@@ -294,7 +293,7 @@ describe(`email notifications (${TEST_DB})`, () => {
   });
 
   it('without SMTP writes each email once to the outbox as an .eml file', async () => {
-    const directory = await mkdtemp(path.join(tmpdir(), 'tasks-outbox-'));
+    const directory = scratchDir('tasks-outbox-');
     const logged: object[] = [];
     const outbox = new NotificationWorker(
       h.ctx.db,

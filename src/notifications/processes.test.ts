@@ -1,6 +1,3 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -14,6 +11,7 @@ import {
   type TestContext,
 } from '../../test/helpers.ts';
 import { freePort, type ServerProcess, startServer, waitForHealthy } from '../../test/process.ts';
+import { scratchDir } from '../../test/scratch.ts';
 import { SmtpSink } from '../../test/smtp.ts';
 import { queryRows } from '../platform/db/index.ts';
 import { QUEUES } from './jobs.ts';
@@ -51,7 +49,7 @@ describe.runIf(TEST_DB === 'postgres')('email workers as processes', () => {
     const worker = startServer({
       ROLE: 'worker',
       PORT: String(await freePort()),
-      DATA_DIR: mkdtempSync(path.join(tmpdir(), 'tasks-worker-')),
+      DATA_DIR: scratchDir('tasks-worker-'),
       DATABASE_URL: ctx.url as string,
       JWT_SECRET: 'workers-test-secret-0123456789-0123456789',
       SMTP_URL: sink.url,

@@ -1,7 +1,7 @@
-import { mkdtempSync, readFileSync, statSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
+import { scratchDir } from '../../test/scratch.ts';
 import { ConfigError, loadConfig, resolveJwtSecret } from './config.ts';
 
 describe('configuration', () => {
@@ -92,7 +92,7 @@ describe('configuration', () => {
   });
 
   it('generates the embedded signing key once and keeps it in DATA_DIR', () => {
-    const dataDir = mkdtempSync(path.join(tmpdir(), 'tasks-config-'));
+    const dataDir = scratchDir('tasks-config-');
     const first = resolveJwtSecret(loadConfig({ DATA_DIR: dataDir }));
     const second = resolveJwtSecret(loadConfig({ DATA_DIR: dataDir }));
     expect(first.jwtSecret.length).toBeGreaterThanOrEqual(32);

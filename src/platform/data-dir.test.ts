@@ -1,7 +1,7 @@
-import { chmodSync, mkdirSync, mkdtempSync, statSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { chmodSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
+import { scratchDir } from '../../test/scratch.ts';
 import { ownerOnlyDataDir } from './data-dir.ts';
 
 const mode = (file: string) => statSync(file).mode & 0o777;
@@ -13,7 +13,7 @@ describe('ownerOnlyDataDir', () => {
   });
 
   it('tightens what others could read, says which, and leaves new files to the owner', () => {
-    const dir = mkdtempSync(path.join(tmpdir(), 'tasks-datadir-'));
+    const dir = scratchDir('tasks-datadir-');
     const nested = path.join(dir, 'pgdata', 'base');
     mkdirSync(nested, { recursive: true });
     writeFileSync(path.join(dir, 'jwt_secret'), 'secret', { mode: 0o600 });
@@ -39,7 +39,7 @@ describe('ownerOnlyDataDir', () => {
   });
 
   it('creates a missing DATA_DIR for the owner only', () => {
-    const dir = path.join(mkdtempSync(path.join(tmpdir(), 'tasks-datadir-')), 'data');
+    const dir = path.join(scratchDir('tasks-datadir-'), 'data');
     expect(ownerOnlyDataDir(dir)).toEqual([]);
     expect(mode(dir)).toBe(0o700);
   });

@@ -1,8 +1,8 @@
-import { mkdirSync, mkdtempSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { scratchDir } from '../../test/scratch.ts';
 import { registerErrorHandling } from './errors.ts';
 import { registerWebApp } from './web.ts';
 
@@ -10,7 +10,7 @@ import { registerWebApp } from './web.ts';
 describe('the web app’s files', () => {
   let app: FastifyInstance;
   beforeAll(async () => {
-    const root = mkdtempSync(path.join(tmpdir(), 'tasks-web-'));
+    const root = scratchDir('tasks-web-');
     mkdirSync(path.join(root, 'assets'));
     writeFileSync(path.join(root, 'index.html'), '<!doctype html><div id="root"></div>');
     writeFileSync(path.join(root, 'assets', 'index-abc123.js'), 'console.log(1)');

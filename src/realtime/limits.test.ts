@@ -1,10 +1,8 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { processDatabase } from '../../test/databases.ts';
 import { createTestContext, PASSWORD, registerCompany, TEST_DB, type TestContext, unique } from '../../test/helpers.ts';
 import { freePort, type ServerProcess, startServer, waitForHealthy } from '../../test/process.ts';
+import { scratchDir } from '../../test/scratch.ts';
 import { TestSocket } from '../../test/ws.ts';
 
 /** One user or one socket cannot take more than its share of a process. */
@@ -74,7 +72,7 @@ describe(`socket protocol errors in the log (${TEST_DB})`, () => {
   beforeAll(async () => {
     const env: Record<string, string> = {
       PORT: String(await freePort()),
-      DATA_DIR: mkdtempSync(path.join(tmpdir(), 'tasks-wslog-')),
+      DATA_DIR: scratchDir('tasks-wslog-'),
     };
     const database = await processDatabase();
     drop = database.drop;

@@ -1,10 +1,8 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServerDatabase } from '../../test/databases.ts';
 import { PASSWORD, TEST_DB, unique } from '../../test/helpers.ts';
 import { freePort, type ServerProcess, startServer, waitForHealthy } from '../../test/process.ts';
+import { scratchDir } from '../../test/scratch.ts';
 import { TestSocket } from '../../test/ws.ts';
 
 /** Two API processes on one PostgreSQL and one Redis, as in production. */
@@ -19,7 +17,7 @@ describe.runIf(TEST_DB === 'postgres')('events across processes', () => {
       servers.push(
         startServer({
           PORT: String(await freePort()),
-          DATA_DIR: mkdtempSync(path.join(tmpdir(), 'tasks-proc-')),
+          DATA_DIR: scratchDir('tasks-proc-'),
           DATABASE_URL: database.url,
           REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
           JWT_SECRET: 'processes-test-secret-0123456789-0123456789',

@@ -1,11 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServerDatabase } from '../databases.ts';
 import { PASSWORD, TEST_DB, unique } from '../helpers.ts';
 import { freePort, type ServerProcess, waitForHealthy } from '../process.ts';
+import { scratchDir } from '../scratch.ts';
 import { SmtpSink } from '../smtp.ts';
 import { sleep } from '../timing.ts';
 import { Balancer, PrivateRedis, readProcfile, startProcess, stopProcess } from './processes.ts';
@@ -42,7 +40,7 @@ describe.runIf(TEST_DB === 'postgres')('kill -9 of an API process and the worker
       DATABASE_URL: database.url,
       REDIS_URL: redis.url,
       JWT_SECRET: 'kill-nine-secret-0123456789-0123456789-abc',
-      DATA_DIR: mkdtempSync(path.join(tmpdir(), 'tasks-kill9-')),
+      DATA_DIR: scratchDir('tasks-kill9-'),
       SMTP_URL: sink.url,
       NOTIFICATION_DELAY_SECONDS: '1',
       NOTIFICATION_RETRY_DELAY_SECONDS: '1',

@@ -1,9 +1,7 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { TEST_DB } from '../helpers.ts';
 import { freePort, type ServerProcess, waitForHealthy } from '../process.ts';
+import { scratchDir } from '../scratch.ts';
 import { sleep } from '../timing.ts';
 import {
   Balancer,
@@ -37,7 +35,7 @@ describe.runIf(TEST_DB === 'postgres')('a PostgreSQL restart under load', () => 
     const env = {
       DATABASE_URL: await cluster.createDatabase('tasks'),
       JWT_SECRET: 'postgres-restart-secret-0123456789-0123456789',
-      DATA_DIR: mkdtempSync(path.join(tmpdir(), 'tasks-pg-restart-')),
+      DATA_DIR: scratchDir('tasks-pg-restart-'),
       LOG_LEVEL: 'warn',
       RATE_LIMIT: '1000000',
       AUTH_RATE_LIMIT: '1000000',

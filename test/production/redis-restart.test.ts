@@ -1,10 +1,8 @@
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServerDatabase } from '../databases.ts';
 import { TEST_DB } from '../helpers.ts';
 import { freePort, type ServerProcess, waitForHealthy } from '../process.ts';
+import { scratchDir } from '../scratch.ts';
 import { sleep } from '../timing.ts';
 import { TestSocket } from '../ws.ts';
 import { Balancer, PrivateRedis, readProcfile, startProcess, stopProcess, timeUntil } from './processes.ts';
@@ -37,7 +35,7 @@ describe.runIf(TEST_DB === 'postgres')('a Redis restart under load', () => {
       DATABASE_URL: database.url,
       REDIS_URL: redis.url,
       JWT_SECRET: 'redis-restart-secret-0123456789-0123456789',
-      DATA_DIR: mkdtempSync(path.join(tmpdir(), 'tasks-redis-restart-')),
+      DATA_DIR: scratchDir('tasks-redis-restart-'),
       LOG_LEVEL: 'warn',
       RATE_LIMIT: '1000000',
       AUTH_RATE_LIMIT: '1000000',

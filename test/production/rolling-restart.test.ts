@@ -1,11 +1,9 @@
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createServerDatabase } from '../databases.ts';
 import { TEST_DB } from '../helpers.ts';
 import { freePort, type ServerProcess, waitForHealthy } from '../process.ts';
+import { scratchDir } from '../scratch.ts';
 import { sleep } from '../timing.ts';
 import { type Answer, Balancer, PrivateRedis, readProcfile, startProcess, stopProcess } from './processes.ts';
 
@@ -40,7 +38,7 @@ describe.runIf(TEST_DB === 'postgres')('a rolling restart of the API processes u
       DATABASE_URL: database.url,
       REDIS_URL: redis.url,
       JWT_SECRET: 'rolling-restart-secret-0123456789-0123456789',
-      DATA_DIR: mkdtempSync(path.join(tmpdir(), 'tasks-rolling-')),
+      DATA_DIR: scratchDir('tasks-rolling-'),
       LOG_LEVEL: 'warn',
       RATE_LIMIT: '1000000',
       AUTH_RATE_LIMIT: '1000000',

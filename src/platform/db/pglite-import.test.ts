@@ -1,6 +1,4 @@
 import { execFile } from 'node:child_process';
-import { mkdtempSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { PGlite } from '@electric-sql/pglite';
@@ -12,6 +10,7 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { createServerDatabase } from '../../../test/databases.ts';
 import { TEST_DB } from '../../../test/helpers.ts';
 import { freePort, startServer, waitForHealthy } from '../../../test/process.ts';
+import { scratchDir } from '../../../test/scratch.ts';
 import { SEED_PASSWORD, seedAccounts } from '../../accounts/seed.ts';
 import { QUEUES } from '../../notifications/jobs.ts';
 import { seedTasks } from '../../tasks/seed.ts';
@@ -49,7 +48,7 @@ async function pgliteDataDir(dir: string) {
 }
 
 describe(`npm run cli -- import-pglite (${TEST_DB})`, () => {
-  const dataDir = mkdtempSync(path.join(tmpdir(), 'tasks-import-'));
+  const dataDir = scratchDir('tasks-import-');
   const env: Record<string, string> = { PATH: process.env.PATH ?? '', DATA_DIR: dataDir, LOG_LEVEL: 'warn' };
   let drop = async () => {};
   afterAll(() => drop());
