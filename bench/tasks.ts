@@ -281,7 +281,8 @@ async function linkTasks(client: pg.Pool, companyId: number) {
   );
   const [linked] = (
     await client.query(
-      `select count(*) filter (where open_blockers > 0)::int as blocked, count(*) filter (where parent_id is not null)::int as subtasks
+      `select (select count(*) from task_open_blockers b where b.company_id = $1 and b.open_blockers > 0)::int as blocked,
+              count(*) filter (where parent_id is not null)::int as subtasks
        from tasks where company_id = $1`,
       [companyId],
     )

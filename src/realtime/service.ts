@@ -22,7 +22,7 @@ export const CLOSE_CATCH_UP = 1012;
  * change moved many tasks), "c <companyId> <event JSON>" for the whole
  * company (labels), "v <companyId> <userId, or 0 for all>" when who sees which project changed,
  * "u <companyId> <userId>" for a user who must be disconnected everywhere, and
- * "i <companyId> <userId> <event JSON>" for one user's sockets (their inbox items).
+ * "i <companyId> <userId> <event JSON>" for one user's sockets (their inbox items, one a line).
  */
 const PROJECT = 'p';
 const COMPANY = 'c';
@@ -97,10 +97,23 @@ export class RealtimeService implements TaskWriteListener, ProjectEvents, Commen
     await this.projectEvent(companyId, task.project, event);
   }
 
-  /** Each item to its recipient's sockets only. */
+  /**
+   * Each item to its recipient's sockets only; a recipient's items in a few bus messages, as task
+   * events are (a hub task done gives its assignee thousands at once).
+   */
   async inboxItems(companyId: number, items: ReadonlyArray<{ userId: number; item: object }>) {
+    const byUser = new Map<number, string[]>();
     for (const { userId, item } of items) {
-      await this.bus.publish(`${TO_USER} ${companyId} ${userId} ${JSON.stringify({ type: 'inbox_item', item })}`);
+      const lines = byUser.get(userId) ?? [];
+      lines.push(JSON.stringify({ type: 'inbox_item', item }));
+      byUser.set(userId, lines);
+    }
+    for (const [userId, lines] of byUser) {
+      for (let i = 0; i < lines.length; i += EVENTS_PER_MESSAGE) {
+        await this.bus.publish(
+          `${TO_USER} ${companyId} ${userId} ${lines.slice(i, i + EVENTS_PER_MESSAGE).join('\n')}`,
+        );
+      }
     }
   }
 
@@ -200,7 +213,9 @@ export class RealtimeService implements TaskWriteListener, ProjectEvents, Commen
         this.onDelivered(this.hub.send(companyId, event, projectId));
     } else if (kind === TO_USER) {
       const space = rest.indexOf(' ');
-      this.onDelivered(this.hub.sendToUser(companyId, Number(rest.slice(0, space)), rest.slice(space + 1)));
+      const userId = Number(rest.slice(0, space));
+      for (const event of rest.slice(space + 1).split('\n'))
+        this.onDelivered(this.hub.sendToUser(companyId, userId, event));
     } else if (kind === COMPANY) this.onDelivered(this.hub.send(companyId, rest));
     else if (kind === VISIBILITY) void this.refreshSees(companyId, Number(rest));
     else if (kind === USER_REMOVED)

@@ -147,12 +147,11 @@ export async function linkedToTask(tx: Tx, companyId: number, taskId: number): P
   );
 }
 
-/** The tasks waiting for any of `ids`, each with how many of them it waits for. */
+/** The tasks waiting for any of `ids`, each with how many of them it waits for, over every task of the company. */
 export async function blockersAmong(tx: Tx, companyId: number, ids: readonly number[]): Promise<Map<number, number>> {
   const rows = await queryRows<{ task_id: number; n: number }>(
     tx,
-    sql`select d.task_id, count(*)::int as n from task_dependencies d
-         where d.company_id = ${companyId} and d.blocker_id = any(${intArraySql([...ids])}) group by d.task_id`,
+    sql`select task_id, n from task_waiters(${companyId}, ${intArraySql([...ids])})`,
   );
   return new Map(rows.map((row) => [row.task_id, row.n]));
 }

@@ -58,6 +58,11 @@ const blockingSql = (t: string) =>
   `array(select d.task_id from task_dependencies d where d.company_id = ${t}.company_id and d.blocker_id = ${t}.id
   order by d.task_id)`;
 
+/** How many of the task's blockers are open, over the whole company (drizzle/0024). */
+export const openBlockersSql = (t: string) =>
+  `coalesce((select b.open_blockers from task_open_blockers b where b.company_id = ${t}.company_id
+  and b.task_id = ${t}.id), 0)`;
+
 /*
  * Whether the transaction's user (app.user_id) watches the task: the primary key of the inbox's
  * task_watchers, probed once per row (the user read once per statement); false with no user named,
@@ -70,12 +75,13 @@ export const watchingSql = (t: string) =>
 /** The table's own columns of the row, in SQL text: `t` is the task. */
 const TASK_TABLE_COLUMNS = `t.id, t.company_id, t.title, t.description, t.status, t.priority, t.due_date,
   t.assigned_to, t.created_by, t.created_at, t.updated_at, t.completed_at, t.project_id, t.number, t.state_id,
-  t.parent_id, t.open_blockers, t.subtasks_total, t.subtasks_done, t.comment_count, t.attachment_count`;
+  t.parent_id, t.subtasks_total, t.subtasks_done, t.comment_count, t.attachment_count`;
 
 /** The row's columns in SQL text, for the statements written out (reads.ts): `t` is the task. */
 export const TASK_COLUMNS = `${TASK_TABLE_COLUMNS},
   ${projectKeySql('t')} as project_key, ${labelIdsSql('t')} as labels, ${parentSql('t')} as parent,
-  ${blockedBySql('t')} as blocked_by, ${blockingSql('t')} as blocking, ${watchingSql('t')} as is_watching`;
+  ${blockedBySql('t')} as blocked_by, ${blockingSql('t')} as blocking, ${openBlockersSql('t')} as open_blockers,
+  ${watchingSql('t')} as is_watching`;
 
 /**
  * The same row as a Drizzle selection (writes.ts). A timestamptz cast to text is the text the
@@ -103,7 +109,7 @@ export const taskRowColumns = {
   blocked_by: sql<number[]>`${sql.raw(blockedBySql('"tasks"'))}`,
   blocking: sql<number[]>`${sql.raw(blockingSql('"tasks"'))}`,
   parent_id: tasks.parentId,
-  open_blockers: tasks.openBlockers,
+  open_blockers: sql<number>`${sql.raw(openBlockersSql('"tasks"'))}`,
   subtasks_total: tasks.subtasksTotal,
   subtasks_done: tasks.subtasksDone,
   comment_count: tasks.commentCount,

@@ -308,7 +308,12 @@ const FILTER_SQL: Array<[keyof TaskFilter, (p: string) => string]> = [
       `exists (select 1 from task_labels l where l.company_id = t.company_id and l.task_id = t.id and l.label_id = any(${p}::int[]))`,
   ],
   ['parentId', (p) => `coalesce(t.parent_id, 0) = ${p}`],
-  ['isBlocked', (p) => `(t.open_blockers > 0) = ${p}`],
+  // One hash of the company's blocked tasks ($1 is the company), not a lookup per row counted.
+  [
+    'isBlocked',
+    (p) =>
+      `(t.id in (select b.task_id from task_open_blockers b where b.company_id = $1 and b.open_blockers > 0)) = ${p}`,
+  ],
   [
     'ref',
     (p) => `t.number = split_part(${p}::text, '-', 2)::int and t.project_id = (select r.id from projects r

@@ -243,8 +243,9 @@ async function checkLinks(
 
 /**
  * A blocked task cannot enter an in_progress or done category: checked on the written row, whose
- * open_blockers the triggers keep in this transaction. A blocker reopened concurrently updates
- * that counter on this row, so it waits for this transaction's lock or this one reads its result.
+ * open_blockers the triggers keep in this transaction. A blocker reopened concurrently locks this
+ * row before it counts (drizzle/0024), so it waits for this transaction's lock or this one reads
+ * its result.
  */
 async function refuseIfBlocked(tx: Tx, companyId: number, row: TaskRow, previous: TaskStatus | null): Promise<void> {
   if (row.open_blockers === 0 || row.status === 'todo' || row.status === previous) return;
@@ -383,7 +384,12 @@ export class TasksService implements StateMoves {
     to: { id: number; category: TaskStatus },
   ): Promise<() => Promise<void>> {
     const { before, after } = await writes.moveTasksOfState(tx, companyId, from, to);
-    refuseIfAnyBlocked(before, to.category);
+    // The counts the update read, after the rows' locks were granted: those of the locking read may
+    // miss a blocker reopened while it waited (drizzle/0024).
+    refuseIfAnyBlocked(
+      before.map((row, i) => ({ ...row, open_blockers: after[i]?.open_blockers ?? row.open_blockers })),
+      to.category,
+    );
     const shared = await links.sharedTasks(tx, companyId, [...before, ...after]);
     const done = after.map(
       (_row, i): TaskWrite => ({

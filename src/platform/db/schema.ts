@@ -267,9 +267,8 @@ export const tasks = pgTable(
     parentId: integer('parent_id'),
     /**
      * Kept by triggers in the writing transaction (drizzle/0018), over every task of the company,
-     * seen by the reader or not: the blockers not in a done state, and the direct children.
+     * seen by the reader or not: the direct children. The open blockers are in task_open_blockers.
      */
-    openBlockers: integer('open_blockers').notNull().default(0),
     subtasksTotal: integer('subtasks_total').notNull().default(0),
     subtasksDone: integer('subtasks_done').notNull().default(0),
     /** Kept with the comments' search vector by the trigger comments_searched() (drizzle/0022) in the commenting transaction. */
@@ -304,7 +303,6 @@ export const tasks = pgTable(
     index('tasks_project_idx').on(t.companyId, t.projectId, t.createdAt, t.id),
     index('tasks_state_idx').on(t.companyId, t.stateId),
     index('tasks_parent_idx').on(t.companyId, t.parentId).where(sql`${t.parentId} is not null`),
-    index('tasks_blocked_idx').on(t.companyId, t.createdAt, t.id).where(sql`${t.openBlockers} > 0`),
     check('tasks_status_check', sql`${t.status} in ('todo', 'in_progress', 'done')`),
     check('tasks_priority_check', sql`${t.priority} in ('low', 'medium', 'high', 'urgent')`),
     // One per list ordering and filter; id last, as every ordering ends with it to be stable.
@@ -437,6 +435,25 @@ export const taskDependencies = pgTable(
     ),
     index('task_dependencies_blocker_idx').on(t.companyId, t.blockerId, t.taskId),
     check('task_dependencies_not_self', sql`${t.taskId} <> ${t.blockerId}`),
+  ],
+);
+
+/**
+ * How many of a task's blockers are not in a done state, over every task of the company, seen by the
+ * reader or not: kept by triggers in the writing transaction (drizzle/0018, 0024). A row from the
+ * task's first dependency on (none: 0). Apart from the wide task row, so that a hub task done or
+ * reopened rewrites thousands of these narrow rows, not thousands of tasks and their indexes.
+ */
+export const taskOpenBlockers = pgTable(
+  'task_open_blockers',
+  {
+    companyId: integer('company_id').notNull(),
+    taskId: integer('task_id').notNull(),
+    openBlockers: integer('open_blockers').notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.companyId, t.taskId] }),
+    foreignKey({ columns: [t.companyId, t.taskId], foreignColumns: [tasks.companyId, tasks.id] }).onDelete('cascade'),
   ],
 );
 
