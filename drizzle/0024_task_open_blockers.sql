@@ -102,11 +102,13 @@ $$;
 -- The tasks waiting for any of `blockers`, each with how many of them it waits for, over every task
 -- of the company: ids only. Read through task_dependencies' policy, each row would look up both
 -- of its tasks (a hash of all the company's tasks, twice), for a hub's 5,000 waiting tasks.
+-- Past row-level security, but never past the company: only the transaction's own (app.company_id).
 CREATE FUNCTION task_waiters(company integer, blockers integer[])
 RETURNS TABLE (task_id integer, n integer) LANGUAGE sql STABLE SECURITY DEFINER
 SET search_path = public AS $$
   SELECT d.task_id, count(*)::int FROM task_dependencies d
-  WHERE d.company_id = company AND d.blocker_id = ANY(blockers)
+  WHERE d.company_id = company AND company = NULLIF(current_setting('app.company_id', true), '')::int
+    AND d.blocker_id = ANY(blockers)
   GROUP BY d.task_id
 $$;
 --> statement-breakpoint

@@ -197,6 +197,21 @@ describe.each(logins)('row-level security (%s)', (_label, open) => {
     expect(names.map((n) => n.f)).not.toContain('hacked');
   });
 
+  it('answers the waiting tasks past the policies (task_waiters) only for the transaction’s own company', async () => {
+    const [{ blocker } = { blocker: 0 }] = await ctx.db.unsafeSystem((tx) =>
+      queryRows<{ blocker: number }>(
+        tx,
+        sql`select blocker_id as blocker from task_dependencies where company_id = ${b}`,
+      ),
+    );
+    const waiters = (companyId: number) =>
+      ctx.db.tenant(companyId, (tx) =>
+        queryRows<{ n: number }>(tx, sql`select n from task_waiters(${b}, array[${blocker}]::int[])`),
+      );
+    expect(await waiters(b)).toEqual([{ n: 1 }]);
+    expect(await waiters(a)).toEqual([]);
+  });
+
   it('keeps the setting inside its transaction', async () => {
     await ctx.db.tenant(a, async () => {});
     expect(await unfiltered(null)).toEqual(everywhere([]));
