@@ -334,6 +334,9 @@ async function parentsRecounted(
   });
 }
 
+/** A project's creates that one process sends to PostgreSQL at once (each holds a pooled connection). */
+const CREATES_IN_FLIGHT = 3;
+
 export interface CreateResult {
   task: Task;
   /** True when the answer is the stored one of an earlier request with the same Idempotency-Key. */
@@ -595,8 +598,11 @@ export class TasksService implements StateMoves {
    * commit finds the stored answer, a concurrent duplicate waits for the first and then finds it,
    * and a failed first attempt leaves no trace, so the retry runs afresh.
    */
-  /** One create at a time per project and process, before the database makes them wait for its number. */
-  private readonly numbering = new KeyedMutex<string>();
+  /**
+   * A few creates at a time per project and process (KeyedMutex), before the database makes them
+   * wait for its number: the next ones wait in PostgreSQL, ready when the lock passes.
+   */
+  private readonly numbering = new KeyedMutex<string>(CREATES_IN_FLIGHT);
 
   async create(auth: Auth, body: TaskBody, idempotencyKey?: string): Promise<CreateResult> {
     const project = `${auth.companyId}/${body.project ?? 'default'}`;
