@@ -128,6 +128,11 @@ export class AttachmentsService implements TaskWriteListener {
     await announce();
   }
 
+  /** A creation: nothing to collect. */
+  soleCreationSql(): null {
+    return null;
+  }
+
   /** A task deleted with attachments: their rows went with it (their bytes queued by trigger); collect them after commit. */
   async inTransaction(tx: Tx, writes: readonly TaskWrite[]): Promise<void> {
     if (writes.some((write) => write.kind === 'deleted' && (write.before?.attachment_count ?? 0) > 0)) {

@@ -117,6 +117,14 @@ export async function addWatchers(tx: Tx, companyId: number, watches: readonly W
     on conflict do nothing`);
 }
 
+/**
+ * The creator watching the task they create, as SQL over the CTE `created` (a row of tasks) of the
+ * creating statement: they see its project, having been allowed to create there.
+ */
+export const creatorWatchesSql = (created: string) =>
+  `insert into task_watchers (company_id, task_id, user_id) select company_id, id, created_by from ${created}
+   on conflict do nothing`;
+
 /** Who watches these tasks, in the company's view. */
 export function watchersOf(
   tx: Tx,

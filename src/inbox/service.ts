@@ -149,6 +149,11 @@ export class InboxService implements TaskWriteListener, CommentWriteListener {
     this.made.set(writes, made);
   }
 
+  /** A creation that concerns its creator alone: they watch it, and nobody gets an item. */
+  soleCreationSql(created: string): string | null {
+    return q.creatorWatchesSql(created);
+  }
+
   async afterCommit(writes: readonly TaskWrite[]): Promise<void> {
     const first = writes[0];
     if (first !== undefined) await this.tell(first.companyId, this.made.get(writes));

@@ -50,6 +50,11 @@ export class NotificationsService implements TaskWriteListener, CommentWriteList
     private readonly delaySeconds: number,
   ) {}
 
+  /** A creation that concerns its creator alone: no email, since nobody hears of their own action. */
+  soleCreationSql(): null {
+    return null;
+  }
+
   /**
    * Inside the transaction of the task writes, so an email is recorded and queued if and only if
    * the change commits. The assignee hears of an assignment; the assignee and the author of a

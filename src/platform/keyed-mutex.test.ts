@@ -31,6 +31,31 @@ describe('KeyedMutex', () => {
     expect(mutex.size).toBe(0);
   });
 
+  it('runs up to its width of one key’s work at once, the rest in order of arrival', async () => {
+    const mutex = new KeyedMutex<string>(2);
+    const events: string[] = [];
+    const releases: Array<() => void> = [];
+    const piece = (name: string) =>
+      mutex.run('a', async () => {
+        events.push(`${name} start`);
+        await new Promise<void>((resolve) => releases.push(resolve));
+        events.push(`${name} end`);
+      });
+    const pieces = [piece('1'), piece('2'), piece('3'), piece('4')];
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(events).toEqual(['1 start', '2 start']);
+    releases[1]?.();
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(events).toEqual(['1 start', '2 start', '2 end', '3 start']);
+    releases[0]?.();
+    releases[2]?.();
+    await new Promise((resolve) => setImmediate(resolve));
+    releases[3]?.();
+    await Promise.all(pieces);
+    expect(events.filter((e) => e.endsWith('start'))).toEqual(['1 start', '2 start', '3 start', '4 start']);
+    expect(mutex.size).toBe(0);
+  });
+
   it('goes on with the next piece of work after one that fails', async () => {
     const mutex = new KeyedMutex<number>();
     const failed = mutex.run(1, async () => {

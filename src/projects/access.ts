@@ -53,6 +53,18 @@ export function seesProjectSql(p: string, actor: { id: number; role: UserRole })
 }
 
 /**
+ * effectiveRole and requireAllowed's 'write' as SQL text over a projects row `p` and the caller's
+ * company role `role` (SQL text) and id `userId`: the caller may write in the project, for a write
+ * made in one statement (a task's creation) that must change nothing when they may not.
+ */
+export function mayWriteSql(p: string, role: string, userId: string): string {
+  const memberRole = `(select m.role from project_members m where m.company_id = ${p}.company_id
+    and m.project_id = ${p}.id and m.user_id = ${userId})`;
+  return `not ${p}.archived and coalesce(case when ${role} = 'admin' then 'manager' end, ${memberRole},
+    case when ${role} = 'member' and not ${p}.is_private then 'member' end) in ('manager', 'member')`;
+}
+
+/**
  * Whether the caller sees the project a column names (of records that outlive their task, such as
  * its deletion): a company admin sees every one, even one deleted since; anyone else one that
  * exists and that seesProjectSql lets them see.

@@ -31,6 +31,15 @@ export interface TaskWriteListener {
    * enqueues commits or rolls back with the writes, and a throw fails the request.
    */
   inTransaction?(tx: Tx, writes: readonly TaskWrite[]): Promise<void>;
+  /**
+   * For a creation that concerns its creator alone (assigned to nobody or to them, with no labels,
+   * no links: tasks/service.ts' `soleCreation`): this listener's whole part in the transaction,
+   * instead of inTransaction, as a data-modifying statement that becomes a CTE of the creating
+   * statement, reading the new task from the CTE named by `created` (a row of tasks); null when
+   * it has nothing to do for one. Such a creation is written in one statement only when every
+   * listener with an inTransaction has this too.
+   */
+  soleCreationSql?(created: string): string | null;
   /** Once the transaction has committed: what others may see only then (events to sockets). */
   afterCommit?(writes: readonly TaskWrite[]): Promise<void>;
 }

@@ -5,7 +5,7 @@ import { isActiveMember } from '../accounts/queries.ts';
 import { checkActor, requireActor } from '../accounts/service.ts';
 import { existingLabelIds } from '../labels/queries.ts';
 import type { Auth } from '../platform/auth.ts';
-import { type Database, type Tx, tenantQuery } from '../platform/db/index.ts';
+import { type Database, type Tx, tenantQuery, tenantStatements } from '../platform/db/index.ts';
 import { type TaskStatus, taskHistory } from '../platform/db/schema.ts';
 import { type FieldErrors, HttpError, invalid, notFound } from '../platform/errors.ts';
 import { KeyedMutex } from '../platform/keyed-mutex.ts';
@@ -22,7 +22,7 @@ import {
 import type { ExternalFeed } from './external.ts';
 import type { TaskWrite, TaskWriteListener } from './hooks.ts';
 import * as links from './links.ts';
-import { type TaskRow, toTask } from './mapping.ts';
+import { sharedTask, type TaskRow, toTask } from './mapping.ts';
 import * as reads from './reads.ts';
 import {
   type DeletedTask,
@@ -335,18 +335,75 @@ async function parentsRecounted(
   });
 }
 
+/** A project's creates that one process sends to PostgreSQL at once (each holds a pooled connection). */
+const CREATES_IN_FLIGHT = 3;
+
 export interface CreateResult {
   task: Task;
   /** True when the answer is the stored one of an earlier request with the same Idempotency-Key. */
   replayed: boolean;
 }
 
+/**
+ * A creation that concerns its creator alone, which one statement can make (writes.ts'
+ * soleCreationText): no Idempotency-Key, assigned to nobody or to the caller, with no labels,
+ * links, parent or state named. Undefined for any other, and for a due date the calendar lacks
+ * (the general path answers the 400).
+ */
+function soleCreation(auth: Auth, body: TaskBody, idempotencyKey: string | undefined): writes.SoleCreation | undefined {
+  if (idempotencyKey !== undefined || body.state !== undefined || body.parent != null) return undefined;
+  if (body.labels?.length || body.blocked_by?.length) return undefined;
+  if (body.assigned_to != null && body.assigned_to !== auth.userId) return undefined;
+  const dueDate = body.due_date == null ? null : parseInstant(body.due_date);
+  if (dueDate === undefined) return undefined;
+  const values = {
+    title: body.title,
+    description: body.description ?? '',
+    status: body.status ?? 'todo',
+    priority: body.priority ?? 'medium',
+    due_date: dueDate?.toISOString() ?? null,
+    assigned_to: body.assigned_to ?? null,
+    labels: [],
+    blocked_by: [],
+  };
+  return {
+    companyId: auth.companyId,
+    userId: auth.userId,
+    projectId: body.project,
+    title: values.title,
+    description: values.description,
+    status: values.status,
+    priority: values.priority,
+    dueDate,
+    assignedTo: values.assigned_to,
+    // What the body decides of the entry; the statement adds what the database does.
+    changes: changesBetween(null, values as unknown as Task),
+  };
+}
+
 export class TasksService implements StateMoves {
+  /**
+   * The creating statement with the listeners' parts (TaskWriteListener.soleCreationSql), or
+   * undefined when a listener has a part in the transaction that it cannot give as SQL.
+   */
+  private readonly soleCreationText: string | undefined;
+
   constructor(
     private readonly db: Database,
     private readonly feed: ExternalFeed,
     private readonly listeners: readonly TaskWriteListener[] = [],
-  ) {}
+  ) {
+    const parts = listeners.map((listener) =>
+      listener.soleCreationSql === undefined
+        ? listener.inTransaction === undefined
+          ? null
+          : undefined
+        : listener.soleCreationSql('created'),
+    );
+    this.soleCreationText = parts.includes(undefined)
+      ? undefined
+      : writes.soleCreationText(parts.filter((part) => typeof part === 'string'));
+  }
 
   /** The writes' history entries, then each listener's part in the same transaction. */
   private async written(tx: Tx, companyId: number, actorId: number, done: readonly TaskWrite[]): Promise<void> {
@@ -547,15 +604,56 @@ export class TasksService implements StateMoves {
    * commit finds the stored answer, a concurrent duplicate waits for the first and then finds it,
    * and a failed first attempt leaves no trace, so the retry runs afresh.
    */
-  /** One create at a time per project and process, before the database makes them wait for its number. */
-  private readonly numbering = new KeyedMutex<string>();
+  /**
+   * A few creates at a time per project and process (KeyedMutex), before the database makes them
+   * wait for its number: the next ones wait in PostgreSQL, ready when the lock passes.
+   */
+  private readonly numbering = new KeyedMutex<string>(CREATES_IN_FLIGHT);
 
   async create(auth: Auth, body: TaskBody, idempotencyKey?: string): Promise<CreateResult> {
     const project = `${auth.companyId}/${body.project ?? 'default'}`;
-    const result = await this.numbering.run(project, () => this.createInTransaction(auth, body, idempotencyKey));
+    const result = await this.numbering.run(
+      project,
+      async () =>
+        (await this.createSole(auth, body, idempotencyKey)) ?? this.createInTransaction(auth, body, idempotencyKey),
+    );
     // A replay changed nothing.
     if (result.done !== undefined) await this.committed(result.done);
     return { task: result.task, replayed: result.replayed };
+  }
+
+  /**
+   * A sole creation in one round trip: its statements, BEGIN and COMMIT written at once. Undefined
+   * when it is none, or when it created nothing because the caller may not create it: the general
+   * path, which checks step by step, then gives the error.
+   */
+  private async createSole(
+    auth: Auth,
+    body: TaskBody,
+    idempotencyKey: string | undefined,
+  ): Promise<(CreateResult & { done: TaskWrite[] }) | undefined> {
+    const creation = soleCreation(auth, body, idempotencyKey);
+    if (creation === undefined || this.soleCreationText === undefined) return undefined;
+    const [created, watching] = await tenantStatements(
+      this.db,
+      auth,
+      writes.soleCreationStatements(this.soleCreationText, creation),
+    );
+    const row = created?.[0] as TaskRow | undefined;
+    if (row === undefined) return undefined;
+    const task = {
+      ...toTask(row),
+      is_watching: (watching?.[0] as { watching: boolean } | undefined)?.watching === true,
+    };
+    const write: TaskWrite = {
+      kind: 'created',
+      companyId: auth.companyId,
+      actorId: auth.userId,
+      before: null,
+      // No links: nothing of it to leave out.
+      after: sharedTask(row, new Map()),
+    };
+    return { task, replayed: false, done: [write] };
   }
 
   private createInTransaction(auth: Auth, body: TaskBody, idempotencyKey: string | undefined) {

@@ -458,6 +458,44 @@ describe('history', () => {
     });
   });
 
+  it('answers and records a creation written in one statement as one written step by step', async () => {
+    // An Idempotency-Key takes the step-by-step path; without one, this body is written in one statement.
+    const body = {
+      title: 'Both ways',
+      description: 'Same',
+      status: 'done',
+      priority: 'urgent',
+      due_date: '2027-03-01T10:20:30.456Z',
+      assigned_to: member.user.id,
+      labels: [],
+      blocked_by: [],
+    };
+    const made = async (headers: Record<string, string>) => {
+      const response = await call(member, 'POST', '/api/tasks/', body, headers);
+      expect(response.statusCode, response.body).toBe(201);
+      const task = json<Task>(response);
+      const entries = (await history(member, task.id)).page?.results ?? [];
+      return { task, entries };
+    };
+    const sole = await made({});
+    const stepwise = await made({ 'idempotency-key': `both-${Date.now()}` });
+    const own = ({ id, number, ref, created_at, updated_at, completed_at, ...rest }: Task) => ({
+      rest,
+      instants: [created_at, updated_at, completed_at].map((at) => ISO.test(at ?? '')),
+    });
+    expect(own(sole.task)).toEqual(own(stepwise.task));
+    expect(sole.task.is_watching).toBe(true);
+    expect(sole.entries).toHaveLength(1);
+    const [soleEntry] = sole.entries;
+    const [stepwiseEntry] = stepwise.entries;
+    expect(stepwiseEntry?.changes).toMatchObject({ completed_at: [null, stepwise.task.completed_at] });
+    expect(soleEntry?.changes).toEqual({
+      ...stepwiseEntry?.changes,
+      ref: [null, sole.task.ref],
+      completed_at: [null, sole.task.completed_at],
+    });
+  });
+
   it('pages the history', async () => {
     const task = await createTask(admin);
     for (const title of ['b', 'c', 'd']) await call(admin, 'PATCH', `/api/tasks/${task.id}/`, { title });

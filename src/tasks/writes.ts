@@ -1,7 +1,8 @@
 import { and, eq, type SQL, sql } from 'drizzle-orm';
 import type { Tx } from '../platform/db/index.ts';
 import { idempotencyKeys, type TaskHistoryAction, type TaskStatus, taskLabels, tasks } from '../platform/db/schema.ts';
-import { type TaskRow, taskRowColumns } from './mapping.ts';
+import { mayWriteSql } from '../projects/access.ts';
+import { TASK_COLUMNS, type TaskRow, taskRowColumns, watchingSql } from './mapping.ts';
 
 /** The columns a client can set, in the table's terms. */
 export interface TaskValues {
@@ -34,6 +35,88 @@ export async function insertTask(
     .returning(taskRowColumns);
   if (row === undefined) throw new Error('insert into tasks returned nothing');
   return row;
+}
+
+/** A creation that concerns its creator alone (see soleCreationStatements): the caller and the body's values. */
+export interface SoleCreation {
+  companyId: number;
+  userId: number;
+  /** Undefined: the company's default project. */
+  projectId: number | undefined;
+  title: string;
+  description: string;
+  status: TaskRow['status'];
+  priority: TaskRow['priority'];
+  dueDate: Date | null;
+  assignedTo: number | null;
+  /** The history entry's changes that the body decides; the project's, ref, state and completed_at are the statement's. */
+  changes: Record<string, [unknown, unknown]>;
+}
+
+/**
+ * The text of soleCreationStatements' first statement, for the listeners' CTEs given: the caller's
+ * check (active, and may write in the project: `mayWriteSql`), the insert (its number and state
+ * from the trigger tasks_fill_project(), whose lock on the project's row orders the numbers as the
+ * commits), its history entry, the listeners' parts, and the new row, remembered for the second
+ * statement in app.created_task. No row, and nothing written, when the caller may not create it.
+ */
+export function soleCreationText(listenerSql: readonly string[]): string {
+  const listeners = listenerSql.map((text, i) => `, listener${i} as (${text})`).join('');
+  return `with actor as materialized (
+  select u.id, u.role from users u join companies c on c.id = u.company_id
+  where u.company_id = $1 and u.id = $2 and u.is_active
+), target as materialized (
+  select p.id, p.key from projects p, actor me
+  where p.company_id = $1 and case when $3::int is null then p.is_default else p.id = $3::int end
+    and ${mayWriteSql('p', 'me.role', 'me.id')}
+), created as (
+  insert into tasks (company_id, title, description, status, priority, due_date, assigned_to, created_by,
+                     project_id, completed_at)
+  select $1, $4::text, $5::text, $6::text, $7::text, $8::timestamptz, $9::int, me.id, p.id,
+         case when $6::text = 'done' then now() end
+  from actor me, target p
+  returning *
+), history as (
+  insert into task_history (company_id, task_id, project_id, actor_id, action, changes)
+  select t.company_id, t.id, t.project_id, t.created_by, 'created', $10::jsonb
+    || jsonb_build_object('project', jsonb_build_array(null, t.project_id),
+                          'ref', jsonb_build_array(null, p.key || '-' || t.number),
+                          'state', jsonb_build_array(null, t.state_id))
+    || case when t.completed_at is null then '{}'::jsonb else jsonb_build_object('completed_at', jsonb_build_array(null,
+         to_char(t.completed_at at time zone 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"'))) end
+  from created t, target p
+)${listeners}
+select ${TASK_COLUMNS}, set_config('app.created_task', t.id::text, true) as remembered from created t`;
+}
+
+/**
+ * A creation that concerns its creator alone, in two statements written at once: the creation
+ * (soleCreationText, `text`), then whether the creator watches the task once the listeners' parts
+ * are done (false when nothing was created).
+ */
+export function soleCreationStatements(text: string, c: SoleCreation): Array<{ text: string; params: unknown[] }> {
+  return [
+    {
+      text,
+      params: [
+        c.companyId,
+        c.userId,
+        c.projectId ?? null,
+        c.title,
+        c.description,
+        c.status,
+        c.priority,
+        c.dueDate,
+        c.assignedTo,
+        JSON.stringify(c.changes),
+      ],
+    },
+    {
+      text: `select ${watchingSql('t')} as watching
+        from (select $1::int as company_id, nullif(current_setting('app.created_task', true), '')::int as id) t`,
+      params: [c.companyId],
+    },
+  ];
 }
 
 /** Replaces a task's labels. */

@@ -286,6 +286,26 @@ export async function tenantQuery<T>(
   params: unknown[],
   options: TenantQueryOptions<T> = {},
 ): Promise<T[]> {
+  const { commitIf } = options;
+  const [rows] = await tenantStatements(db, scope, [{ text, params }], {
+    ...options,
+    commitIf: commitIf === undefined ? undefined : (answers) => commitIf(answers[0] as T[]),
+  });
+  return rows as T[];
+}
+
+/**
+ * tenantQuery for a few statements run in turn in one transaction, all written in the same round
+ * trip: for a write whose every step SQL can take from the one before (a later statement reads
+ * what an earlier one wrote). Each statement's rows come back, in order; the first that failed is
+ * the error, and nothing of the transaction stays.
+ */
+export async function tenantStatements(
+  db: Database,
+  scope: TenantScope,
+  statements: ReadonlyArray<{ text: string; params: unknown[] }>,
+  options: Omit<TenantQueryOptions, 'commitIf'> & { commitIf?: (answers: unknown[][]) => boolean } = {},
+): Promise<unknown[][]> {
   const mode = options.plan === undefined ? '' : `, set_config('plan_cache_mode', 'force_${options.plan}_plan', true)`;
   const { commitIf } = options;
   const setup = `${tenantSetup(scope)}${mode}`;
@@ -299,24 +319,30 @@ export async function tenantQuery<T>(
   try {
     sent = [
       client.query(`${deallocateEvicted(client)}begin; ${setup}`),
-      preparedStatements(client).query({ text, values: params, types: pgTextTimestamps } as pg.QueryConfig),
+      ...statements.map(({ text, params }) =>
+        preparedStatements(client).query({ text, values: params, types: pgTextTimestamps } as pg.QueryConfig),
+      ),
     ];
     if (commitIf === undefined) sent.push(client.query('commit'));
   } finally {
     stream.uncork();
   }
   if (commitIf !== undefined) {
-    const answered = await Promise.allSettled(sent);
-    const rows = answered[1]?.status === 'fulfilled' ? (answered[1].value.rows as T[]) : undefined;
-    const commit = rows !== undefined && commitIf(rows);
+    const answered = await Promise.allSettled(sent.slice(1));
+    const commit =
+      answered.every((result) => result.status === 'fulfilled') &&
+      commitIf(answered.map((result) => (result as PromiseFulfilledResult<pg.QueryResult>).value.rows));
     // Written at once (pipeline mode), so the COMMIT is on the wire when the callback runs.
     sent.push(client.query(commit ? 'commit' : 'rollback'));
     if (commit) options.onCommitSent?.();
   }
-  const [begun, answered, ended] = await Promise.allSettled(sent);
+  const results = await Promise.allSettled(sent);
   pipelined.pipeline = false;
-  const broken = [begun, ended].find((result) => result?.status === 'rejected');
+  const ended = results.at(-1);
+  const broken = [results[0], ended].find((result) => result?.status === 'rejected');
   client.release(broken === undefined ? undefined : ((broken as PromiseRejectedResult).reason as Error));
-  for (const result of [begun, answered, ended]) if (result?.status === 'rejected') throw result.reason;
-  return (answered as PromiseFulfilledResult<pg.QueryResult>).value.rows as T[];
+  for (const result of results) if (result.status === 'rejected') throw result.reason;
+  return results
+    .slice(1, 1 + statements.length)
+    .map((result) => (result as PromiseFulfilledResult<pg.QueryResult>).value.rows);
 }
