@@ -38,17 +38,12 @@ export async function insertTask(
 }
 
 /** A creation that concerns its creator alone (see soleCreationStatements): the caller and the body's values. */
-export interface SoleCreation {
+export interface SoleCreation
+  extends Pick<TaskValues, 'title' | 'description' | 'status' | 'priority' | 'dueDate' | 'assignedTo'> {
   companyId: number;
   userId: number;
   /** Undefined: the company's default project. */
   projectId: number | undefined;
-  title: string;
-  description: string;
-  status: TaskRow['status'];
-  priority: TaskRow['priority'];
-  dueDate: Date | null;
-  assignedTo: number | null;
   /** The history entry's changes that the body decides; the project's, ref, state and completed_at are the statement's. */
   changes: Record<string, [unknown, unknown]>;
 }
