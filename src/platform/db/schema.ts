@@ -794,6 +794,7 @@ export const TENANT_TABLES = [
   'labels',
   'task_labels',
   'task_dependencies',
+  'task_open_blockers',
   'comments',
   'task_watchers',
   'inbox_items',
