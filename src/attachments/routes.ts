@@ -21,13 +21,6 @@ export interface AttachmentsRoutesOptions {
 
 const tags = ['attachments'];
 
-const badLink = () =>
-  new HttpError(
-    401,
-    { detail: 'This download link is invalid or has expired.' },
-    { 'www-authenticate': 'Bearer realm="api"' },
-  );
-
 /**
  * The one range of a `Range: bytes=…` header that can be served: undefined for the whole file
  * (no header, or one this server does not split, such as several ranges), 'unsatisfiable' for a
@@ -167,7 +160,8 @@ export const attachmentsRoutes: FastifyPluginAsyncTypebox<AttachmentsRoutesOptio
       if (signed !== undefined) return signed.companyId;
     }
     const token = bearerToken(request);
-    if (token === undefined) throw linked ? badLink() : notAuthenticated();
+    if (token === undefined)
+      throw linked ? notAuthenticated('This download link is invalid or has expired.') : notAuthenticated();
     const auth: Auth = await tokens.verify(token, 'access');
     return auth;
   };

@@ -28,14 +28,9 @@ export const tokenNotValid = (message = 'Token is invalid or expired') =>
     { 'www-authenticate': 'Bearer realm="api"' },
   );
 
-export const notAuthenticated = () =>
-  new HttpError(
-    401,
-    { detail: 'Authentication credentials were not provided.' },
-    {
-      'www-authenticate': 'Bearer realm="api"',
-    },
-  );
+/** No credentials that count; `detail` says why where the client can do better than sign in. */
+export const notAuthenticated = (detail = 'Authentication credentials were not provided.') =>
+  new HttpError(401, { detail }, { 'www-authenticate': 'Bearer realm="api"' });
 
 /**
  * Signs and verifies the service's JWTs: HS256 only (the algorithm is pinned, so `alg: none` or a

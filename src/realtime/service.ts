@@ -72,18 +72,29 @@ export class RealtimeService implements TaskWriteListener, ProjectEvents, Commen
    * and so on, one frame each; the writes of one change go in a few bus messages, not one each.
    */
   async afterCommit(writes: readonly TaskWrite[]) {
-    const byProject = new Map<string, string[]>();
-    for (const { kind, companyId, before, after } of writes) {
-      const task = (after ?? before) as Task;
-      const key = `${companyId} ${task.project}`;
-      const lines = byProject.get(key) ?? [];
-      // JSON.stringify writes no raw line break: one event a line.
-      lines.push(JSON.stringify({ type: `task_${kind}`, task }));
-      byProject.set(key, lines);
+    await this.publishLines(
+      PROJECT,
+      writes.map(({ kind, companyId, before, after }) => {
+        const task = (after ?? before) as Task;
+        return [`${companyId} ${task.project}`, { type: `task_${kind}`, task }];
+      }),
+    );
+  }
+
+  /**
+   * Events under their bus address (`kind` and the key after it), those of one address in a few
+   * bus messages of one event a line (JSON.stringify writes no raw line break), not one each.
+   */
+  private async publishLines(kind: string, events: ReadonlyArray<readonly [string, object]>) {
+    const byKey = new Map<string, string[]>();
+    for (const [key, event] of events) {
+      const lines = byKey.get(key) ?? [];
+      lines.push(JSON.stringify(event));
+      byKey.set(key, lines);
     }
-    for (const [key, lines] of byProject) {
+    for (const [key, lines] of byKey) {
       for (let i = 0; i < lines.length; i += EVENTS_PER_MESSAGE) {
-        await this.bus.publish(`${PROJECT} ${key} ${lines.slice(i, i + EVENTS_PER_MESSAGE).join('\n')}`);
+        await this.bus.publish(`${kind} ${key} ${lines.slice(i, i + EVENTS_PER_MESSAGE).join('\n')}`);
       }
     }
   }
@@ -102,19 +113,10 @@ export class RealtimeService implements TaskWriteListener, ProjectEvents, Commen
    * events are (a hub task done gives its assignee thousands at once).
    */
   async inboxItems(companyId: number, items: ReadonlyArray<{ userId: number; item: object }>) {
-    const byUser = new Map<number, string[]>();
-    for (const { userId, item } of items) {
-      const lines = byUser.get(userId) ?? [];
-      lines.push(JSON.stringify({ type: 'inbox_item', item }));
-      byUser.set(userId, lines);
-    }
-    for (const [userId, lines] of byUser) {
-      for (let i = 0; i < lines.length; i += EVENTS_PER_MESSAGE) {
-        await this.bus.publish(
-          `${TO_USER} ${companyId} ${userId} ${lines.slice(i, i + EVENTS_PER_MESSAGE).join('\n')}`,
-        );
-      }
-    }
+    await this.publishLines(
+      TO_USER,
+      items.map(({ userId, item }) => [`${companyId} ${userId}`, { type: 'inbox_item', item }]),
+    );
   }
 
   async projectEvent(companyId: number, projectId: number, event: object) {

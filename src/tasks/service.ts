@@ -150,7 +150,7 @@ const TRACKED_FIELDS = [
 ] as const satisfies readonly (keyof Task)[];
 
 /** {field: [old, new]} for each tracked field that differs (labels by their ids); a missing side is null. */
-function changesBetween(before: Task | null, after: Task | null): Record<string, [unknown, unknown]> {
+function changesBetween(before: Partial<Task> | null, after: Partial<Task> | null): Record<string, [unknown, unknown]> {
   const changes: Record<string, [unknown, unknown]> = {};
   for (const field of TRACKED_FIELDS) {
     const old = before?.[field] ?? null;
@@ -377,7 +377,7 @@ function soleCreation(auth: Auth, body: TaskBody, idempotencyKey: string | undef
     dueDate,
     assignedTo: values.assigned_to,
     // What the body decides of the entry; the statement adds what the database does.
-    changes: changesBetween(null, values as unknown as Task),
+    changes: changesBetween(null, values),
   };
 }
 
