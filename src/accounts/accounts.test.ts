@@ -1,6 +1,6 @@
 import { eq } from 'drizzle-orm';
 import { SignJWT } from 'jose';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it, vi } from 'vitest';
 import {
   addMember,
   bearer,
@@ -216,6 +216,23 @@ describe('tokens', () => {
     const response = await profile(expired);
     expect(response.statusCode).toBe(401);
     expect(json(response)).toMatchObject({ code: 'token_not_valid' });
+  });
+
+  it('refuses a token it has accepted once it has expired', async () => {
+    const shortLived = await new SignJWT(claims())
+      .setProtectedHeader({ alg: 'HS256' })
+      .setExpirationTime(Math.floor(Date.now() / 1000) + 5)
+      .sign(secret());
+    expect((await profile(shortLived)).statusCode).toBe(200);
+    vi.useFakeTimers({ toFake: ['Date'] });
+    try {
+      vi.setSystemTime(Date.now() + 6000);
+      const response = await profile(shortLived);
+      expect(response.statusCode).toBe(401);
+      expect(json(response)).toMatchObject({ code: 'token_not_valid', messages: [{ message: 'Token is expired' }] });
+    } finally {
+      vi.useRealTimers();
+    }
   });
 
   it('refuses a token signed with another secret, or forged', async () => {
