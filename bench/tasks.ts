@@ -133,6 +133,46 @@ function pgbenchScript(statements: Statement[], likeEndpoint: boolean): string {
   return lines.join('\n');
 }
 
+/** CPU seconds (user and system) each process has used so far, from /proc; absent once it has exited. */
+function cpuSeconds(pids: number[]): Map<number, number> {
+  const used = new Map<number, number>();
+  for (const pid of pids) {
+    try {
+      const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]?.split(' ') ?? [];
+      used.set(pid, (Number(fields[11]) + Number(fields[12])) / 100);
+    } catch {
+      // exited between the listing and the read
+    }
+  }
+  return used;
+}
+
+/**
+ * The CPU the server process and the database's backends serving it (every connection to this
+ * database but the caller's) spend while `work` runs: what a request costs, which the machine's
+ * other load changes far less than it changes req/s.
+ */
+async function cpuDuring<T>(
+  client: pg.Pool,
+  serverPid: number,
+  work: () => Promise<T>,
+): Promise<{ value: T; server: number; database: number }> {
+  const backends = async () =>
+    (
+      (
+        await client.query(
+          'select array_agg(pid) as pids from pg_stat_activity where datname = current_database() and pid <> pg_backend_pid()',
+        )
+      ).rows[0] as { pids: number[] | null }
+    ).pids ?? [];
+  const before = cpuSeconds([serverPid, ...(await backends())]);
+  const value = await work();
+  const after = cpuSeconds([serverPid, ...(await backends())]);
+  let database = 0;
+  for (const [pid, seconds] of after) if (pid !== serverPid) database += seconds - (before.get(pid) ?? 0);
+  return { value, server: (after.get(serverPid) ?? 0) - (before.get(serverPid) ?? 0), database };
+}
+
 function percentile(sorted: number[], p: number) {
   return sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))] ?? 0;
 }
@@ -431,26 +471,26 @@ try {
   ];
 
   console.log(
-    `\n${CONNECTIONS} connections, ${duration} s each          endpoint: req/s  p50  p99  | pgbench: tps  p50  p99 | ratio`,
+    `\n${CONNECTIONS} connections, ${duration} s each          endpoint: req/s  p50  p99  | pgbench: tps  p50  p99 | ratio | CPU a request: server, database`,
   );
   for (const { name, request, sql } of cases) {
     if (!only.test(name)) continue;
     // Unmeasured: JIT, each pooled connection's first parse of the statements, the heap's growth.
     await autocannon({ url: process_.url, connections: CONNECTIONS, duration: 2, headers, requests: [request] });
-    const result = await autocannon({
-      url: process_.url,
-      connections: CONNECTIONS,
-      duration,
-      headers,
-      requests: [request],
-    });
+    const cpu = await cpuDuring(client, process_.child.pid as number, () =>
+      autocannon({ url: process_.url, connections: CONNECTIONS, duration, headers, requests: [request] }),
+    );
+    const result = cpu.value;
+    const perRequest = (seconds: number) =>
+      ((1000 * seconds) / Math.max(1, result.requests.total)).toFixed(2).padStart(5);
     const failures = result.non2xx + result.errors + result.timeouts;
     const script = pgbenchScript(await record(sql), likeEndpoint);
     const bench = runPgbench(url, script, likeEndpoint);
     console.log(
       `  ${name.padEnd(40)} ${result.requests.average.toFixed(0).padStart(6)} ${String(result.latency.p50).padStart(4)} ${String(result.latency.p99).padStart(4)} ms` +
         ` | ${bench.tps.toFixed(0).padStart(6)} ${bench.p50.toFixed(1).padStart(5)} ${bench.p99.toFixed(1).padStart(6)} ms` +
-        ` | ${(result.requests.average / bench.tps).toFixed(2)}${failures > 0 ? `  (${failures} failed requests)` : ''}`,
+        ` | ${(result.requests.average / bench.tps).toFixed(2).padStart(5)}` +
+        ` | ${perRequest(cpu.server)} ${perRequest(cpu.database)} ms${failures > 0 ? `  (${failures} failed requests)` : ''}`,
     );
     if (process.env.BENCH_SHOW_SQL) console.log(script);
   }
