@@ -73,43 +73,9 @@ export const watchingSql = (t: string) =>
   and w.user_id = (select nullif(current_setting('app.user_id', true), '')::int))`;
 
 /** The table's own columns of the row, in SQL text: `t` is the task. */
-export const TASK_TABLE_COLUMNS = `t.id, t.company_id, t.title, t.description, t.status, t.priority, t.due_date,
+const TASK_TABLE_COLUMNS = `t.id, t.company_id, t.title, t.description, t.status, t.priority, t.due_date,
   t.assigned_to, t.created_by, t.created_at, t.updated_at, t.completed_at, t.project_id, t.number, t.state_id,
   t.parent_id, t.subtasks_total, t.subtasks_done, t.comment_count, t.attachment_count`;
-
-/**
- * A page of rows (the list's) as TASK_COLUMNS gives each, for a statement whose $1 is the company:
- * `page` names a CTE of the table's own columns (TASK_TABLE_COLUMNS) and `ord`, their order. What
- * the row adds is read once for the whole page, each table by one scan over the page's ids, rather
- * than by seven subqueries per row: those (each a plan node run again per row, under its table's
- * row-level security) cost the database twice the rest of a list statement (README, Performance).
- * The same rules of sight apply, the scans being under the same policies.
- */
-export function pageRowsSql(page: string): string {
-  const ids = `(select array_agg(p.id) from ${page} p)::int[]`;
-  return `select ${TASK_TABLE_COLUMNS}, k.key as project_key, coalesce(l.ids, '{}') as labels, parent.id as parent,
-    coalesce(bb.ids, '{}') as blocked_by, coalesce(bg.ids, '{}') as blocking,
-    coalesce(ob.open_blockers, 0) as open_blockers, w.task_id is not null as is_watching
-  from ${page} t
-  left join (select p.id, p.key from projects p
-             where p.company_id = $1 and p.id = any((select array_agg(distinct p.project_id) from ${page} p)::int[])) k
-    on k.id = t.project_id
-  left join (select l.task_id, array_agg(l.label_id order by l.label_id) as ids from task_labels l
-             where l.company_id = $1 and l.task_id = any(${ids}) group by l.task_id) l on l.task_id = t.id
-  left join (select p.id from tasks p
-             where p.company_id = $1 and p.id = any((select array_agg(p.parent_id) from ${page} p)::int[])) parent
-    on parent.id = t.parent_id
-  left join (select d.task_id, array_agg(d.blocker_id order by d.blocker_id) as ids from task_dependencies d
-             where d.company_id = $1 and d.task_id = any(${ids}) group by d.task_id) bb on bb.task_id = t.id
-  left join (select d.blocker_id, array_agg(d.task_id order by d.task_id) as ids from task_dependencies d
-             where d.company_id = $1 and d.blocker_id = any(${ids}) group by d.blocker_id) bg on bg.blocker_id = t.id
-  left join (select b.task_id, b.open_blockers from task_open_blockers b
-             where b.company_id = $1 and b.task_id = any(${ids})) ob on ob.task_id = t.id
-  left join (select w.task_id from task_watchers w
-             where w.company_id = $1 and w.task_id = any(${ids})
-               and w.user_id = (select nullif(current_setting('app.user_id', true), '')::int)) w on w.task_id = t.id
-  order by t.ord`;
-}
 
 /** The row's columns in SQL text, for the statements written out (reads.ts): `t` is the task. */
 export const TASK_COLUMNS = `${TASK_TABLE_COLUMNS},

@@ -10,7 +10,7 @@ import {
   type UserRole,
 } from '../platform/db/schema.ts';
 import { inScopeSql, projectSeenSql, scopeCte, unsafeUserSeesProjectSql } from '../projects/access.ts';
-import { pageRowsSql, TASK_COLUMNS, TASK_TABLE_COLUMNS, type TaskRow, taskRowColumns, watchingSql } from './mapping.ts';
+import { TASK_COLUMNS, type TaskRow, taskRowColumns, watchingSql } from './mapping.ts';
 import type { OrderKey } from './schemas.ts';
 
 /*
@@ -364,8 +364,8 @@ function listStatement(
     const ranked = ordering === undefined && searchParam !== undefined;
     if (ranked) orderBy.unshift('t.rank desc');
     orderBy.push(terms.at(-1)?.descending === false ? 't.id' : 't.id desc');
-    // The page (`listed`, numbered by ord) is one row per task in its order, or a single row of
-    // nulls after active and total when the page is empty or the caller is refused.
+    // The page is one row per task (a nested loop keeps the page's order), or a single row of nulls
+    // after active and total when the page is empty or the caller is refused.
     if (searchParam !== undefined) {
       // A search is counted and ranked over the same matches, found once by the text index. Only
       // what orders the page is kept of each match: the page's 20 rows are read again by their key.
@@ -373,18 +373,20 @@ function listStatement(
         ? `, ts_rank(t.search, websearch_to_tsquery('${TEXT_SEARCH_CONFIG}'::regconfig, ${searchParam})) as rank`
         : '';
       const keys = [...new Set(['t.id', ...terms.map((term) => ORDER_SQL[term.key])])].join(', ');
+      const pageOrder = orderBy.map((term) => term.replace(/^t\./, 'm.'));
+      // The key and labels only for the page's rows, not for every match.
       text = `${WITH_ACTOR}, ${scope}, matches as materialized (
           select ${keys}${rank} from tasks t
           where ${where.join(' and ')} and (select active from actor)
-        ), listed as materialized (
-          select ${TASK_TABLE_COLUMNS}, m.ord
-          from (select t.id, row_number() over (order by ${orderBy.join(', ')}) as ord from matches t
-                order by ${orderBy.join(', ')} limit ${limit} offset ${offset}) m
-          join tasks t on t.company_id = $1 and t.id = m.id
         )
         select actor.active, (select count(*)::int from matches) as total, page.*
         from actor
-        left join lateral (${pageRowsSql('listed')}) page on true`;
+        left join lateral (
+          select ${TASK_COLUMNS}
+          from (select * from matches t order by ${orderBy.join(', ')} limit ${limit} offset ${offset}) m
+          join tasks t on t.company_id = $1 and t.id = m.id
+          order by ${pageOrder.join(', ')}
+        ) page on true`;
     } else {
       // Without filters, or with a status or project only, the kept counters answer; otherwise the rows are counted.
       const kept =
@@ -394,16 +396,16 @@ function listStatement(
       const counted = given.every((key) => COUNTED_BY_COUNTERS.has(key))
         ? `select coalesce(sum(${kept}), 0)::int as total from task_stats where ${counters.join(' and ')} and actor.active`
         : `select count(*)::int as total from tasks t where ${where.join(' and ')} and actor.active`;
-      text = `${WITH_ACTOR}, ${scope}, listed as materialized (
-          select ${TASK_TABLE_COLUMNS}, row_number() over (order by ${orderBy.join(', ')}) as ord from tasks t
-          where ${where.join(' and ')} and (select active from actor)
-          order by ${orderBy.join(', ')}
-          limit ${limit} offset ${offset}
-        )
+      text = `${WITH_ACTOR}, ${scope}
         select actor.active, counted.total, page.*
         from actor
         left join lateral (${counted}) counted on true
-        left join lateral (${pageRowsSql('listed')}) page on true`;
+        left join lateral (
+          select ${TASK_COLUMNS} from tasks t
+          where ${where.join(' and ')} and actor.active
+          order by ${orderBy.join(', ')}
+          limit ${limit} offset ${offset}
+        ) page on true`;
     }
     if (listStatements.size >= LIST_STATEMENTS_KEPT)
       listStatements.delete(listStatements.keys().next().value as string);
