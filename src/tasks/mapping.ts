@@ -49,8 +49,10 @@ const labelIdsSql = (t: string) =>
  * The links, read under row-level security: the reader's transaction shows only the tasks they see,
  * and task_dependencies only the rows whose two tasks they see (drizzle/0018).
  */
+// Most tasks have no parent: for those the CASE never runs the subquery (a plan node run per row).
 const parentSql = (t: string) =>
-  `(select p.id from tasks p where p.company_id = ${t}.company_id and p.id = ${t}.parent_id)`;
+  `case when ${t}.parent_id is not null then
+  (select p.id from tasks p where p.company_id = ${t}.company_id and p.id = ${t}.parent_id) end`;
 const blockedBySql = (t: string) =>
   `array(select d.blocker_id from task_dependencies d where d.company_id = ${t}.company_id and d.task_id = ${t}.id
   order by d.blocker_id)`;
