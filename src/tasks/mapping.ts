@@ -60,6 +60,15 @@ const blockingSql = (t: string) =>
   `array(select d.task_id from task_dependencies d where d.company_id = ${t}.company_id and d.blocker_id = ${t}.id
   order by d.task_id)`;
 
+/**
+ * The three link fields in one subquery, as JSON: [open blockers, blocked_by, blocking], or null
+ * for a task that has never had a dependency, which has no row in task_open_blockers (drizzle/0025):
+ * a list reads an unlinked task's links with one lookup instead of three.
+ */
+const linksSql = (t: string) =>
+  `(select json_build_array(b.open_blockers, ${blockedBySql(t)}, ${blockingSql(t)})
+  from task_open_blockers b where b.company_id = ${t}.company_id and b.task_id = ${t}.id)`;
+
 /** How many of the task's blockers are open, over the whole company (drizzle/0024). */
 export const openBlockersSql = (t: string) =>
   `coalesce((select b.open_blockers from task_open_blockers b where b.company_id = ${t}.company_id
@@ -79,11 +88,24 @@ const TASK_TABLE_COLUMNS = `t.id, t.company_id, t.title, t.description, t.status
   t.assigned_to, t.created_by, t.created_at, t.updated_at, t.completed_at, t.project_id, t.number, t.state_id,
   t.parent_id, t.subtasks_total, t.subtasks_done, t.comment_count, t.attachment_count`;
 
-/** The row's columns in SQL text, for the statements written out (reads.ts): `t` is the task. */
+/**
+ * The row's columns in SQL text, for the statements written out (reads.ts, writes.ts): `t` is the
+ * task. Their rows are TaskTextRows, the links in one column: fromTextRow makes TaskRows of them.
+ */
 export const TASK_COLUMNS = `${TASK_TABLE_COLUMNS},
   ${projectKeySql('t')} as project_key, ${labelIdsSql('t')} as labels, ${parentSql('t')} as parent,
-  ${blockedBySql('t')} as blocked_by, ${blockingSql('t')} as blocking, ${openBlockersSql('t')} as open_blockers,
-  ${watchingSql('t')} as is_watching`;
+  ${linksSql('t')} as links, ${watchingSql('t')} as is_watching`;
+
+export type TaskTextRow = Omit<TaskRow, 'blocked_by' | 'blocking' | 'open_blockers'> & {
+  links: [openBlockers: number, blockedBy: number[], blocking: number[]] | null;
+};
+
+export function fromTextRow<R extends TaskTextRow>(
+  row: R,
+): Omit<R, 'links'> & Pick<TaskRow, 'blocked_by' | 'blocking' | 'open_blockers'> {
+  const { links, ...rest } = row;
+  return { ...rest, open_blockers: links?.[0] ?? 0, blocked_by: links?.[1] ?? [], blocking: links?.[2] ?? [] };
+}
 
 /**
  * The same row as a Drizzle selection (writes.ts). A timestamptz cast to text is the text the

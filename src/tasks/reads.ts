@@ -10,7 +10,7 @@ import {
   type UserRole,
 } from '../platform/db/schema.ts';
 import { inScopeSql, projectSeenSql, scopeCte, unsafeUserSeesProjectSql } from '../projects/access.ts';
-import { TASK_COLUMNS, type TaskRow, taskRowColumns, watchingSql } from './mapping.ts';
+import { fromTextRow, TASK_COLUMNS, type TaskRow, type TaskTextRow, taskRowColumns, watchingSql } from './mapping.ts';
 import type { OrderKey } from './schemas.ts';
 
 /*
@@ -451,14 +451,14 @@ export async function listPage(
     values.push(value instanceof Date ? value.toISOString() : value);
   }
   values.push(limit, offset);
-  const rows = await run<TaskRow & { active: boolean | null; total: number | null }>(text, values, {
+  const rows = await run<TaskTextRow & { active: boolean | null; total: number | null }>(text, values, {
     plan: planFor(given),
   });
   const head = rows[0];
   return {
     active: head?.active ?? null,
     total: head?.total ?? 0,
-    rows: head?.id === null || head?.id === undefined ? [] : rows,
+    rows: head?.id === null || head?.id === undefined ? [] : rows.map(fromTextRow),
   };
 }
 
@@ -475,8 +475,8 @@ export async function findCheckedTask(
   userId: number,
   id: number,
 ): Promise<{ active: boolean | null; row: TaskRow | undefined }> {
-  const [row] = await run<TaskRow & { active: boolean | null }>(FIND_TASK, [companyId, userId, id]);
-  return { active: row?.active ?? null, row: row?.id == null ? undefined : row };
+  const [row] = await run<TaskTextRow & { active: boolean | null }>(FIND_TASK, [companyId, userId, id]);
+  return { active: row?.active ?? null, row: row?.id == null ? undefined : fromTextRow(row) };
 }
 
 export interface StatisticsRow {

@@ -22,7 +22,7 @@ import {
 import type { ExternalFeed } from './external.ts';
 import type { TaskWrite, TaskWriteListener } from './hooks.ts';
 import * as links from './links.ts';
-import { sharedTask, type TaskRow, toTask } from './mapping.ts';
+import { fromTextRow, sharedTask, type TaskRow, type TaskTextRow, toTask } from './mapping.ts';
 import * as reads from './reads.ts';
 import {
   type DeletedTask,
@@ -639,8 +639,9 @@ export class TasksService implements StateMoves {
       auth,
       writes.soleCreationStatements(this.soleCreationText, creation),
     );
-    const row = created?.[0] as TaskRow | undefined;
-    if (row === undefined) return undefined;
+    const text = created?.[0] as TaskTextRow | undefined;
+    if (text === undefined) return undefined;
+    const row = fromTextRow(text);
     const task = {
       ...toTask(row),
       is_watching: (watching?.[0] as { watching: boolean } | undefined)?.watching === true,
