@@ -1,12 +1,85 @@
-import { createWriteStream } from 'node:fs';
-import { mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
+import { type FileHandle, mkdir, open, readdir, rename, rm, stat } from 'node:fs/promises';
 import path from 'node:path';
-import type { Readable } from 'node:stream';
+import { type Readable, Writable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import type { ByteRange, Storage } from './index.ts';
 
 /** Reads in 256 KiB chunks: a quarter as many trips through the event loop as the default 64 KiB. */
 const READ_CHUNK = 256 * 1024;
+
+/**
+ * Chunks gathered into one write of this many bytes (or IOV_MAX chunks): a trip to the thread pool
+ * per MiB rather than per 64 KiB socket read.
+ */
+export const WRITE_BATCH = 1024 * 1024;
+const WRITE_BATCH_CHUNKS = 1024;
+
+/** Written bytes are flushed to disk in the background every this many, so the last fsync has little left. */
+export const FLUSH_EVERY = 4 * 1024 * 1024;
+
+/**
+ * A file being written: one batch on its way to the file while the next gathers (at most two
+ * batches held, and the source paused meanwhile), fdatasync started in the background as the bytes pile up, fsync at the end.
+ * Destroyed, it settles what it started before it closes, so the file can be removed at once.
+ */
+export class FileSink extends Writable {
+  private batch: Buffer[] = [];
+  private batchBytes = 0;
+  private writing: Promise<unknown> = Promise.resolve();
+  private flushing: Promise<unknown> = Promise.resolve();
+  private unflushed = 0;
+
+  constructor(private readonly handle: FileHandle) {
+    super();
+  }
+
+  override _write(chunk: Buffer, _encoding: BufferEncoding, done: (error?: Error | null) => void): void {
+    this.batch.push(chunk);
+    this.batchBytes += chunk.length;
+    if (this.batchBytes < WRITE_BATCH && this.batch.length < WRITE_BATCH_CHUNKS) {
+      done();
+      return;
+    }
+    this.writeBatch().then(() => done(), done);
+  }
+
+  override _final(done: (error?: Error | null) => void): void {
+    this.writeBatch()
+      .then(() => this.writing)
+      .then(() => this.flushing)
+      .then(() => this.handle.sync())
+      .then(() => done(), done);
+  }
+
+  override _destroy(error: Error | null, done: (error?: Error | null) => void): void {
+    const settled = () => done(error);
+    Promise.allSettled([this.writing, this.flushing]).then(settled, settled);
+  }
+
+  /** Waits for the batch before (failing with it), then starts this one. */
+  private async writeBatch(): Promise<void> {
+    await this.writing;
+    if (this.destroyed) return;
+    const batch = this.batch;
+    const bytes = this.batchBytes;
+    this.batch = [];
+    this.batchBytes = 0;
+    if (bytes === 0) return;
+    this.writing = this.handle.writev(batch).then(() => this.wrote(bytes));
+    // Awaited by the next batch, _final or _destroy: not an unhandled rejection meanwhile.
+    this.writing.catch(() => undefined);
+  }
+
+  private async wrote(bytes: number): Promise<void> {
+    this.unflushed += bytes;
+    if (this.unflushed < FLUSH_EVERY) return;
+    // One at a time: waiting for the previous flush here holds the next batch back only when the disk is the slower.
+    await this.flushing;
+    this.unflushed = 0;
+    this.flushing = this.handle.datasync();
+    this.flushing.catch(() => undefined);
+  }
+}
 
 const KEY = /^[A-Za-z0-9_-]+(\/[A-Za-z0-9_-]+)*$/;
 
@@ -30,12 +103,11 @@ export class LocalStorage implements Storage {
     await mkdir(dir, { recursive: true, mode: 0o700 });
     const temporary = this.partial(key);
     try {
-      await pipeline(source, createWriteStream(temporary, { mode: 0o600, flags: 'wx' }));
-      const written = await open(temporary, 'r');
+      const handle = await open(temporary, 'wx', 0o600);
       try {
-        await written.sync();
+        await pipeline(source, new FileSink(handle));
       } finally {
-        await written.close();
+        await handle.close();
       }
       await rename(temporary, target);
     } catch (error) {
