@@ -52,6 +52,23 @@ describe('local storage', () => {
     expect(await storage.list('2/')).toEqual([]);
   });
 
+  it('writes again what a short write left', async () => {
+    const handle = await open(path.join(root, 'short'), 'wx');
+    const writev = handle.writev.bind(handle);
+    // The first write takes 1,000 bytes of its batch, as writev may on a full disk or a signal.
+    vi.spyOn(handle, 'writev').mockImplementationOnce(async (chunks: readonly NodeJS.ArrayBufferView[]) => {
+      const { bytesWritten } = await writev([Buffer.concat(chunks as readonly Buffer[]).subarray(0, 1000)]);
+      return { bytesWritten, buffers: chunks };
+    });
+    const content = randomBytes(WRITE_BATCH + 5000);
+    try {
+      await pipeline(Readable.from(chunksOf(content)), new FileSink(handle));
+    } finally {
+      await handle.close();
+    }
+    expect((await readFile(path.join(root, 'short'))).equals(content)).toBe(true);
+  });
+
   it('flushes to disk in the background as the bytes pile up, and fsyncs once at the end', async () => {
     const handle = await open(path.join(root, 'flushed'), 'wx');
     const datasync = vi.spyOn(handle, 'datasync');

@@ -65,7 +65,7 @@ export class FileSink extends Writable {
     this.batch = [];
     this.batchBytes = 0;
     if (bytes === 0) return;
-    this.writing = this.handle.writev(batch).then(() => this.wrote(bytes));
+    this.writing = writeAll(this.handle, batch, bytes).then(() => this.wrote(bytes));
     // Awaited by the next batch, _final or _destroy: not an unhandled rejection meanwhile.
     this.writing.catch(() => undefined);
   }
@@ -78,6 +78,17 @@ export class FileSink extends Writable {
     this.unflushed = 0;
     this.flushing = this.handle.datasync();
     this.flushing.catch(() => undefined);
+  }
+}
+
+/**
+ * writev may write fewer bytes than given (a full disk, a signal) without failing: the rest is
+ * written again, so that a short write is an error of the next try rather than a shorter file.
+ */
+async function writeAll(handle: FileHandle, chunks: Buffer[], bytes: number): Promise<void> {
+  const { bytesWritten } = await handle.writev(chunks);
+  if (bytesWritten < bytes) {
+    await writeAll(handle, [Buffer.concat(chunks).subarray(bytesWritten)], bytes - bytesWritten);
   }
 }
 
