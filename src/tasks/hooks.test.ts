@@ -67,30 +67,46 @@ describe(`task write listeners (${TEST_DB})`, () => {
     ]);
   });
 
-  it('answers without waiting for the after-commit work, which runs in commit order per company', async () => {
+  it('answers before the after-commit work, which runs in commit order per company', async () => {
     const log: string[] = [];
     let open = () => {};
     const gate = new Promise<void>((resolve) => {
       open = resolve;
     });
+    let heardTheirs = () => {};
+    const theirsHeard = new Promise<void>((resolve) => {
+      heardTheirs = resolve;
+    });
     const held: TaskWriteListener = {
       async afterCommit(writes) {
         for (const { companyId, after } of writes) {
           if (after?.title === 'First') await gate;
-          log.push(`${companyId === auth().companyId ? 'ours' : 'theirs'}: ${after?.title}`);
+          const ours = companyId === auth().companyId;
+          log.push(`${ours ? 'ours' : 'theirs'}: ${after?.title}`);
+          if (!ours) heardTheirs();
         }
       },
     };
     const service = new TasksService(ctx.db, feed(), [held]);
     const { task } = await service.create(auth(), { title: 'Zero' });
+    log.push('answered Zero');
     await service.update(auth(), task.id, { title: 'First' });
     await service.update(auth(), task.id, { title: 'Second' });
+    log.push('answered Second');
+    // Another company's work is not held behind ours.
     const other = await registerCompany(ctx.app);
     await service.create({ companyId: other.user.company.id, userId: other.user.id }, { title: 'Elsewhere' });
-    log.push('answered');
+    await theirsHeard;
     open();
     await service.announced();
-    expect(log).toEqual(['ours: Zero', 'theirs: Elsewhere', 'answered', 'ours: First', 'ours: Second']);
+    expect(log).toEqual([
+      'answered Zero',
+      'ours: Zero',
+      'answered Second',
+      'theirs: Elsewhere',
+      'ours: First',
+      'ours: Second',
+    ]);
   });
 
   it('logs after-commit work that fails, the write standing', async () => {

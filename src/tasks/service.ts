@@ -156,7 +156,8 @@ function changesBetween(before: Partial<Task> | null, after: Partial<Task> | nul
   for (const field of TRACKED_FIELDS) {
     const old = before?.[field] ?? null;
     const now = after?.[field] ?? null;
-    if (JSON.stringify(old) !== JSON.stringify(now)) changes[field] = [old, now];
+    // The same value or array: a task told again only for is_blocked (5,000 for a hub done) is all that.
+    if (old !== now && JSON.stringify(old) !== JSON.stringify(now)) changes[field] = [old, now];
   }
   return changes;
 }
@@ -430,19 +431,22 @@ export class TasksService implements StateMoves {
   }
 
   /**
-   * Each listener's part once the writes have committed, begun at once (up to its first wait, when
-   * the company has none running). The task routes answer without awaiting it: the answer does not
-   * wait for the thousands of events of a hub task done. A company's runs one at a time in commit
-   * order, so that no task's events overtake its earlier ones. A failure is logged, never thrown:
+   * Each listener's part once the writes have committed. The task routes answer without awaiting
+   * it, and it starts once the answer has gone (setImmediate: after the I/O callback that heard
+   * the COMMIT and sent the answer): the answer does not wait for the thousands of events of a hub
+   * task done. A company's runs one at a time in commit order (setImmediate keeps the order it is
+   * given), so that no task's events overtake its earlier ones. A failure is logged, never thrown:
    * the writes stand, and sockets are a live view that clients catch up on by `updated_after`.
    */
   private committed(done: readonly TaskWrite[]): Promise<void> {
     const first = done[0];
     if (first === undefined) return Promise.resolve();
-    const run = this.announcing
-      .run(first.companyId, async () => {
-        for (const listener of this.listeners) await listener.afterCommit?.(done);
-      })
+    const run = new Promise((resolve) => setImmediate(resolve))
+      .then(() =>
+        this.announcing.run(first.companyId, async () => {
+          for (const listener of this.listeners) await listener.afterCommit?.(done);
+        }),
+      )
       .catch((error: unknown) => this.log.error({ err: error }, 'after-commit work on task writes failed'));
     this.pending.add(run);
     void run.finally(() => this.pending.delete(run));
