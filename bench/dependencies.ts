@@ -124,9 +124,14 @@ try {
     const tail = chained[((i % CHAINS) + 1) * CHAIN - 1] as number;
     adds.push(await timed(() => patch(free[20 + i] as number, { blocked_by: [tail] }, 200)));
   }
+  // Where the tail is: the slowest adds by their place in the run (a warming-up shows as low places).
+  const slowest = adds
+    .map((ms, i) => ({ ms, i }))
+    .sort((a, b) => b.ms - a.ms)
+    .slice(0, Math.max(3, Math.ceil(ADDS / 50)));
   adds.sort((a, b) => a - b);
   console.log(
-    `add a dependency below a 1,000-long chain (${ADDS}, one at a time): p50 ${percentile(adds, 0.5).toFixed(1)} ms, p99 ${percentile(adds, 0.99).toFixed(1)} ms`,
+    `add a dependency below a 1,000-long chain (${ADDS}, one at a time): p50 ${percentile(adds, 0.5).toFixed(1)} ms, p99 ${percentile(adds, 0.99).toFixed(1)} ms; slowest ${slowest.map(({ ms, i }) => `#${i} ${ms.toFixed(0)}`).join(', ')}`,
   );
   const refused: number[] = [];
   for (let c = 0; c < 20; c++) {

@@ -75,9 +75,15 @@ export function createServices(
   const signer = new DownloadSigner(config.jwtSecret);
   const attachments = new AttachmentsService(db, jobs, createStorage(config), signer, config, realtime);
   const inbox = new InboxService(db, realtime);
-  // In order: the inbox items, the emails and the collection of a deleted task's files are recorded
-  // in the write's transaction, the events go after its commit.
-  const tasks = new TasksService(db, externalFeed(config, redis), [inbox, notifications, attachments, realtime]);
+  // The inbox items, the emails and the collection of a deleted task's files are recorded in the
+  // write's transaction; once it commits, the tasks' events go first, then the inbox items (read
+  // again then) to their recipients.
+  const tasks = new TasksService(
+    db,
+    externalFeed(config, redis),
+    [realtime, inbox, notifications, attachments],
+    logger,
+  );
   const comments = new CommentsService(db, [inbox, notifications, realtime]);
   return {
     config,
@@ -99,6 +105,8 @@ export function createServices(
     attachments,
     signer,
     async close() {
+      // What has committed is told to the other processes before the bus goes.
+      await tasks.announced();
       await bus.close();
       await redis?.quit().catch(() => redis.disconnect());
     },

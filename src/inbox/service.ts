@@ -55,8 +55,13 @@ function itemsOf(reasons: ReadonlyArray<q.NewItem>): q.NewItem[] {
  * sockets once it commits.
  */
 export class InboxService implements TaskWriteListener, CommentWriteListener {
-  /** The items a write's transaction recorded, until its commit is heard (the same object is handed to both calls). */
+  /** The items a comment's transaction recorded, until its commit is heard (the same object is handed to both calls). */
   private readonly made = new WeakMap<object, Made>();
+  /**
+   * The ids of the items task writes recorded, until their commit is heard: read for their
+   * recipients' sockets only then, off the answer's path (a hub task done makes thousands).
+   */
+  private readonly madeIds = new WeakMap<object, number[]>();
 
   constructor(
     private readonly db: Database,
@@ -64,9 +69,10 @@ export class InboxService implements TaskWriteListener, CommentWriteListener {
   ) {}
 
   /**
-   * Watches, then items, in the company's view (others' rows); four statements for any number of
+   * Watches, then items, in the company's view (others' rows); three statements for any number of
    * writes. `watchedTasks`: the tasks whose watchers the reasons need. The common write that
-   * concerns only its actor (creating a task for nobody else) costs one statement.
+   * concerns only its actor (creating a task for nobody else) costs one statement. The ids of the
+   * items recorded come back.
    */
   private async record(
     tx: Tx,
@@ -75,7 +81,7 @@ export class InboxService implements TaskWriteListener, CommentWriteListener {
     watches: q.Watch[],
     reasons: (watchers: Map<number, number[]>) => q.NewItem[],
     watchedTasks: number[],
-  ): Promise<Made> {
+  ): Promise<number[]> {
     if (watchedTasks.length === 0 && watches.every((w) => w.userId === actorId) && reasons(new Map()).length === 0) {
       // The actor's own rows, of a task they see: their own view will do.
       await q.addWatchers(tx, companyId, watches);
@@ -87,9 +93,13 @@ export class InboxService implements TaskWriteListener, CommentWriteListener {
         watchers.set(taskId, [...(watchers.get(taskId) ?? []), userId]);
       }
       await q.addWatchers(tx, companyId, watches);
-      const ids = await q.insertItems(tx, companyId, itemsOf(reasons(watchers)));
-      return (await q.itemsByIds(tx, companyId, ids)).map((row) => ({ userId: row.userId, item: toItem(row) }));
+      return q.insertItems(tx, companyId, itemsOf(reasons(watchers)));
     });
+  }
+
+  /** Items by id as their recipients' sockets are told of them; read in the company's view. */
+  private async pushes(tx: Tx, companyId: number, ids: number[]): Promise<Made> {
+    return (await q.itemsByIds(tx, companyId, ids)).map((row) => ({ userId: row.userId, item: toItem(row) }));
   }
 
   private async tell(companyId: number, made: Made | undefined): Promise<void> {
@@ -117,7 +127,7 @@ export class InboxService implements TaskWriteListener, CommentWriteListener {
       }
       if (before !== null && before.state !== after.state) moved.push(write);
     }
-    const made = await this.record(
+    const ids = await this.record(
       tx,
       companyId,
       (live[0] as TaskWrite).actorId,
@@ -146,7 +156,7 @@ export class InboxService implements TaskWriteListener, CommentWriteListener {
         }),
       moved.map((w) => (w.after as NonNullable<TaskWrite['after']>).id),
     );
-    this.made.set(writes, made);
+    this.madeIds.set(writes, ids);
   }
 
   /** A creation that concerns its creator alone: they watch it, and nobody gets an item. */
@@ -156,7 +166,10 @@ export class InboxService implements TaskWriteListener, CommentWriteListener {
 
   async afterCommit(writes: readonly TaskWrite[]): Promise<void> {
     const first = writes[0];
-    if (first !== undefined) await this.tell(first.companyId, this.made.get(writes));
+    const ids = this.madeIds.get(writes);
+    if (first === undefined || ids === undefined || ids.length === 0) return;
+    const { companyId } = first;
+    await this.tell(companyId, await this.db.tenant(companyId, (tx) => this.pushes(tx, companyId, ids)));
   }
 
   /**
@@ -168,7 +181,7 @@ export class InboxService implements TaskWriteListener, CommentWriteListener {
     const { companyId, actorId, task } = write;
     const at = { taskId: task.id, projectId: task.project };
     const item = (userId: number, kind: InboxKind): q.NewItem => ({ ...at, userId, kind, actorId });
-    const made = await this.record(
+    const ids = await this.record(
       tx,
       companyId,
       actorId,
@@ -179,7 +192,8 @@ export class InboxService implements TaskWriteListener, CommentWriteListener {
       ],
       write.kind === 'created' ? [task.id] : [],
     );
-    this.made.set(write, made);
+    // A comment's few, read in its transaction: its answer waits for them.
+    this.made.set(write, await withoutUser(tx, () => this.pushes(tx, companyId, ids)));
   }
 
   async commentCommitted(write: CommentWrite): Promise<void> {
@@ -196,10 +210,7 @@ export class InboxService implements TaskWriteListener, CommentWriteListener {
     for (const { companyId, id } of created) byCompany.set(companyId, [...(byCompany.get(companyId) ?? []), id]);
     const made = new Map<number, Made>();
     for (const [companyId, ids] of byCompany) {
-      made.set(
-        companyId,
-        (await q.itemsByIds(tx, companyId, ids)).map((row) => ({ userId: row.userId, item: toItem(row) })),
-      );
+      made.set(companyId, await this.pushes(tx, companyId, ids));
     }
     return async () => {
       for (const [companyId, items] of made) await this.tell(companyId, items);

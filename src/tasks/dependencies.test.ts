@@ -127,6 +127,13 @@ describe('dependencies and subtasks', () => {
     await told(adminSocket, hidden.id);
     await told(adminSocket, visible.id);
     await told(memberSocket, visible.id);
+    const item = await memberSocket.next((m) => m.type === 'inbox_item');
+    expect(item.item).toMatchObject({ kind: 'unblocked', task: { id: visible.id, title: 'visible' } });
+    // Sent after the answer, in the write's order: the blocker, what waited for it, then the inbox's push.
+    const place = (id: number) => memberSocket.messages.findIndex((m) => (m.task as Task | undefined)?.id === id);
+    expect(place(blocker.id)).toBeGreaterThanOrEqual(0);
+    expect(place(blocker.id)).toBeLessThan(place(visible.id));
+    expect(place(visible.id)).toBeLessThan(memberSocket.messages.indexOf(item));
     expect(memberSocket.messages.some((m) => (m.task as Task | undefined)?.id === hidden.id)).toBe(false);
     const emails = json<{ results: Array<{ task: number; kind: string }> }>(
       await call(member, 'GET', '/api/notifications/'),

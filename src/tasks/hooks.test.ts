@@ -42,10 +42,14 @@ describe(`task write listeners (${TEST_DB})`, () => {
   it('calls every listener in order, inside the transaction and then after the commit', async () => {
     const log: string[] = [];
     const service = new TasksService(ctx.db, feed(), [recorder('a', log, ctx), recorder('b', log, ctx)]);
+    // Each write's after-commit work awaited before the next, so that the log has one order.
     const { task } = await service.create(auth(), { title: 'Heard' });
+    await service.announced();
     await service.update(auth(), task.id, { title: 'Heard' });
     await service.update(auth(), task.id, { status: 'done' });
+    await service.announced();
     await service.delete(auth(), task.id);
+    await service.announced();
     expect(log).toEqual([
       'a in created rows=1',
       'b in created rows=1',
@@ -61,6 +65,62 @@ describe(`task write listeners (${TEST_DB})`, () => {
       'a after deleted rows=0',
       'b after deleted rows=0',
     ]);
+  });
+
+  it('answers before the after-commit work, which runs in commit order per company', async () => {
+    const log: string[] = [];
+    let open = () => {};
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    let heardTheirs = () => {};
+    const theirsHeard = new Promise<void>((resolve) => {
+      heardTheirs = resolve;
+    });
+    const held: TaskWriteListener = {
+      async afterCommit(writes) {
+        for (const { companyId, after } of writes) {
+          if (after?.title === 'First') await gate;
+          const ours = companyId === auth().companyId;
+          log.push(`${ours ? 'ours' : 'theirs'}: ${after?.title}`);
+          if (!ours) heardTheirs();
+        }
+      },
+    };
+    const service = new TasksService(ctx.db, feed(), [held]);
+    const { task } = await service.create(auth(), { title: 'Zero' });
+    log.push('answered Zero');
+    await service.update(auth(), task.id, { title: 'First' });
+    await service.update(auth(), task.id, { title: 'Second' });
+    log.push('answered Second');
+    // Another company's work is not held behind ours.
+    const other = await registerCompany(ctx.app);
+    await service.create({ companyId: other.user.company.id, userId: other.user.id }, { title: 'Elsewhere' });
+    await theirsHeard;
+    open();
+    await service.announced();
+    expect(log).toEqual([
+      'answered Zero',
+      'ours: Zero',
+      'answered Second',
+      'theirs: Elsewhere',
+      'ours: First',
+      'ours: Second',
+    ]);
+  });
+
+  it('logs after-commit work that fails, the write standing', async () => {
+    const errors: unknown[] = [];
+    const failing: TaskWriteListener = {
+      afterCommit: async () => {
+        throw new Error('bus gone');
+      },
+    };
+    const service = new TasksService(ctx.db, feed(), [failing], { error: (context: unknown) => errors.push(context) });
+    const { task } = await service.create(auth(), { title: 'Stands' });
+    await service.announced();
+    expect(errors).toEqual([{ err: new Error('bus gone') }]);
+    expect((await service.get(auth(), task.id)).title).toBe('Stands');
   });
 
   it('rolls the write back when a listener throws inside the transaction, and tells no one after', async () => {

@@ -40,6 +40,9 @@ export interface TaskWriteListener {
    * listener with an inTransaction has this too.
    */
   soleCreationSql?(created: string): string | null;
-  /** Once the transaction has committed: what others may see only then (events to sockets). */
+  /**
+   * Once the transaction has committed: what others may see only then (events to sockets). The
+   * request does not wait for it; a company's writes are heard here one at a time, in commit order.
+   */
   afterCommit?(writes: readonly TaskWrite[]): Promise<void>;
 }

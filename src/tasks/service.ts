@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import { type SQL, sql } from 'drizzle-orm';
+import pino, { type Logger } from 'pino';
 import type { UserRow } from '../accounts/queries.ts';
 import { isActiveMember } from '../accounts/queries.ts';
 import { checkActor, requireActor } from '../accounts/service.ts';
@@ -155,7 +156,8 @@ function changesBetween(before: Partial<Task> | null, after: Partial<Task> | nul
   for (const field of TRACKED_FIELDS) {
     const old = before?.[field] ?? null;
     const now = after?.[field] ?? null;
-    if (JSON.stringify(old) !== JSON.stringify(now)) changes[field] = [old, now];
+    // The same value or array: a task told again only for is_blocked (5,000 for a hub done) is all that.
+    if (old !== now && JSON.stringify(old) !== JSON.stringify(now)) changes[field] = [old, now];
   }
   return changes;
 }
@@ -388,10 +390,16 @@ export class TasksService implements StateMoves {
    */
   private readonly soleCreationText: string | undefined;
 
+  /** The listeners' after-commit work, one company's at a time, in the order the commits were heard. */
+  private readonly announcing = new KeyedMutex<number>(1);
+  /** That work begun and not yet done (announced()). */
+  private readonly pending = new Set<Promise<void>>();
+
   constructor(
     private readonly db: Database,
     private readonly feed: ExternalFeed,
     private readonly listeners: readonly TaskWriteListener[] = [],
+    private readonly log: Pick<Logger, 'error'> = pino(),
   ) {
     const parts = listeners.map((listener) =>
       listener.soleCreationSql === undefined
@@ -422,10 +430,32 @@ export class TasksService implements StateMoves {
     for (const listener of this.listeners) await listener.inTransaction?.(tx, done);
   }
 
-  /** Each listener's part once the writes have committed. */
-  private async committed(done: readonly TaskWrite[]): Promise<void> {
-    if (done.length === 0) return;
-    for (const listener of this.listeners) await listener.afterCommit?.(done);
+  /**
+   * Each listener's part once the writes have committed. The task routes answer without awaiting
+   * it, and it starts once the answer has gone (setImmediate: after the I/O callback that heard
+   * the COMMIT and sent the answer): the answer does not wait for the thousands of events of a hub
+   * task done. A company's runs one at a time in commit order (setImmediate keeps the order it is
+   * given), so that no task's events overtake its earlier ones. A failure is logged, never thrown:
+   * the writes stand, and sockets are a live view that clients catch up on by `updated_after`.
+   */
+  private committed(done: readonly TaskWrite[]): Promise<void> {
+    const first = done[0];
+    if (first === undefined) return Promise.resolve();
+    const run = new Promise((resolve) => setImmediate(resolve))
+      .then(() =>
+        this.announcing.run(first.companyId, async () => {
+          for (const listener of this.listeners) await listener.afterCommit?.(done);
+        }),
+      )
+      .catch((error: unknown) => this.log.error({ err: error }, 'after-commit work on task writes failed'));
+    this.pending.add(run);
+    void run.finally(() => this.pending.delete(run));
+    return run;
+  }
+
+  /** Once the after-commit work begun so far is done: before the bus closes, and for tests. */
+  async announced(): Promise<void> {
+    await Promise.all(this.pending);
   }
 
   /**
@@ -472,6 +502,7 @@ export class TasksService implements StateMoves {
       )),
     );
     if (done.length > 0) await this.written(tx, companyId, actorId, done);
+    // The status change's own event follows its tasks' (projects/statuses.ts awaits this).
     return () => this.committed(done);
   }
 
@@ -618,7 +649,7 @@ export class TasksService implements StateMoves {
         (await this.createSole(auth, body, idempotencyKey)) ?? this.createInTransaction(auth, body, idempotencyKey),
     );
     // A replay changed nothing.
-    if (result.done !== undefined) await this.committed(result.done);
+    if (result.done !== undefined) void this.committed(result.done);
     return { task: result.task, replayed: result.replayed };
   }
 
@@ -761,7 +792,7 @@ export class TasksService implements StateMoves {
       }
       return { after, done };
     });
-    await this.committed(done);
+    void this.committed(done);
     return after;
   }
 
@@ -799,7 +830,7 @@ export class TasksService implements StateMoves {
       await this.written(tx, auth.companyId, actor.id, done);
       return done;
     });
-    await this.committed(write);
+    void this.committed(write);
   }
 
   /**
