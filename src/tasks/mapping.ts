@@ -100,11 +100,19 @@ export type TaskTextRow = Omit<TaskRow, 'blocked_by' | 'blocking' | 'open_blocke
   links: [openBlockers: number, blockedBy: number[], blocking: number[]] | null;
 };
 
+/**
+ * The row itself, given the three link fields: a copy (rest and spread of some thirty fields) cost
+ * more than a list's whole mapping to tasks.
+ */
 export function fromTextRow<R extends TaskTextRow>(
   row: R,
-): Omit<R, 'links'> & Pick<TaskRow, 'blocked_by' | 'blocking' | 'open_blockers'> {
-  const { links, ...rest } = row;
-  return { ...rest, open_blockers: links?.[0] ?? 0, blocked_by: links?.[1] ?? [], blocking: links?.[2] ?? [] };
+): R & Pick<TaskRow, 'blocked_by' | 'blocking' | 'open_blockers'> {
+  const linked = row as R & Pick<TaskRow, 'blocked_by' | 'blocking' | 'open_blockers'>;
+  const links = row.links;
+  linked.open_blockers = links === null ? 0 : links[0];
+  linked.blocked_by = links === null ? [] : links[1];
+  linked.blocking = links === null ? [] : links[2];
+  return linked;
 }
 
 /**
