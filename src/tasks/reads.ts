@@ -506,6 +506,10 @@ export interface StatisticsRow {
  * same numeric types, so they round alike.
  */
 const TODAY = `(now() at time zone 'UTC')::date`;
+// The tasks due earlier today are found by tasks_open_due_idx, and only then filtered by project:
+// OFFSET 0 keeps the filter out of their scan. With it inside, the generic plan that a project's
+// statistics settle on scanned the project's every task (tasks_project_idx): 4.4 ms of 4.5 for
+// 5,000 tasks, where the day's few cost 0.03 ms.
 function statisticsStatement(oneProject: boolean): string {
   // The projects the caller sees and the statistics cover; with a project, that one (archived or not).
   const scope = `${inScopeSql('project_id')}${oneProject ? ' and project_id = $3' : ''}`;
@@ -540,9 +544,12 @@ function statisticsStatement(oneProject: boolean): string {
   left join lateral (
     select (select coalesce(sum(open_due), 0) from task_days
             where company_id = $1 and ${scope} and day < ${TODAY} and actor.active)
-         + (select count(*) from tasks t
-            where t.company_id = $1 and t.${scope} and t.status <> 'done' and t.due_date >= ${TODAY}::timestamp at time zone 'UTC'
-              and t.due_date < now() and actor.active)
+         + (select count(*) from (
+              select t.project_id from tasks t
+              where t.company_id = $1 and t.status <> 'done' and t.due_date >= ${TODAY}::timestamp at time zone 'UTC'
+                and t.due_date < now() and actor.active
+              offset 0
+            ) due where due.${scope})
            as overdue
   ) o on true
   left join lateral (
