@@ -109,6 +109,27 @@ describe(`task write listeners (${TEST_DB})`, () => {
     ]);
   });
 
+  it('makes a write wait for its after-commit work while too many are waiting', async () => {
+    let open = () => {};
+    const gate = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const held: TaskWriteListener = { afterCommit: () => gate };
+    const service = new TasksService(ctx.db, feed(), [held], { error: () => {} }, 2);
+    const { task } = await service.create(auth(), { title: 'Held 1' });
+    await service.update(auth(), task.id, { title: 'Held 2' });
+    let answered = false;
+    const third = service.update(auth(), task.id, { title: 'Held 3' }).then(() => {
+      answered = true;
+    });
+    await new Promise((resolve) => setTimeout(resolve, 300));
+    expect(answered).toBe(false);
+    open();
+    await third;
+    expect(answered).toBe(true);
+    await service.announced();
+  });
+
   it('logs after-commit work that fails, the write standing', async () => {
     const errors: unknown[] = [];
     const failing: TaskWriteListener = {

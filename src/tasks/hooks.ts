@@ -42,7 +42,8 @@ export interface TaskWriteListener {
   soleCreationSql?(created: string): string | null;
   /**
    * Once the transaction has committed: what others may see only then (events to sockets). The
-   * request does not wait for it; a company's writes are heard here one at a time, in commit order.
+   * request does not wait for it (unless too many are waiting: TasksService's pendingLimit); a
+   * company's writes are heard here one at a time, in commit order.
    */
   afterCommit?(writes: readonly TaskWrite[]): Promise<void>;
 }

@@ -400,6 +400,11 @@ export class TasksService implements StateMoves {
     private readonly feed: ExternalFeed,
     private readonly listeners: readonly TaskWriteListener[] = [],
     private readonly log: Pick<Logger, 'error'> = pino(),
+    /**
+     * Writes whose after-commit work may wait in this process before a write's answer waits for
+     * its own: writes faster than their events can go slow down rather than queue without end.
+     */
+    private readonly pendingLimit = 1_000,
   ) {
     const parts = listeners.map((listener) =>
       listener.soleCreationSql === undefined
@@ -451,6 +456,12 @@ export class TasksService implements StateMoves {
     this.pending.add(run);
     void run.finally(() => this.pending.delete(run));
     return run;
+  }
+
+  /** Starts the after-commit work; waits for it only while more than pendingLimit writes' is waiting. */
+  private async announce(done: readonly TaskWrite[]): Promise<void> {
+    const run = this.committed(done);
+    if (this.pending.size > this.pendingLimit) await run;
   }
 
   /** Once the after-commit work begun so far is done: before the bus closes, and for tests. */
@@ -649,7 +660,7 @@ export class TasksService implements StateMoves {
         (await this.createSole(auth, body, idempotencyKey)) ?? this.createInTransaction(auth, body, idempotencyKey),
     );
     // A replay changed nothing.
-    if (result.done !== undefined) void this.committed(result.done);
+    if (result.done !== undefined) await this.announce(result.done);
     return { task: result.task, replayed: result.replayed };
   }
 
@@ -792,7 +803,7 @@ export class TasksService implements StateMoves {
       }
       return { after, done };
     });
-    void this.committed(done);
+    await this.announce(done);
     return after;
   }
 
@@ -830,7 +841,7 @@ export class TasksService implements StateMoves {
       await this.written(tx, auth.companyId, actor.id, done);
       return done;
     });
-    void this.committed(write);
+    await this.announce(write);
   }
 
   /**
