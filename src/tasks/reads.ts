@@ -509,7 +509,7 @@ const TODAY = `(now() at time zone 'UTC')::date`;
 // The tasks due earlier today are found by tasks_open_due_idx, and only then filtered by project:
 // OFFSET 0 keeps the filter out of their scan. With it inside, the generic plan that a project's
 // statistics settle on scanned the project's every task (tasks_project_idx): 4.4 ms of 4.5 for
-// 5,000 tasks, where the day's few cost 0.03 ms.
+// 5,000 tasks; the company's 621 due earlier that day, 0.7 ms of 1.6.
 function statisticsStatement(oneProject: boolean): string {
   // The projects the caller sees and the statistics cover; with a project, that one (archived or not).
   const scope = `${inScopeSql('project_id')}${oneProject ? ' and project_id = $3' : ''}`;
