@@ -51,6 +51,41 @@ async function compose(email: Email): Promise<Buffer> {
     .build();
 }
 
+/**
+ * A message whose end `complete` writes. nodemailer pipes the message into its dot-escaping
+ * stream, once the server has said to go ahead with it (DATA); ending that stream ourselves writes
+ * the final dot to the socket before end() returns. Ending through a readable's push(null) would
+ * write it ticks later, after the hand-over's COMMIT: a kill in between left a record of an email
+ * the server never got.
+ */
+class HandedOverMessage extends Readable {
+  constructor(
+    private readonly raw: Buffer,
+    private readonly handOver: HandOver,
+  ) {
+    // Never read: pipe() below writes the message itself. Its errors abandon the send.
+    super({ read() {} });
+  }
+
+  override pipe<T extends NodeJS.WritableStream>(destination: T): T {
+    destination.write(this.raw);
+    let completed = false;
+    this.handOver(() => {
+      completed = true;
+      destination.end();
+    }).then(
+      () => {
+        if (!completed) this.destroy(new Error('the hand-over did not complete the message'));
+      },
+      // Once the end is written the message is the server's, whatever happened to the record.
+      (error) => {
+        if (!completed) this.destroy(error);
+      },
+    );
+    return destination;
+  }
+}
+
 /** The address part of `Name <address>` or a bare address: the envelope's sender. */
 const envelopeAddress = (from: string) => /<([^<>]+)>\s*$/.exec(from)?.[1] ?? from.trim();
 
@@ -173,30 +208,10 @@ export class SmtpMailer implements Mailer {
 
   #send(connection: SMTPConnection, email: Email, raw: Buffer, handOver: HandOver) {
     return new Promise<SMTPConnection.SentMessageInfo>((resolve, reject) => {
-      let started = false;
-      let completed = false;
-      // The connection reads the message only once the server has said to go ahead with it (DATA).
-      const message = new Readable({
-        read() {
-          if (started) return;
-          started = true;
-          this.push(raw);
-          handOver(() => {
-            completed = true;
-            this.push(null);
-          }).then(
-            () => {
-              if (!completed) this.destroy(new Error('the hand-over did not complete the message'));
-            },
-            // Once the end is written the message is the server's, whatever happened to the record.
-            (error) => {
-              if (!completed) this.destroy(error);
-            },
-          );
-        },
-      });
-      connection.send({ from: envelopeAddress(email.from), to: [email.to] }, message, (error, info) =>
-        error ? reject(error) : resolve(info),
+      connection.send(
+        { from: envelopeAddress(email.from), to: [email.to] },
+        new HandedOverMessage(raw, handOver),
+        (error, info) => (error ? reject(error) : resolve(info)),
       );
     });
   }

@@ -1,3 +1,5 @@
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -175,5 +177,34 @@ describe.runIf(TEST_DB === 'postgres')('email workers as processes', () => {
         rows.map((r) => r.id),
       ),
     ).toEqual(rows.map(() => 1));
+  });
+});
+
+describe.runIf(TEST_DB === 'postgres')('a worker killed in the middle of handing an email over', () => {
+  let sink: SmtpSink;
+  beforeAll(async () => {
+    sink = await new SmtpSink().start();
+  });
+  afterAll(() => sink.close());
+
+  async function dieWhileHandingOver(kill: 'after-complete' | 'before-complete'): Promise<void> {
+    const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/hand-over-then-die.ts'], {
+      env: { PATH: process.env.PATH ?? '', SMTP_URL: sink.url, KILL: kill },
+      stdio: 'ignore',
+    });
+    const [, signal] = await once(child, 'exit');
+    expect(signal).toBe('SIGKILL');
+  }
+
+  it('has the email’s end on its way once complete() returns: the server gets the whole message', async () => {
+    await dieWhileHandingOver('after-complete');
+    await sink.waitFor(() => sink.received.some((m) => m.messageId === 'killed-after-complete@localhost'), 10_000);
+  });
+
+  it('leaves the server an unfinished message, which it drops, when it dies before complete()', async () => {
+    await dieWhileHandingOver('before-complete');
+    // the first case shows the server has the time to take in a message whose sender died
+    await new Promise((resolve) => setTimeout(resolve, 1000));
+    expect(sink.received.filter((m) => m.messageId === 'killed-before-complete@localhost')).toEqual([]);
   });
 });
