@@ -46,7 +46,7 @@ export async function seenTasks(tx: Tx, companyId: number, ids: number[]): Promi
  * stay: row-level security hides them from the delete). Triggers keep open_blockers.
  */
 export async function setBlockedBy(tx: Tx, companyId: number, taskId: number, blockerIds: number[]): Promise<void> {
-  await tx
+  const removed = tx
     .delete(taskDependencies)
     .where(
       and(
@@ -55,12 +55,18 @@ export async function setBlockedBy(tx: Tx, companyId: number, taskId: number, bl
         sql`${taskDependencies.blockerId} <> all(${intArraySql(blockerIds)})`,
       ),
     );
-  if (blockerIds.length > 0) {
-    await tx
-      .insert(taskDependencies)
-      .values(blockerIds.map((blockerId) => ({ companyId, taskId, blockerId })))
-      .onConflictDoNothing();
-  }
+  // Written back to back, in this order; neither needs the other's answer.
+  await Promise.all(
+    blockerIds.length === 0
+      ? [removed]
+      : [
+          removed,
+          tx
+            .insert(taskDependencies)
+            .values(blockerIds.map((blockerId) => ({ companyId, taskId, blockerId })))
+            .onConflictDoNothing(),
+        ],
+  );
 }
 
 /**

@@ -221,9 +221,12 @@ async function checkLinks(
   added: number[],
 ): Promise<void> {
   if (added.length === 0 && (parentId === undefined || parentId === null)) return;
-  await links.lockLinks(tx, companyId);
+  // Written back to back: the server takes the lock before the check reads.
+  const [, cycle] = await Promise.all([
+    links.lockLinks(tx, companyId),
+    taskId === undefined ? undefined : links.cycleThrough(tx, companyId, taskId, added),
+  ]);
   if (taskId !== undefined) {
-    const cycle = await links.cycleThrough(tx, companyId, taskId, added);
     if (cycle !== undefined) {
       throw invalid({ blocked_by: [`This would close a cycle: ${await refsText(tx, companyId, cycle)}.`] });
     }
@@ -756,8 +759,11 @@ export class TasksService implements StateMoves {
   /** PUT and PATCH alike: only the fields given change (DRF's PUT keeps omitted optional fields too). */
   async update(auth: Auth, id: number, body: TaskPatch, ifMatch?: string): Promise<Task> {
     const { after, done } = await this.db.tenant(auth, async (tx) => {
-      const actor = await requireActor(tx, auth);
-      const current = await reads.findTask(tx, auth.companyId, id, { forUpdate: true });
+      // One round trip: the row's lock does not wait for the caller's check.
+      const [actor, current] = await Promise.all([
+        requireActor(tx, auth),
+        reads.findTask(tx, auth.companyId, id, { forUpdate: true }),
+      ]);
       if (current === undefined) throw notFound();
       const access = await requireProject(tx, auth, current.project_id, 'read', { actor });
       const before = toTask(current);
