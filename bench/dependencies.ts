@@ -7,7 +7,10 @@
  * - refused: a chain's first task made to wait for its last (a cycle 1,001 long): the 400's time;
  * - hub done: the PATCH's time (goal under 500 ms) and the time until an admin's socket has had
  *   the 5,000 `task_updated` events with is_blocked false (goal: within 2 s).
- * Usage: npx tsx bench/dependencies.ts [adds=300]
+ * BENCH_COMPARE=<another checkout of the same schema> starts that checkout's server too, on the same
+ * database, and the adds and refusals alternate between the two servers, one request at a time, so
+ * that both meet the same machine (the hub, done once, is this checkout's).
+ * Usage: [BENCH_COMPARE=dir] npx tsx bench/dependencies.ts [adds=300]
  */
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,7 +21,7 @@ import { SEED_PASSWORD, seedAccounts } from '../src/accounts/seed.ts';
 import { openPostgres } from '../src/platform/db/index.ts';
 import { seedTasks } from '../src/tasks/seed.ts';
 import { createServerDatabase } from '../test/databases.ts';
-import { freePort, startServer, waitForHealthy } from '../test/process.ts';
+import { freePort, type ServerProcess, startServer, waitForHealthy } from '../test/process.ts';
 
 const ADDS = Number(process.argv[2] ?? 300);
 const TASKS = 100_000;
@@ -87,64 +90,84 @@ try {
   await client.query('vacuum analyze');
 
   const env = {
-    PORT: String(await freePort()),
-    DATA_DIR: dataDir,
     DATABASE_URL: created.url,
     JWT_SECRET: 'bench-secret-0123456789-0123456789-0123456789',
     AUTH_RATE_LIMIT: '1000000',
     RATE_LIMIT: '1000000',
     LOG_LEVEL: 'warn',
   };
-  const server = startServer(env);
-  stop = async () => {
-    server.child.kill('SIGTERM');
-    await server.exited;
-  };
-  await waitForHealthy(server);
-  const login = await fetch(`${server.url}/api/auth/login/`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json' },
-    body: JSON.stringify({ username: company.admin, password: SEED_PASSWORD }),
-  });
-  const { access } = (await login.json()) as { access: string };
-  const patch = async (id: number, body: object, expected: number) => {
-    const response = await fetch(`${server.url}/api/tasks/${id}/`, {
-      method: 'PATCH',
-      headers: { authorization: `Bearer ${access}`, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
+  const compare = process.env.BENCH_COMPARE;
+  const servers: Array<{ name: string; process: ServerProcess }> = [];
+  for (const { name, script } of [
+    { name: 'this checkout', script: 'src/main.ts' },
+    ...(compare === undefined ? [] : [{ name: compare, script: path.join(path.resolve(compare), 'src/main.ts') }]),
+  ]) {
+    const port = String(await freePort());
+    servers.push({
+      name,
+      process: startServer({ ...env, PORT: port, DATA_DIR: mkdtempSync(path.join(dataDir, 'server-')) }, script),
     });
-    const text = await response.text();
-    if (response.status !== expected) throw new Error(`PATCH ${id}: ${response.status} ${text}`);
+  }
+  stop = async () => {
+    for (const { process: server } of servers) server.child.kill('SIGTERM');
+    await Promise.all(servers.map(({ process: server }) => server.exited));
   };
-
+  const apis = [];
+  for (const { name, process: server } of servers) {
+    await waitForHealthy(server);
+    const login = await fetch(`${server.url}/api/auth/login/`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ username: company.admin, password: SEED_PASSWORD }),
+    });
+    const { access } = (await login.json()) as { access: string };
+    const patch = async (id: number, body: object, expected: number) => {
+      const response = await fetch(`${server.url}/api/tasks/${id}/`, {
+        method: 'PATCH',
+        headers: { authorization: `Bearer ${access}`, 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      });
+      const text = await response.text();
+      if (response.status !== expected) throw new Error(`PATCH ${id}: ${response.status} ${text}`);
+    };
+    apis.push({ name, url: server.url, access, patch, adds: [] as number[], refused: [] as number[] });
+  }
+  const [api] = apis as [(typeof apis)[number]];
+  const { patch, access } = api;
   // Unmeasured: each pooled connection's first parse, the JIT.
-  for (let i = 0; i < 20; i++) await patch(free[i] as number, { blocked_by: [chained[CHAIN - 1] as number] }, 200);
-  const adds: number[] = [];
+  let nextFree = 0;
+  for (const { patch } of apis) {
+    for (let i = 0; i < 20; i++)
+      await patch(free[nextFree++] as number, { blocked_by: [chained[CHAIN - 1] as number] }, 200);
+  }
   for (let i = 0; i < ADDS; i++) {
     const tail = chained[((i % CHAINS) + 1) * CHAIN - 1] as number;
-    adds.push(await timed(() => patch(free[20 + i] as number, { blocked_by: [tail] }, 200)));
+    for (const { patch, adds } of apis)
+      adds.push(await timed(() => patch(free[nextFree++] as number, { blocked_by: [tail] }, 200)));
   }
-  // Where the tail is: the slowest adds by their place in the run (a warming-up shows as low places).
-  const slowest = adds
-    .map((ms, i) => ({ ms, i }))
-    .sort((a, b) => b.ms - a.ms)
-    .slice(0, Math.max(3, Math.ceil(ADDS / 50)));
-  adds.sort((a, b) => a - b);
-  console.log(
-    `add a dependency below a 1,000-long chain (${ADDS}, one at a time): p50 ${percentile(adds, 0.5).toFixed(1)} ms, p99 ${percentile(adds, 0.99).toFixed(1)} ms; slowest ${slowest.map(({ ms, i }) => `#${i} ${ms.toFixed(0)}`).join(', ')}`,
-  );
-  const refused: number[] = [];
   for (let c = 0; c < 20; c++) {
     const head = chained[c * CHAIN] as number;
     const tail = chained[(c + 1) * CHAIN - 1] as number;
-    refused.push(await timed(() => patch(head, { blocked_by: [tail] }, 400)));
+    for (const { patch, refused } of apis) refused.push(await timed(() => patch(head, { blocked_by: [tail] }, 400)));
   }
-  refused.sort((a, b) => a - b);
-  console.log(
-    `refuse a cycle 1,001 long (20): p50 ${percentile(refused, 0.5).toFixed(1)} ms, max ${(refused.at(-1) ?? 0).toFixed(1)} ms`,
-  );
+  for (const { name, adds, refused } of apis) {
+    // Where the tail is: the slowest adds by their place in the run (a warming-up shows as low places).
+    const slowest = adds
+      .map((ms, i) => ({ ms, i }))
+      .sort((a, b) => b.ms - a.ms)
+      .slice(0, Math.max(3, Math.ceil(ADDS / 50)));
+    adds.sort((a, b) => a - b);
+    refused.sort((a, b) => a - b);
+    console.log(`${name}:`);
+    console.log(
+      `  add a dependency below a 1,000-long chain (${ADDS}, one at a time): p50 ${percentile(adds, 0.5).toFixed(1)} ms, p99 ${percentile(adds, 0.99).toFixed(1)} ms; slowest ${slowest.map(({ ms, i }) => `#${i} ${ms.toFixed(0)}`).join(', ')}`,
+    );
+    console.log(
+      `  refuse a cycle 1,001 long (20): p50 ${percentile(refused, 0.5).toFixed(1)} ms, max ${(refused.at(-1) ?? 0).toFixed(1)} ms`,
+    );
+  }
 
-  const socket = new WebSocket(`${server.url.replace('http', 'ws')}/ws/tasks/?token=${access}`);
+  const socket = new WebSocket(`${api.url.replace('http', 'ws')}/ws/tasks/?token=${access}`);
   await new Promise((resolve) => socket.once('message', resolve));
   const pending = new Set(waiting);
   let lastAt = 0;
