@@ -1,5 +1,3 @@
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { sql } from 'drizzle-orm';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -188,12 +186,9 @@ describe.runIf(TEST_DB === 'postgres')('a worker killed in the middle of handing
   afterAll(() => sink.close());
 
   async function dieWhileHandingOver(kill: 'after-complete' | 'before-complete'): Promise<void> {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'test/fixtures/hand-over-then-die.ts'], {
-      env: { PATH: process.env.PATH ?? '', SMTP_URL: sink.url, KILL: kill },
-      stdio: 'ignore',
-    });
-    const [, signal] = await once(child, 'exit');
-    expect(signal).toBe('SIGKILL');
+    const dying = startServer({ SMTP_URL: sink.url, KILL: kill }, 'test/fixtures/hand-over-then-die.ts');
+    await dying.exited;
+    expect(dying.child.signalCode).toBe('SIGKILL');
   }
 
   it('has the email’s end on its way once complete() returns: the server gets the whole message', async () => {

@@ -55,18 +55,18 @@ export async function setBlockedBy(tx: Tx, companyId: number, taskId: number, bl
         sql`${taskDependencies.blockerId} <> all(${intArraySql(blockerIds)})`,
       ),
     );
+  if (blockerIds.length === 0) {
+    await removed;
+    return;
+  }
   // Written back to back, in this order; neither needs the other's answer.
-  await Promise.all(
-    blockerIds.length === 0
-      ? [removed]
-      : [
-          removed,
-          tx
-            .insert(taskDependencies)
-            .values(blockerIds.map((blockerId) => ({ companyId, taskId, blockerId })))
-            .onConflictDoNothing(),
-        ],
-  );
+  await Promise.all([
+    removed,
+    tx
+      .insert(taskDependencies)
+      .values(blockerIds.map((blockerId) => ({ companyId, taskId, blockerId })))
+      .onConflictDoNothing(),
+  ]);
 }
 
 /**

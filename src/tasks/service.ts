@@ -226,10 +226,8 @@ async function checkLinks(
     links.lockLinks(tx, companyId),
     taskId === undefined ? undefined : links.cycleThrough(tx, companyId, taskId, added),
   ]);
-  if (taskId !== undefined) {
-    if (cycle !== undefined) {
-      throw invalid({ blocked_by: [`This would close a cycle: ${await refsText(tx, companyId, cycle)}.`] });
-    }
+  if (cycle !== undefined) {
+    throw invalid({ blocked_by: [`This would close a cycle: ${await refsText(tx, companyId, cycle)}.`] });
   }
   if (parentId === undefined || parentId === null) return;
   const ancestors = await links.ancestorsOf(tx, companyId, parentId);
