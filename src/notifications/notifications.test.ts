@@ -19,11 +19,11 @@ import { SmtpSink } from '../../test/smtp.ts';
 import { until } from '../../test/timing.ts';
 import { Jobs } from '../platform/jobs/index.ts';
 import type { Task } from '../tasks/schemas.ts';
-import { createNotificationQueues, QUEUES, type SendJob } from './jobs.ts';
+import { createNotificationQueues, QUEUES, type RecordJob, type SendJob } from './jobs.ts';
 import { OutboxMailer, SmtpMailer } from './mailer.ts';
 import * as q from './queries.ts';
 import type { Notification } from './schemas.ts';
-import { NotificationsService } from './service.ts';
+import { NotificationsService, RECORDED_IN_TRANSACTION } from './service.ts';
 import { NotificationWorker } from './worker.ts';
 
 const DELAY_SECONDS = 2;
@@ -54,6 +54,7 @@ async function harness(retryDelaySeconds: number): Promise<Harness> {
   const service = new NotificationsService(ctx.db, jobs, DELAY_SECONDS);
   const worker = new NotificationWorker(ctx.db, jobs, service, mailer, ctx.config, quiet, [ctx.services.inbox]);
   await jobs.work<SendJob>(QUEUES.send, (job) => worker.send(job), { batchSize: 10, concurrency: 4 });
+  await jobs.work<RecordJob>(QUEUES.record, (job) => service.recordLater(job.data));
   return {
     ctx,
     sink,
@@ -234,6 +235,55 @@ describe(`email notifications (${TEST_DB})`, () => {
     expect(await recordsOf(task)).toEqual([]);
     expect(await sendJobs()).toBe(before);
   });
+
+  it('leaves the emails of a write that concerns many to a job, which records each once it commits', async () => {
+    const jobsOf = async (queue: string) => {
+      const stats = (await h.jobs.stats()).find((s) => s.queue === queue);
+      return Object.values(stats?.states ?? {}).reduce((a, b) => a + b, 0);
+    };
+    const hub = await createTask(admin, { title: 'Hub' });
+    // The member's own tasks, waiting for the admin's: each unblocking is an email to them.
+    const waiting: Task[] = [];
+    for (let i = 0; i <= RECORDED_IN_TRANSACTION; i++) {
+      waiting.push(
+        await createTask(member, { title: `Waiting ${i}`, assigned_to: member.user.id, blocked_by: [hub.id] }),
+      );
+    }
+
+    // A rolled-back write that would have told them all leaves no job behind.
+    const before = await jobsOf(QUEUES.record);
+    const service = new NotificationsService(h.ctx.db, h.jobs, DELAY_SECONDS);
+    await expect(
+      h.ctx.db.tenant(hub.company, async (tx) => {
+        await service.inTransaction(
+          tx,
+          waiting.map((task) => ({
+            kind: 'updated' as const,
+            companyId: task.company,
+            actorId: admin.user.id,
+            before: task,
+            after: { ...task, is_blocked: false },
+          })),
+        );
+        throw new Error('the write fails after its job was enqueued');
+      }),
+    ).rejects.toThrow('the write fails');
+    expect(await jobsOf(QUEUES.record)).toBe(before);
+
+    expect((await call(admin, 'PATCH', `/api/tasks/${hub.id}/`, { status: 'done' })).statusCode).toBe(200);
+    expect(await jobsOf(QUEUES.record)).toBe(before + 1);
+    const subjects = new Set(waiting.map((task) => `Ready to start: ${task.title}`));
+    const received = () => h.sink.to(member.user.email).filter((m) => subjects.has(m.subject));
+    await h.sink.waitFor(() => received().length === waiting.length, 20_000);
+    await settled();
+    expect(new Set(received().map((m) => m.subject))).toEqual(subjects);
+    const records = await h.ctx.db.tenant(hub.company, (tx) =>
+      q.listNotifications(tx, hub.company, { recipientId: member.user.id }, 1000, 0),
+    );
+    const unblocked = records.filter((r) => r.kind === 'unblocked' && r.actorId === admin.user.id);
+    expect(unblocked.map((r) => r.taskId).sort((a, b) => (a ?? 0) - (b ?? 0))).toEqual(waiting.map((t) => t.id));
+    expect(unblocked.every((r) => r.status === 'sent')).toBe(true);
+  }, 40_000);
 
   it('does not send again an email a crashed worker had handed over', async () => {
     const task = await createTask(admin, { title: 'Handed over' });

@@ -9,13 +9,30 @@ import type { Jobs } from '../platform/jobs/index.ts';
 import type { PageRequest } from '../platform/pagination.ts';
 import { sightsOf } from '../projects/service.ts';
 import type { TaskWrite, TaskWriteListener } from '../tasks/hooks.ts';
-import { taskSeenSql } from '../tasks/reads.ts';
+import { findTaskHeads, taskSeenSql } from '../tasks/reads.ts';
 import type { Task } from '../tasks/schemas.ts';
 import { requireTaskRecords } from '../tasks/service.ts';
-import { QUEUES, type SendJob } from './jobs.ts';
+import { QUEUES, type RecordJob, type SendJob } from './jobs.ts';
 import * as q from './queries.ts';
 import type { Notification, NotificationListQuery, Preferences, PreferencesBody } from './schemas.ts';
 import { subjectFor } from './templates.ts';
+
+/**
+ * The most emails a transaction records itself. A write that concerns more (a hub task done, its
+ * 5,000 waiting tasks unblocked, each assignee told) enqueues one job with them instead: its
+ * answer does not wait for thousands of records and their send jobs, and the job, enqueued in the
+ * same transaction, records them once it has committed, as the transaction would have.
+ */
+export const RECORDED_IN_TRANSACTION = 100;
+
+type Wanted = ReadonlyArray<{
+  task: { id: number; project: number; title: string };
+  actorId: number;
+  recipientId: number;
+  kind: q.ChangeNotice['kind'];
+}>;
+
+const FOLDS = { changes: q.recordChanges, comments: q.recordComments };
 
 const iso = (value: Date | null) => (value === null ? null : value.toISOString());
 
@@ -56,8 +73,8 @@ export class NotificationsService implements TaskWriteListener, CommentWriteList
   }
 
   /**
-   * Inside the transaction of the task writes, so an email is recorded and queued if and only if
-   * the change commits. The assignee hears of an assignment; the assignee and the author of a
+   * Inside the transaction of the task writes, so an email is recorded and queued (or, with many,
+   * the job that records them) if and only if the change commits. The assignee hears of an assignment; the assignee and the author of a
    * status change, if they asked to, and while they see the task's project. Nobody hears of their
    * own action, nor of a deletion. Five statements at most, however many tasks a change wrote.
    */
@@ -83,24 +100,46 @@ export class NotificationsService implements TaskWriteListener, CommentWriteList
       for (const [recipientId, kind] of kinds) wanted.push({ task: after, actorId, recipientId, kind });
     }
     if (wanted.length === 0) return;
-    await this.notify(tx, (wanted[0] as (typeof wanted)[number]).task.company, wanted, q.recordChanges);
+    await this.notify(tx, (wanted[0] as (typeof wanted)[number]).task.company, wanted, 'changes');
+  }
+
+  /** The emails wanted: recorded here, or by a job once the transaction commits when they are many. */
+  private async notify(tx: Tx, companyId: number, wanted: Wanted, fold: RecordJob['fold']): Promise<void> {
+    if (wanted.length <= RECORDED_IN_TRANSACTION) {
+      await this.record(tx, companyId, wanted, fold);
+      return;
+    }
+    const groups = new Map<string, RecordJob['notices'][number]>();
+    for (const { task, actorId, recipientId, kind } of wanted) {
+      const key = `${actorId}:${kind}`;
+      const group = groups.get(key) ?? { actor: actorId, kind, pairs: [] };
+      group.pairs.push(task.id, recipientId);
+      groups.set(key, group);
+    }
+    await this.jobs.send(tx, QUEUES.record, { companyId, fold, notices: [...groups.values()] } satisfies RecordJob);
+  }
+
+  /** The record job's work (notify): in the company's view, about the tasks that still exist. */
+  recordLater({ companyId, fold, notices }: RecordJob): Promise<void> {
+    return this.db.tenant(companyId, async (tx) => {
+      const ids = notices.flatMap(({ pairs }) => pairs.filter((_, i) => i % 2 === 0));
+      const tasks = await findTaskHeads(tx, companyId, [...new Set(ids)]);
+      const wanted = notices.flatMap(({ actor, kind, pairs }) =>
+        pairs.flatMap((taskId, i) => {
+          const task = tasks.get(taskId);
+          if (i % 2 === 1 || task === undefined) return [];
+          return [{ task, actorId: actor, recipientId: pairs[i + 1] as number, kind }];
+        }),
+      );
+      await this.record(tx, companyId, wanted, fold);
+    });
   }
 
   /**
    * The emails wanted, for those recipients who are active, see the task's project and asked for
    * that kind, recorded (new ones, or folded into one waiting) with a job for each new one.
    */
-  private async notify(
-    tx: Tx,
-    companyId: number,
-    wanted: ReadonlyArray<{
-      task: { id: number; project: number; title: string };
-      actorId: number;
-      recipientId: number;
-      kind: q.ChangeNotice['kind'];
-    }>,
-    record: (tx: Tx, notices: q.ChangeNotice[]) => Promise<Array<{ id: number; inserted: boolean }>>,
-  ): Promise<void> {
+  private async record(tx: Tx, companyId: number, wanted: Wanted, fold: RecordJob['fold']): Promise<void> {
     const recipients = new Map(
       (await q.activeRecipients(tx, companyId, [...new Set(wanted.map((w) => w.recipientId))])).map((r) => [r.id, r]),
     );
@@ -134,7 +173,7 @@ export class NotificationsService implements TaskWriteListener, CommentWriteList
         },
       ];
     });
-    const recorded = await record(tx, notices);
+    const recorded = await FOLDS[fold](tx, notices);
     // A change folded into a waiting email already has its job.
     await this.jobs.sendMany(
       tx,
@@ -169,7 +208,7 @@ export class NotificationsService implements TaskWriteListener, CommentWriteList
       tx,
       companyId,
       [...kinds].map(([recipientId, kind]) => ({ task, actorId, recipientId, kind })),
-      q.recordComments,
+      'comments',
     );
   }
 

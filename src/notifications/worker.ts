@@ -10,7 +10,7 @@ import {
   unsafeOpenTasksDueWithin,
   unsafeWithOpenTasks,
 } from '../tasks/reads.ts';
-import { QUEUES, type SendJob } from './jobs.ts';
+import { QUEUES, type RecordJob, type SendJob } from './jobs.ts';
 import { DeliveryUnconfirmed, type Email, type Mailer } from './mailer.ts';
 import * as q from './queries.ts';
 import type { NotificationsService } from './service.ts';
@@ -105,6 +105,7 @@ export class NotificationWorker {
       concurrency: 20,
       pollingIntervalSeconds: 0.2,
     });
+    await this.jobs.work<RecordJob>(QUEUES.record, (job) => this.notifications.recordLater(job.data));
     await this.jobs.work(QUEUES.dueSoon, () => this.scanDueSoon());
     await this.jobs.work(QUEUES.digest, () => this.recordDigests());
     await this.jobs.schedule(QUEUES.dueSoon, '* * * * *');

@@ -66,6 +66,20 @@ export async function findTaskProject(tx: Tx, companyId: number, taskId: number)
   return row?.projectId;
 }
 
+/** What a notice about a task records of it: tasks by id in the transaction's view, those that exist. */
+export async function findTaskHeads(
+  tx: Tx,
+  companyId: number,
+  ids: readonly number[],
+): Promise<Map<number, { id: number; project: number; title: string }>> {
+  if (ids.length === 0) return new Map();
+  const rows = await tx
+    .select({ id: tasks.id, project: tasks.projectId, title: tasks.title })
+    .from(tasks)
+    .where(and(eq(tasks.companyId, companyId), sql`${tasks.id} = any(${intArraySql([...ids])})`));
+  return new Map(rows.map((row) => [row.id, row]));
+}
+
 /**
  * Tasks of one company as the people named beside them see them, in one statement of its own (one
  * round trip): for what is prepared for a person later than the write that caused it (emails). A
