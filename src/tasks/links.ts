@@ -1,7 +1,7 @@
 import { and, eq, sql } from 'drizzle-orm';
-import { intArraySql, queryRows, type Tx, withoutUser } from '../platform/db/index.ts';
-import { taskDependencies, tasks } from '../platform/db/schema.ts';
-import { sharedTask, type TaskRow, taskRowColumns } from './mapping.ts';
+import { intArraySql, queryRows, queryText, type Tx, withoutUser } from '../platform/db/index.ts';
+import { taskDependencies } from '../platform/db/schema.ts';
+import { fromTextRow, sharedTask, TASK_COLUMNS, type TaskRow, type TaskTextRow } from './mapping.ts';
 import type { Task } from './schemas.ts';
 
 /*
@@ -139,18 +139,19 @@ export function openBlockersSeen(tx: Tx, companyId: number, taskId: number): Pro
   );
 }
 
+// Fixed text, as reads.ts' findTask: drizzle's builder and its mapping of each field were a
+// tenth of a hub task's done (5,000 waiting rows; bench/dependencies.ts, the CPU profile).
+const LINKED_TO_TASK = `select ${TASK_COLUMNS} from tasks t where t.company_id = $1 and t.id = any(array(
+  select d.task_id from task_dependencies d where d.company_id = $1 and d.blocker_id = $2
+  union select c.id from tasks c where c.company_id = $1 and c.parent_id = $2)) order by t.id`;
+const ROWS_BY_IDS = `select ${TASK_COLUMNS} from tasks t where t.company_id = $1 and t.id = any($2::int[]) order by t.id`;
+
 /**
  * The tasks a write to `taskId` changes besides it: those waiting for it and its subtasks. Read
  * in the company's view (see withoutUser), as they are now.
  */
 export async function linkedToTask(tx: Tx, companyId: number, taskId: number): Promise<TaskRow[]> {
-  return sharedRows(
-    tx,
-    companyId,
-    sql`${tasks.id} = any(array(select d.task_id from task_dependencies d where d.company_id = ${companyId}
-          and d.blocker_id = ${taskId} union select c.id from tasks c where c.company_id = ${companyId}
-          and c.parent_id = ${taskId}))`,
-  );
+  return (await queryText<TaskTextRow>(tx, LINKED_TO_TASK, [companyId, taskId])).map(fromTextRow);
 }
 
 /** The tasks waiting for any of `ids`, each with how many of them it waits for, over every task of the company. */
@@ -163,16 +164,8 @@ export async function blockersAmong(tx: Tx, companyId: number, ids: readonly num
 }
 
 /** Tasks by id, in the transaction's view, with the linked tasks that are in another project. */
-export function rowsByIds(tx: Tx, companyId: number, ids: number[]): Promise<TaskRow[]> {
-  return sharedRows(tx, companyId, sql`${tasks.id} = any(${intArraySql(ids)})`);
-}
-
-function sharedRows(tx: Tx, companyId: number, where: ReturnType<typeof sql>): Promise<TaskRow[]> {
-  return tx
-    .select(taskRowColumns)
-    .from(tasks)
-    .where(and(eq(tasks.companyId, companyId), where))
-    .orderBy(tasks.id);
+export async function rowsByIds(tx: Tx, companyId: number, ids: number[]): Promise<TaskRow[]> {
+  return (await queryText<TaskTextRow>(tx, ROWS_BY_IDS, [companyId, ids])).map(fromTextRow);
 }
 
 /**
