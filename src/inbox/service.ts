@@ -6,7 +6,7 @@ import type { InboxKind } from '../platform/db/schema.ts';
 import { notFound } from '../platform/errors.ts';
 import type { PageRequest } from '../platform/pagination.ts';
 import { archivedConflict } from '../projects/access.ts';
-import type { TaskWrite, TaskWriteListener } from '../tasks/hooks.ts';
+import type { BlockFlip, TaskWrite, TaskWriteListener } from '../tasks/hooks.ts';
 import type { DueTask } from '../tasks/reads.ts';
 import { requireTask } from '../tasks/service.ts';
 import type { InboxEvents } from './hooks.ts';
@@ -111,10 +111,11 @@ export class InboxService implements TaskWriteListener, CommentWriteListener {
    * assignee of a task that waits for nothing any more `unblocked`; the watchers of a task whose
    * state changed `status_changed`.
    */
-  async inTransaction(tx: Tx, writes: readonly TaskWrite[]): Promise<void> {
+  async inTransaction(tx: Tx, writes: readonly TaskWrite[], flips: readonly BlockFlip[] = []): Promise<void> {
     const live = writes.filter((w) => w.after !== null);
-    if (live.length === 0) return;
-    const companyId = (live[0] as TaskWrite).companyId;
+    const first = live[0] ?? flips[0];
+    if (first === undefined) return;
+    const { companyId } = first;
     const watches: q.Watch[] = [];
     const moved: TaskWrite[] = [];
     for (const write of live) {
@@ -127,33 +128,39 @@ export class InboxService implements TaskWriteListener, CommentWriteListener {
       }
       if (before !== null && before.state !== after.state) moved.push(write);
     }
+    const item = (task: { id: number; project: number }, actorId: number, userId: number, kind: InboxKind) => ({
+      userId,
+      kind,
+      taskId: task.id,
+      projectId: task.project,
+      actorId,
+    });
     const ids = await this.record(
       tx,
       companyId,
-      (live[0] as TaskWrite).actorId,
+      first.actorId,
       watches,
-      (watchers) =>
-        live.flatMap(({ actorId, before, after }) => {
+      (watchers) => [
+        ...live.flatMap(({ actorId, before, after }) => {
           const task = after as NonNullable<TaskWrite['after']>;
-          const item = (userId: number, kind: InboxKind): q.NewItem => ({
-            userId,
-            kind,
-            taskId: task.id,
-            projectId: task.project,
-            actorId,
-          });
           const reasons: q.NewItem[] = [];
           if (task.assigned_to !== null && task.assigned_to !== (before?.assigned_to ?? null)) {
-            reasons.push(item(task.assigned_to, 'assigned'));
+            reasons.push(item(task, actorId, task.assigned_to, 'assigned'));
           }
           if (task.assigned_to !== null && before?.is_blocked === true && !task.is_blocked) {
-            reasons.push(item(task.assigned_to, 'unblocked'));
+            reasons.push(item(task, actorId, task.assigned_to, 'unblocked'));
           }
           if (before !== null && before.state !== task.state) {
-            for (const userId of watchers.get(task.id) ?? []) reasons.push(item(userId, 'status_changed'));
+            for (const userId of watchers.get(task.id) ?? []) {
+              reasons.push(item(task, actorId, userId, 'status_changed'));
+            }
           }
           return reasons;
         }),
+        ...flips.flatMap(({ actorId, task, isBlocked }) =>
+          !isBlocked && task.assigned_to !== null ? [item(task, actorId, task.assigned_to, 'unblocked')] : [],
+        ),
+      ],
       moved.map((w) => (w.after as NonNullable<TaskWrite['after']>).id),
     );
     this.madeIds.set(writes, ids);

@@ -8,9 +8,8 @@ import { notFound } from '../platform/errors.ts';
 import type { Jobs } from '../platform/jobs/index.ts';
 import type { PageRequest } from '../platform/pagination.ts';
 import { sightsOf } from '../projects/service.ts';
-import type { TaskWrite, TaskWriteListener } from '../tasks/hooks.ts';
+import type { BlockFlip, TaskWrite, TaskWriteListener } from '../tasks/hooks.ts';
 import { findTaskHeads, taskSeenSql } from '../tasks/reads.ts';
-import type { Task } from '../tasks/schemas.ts';
 import { requireTaskRecords } from '../tasks/service.ts';
 import { QUEUES, type RecordJob, type SendJob } from './jobs.ts';
 import * as q from './queries.ts';
@@ -78,16 +77,20 @@ export class NotificationsService implements TaskWriteListener, CommentWriteList
    * status change, if they asked to, and while they see the task's project. Nobody hears of their
    * own action, nor of a deletion. Five statements at most, however many tasks a change wrote.
    */
-  async inTransaction(tx: Tx, writes: readonly TaskWrite[]): Promise<void> {
-    const wanted: Array<{ task: Task; actorId: number; recipientId: number; kind: q.ChangeNotice['kind'] }> = [];
+  async inTransaction(tx: Tx, writes: readonly TaskWrite[], flips: readonly BlockFlip[] = []): Promise<void> {
+    const wanted: Array<{
+      task: Wanted[number]['task'];
+      actorId: number;
+      recipientId: number;
+      kind: q.ChangeNotice['kind'];
+    }> = [];
     for (const { actorId, before, after } of writes) {
       if (after === null) continue;
       const kinds = new Map<number, q.ChangeNotice['kind']>();
       if (after.assigned_to !== null && after.assigned_to !== (before?.assigned_to ?? null)) {
         kinds.set(after.assigned_to, 'assigned');
       }
-      // The task waits for nothing any more (its last open blocker done, deleted or removed).
-      // The inbox's `unblocked` item will be made here too, from the same writes.
+      // The task waits for nothing any more (its last open blocker deleted or removed).
       if (after.assigned_to !== null && before?.is_blocked === true && !after.is_blocked) {
         if (!kinds.has(after.assigned_to)) kinds.set(after.assigned_to, 'unblocked');
       }
@@ -99,8 +102,14 @@ export class NotificationsService implements TaskWriteListener, CommentWriteList
       kinds.delete(actorId);
       for (const [recipientId, kind] of kinds) wanted.push({ task: after, actorId, recipientId, kind });
     }
-    if (wanted.length === 0) return;
-    await this.notify(tx, (wanted[0] as (typeof wanted)[number]).task.company, wanted, 'changes');
+    // Their last open blocker done.
+    for (const { actorId, task, isBlocked } of flips) {
+      if (isBlocked || task.assigned_to === null || task.assigned_to === actorId) continue;
+      wanted.push({ task, actorId, recipientId: task.assigned_to, kind: 'unblocked' });
+    }
+    const companyId = (writes[0] ?? flips[0])?.companyId;
+    if (wanted.length === 0 || companyId === undefined) return;
+    await this.notify(tx, companyId, wanted, 'changes');
   }
 
   /** The emails wanted: recorded here, or by a job once the transaction commits when they are many. */

@@ -219,6 +219,43 @@ describe('workflow statuses', () => {
     for (const socket of Object.values(sockets)) socket.close();
   });
 
+  it('unblocks the tasks waiting for those a category change finishes, and blocks them again when undone', async () => {
+    const gate = json<{ id: number }>(await call(owner, 'POST', '/api/projects/', { name: 'Gate', key: 'GATE' })).id;
+    const review = json<Status>(
+      await call(owner, 'POST', `/api/projects/${gate}/statuses/`, { name: 'Checks', category: 'in_progress' }),
+    );
+    const blocker = json<Task>(
+      await call(owner, 'POST', '/api/tasks/', { title: 'checked', project: gate, state: review.id }),
+    );
+    const waiting = json<Task & { is_blocked: boolean }>(
+      await call(owner, 'POST', '/api/tasks/', {
+        title: 'waits for the checks',
+        project: gate,
+        assigned_to: member.user.id,
+        blocked_by: [blocker.id],
+      }),
+    );
+    expect(waiting.is_blocked).toBe(true);
+    const socketUrl = `ws://127.0.0.1:${(ctx.app.server.address() as { port: number }).port}/ws/tasks/`;
+    const socket = await TestSocket.open(socketUrl, { token: member.access });
+    await socket.ofType('connection_established');
+    const told = (from: number) =>
+      socket.next((m) => m.type === 'task_updated' && (m.task as Task).id === waiting.id, 5_000, from);
+
+    let from = socket.messages.length;
+    await call(owner, 'PATCH', `/api/projects/${gate}/statuses/${review.id}/`, { category: 'done' });
+    expect((await told(from)).task).toMatchObject({ id: waiting.id, is_blocked: false, status: 'todo' });
+    const items = json<{ results: Array<{ kind: string; task: { id: number } }> }>(
+      await call(member, 'GET', '/api/inbox/'),
+    ).results.filter((item) => item.task.id === waiting.id);
+    expect(items.map((item) => item.kind)).toEqual(['unblocked', 'assigned']);
+
+    from = socket.messages.length;
+    await call(owner, 'PATCH', `/api/projects/${gate}/statuses/${review.id}/`, { category: 'in_progress' });
+    expect((await told(from)).task).toMatchObject({ id: waiting.id, is_blocked: true });
+    socket.close();
+  });
+
   it('moves a status’s many tasks in one go', async () => {
     const bulk = json<{ id: number }>(await call(owner, 'POST', '/api/projects/', { name: 'Bulk', key: 'BULK' })).id;
     const [todo, doing] = json<Status[]>(await call(owner, 'GET', `/api/projects/${bulk}/statuses/`));

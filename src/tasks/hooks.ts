@@ -4,8 +4,8 @@ import type { Task } from './schemas.ts';
 /**
  * One task write, as the listeners hear of it: the task as everyone who sees its project may be
  * told of it (mapping.ts' sharedTask: its links within that project only). A write also changes
- * tasks it is linked to (those waiting for a task done or reopened, whose is_blocked flips; a
- * deleted task's waiting tasks and subtasks; a parent's subtasks counts): each is one more write.
+ * tasks it is linked to (a deleted task's waiting tasks and subtasks; a parent's subtasks counts):
+ * each is one more write; those waiting for a task done or reopened are BlockFlips.
  */
 export interface TaskWrite {
   kind: 'created' | 'updated' | 'deleted';
@@ -15,6 +15,23 @@ export interface TaskWrite {
   before: Task | null;
   /** null for a deletion. */
   after: Task | null;
+}
+
+/** What the listeners decide on of a task that a BlockFlip names, read in the writes' transaction. */
+export type TaskHead = Pick<Task, 'id' | 'project' | 'title' | 'status' | 'state' | 'assigned_to' | 'created_by'>;
+
+/**
+ * A task told again only because what it waits for changed, not its own row: its last open
+ * blocker done (or a done one reopened), so that is_blocked flipped. A hub task done flips
+ * thousands at once, so the transaction reads only their heads; once it has committed, each is
+ * read whole and heard by afterCommit as an update among the writes.
+ */
+export interface BlockFlip {
+  companyId: number;
+  actorId: number;
+  task: TaskHead;
+  /** is_blocked now: the opposite of before the write. */
+  isBlocked: boolean;
 }
 
 /**
@@ -28,9 +45,10 @@ export interface TaskWrite {
 export interface TaskWriteListener {
   /**
    * Inside the writes' transaction, after the rows and their history: whatever this records or
-   * enqueues commits or rolls back with the writes, and a throw fails the request.
+   * enqueues commits or rolls back with the writes, and a throw fails the request. `flips`: the
+   * tasks whose is_blocked the writes flipped (BlockFlip), none of them among `writes`.
    */
-  inTransaction?(tx: Tx, writes: readonly TaskWrite[]): Promise<void>;
+  inTransaction?(tx: Tx, writes: readonly TaskWrite[], flips: readonly BlockFlip[]): Promise<void>;
   /**
    * For a creation that concerns its creator alone (assigned to nobody or to them, with no labels,
    * no links: tasks/service.ts' `soleCreation`): this listener's whole part in the transaction,
@@ -42,6 +60,8 @@ export interface TaskWriteListener {
   soleCreationSql?(created: string): string | null;
   /**
    * Once the transaction has committed: what others may see only then (events to sockets). The
+   * same list as inTransaction's, each flip added at its end as an update, read whole once the
+   * transaction had committed (as it is then; one deleted since is left out). The
    * request does not wait for it (unless too many are waiting: TasksService's pendingLimit); a
    * company's writes are heard here one at a time, in commit order.
    */

@@ -6,7 +6,7 @@ import { isActiveMember } from '../accounts/queries.ts';
 import { checkActor, requireActor } from '../accounts/service.ts';
 import { existingLabelIds } from '../labels/queries.ts';
 import type { Auth } from '../platform/auth.ts';
-import { type Database, type Tx, tenantQuery, tenantStatements } from '../platform/db/index.ts';
+import { type Database, type Tx, tenantQuery, tenantStatements, withoutUser } from '../platform/db/index.ts';
 import { type TaskStatus, taskHistory } from '../platform/db/schema.ts';
 import { type FieldErrors, HttpError, invalid, notFound } from '../platform/errors.ts';
 import { KeyedMutex } from '../platform/keyed-mutex.ts';
@@ -21,7 +21,7 @@ import {
   requireProject,
 } from '../projects/service.ts';
 import type { ExternalFeed } from './external.ts';
-import type { TaskWrite, TaskWriteListener } from './hooks.ts';
+import type { BlockFlip, TaskWrite, TaskWriteListener } from './hooks.ts';
 import * as links from './links.ts';
 import { fromTextRow, sharedTask, type TaskRow, type TaskTextRow, toTask } from './mapping.ts';
 import * as reads from './reads.ts';
@@ -276,8 +276,8 @@ function refuseIfAnyBlocked(rows: readonly TaskRow[], category: TaskStatus): voi
 }
 
 /**
- * The tasks waiting for ones whose done-ness changed (all done now, or all reopened), told again
- * where is_blocked flipped: those whose last open blockers they were, or which waited for nothing
+ * The tasks waiting for ones whose done-ness changed (all done now, or all reopened) whose
+ * is_blocked flipped: those whose last open blockers they were, or which waited for nothing
  * else. Read in the company's view: they may be in projects the writer does not see.
  */
 async function waitersFlipped(
@@ -286,21 +286,13 @@ async function waitersFlipped(
   actorId: number,
   changed: readonly number[],
   nowDone: boolean,
-): Promise<TaskWrite[]> {
-  let among = new Map<number, number>();
-  const waiting = await links.readShared(tx, companyId, async () => {
-    among = await links.blockersAmong(tx, companyId, changed);
-    return links.rowsByIds(tx, companyId, [...among.keys()]);
+): Promise<BlockFlip[]> {
+  const waiting = await withoutUser(tx, async () => {
+    const among = await links.blockersAmong(tx, companyId, changed);
+    const heads = await links.headsByIds(tx, companyId, [...among.keys()]);
+    return heads.filter(({ head, openBlockers }) => openBlockers === (nowDone ? 0 : among.get(head.id)));
   });
-  return waiting
-    .filter(({ row }) => row.open_blockers === (nowDone ? 0 : among.get(row.id)))
-    .map(({ task }) => ({
-      kind: 'updated',
-      companyId,
-      actorId,
-      before: { ...task, is_blocked: nowDone },
-      after: task,
-    }));
+  return waiting.map(({ head }) => ({ companyId, actorId, task: head, isBlocked: !nowDone }));
 }
 
 /**
@@ -420,7 +412,13 @@ export class TasksService implements StateMoves {
   }
 
   /** The writes' history entries, then each listener's part in the same transaction. */
-  private async written(tx: Tx, companyId: number, actorId: number, done: readonly TaskWrite[]): Promise<void> {
+  private async written(
+    tx: Tx,
+    companyId: number,
+    actorId: number,
+    done: readonly TaskWrite[],
+    flips: readonly BlockFlip[] = [],
+  ): Promise<void> {
     await writes.insertHistory(
       tx,
       companyId,
@@ -428,12 +426,12 @@ export class TasksService implements StateMoves {
       done.flatMap((write) => {
         const task = (write.after ?? write.before) as Task;
         const changes = changesBetween(write.before, write.after);
-        // A task told again only because what it waits for changed (is_blocked) has no history entry.
+        // A task told again only because its subtasks changed has no history entry.
         if (write.kind === 'updated' && Object.keys(changes).length === 0) return [];
         return [{ taskId: task.id, projectId: task.project, action: write.kind, changes }];
       }),
     );
-    for (const listener of this.listeners) await listener.inTransaction?.(tx, done);
+    for (const listener of this.listeners) await listener.inTransaction?.(tx, done, flips);
   }
 
   /**
@@ -444,12 +442,14 @@ export class TasksService implements StateMoves {
    * given), so that no task's events overtake its earlier ones. A failure is logged, never thrown:
    * the writes stand, and sockets are a live view that clients catch up on by `updated_after`.
    */
-  private committed(done: readonly TaskWrite[]): Promise<void> {
+  private committed(done: TaskWrite[], flips: readonly BlockFlip[] = []): Promise<void> {
     const first = done[0];
     if (first === undefined) return Promise.resolve();
     const run = new Promise((resolve) => setImmediate(resolve))
       .then(() =>
         this.announcing.run(first.companyId, async () => {
+          // The same list the listeners had in the transaction (the inbox keys its items by it).
+          if (flips.length > 0) done.push(...(await this.flipsRead(flips)));
           for (const listener of this.listeners) await listener.afterCommit?.(done);
         }),
       )
@@ -459,9 +459,28 @@ export class TasksService implements StateMoves {
     return run;
   }
 
+  /** Flipped tasks as updates, read whole now that their transaction has committed. */
+  private async flipsRead(flips: readonly BlockFlip[]): Promise<TaskWrite[]> {
+    const { companyId } = flips[0] as BlockFlip;
+    const flipOf = new Map(flips.map((flip) => [flip.task.id, flip]));
+    const read = await this.db.tenant(companyId, (tx) =>
+      links.readShared(tx, companyId, () => links.rowsByIds(tx, companyId, [...flipOf.keys()])),
+    );
+    return read.map(({ task }): TaskWrite => {
+      const flip = flipOf.get(task.id) as BlockFlip;
+      return {
+        kind: 'updated',
+        companyId,
+        actorId: flip.actorId,
+        before: { ...task, is_blocked: !flip.isBlocked },
+        after: task,
+      };
+    });
+  }
+
   /** Starts the after-commit work; waits for it only while more than pendingLimit writes' is waiting. */
-  private async announce(done: readonly TaskWrite[]): Promise<void> {
-    const run = this.committed(done);
+  private async announce(done: TaskWrite[], flips: readonly BlockFlip[] = []): Promise<void> {
+    const run = this.committed(done, flips);
     if (this.pending.size > this.pendingLimit) await run;
   }
 
@@ -503,8 +522,8 @@ export class TasksService implements StateMoves {
     // too: the triggers change their counters after the update that returned them.
     // One category for all: the tasks that became done or stopped being done are the same way.
     const flipped = before.filter((row) => (row.status === 'done') !== (to.category === 'done')).map((row) => row.id);
-    if (flipped.length > 0)
-      done.push(...(await waitersFlipped(tx, companyId, actorId, flipped, to.category === 'done')));
+    const flips =
+      flipped.length > 0 ? await waitersFlipped(tx, companyId, actorId, flipped, to.category === 'done') : [];
     done.push(
       ...(await parentsRecounted(
         tx,
@@ -513,9 +532,9 @@ export class TasksService implements StateMoves {
         before.map((row, i) => ({ before: row, after: after[i] ?? null })),
       )),
     );
-    if (done.length > 0) await this.written(tx, companyId, actorId, done);
+    if (done.length > 0) await this.written(tx, companyId, actorId, done, flips);
     // The status change's own event follows its tasks' (projects/statuses.ts awaits this).
-    return () => this.committed(done);
+    return () => this.committed(done, flips);
   }
 
   /**
@@ -756,7 +775,7 @@ export class TasksService implements StateMoves {
 
   /** PUT and PATCH alike: only the fields given change (DRF's PUT keeps omitted optional fields too). */
   async update(auth: Auth, id: number, body: TaskPatch, ifMatch?: string): Promise<Task> {
-    const { after, done } = await this.db.tenant(auth, async (tx) => {
+    const { after, done, flips } = await this.db.tenant(auth, async (tx) => {
       // One round trip: the row's lock does not wait for the caller's check.
       const [actor, current] = await Promise.all([
         requireActor(tx, auth),
@@ -784,7 +803,7 @@ export class TasksService implements StateMoves {
       const after = toTask(row);
       // A write that changes nothing a client can see is no write to anyone else.
       if (Object.keys(changesBetween(before, after)).length === 0 && before.is_blocked === after.is_blocked) {
-        return { after, done: [] };
+        return { after, done: [], flips: [] };
       }
       const [sharedBefore, sharedAfter] = await links.sharedTasks(tx, auth.companyId, [current, row]);
       const done: TaskWrite[] = [
@@ -796,18 +815,19 @@ export class TasksService implements StateMoves {
           after: sharedAfter as Task,
         },
       ];
-      if ((current.status === 'done') !== (row.status === 'done')) {
-        done.push(...(await waitersFlipped(tx, auth.companyId, actor.id, [id], row.status === 'done')));
-      }
+      const flips =
+        (current.status === 'done') !== (row.status === 'done')
+          ? await waitersFlipped(tx, auth.companyId, actor.id, [id], row.status === 'done')
+          : [];
       done.push(...(await parentsRecounted(tx, auth.companyId, actor.id, [{ before: current, after: row }])));
-      await this.written(tx, auth.companyId, actor.id, done);
+      await this.written(tx, auth.companyId, actor.id, done, flips);
       // A new assignee watches it from now on (the inbox's): the caller assigning themself reads that.
       if (row.assigned_to === actor.id && current.assigned_to !== actor.id) {
-        return { after: { ...after, is_watching: await reads.isWatching(tx, auth.companyId, id) }, done };
+        return { after: { ...after, is_watching: await reads.isWatching(tx, auth.companyId, id) }, done, flips };
       }
-      return { after, done };
+      return { after, done, flips };
     });
-    await this.announce(done);
+    await this.announce(done, flips);
     return after;
   }
 
