@@ -227,7 +227,7 @@ describe('workflow statuses', () => {
     const blocker = json<Task>(
       await call(owner, 'POST', '/api/tasks/', { title: 'checked', project: gate, state: review.id }),
     );
-    const waiting = json<Task & { is_blocked: boolean }>(
+    const waiting = json<Task & { is_blocked: boolean; ref: string }>(
       await call(owner, 'POST', '/api/tasks/', {
         title: 'waits for the checks',
         project: gate,
@@ -254,6 +254,20 @@ describe('workflow statuses', () => {
     await call(owner, 'PATCH', `/api/projects/${gate}/statuses/${review.id}/`, { category: 'in_progress' });
     expect((await told(from)).task).toMatchObject({ id: waiting.id, is_blocked: true });
     socket.close();
+
+    // Blocked again, it cannot start by its status's category either: the change is refused whole.
+    const queue = json<Status>(
+      await call(owner, 'POST', `/api/projects/${gate}/statuses/`, { name: 'Queue', category: 'todo' }),
+    );
+    expect((await call(owner, 'PATCH', `/api/tasks/${waiting.id}/`, { state: queue.id })).statusCode).toBe(200);
+    const refused = await call(owner, 'PATCH', `/api/projects/${gate}/statuses/${queue.id}/`, {
+      category: 'in_progress',
+    });
+    expect(refused.statusCode).toBe(409);
+    expect(json<{ detail: string }>(refused).detail).toContain(`${waiting.ref} waits for the checks`);
+    expect(
+      json<Status[]>(await call(owner, 'GET', `/api/projects/${gate}/statuses/`)).find((s) => s.id === queue.id),
+    ).toMatchObject({ category: 'todo' });
   });
 
   it('moves a status’s many tasks in one go', async () => {
