@@ -653,6 +653,19 @@ describe('a company with 2,000 tasks', () => {
     await expect(page.evaluate('document.activeElement?.closest("main")?.id')).resolves.toBe('main');
     await page.goBack();
     await page.getByRole('heading', { name: 'Settings', level: 1 }).waitFor();
+
+    // Moved to the board while the projects are still loading: its heading, once shown, has the focus.
+    await page.route('**/api/projects/?*', async (route) => {
+      await new Promise((resolve) => setTimeout(resolve, 1_500));
+      await route.continue();
+    });
+    await page.reload();
+    await page.getByRole('heading', { name: 'Settings', level: 1 }).waitFor();
+    await page.getByRole('navigation', { name: 'Main' }).getByRole('link', { name: 'Board', exact: true }).click();
+    await page.getByText('Loading…').waitFor();
+    await page.getByRole('heading', { name: 'Board', level: 1 }).waitFor();
+    await expect(page.evaluate('document.activeElement?.id')).resolves.toBe('page-title');
+    await page.unroute('**/api/projects/?*');
   });
 });
 

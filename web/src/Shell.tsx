@@ -15,6 +15,8 @@ export const PAGE_TITLE_ID = 'page-title';
 
 /** The page the last Shell showed: each page has a Shell of its own, so this outlives them. */
 let shownPath: string | undefined;
+/** Navigation moved to a page whose heading has not been focused yet. */
+let titleAwaitsFocus = false;
 
 /** A plain link whose clicks move within the app (a modified click still opens a new tab). */
 export function Link({
@@ -69,9 +71,14 @@ export function Shell({
   useEffect(() => {
     document.title = windowTitle === undefined ? 'Tasks' : `${windowTitle} · Tasks`;
     // Not on the first page shown (a load or a login): the browser's own start is right there.
-    const moved = shownPath !== undefined && shownPath !== path;
+    if (shownPath !== undefined && shownPath !== path) titleAwaitsFocus = true;
     shownPath = path;
-    if (moved) document.getElementById(PAGE_TITLE_ID)?.focus();
+    // A page still loading has no heading yet: the page's own Shell, once shown, takes the focus.
+    const heading = titleAwaitsFocus ? document.getElementById(PAGE_TITLE_ID) : null;
+    if (heading !== null) {
+      heading.focus();
+      titleAwaitsFocus = false;
+    }
   }, [path, windowTitle]);
 
   return (
