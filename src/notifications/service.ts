@@ -73,17 +73,13 @@ export class NotificationsService implements TaskWriteListener, CommentWriteList
 
   /**
    * Inside the transaction of the task writes, so an email is recorded and queued (or, with many,
-   * the job that records them) if and only if the change commits. The assignee hears of an assignment; the assignee and the author of a
-   * status change, if they asked to, and while they see the task's project. Nobody hears of their
-   * own action, nor of a deletion. Five statements at most, however many tasks a change wrote.
+   * the job that records them) if and only if the change commits. The assignee hears of an
+   * assignment or of their task unblocked; the assignee and the author of a status change, if they
+   * asked to, and while they see the task's project. Nobody hears of their own action, nor of a
+   * deletion. Five statements at most, however many tasks a change wrote.
    */
   async inTransaction(tx: Tx, writes: readonly TaskWrite[], flips: readonly BlockFlip[] = []): Promise<void> {
-    const wanted: Array<{
-      task: Wanted[number]['task'];
-      actorId: number;
-      recipientId: number;
-      kind: q.ChangeNotice['kind'];
-    }> = [];
+    const wanted: Array<Wanted[number]> = [];
     for (const { actorId, before, after } of writes) {
       if (after === null) continue;
       const kinds = new Map<number, q.ChangeNotice['kind']>();
@@ -133,13 +129,13 @@ export class NotificationsService implements TaskWriteListener, CommentWriteList
     return this.db.tenant(companyId, async (tx) => {
       const ids = notices.flatMap(({ pairs }) => pairs.filter((_, i) => i % 2 === 0));
       const tasks = await findTaskHeads(tx, companyId, [...new Set(ids)]);
-      const wanted = notices.flatMap(({ actor, kind, pairs }) =>
-        pairs.flatMap((taskId, i) => {
-          const task = tasks.get(taskId);
-          if (i % 2 === 1 || task === undefined) return [];
-          return [{ task, actorId: actor, recipientId: pairs[i + 1] as number, kind }];
-        }),
-      );
+      const wanted: Array<Wanted[number]> = [];
+      for (const { actor, kind, pairs } of notices) {
+        for (let i = 0; i < pairs.length; i += 2) {
+          const task = tasks.get(pairs[i] as number)?.head;
+          if (task !== undefined) wanted.push({ task, actorId: actor, recipientId: pairs[i + 1] as number, kind });
+        }
+      }
       await this.record(tx, companyId, wanted, fold);
     });
   }

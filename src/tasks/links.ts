@@ -1,8 +1,7 @@
 import { and, eq, sql } from 'drizzle-orm';
 import { intArraySql, queryRows, queryText, type Tx, withoutUser } from '../platform/db/index.ts';
-import { type TaskStatus, taskDependencies } from '../platform/db/schema.ts';
-import type { TaskHead } from './hooks.ts';
-import { fromTextRow, openBlockersSql, sharedTask, TASK_COLUMNS, type TaskRow, type TaskTextRow } from './mapping.ts';
+import { taskDependencies } from '../platform/db/schema.ts';
+import { fromTextRow, sharedTask, TASK_COLUMNS, type TaskRow, type TaskTextRow } from './mapping.ts';
 import type { Task } from './schemas.ts';
 
 /*
@@ -162,43 +161,6 @@ export async function blockersAmong(tx: Tx, companyId: number, ids: readonly num
     sql`select task_id, n from task_waiters(${companyId}, ${intArraySql([...ids])})`,
   );
   return new Map(rows.map((row) => [row.task_id, row.n]));
-}
-
-const HEADS_BY_IDS = `select t.id, t.project_id, t.title, t.status, t.state_id, t.assigned_to, t.created_by,
-  ${openBlockersSql('t')} as open_blockers
-  from tasks t where t.company_id = $1 and t.id = any($2::int[]) order by t.id`;
-
-/**
- * The heads of tasks by id (hooks.ts' TaskHead, with their open blockers), in the transaction's
- * view: a sixth of the time of their whole rows, for the 5,000 waiting for a hub task.
- */
-export async function headsByIds(
-  tx: Tx,
-  companyId: number,
-  ids: number[],
-): Promise<Array<{ head: TaskHead; openBlockers: number }>> {
-  const rows = await queryText<{
-    id: number;
-    project_id: number;
-    title: string;
-    status: TaskStatus;
-    state_id: number;
-    assigned_to: number | null;
-    created_by: number;
-    open_blockers: number;
-  }>(tx, HEADS_BY_IDS, [companyId, ids]);
-  return rows.map((row) => ({
-    head: {
-      id: row.id,
-      project: row.project_id,
-      title: row.title,
-      status: row.status,
-      state: row.state_id,
-      assigned_to: row.assigned_to,
-      created_by: row.created_by,
-    },
-    openBlockers: row.open_blockers,
-  }));
 }
 
 /** Tasks by id, in the transaction's view, with the linked tasks that are in another project. */
